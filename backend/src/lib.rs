@@ -1,0 +1,1 @@
+//! The Maia-like target: machine model, ISA, binary container, assembler and disassembler.

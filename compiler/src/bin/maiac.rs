@@ -1,0 +1,2 @@
+//! The `maiac` command-line driver.
+fn main() {}

@@ -1,0 +1,1 @@
+//! maiac: the TTIR → Maia-like compiler pipeline and the reference interpreter.

@@ -1,0 +1,1 @@
+//! Bit-exact number formats shared by the reference interpreter and the emulator.

@@ -1,0 +1,1 @@
+//! Functional, bit-exact emulator of the Maia-like machine with an event-driven cycle model.

@@ -48,6 +48,8 @@ pub struct OpData {
     pub results: EntityList<Value>,
     pub attrs: AttrList,
     pub regions: Vec<Region>,
+    /// Successor blocks of a `cf.br` / `cf.cond_br`.
+    pub successors: Vec<Block>,
     pub loc: Loc,
     /// Where the op was written in the TTIR text, if it was parsed.
     pub pos: Option<SrcPos>,
@@ -101,6 +103,7 @@ impl DataFlowGraph {
             results: EntityList::new(),
             attrs,
             regions: Vec::new(),
+            successors: Vec::new(),
             loc,
             pos: None,
         });

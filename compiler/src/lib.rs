@@ -5,4 +5,7 @@
 //! scheduling → codegen to the `maiac_backend` ISA. The reference
 //! interpreter executes TTIR directly and is the golden model.
 
+pub mod access;
+pub mod interp;
 pub mod pass;
+pub mod passes;

@@ -20,7 +20,9 @@ pub mod location;
 pub mod module;
 pub mod numerics;
 pub mod opcode;
+pub mod semantics;
 pub mod types;
+pub mod verifier;
 
 pub use attributes::{AttrList, Attribute, DenseElements, NamedAttr};
 pub use dfg::{BlockData, DataFlowGraph, OpData, RegionData, SrcPos, ValueData, ValueDef};

@@ -131,6 +131,20 @@ impl Module {
         self.locs.python_source(self.dfg.ops[op].loc)
     }
 
+    /// A diagnostic located at `op`: the module's TTIR file and the op's
+    /// position in it, plus the Python source line when the op's `loc`
+    /// carries one.
+    pub fn op_diagnostic(&self, op: Op, message: impl Into<String>) -> crate::Diagnostic {
+        let data = &self.dfg.ops[op];
+        // Ops built in memory may carry a placeholder loc outside the arena.
+        let python = if self.locs.data.is_valid(data.loc) {
+            self.locs.python_source(data.loc)
+        } else {
+            None
+        };
+        crate::Diagnostic::new(message).at(&self.source_name, data.pos).with_python(python)
+    }
+
     /// The function op that (transitively) contains `op`.
     pub fn enclosing_func(&self, mut op: Op) -> Option<Op> {
         for _ in 0..self.dfg.ops.len() + 1 {

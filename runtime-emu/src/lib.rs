@@ -1,1 +1,2 @@
 //! Functional, bit-exact emulator of the Maia-like machine with an event-driven cycle model.
+pub mod launch;

@@ -1,1 +1,2 @@
 //! Shared helpers for the workspace integration tests.
+pub mod case;

@@ -1,0 +1,1 @@
+//! TTIR cleanup passes.

@@ -1,0 +1,200 @@
+//! The libdevice functions Triton calls through `tt.extern_elementwise`
+//! (`__nv_expf`, `__nv_erff`, `__nv_rsqrtf`, … and AMD's `__ocml_*_f32`),
+//! mapped onto maiac's own exact semantics.
+//!
+//! A symbol is looked up by its base name: `__nv_` (or `__ocml_`) removed,
+//! then an `f` / `_f32` / `_f64` precision suffix removed when the full name
+//! is not itself a base name (`erff` → `erf`, `erf` → `erf`). The precision
+//! actually used is the operand type's: `__nv_expf` on f32 operands is
+//! maiac's f32 `exp`. The `fast_` approximations and `_rn`-suffixed
+//! correctly-rounded forms all map to the correctly rounded (or `libm`) op.
+//! An unknown symbol is an error naming it.
+
+use super::bits::BitUnaryOp;
+use super::elementwise::{ElementwiseOp, FloatClass, ScalarKind};
+use super::float::{FloatBinaryOp, FloatUnaryOp};
+use super::int::IntBinaryOp;
+
+/// What a libdevice base name computes.
+#[derive(Copy, Clone, Debug)]
+enum Builtin {
+    Unary(FloatUnaryOp),
+    Binary(FloatBinaryOp),
+    Fma,
+    Class(FloatClass),
+    Int(IntBinaryOp),
+    IntAbs,
+    Bits(BitUnaryOp),
+}
+
+fn builtin(base: &str) -> Option<Builtin> {
+    use Builtin::*;
+    use FloatBinaryOp as B;
+    use FloatUnaryOp as U;
+    Some(match base {
+        "exp" | "fast_exp" => Unary(U::Exp),
+        "exp2" | "fast_exp2" => Unary(U::Exp2),
+        "exp10" | "fast_exp10" => Unary(U::Exp10),
+        "expm1" => Unary(U::Expm1),
+        "log" | "fast_log" => Unary(U::Log),
+        "log2" | "fast_log2" => Unary(U::Log2),
+        "log10" | "fast_log10" => Unary(U::Log10),
+        "log1p" => Unary(U::Log1p),
+        "sqrt" | "fsqrt_rn" | "dsqrt_rn" => Unary(U::Sqrt),
+        "rsqrt" => Unary(U::Rsqrt),
+        "cbrt" => Unary(U::Cbrt),
+        "sin" | "fast_sin" => Unary(U::Sin),
+        "cos" | "fast_cos" => Unary(U::Cos),
+        "tan" | "fast_tan" => Unary(U::Tan),
+        "asin" => Unary(U::Asin),
+        "acos" => Unary(U::Acos),
+        "atan" => Unary(U::Atan),
+        "sinh" => Unary(U::Sinh),
+        "cosh" => Unary(U::Cosh),
+        "tanh" | "fast_tanh" => Unary(U::Tanh),
+        "asinh" => Unary(U::Asinh),
+        "acosh" => Unary(U::Acosh),
+        "atanh" => Unary(U::Atanh),
+        "erf" => Unary(U::Erf),
+        "erfc" => Unary(U::Erfc),
+        "floor" => Unary(U::Floor),
+        "ceil" => Unary(U::Ceil),
+        "trunc" => Unary(U::Trunc),
+        "round" => Unary(U::Round),
+        "rint" | "nearbyint" => Unary(U::RoundEven),
+        "fabs" => Unary(U::Abs),
+        "frcp_rn" | "drcp_rn" => Unary(U::Recip),
+        "pow" | "fast_pow" => Binary(B::Pow),
+        "atan2" => Binary(B::Atan2),
+        "hypot" => Binary(B::Hypot),
+        "fmod" => Binary(B::Rem),
+        "copysign" => Binary(B::CopySign),
+        "fmax" => Binary(B::MaxNum),
+        "fmin" => Binary(B::MinNum),
+        "fdiv_rn" | "ddiv_rn" | "fdividef" | "fast_fdivide" | "div_rn" => Binary(B::Div),
+        "fadd_rn" | "dadd_rn" => Binary(B::Add),
+        "fsub_rn" | "dsub_rn" => Binary(B::Sub),
+        "fmul_rn" | "dmul_rn" => Binary(B::Mul),
+        "fma" | "fma_rn" | "fmaf_rn" => Fma,
+        "isnan" | "isnand" => Class(FloatClass::IsNan),
+        "isinf" | "isinfd" => Class(FloatClass::IsInf),
+        "finite" | "isfinited" | "isfinite" => Class(FloatClass::IsFinite),
+        "signbit" | "signbitd" => Class(FloatClass::SignBit),
+        "abs" | "llabs" => IntAbs,
+        "max" | "llmax" => Int(IntBinaryOp::MaxS),
+        "min" | "llmin" => Int(IntBinaryOp::MinS),
+        "umax" | "ullmax" => Int(IntBinaryOp::MaxU),
+        "umin" | "ullmin" => Int(IntBinaryOp::MinU),
+        "mulhi" | "mul64hi" => Int(IntBinaryOp::MulHiS),
+        "umulhi" | "umul64hi" => Int(IntBinaryOp::MulHiU),
+        "popc" | "popcll" => Bits(BitUnaryOp::PopCount),
+        "clz" | "clzll" => Bits(BitUnaryOp::LeadingZeros),
+        "ffs" | "ffsll" => Bits(BitUnaryOp::FindFirstSet),
+        "brev" | "brevll" => Bits(BitUnaryOp::Reverse),
+        _ => return None,
+    })
+}
+
+/// Finds the builtin for a full symbol name.
+fn lookup(symbol: &str) -> Option<Builtin> {
+    let name = symbol
+        .strip_prefix("__nv_")
+        .or_else(|| symbol.strip_prefix("__ocml_"))
+        .unwrap_or(symbol);
+    if let Some(b) = builtin(name) {
+        return Some(b);
+    }
+    for suffix in ["_f32", "_f64", "_f16", "f"] {
+        if let Some(b) = name.strip_suffix(suffix).and_then(builtin) {
+            return Some(b);
+        }
+    }
+    None
+}
+
+/// Resolves `tt.extern_elementwise` with `symbol` on operands of `kinds`
+/// producing `result`.
+pub fn resolve(symbol: &str, kinds: &[ScalarKind], result: ScalarKind) -> Result<ElementwiseOp, String> {
+    let builtin = lookup(symbol).ok_or_else(|| {
+        format!("tt.extern_elementwise: unknown external function `{symbol}` (maiac maps the libdevice math functions)")
+    })?;
+    let first = *kinds
+        .first()
+        .ok_or_else(|| format!("tt.extern_elementwise `{symbol}` has no operands"))?;
+    let float = || match first {
+        ScalarKind::Float(ty) => Ok(ty),
+        other => Err(format!("`{symbol}` expects float operands, got {other:?}")),
+    };
+    let int = || match first {
+        ScalarKind::Int(w) => Ok(w),
+        other => Err(format!("`{symbol}` expects integer operands, got {other:?}")),
+    };
+    let result_width = match result {
+        ScalarKind::Int(w) => Some(w),
+        _ => None,
+    };
+    Ok(match builtin {
+        Builtin::Unary(op) => ElementwiseOp::FloatUnary { op, ty: float()? },
+        Builtin::Binary(op) => ElementwiseOp::Float { op, ty: float()? },
+        Builtin::Fma => ElementwiseOp::Fma { ty: float()? },
+        Builtin::Class(class) => ElementwiseOp::FloatClass {
+            class,
+            ty: float()?,
+            result_width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
+        },
+        Builtin::Int(op) => ElementwiseOp::Int { op, width: int()? },
+        Builtin::IntAbs => ElementwiseOp::IntAbs { width: int()? },
+        Builtin::Bits(op) => ElementwiseOp::Bit {
+            op,
+            width: int()?,
+            result_width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::FloatType;
+
+    const F32: ScalarKind = ScalarKind::Float(FloatType::F32);
+
+    #[test]
+    fn maps_common_triton_symbols() {
+        for (symbol, op) in [
+            ("__nv_expf", FloatUnaryOp::Exp),
+            ("__nv_erff", FloatUnaryOp::Erf),
+            ("__nv_erf", FloatUnaryOp::Erf),
+            ("__nv_tanhf", FloatUnaryOp::Tanh),
+            ("__nv_rsqrtf", FloatUnaryOp::Rsqrt),
+            ("__nv_fast_expf", FloatUnaryOp::Exp),
+            ("__ocml_exp_f32", FloatUnaryOp::Exp),
+            ("__nv_frcp_rn", FloatUnaryOp::Recip),
+        ] {
+            assert_eq!(
+                resolve(symbol, &[F32], F32),
+                Ok(ElementwiseOp::FloatUnary { op, ty: FloatType::F32 }),
+                "{symbol}"
+            );
+        }
+        assert_eq!(
+            resolve("__nv_powf", &[F32, F32], F32),
+            Ok(ElementwiseOp::Float { op: FloatBinaryOp::Pow, ty: FloatType::F32 })
+        );
+        assert_eq!(
+            resolve("__nv_isnanf", &[F32], ScalarKind::Int(32)),
+            Ok(ElementwiseOp::FloatClass { class: FloatClass::IsNan, ty: FloatType::F32, result_width: 32 })
+        );
+        assert_eq!(
+            resolve("__nv_umulhi", &[ScalarKind::Int(32); 2], ScalarKind::Int(32)),
+            Ok(ElementwiseOp::Int { op: IntBinaryOp::MulHiU, width: 32 })
+        );
+    }
+
+    #[test]
+    fn unknown_symbols_are_named() {
+        let err = resolve("__nv_frobnicatef", &[F32], F32).unwrap_err();
+        assert!(err.contains("__nv_frobnicatef"), "{err}");
+        assert!(resolve("__nv_expf", &[ScalarKind::Int(32)], F32).is_err());
+    }
+}

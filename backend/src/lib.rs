@@ -7,7 +7,7 @@
 //! - [`binary`]: the binary container (encoder and validating decoder).
 //! - [`asm`]: the text assembler and disassembler.
 
+pub mod asm;
+pub mod binary;
 pub mod isa;
 pub mod machine;
-pub mod binary;
-pub mod asm;

@@ -17,10 +17,12 @@ fn samples_round_trip_through_text_and_binary() {
     let tiny = builtin("tiny").unwrap();
     for (name, text) in SAMPLES {
         let module = assemble(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        tiny.check_module(&module).unwrap_or_else(|e| panic!("{name}: {e}"));
+        tiny.check_module(&module)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         tiny.check_compatible(&module).unwrap();
         let text2 = disassemble(&module);
-        let module2 = assemble(&text2).unwrap_or_else(|e| panic!("{name} reassembly: {e}\n{text2}"));
+        let module2 =
+            assemble(&text2).unwrap_or_else(|e| panic!("{name} reassembly: {e}\n{text2}"));
         assert_eq!(module2, module, "{name}: text round trip");
         let bytes = encode(&module).unwrap();
         assert_eq!(encode(&module2).unwrap(), bytes, "{name}: binaries differ");

@@ -9,7 +9,9 @@
 
 use maiac_backend::asm::{assemble, disassemble};
 use maiac_backend::binary::{decode, encode, format::CHECKSUM_OFFSET};
-use maiac_backend::isa::lane::{FLOAT_BINARY_OPS, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES};
+use maiac_backend::isa::lane::{
+    FLOAT_BINARY_OPS, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES,
+};
 use maiac_backend::isa::*;
 use maiac_backend::machine::hash::fnv1a;
 use maiac_ir::semantics::Rounding;
@@ -45,8 +47,16 @@ impl Rng {
     }
 }
 
-const ELEMENT_TYPES: [DType; 8] =
-    [DType::F32, DType::BF16, DType::F16, DType::I32, DType::I8, DType::I1, DType::F8E4M3FN, DType::I64];
+const ELEMENT_TYPES: [DType; 8] = [
+    DType::F32,
+    DType::BF16,
+    DType::F16,
+    DType::I32,
+    DType::I8,
+    DType::I1,
+    DType::F8E4M3FN,
+    DType::I64,
+];
 
 struct Gen {
     rng: Rng,
@@ -59,9 +69,16 @@ impl Gen {
     }
 
     fn operand(&mut self) -> Operand {
-        let imm = if self.rng.chance(10) { self.rng.next() as i64 } else { self.rng.range(-64, 4096) };
+        let imm = if self.rng.chance(10) {
+            self.rng.next() as i64
+        } else {
+            self.rng.range(-64, 4096)
+        };
         if self.rng.chance(50) {
-            Operand { reg: Some(self.reg()), imm }
+            Operand {
+                reg: Some(self.reg()),
+                imm,
+            }
         } else {
             Operand::imm(imm)
         }
@@ -73,11 +90,19 @@ impl Gen {
         } else {
             Unit::Local
         };
-        Address { space, unit, offset: self.operand() }
+        Address {
+            space,
+            unit,
+            offset: self.operand(),
+        }
     }
 
     fn local(&mut self, space: Space) -> Address {
-        Address { space, unit: Unit::Local, offset: self.operand() }
+        Address {
+            space,
+            unit: Unit::Local,
+            offset: self.operand(),
+        }
     }
 
     fn shape(&mut self, rank: usize) -> Vec<u32> {
@@ -85,9 +110,18 @@ impl Gen {
     }
 
     fn view_of(&mut self, dtype: DType, shape: &[u32]) -> View {
-        let space = if self.rng.chance(80) { Space::Tsram } else { Space::Acc };
+        let space = if self.rng.chance(80) {
+            Space::Tsram
+        } else {
+            Space::Acc
+        };
         let strides = shape.iter().map(|_| self.rng.range(-3, 9)).collect();
-        View { addr: self.local(space), dtype, shape: shape.to_vec(), strides }
+        View {
+            addr: self.local(space),
+            dtype,
+            shape: shape.to_vec(),
+            strides,
+        }
     }
 
     fn sem(&mut self) -> SemRef {
@@ -119,9 +153,15 @@ impl Gen {
     /// A random straight-line micro-program with the given input and
     /// output types; its body combines values with type-correct ops.
     fn micro(&mut self, inputs: &[DType], outputs: &[DType]) -> MicroId {
-        let mut program = MicroProgram { inputs: inputs.to_vec(), ..Default::default() };
-        let mut available: Vec<(LaneSrc, DType)> =
-            inputs.iter().enumerate().map(|(i, &t)| (LaneSrc::Input(i as u16), t)).collect();
+        let mut program = MicroProgram {
+            inputs: inputs.to_vec(),
+            ..Default::default()
+        };
+        let mut available: Vec<(LaneSrc, DType)> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (LaneSrc::Input(i as u16), t))
+            .collect();
         for _ in 0..self.rng.below(6) {
             let op = self.lane_op();
             let args = op
@@ -133,35 +173,79 @@ impl Gen {
             available.push((LaneSrc::Value(program.body.len() as u16), result));
             program.body.push(LaneInstr { op, args });
         }
-        program.outputs = outputs.iter().map(|&t| self.source_of(&available, t)).collect();
+        program.outputs = outputs
+            .iter()
+            .map(|&t| self.source_of(&available, t))
+            .collect();
         self.module.intern_micro(program)
     }
 
     fn source_of(&mut self, available: &[(LaneSrc, DType)], t: DType) -> LaneSrc {
-        let matching: Vec<LaneSrc> = available.iter().filter(|(_, ty)| *ty == t).map(|(s, _)| *s).collect();
+        let matching: Vec<LaneSrc> = available
+            .iter()
+            .filter(|(_, ty)| *ty == t)
+            .map(|(s, _)| *s)
+            .collect();
         if !matching.is_empty() && self.rng.chance(80) {
             self.rng.pick(&matching)
         } else {
-            LaneSrc::Imm { ty: t, bits: self.value_bits(t) }
+            LaneSrc::Imm {
+                ty: t,
+                bits: self.value_bits(t),
+            }
         }
     }
 
     fn lane_op(&mut self) -> LaneOp {
         let width = self.rng.pick(&[1u32, 8, 16, 32, 64]);
-        let fty = self.rng.pick(&[FloatType::F32, FloatType::BF16, FloatType::F16, FloatType::F8E5M2]);
+        let fty = self.rng.pick(&[
+            FloatType::F32,
+            FloatType::BF16,
+            FloatType::F16,
+            FloatType::F8E5M2,
+        ]);
         match self.rng.below(10) {
-            0 => LaneOp::Int { op: self.rng.pick(&INT_BINARY_OPS), width },
-            1 => LaneOp::Float { op: self.rng.pick(&FLOAT_BINARY_OPS), ty: fty },
-            2 => LaneOp::FloatUnary { op: self.rng.pick(&FLOAT_UNARY_OPS), ty: fty },
-            3 => LaneOp::IntCmp { pred: self.rng.pick(&INT_PREDICATES), width },
-            4 => LaneOp::FloatCmp { pred: self.rng.pick(&FLOAT_PREDICATES), ty: fty },
-            5 => LaneOp::Select { ty: self.rng.pick(&ELEMENT_TYPES) },
-            6 => LaneOp::IntToFloat { width, signed: self.rng.chance(50), to: fty },
-            7 => LaneOp::FloatToInt { from: fty, width, signed: self.rng.chance(50) },
+            0 => LaneOp::Int {
+                op: self.rng.pick(&INT_BINARY_OPS),
+                width,
+            },
+            1 => LaneOp::Float {
+                op: self.rng.pick(&FLOAT_BINARY_OPS),
+                ty: fty,
+            },
+            2 => LaneOp::FloatUnary {
+                op: self.rng.pick(&FLOAT_UNARY_OPS),
+                ty: fty,
+            },
+            3 => LaneOp::IntCmp {
+                pred: self.rng.pick(&INT_PREDICATES),
+                width,
+            },
+            4 => LaneOp::FloatCmp {
+                pred: self.rng.pick(&FLOAT_PREDICATES),
+                ty: fty,
+            },
+            5 => LaneOp::Select {
+                ty: self.rng.pick(&ELEMENT_TYPES),
+            },
+            6 => LaneOp::IntToFloat {
+                width,
+                signed: self.rng.chance(50),
+                to: fty,
+            },
+            7 => LaneOp::FloatToInt {
+                from: fty,
+                width,
+                signed: self.rng.chance(50),
+            },
             8 => LaneOp::Convert {
                 from: DType::float(fty),
-                to: self.rng.pick(&[DType::F32, DType::F6E2M3, DType::F4E2M1, DType::BF16]),
-                rounding: self.rng.pick(&[Rounding::NearestEven, Rounding::TowardZero]),
+                to: self
+                    .rng
+                    .pick(&[DType::F32, DType::F6E2M3, DType::F4E2M1, DType::BF16]),
+                rounding: self
+                    .rng
+                    .pick(&[Rounding::NearestEven, Rounding::TowardZero]),
             },
             _ => LaneOp::Fma { ty: fty },
         }
@@ -175,7 +259,11 @@ impl Gen {
                 extent: self.rng.range(1, 64) as u32,
                 src_stride: self.operand(),
                 dst_stride: self.operand(),
-                valid: if self.rng.chance(30) { Some(self.operand()) } else { None },
+                valid: if self.rng.chance(30) {
+                    Some(self.operand())
+                } else {
+                    None
+                },
             })
             .collect();
         let (src_space, dst_space) = (self.rng.pick(&spaces), self.rng.pick(&spaces));
@@ -184,7 +272,11 @@ impl Gen {
             src: self.address(src_space),
             dst: self.address(dst_space),
             dims,
-            fill: if self.rng.chance(50) { Some(self.value_bits(dtype)) } else { None },
+            fill: if self.rng.chance(50) {
+                Some(self.value_bits(dtype))
+            } else {
+                None
+            },
         }
     }
 
@@ -231,7 +323,9 @@ impl Gen {
             _ => {
                 let (kind, dtype) = loop {
                     let kind = self.rng.pick(&AtomicKind::ALL);
-                    let dtype = self.rng.pick(&[DType::I32, DType::F32, DType::I64, DType::F16]);
+                    let dtype = self
+                        .rng
+                        .pick(&[DType::I32, DType::F32, DType::I64, DType::F16]);
                     if kind.supports(dtype) {
                         break (kind, dtype);
                     }
@@ -250,7 +344,14 @@ impl Gen {
         }
     }
 
-    fn mat_operand(&mut self, dtype: DType, row_len: u32, k: u32, transposed: bool, scaled: bool) -> MatOperand {
+    fn mat_operand(
+        &mut self,
+        dtype: DType,
+        row_len: u32,
+        k: u32,
+        transposed: bool,
+        scaled: bool,
+    ) -> MatOperand {
         let mut row_stride = row_len + self.rng.below(8) as u32;
         if dtype == DType::F4E2M1 {
             row_stride += row_stride % 2;
@@ -260,7 +361,10 @@ impl Gen {
             dtype,
             row_stride,
             transposed,
-            scale: scaled.then(|| ScaleOperand { addr: self.local(Space::Tsram), row_stride: k / MX_BLOCK + 1 }),
+            scale: scaled.then(|| ScaleOperand {
+                addr: self.local(Space::Tsram),
+                row_stride: k / MX_BLOCK + 1,
+            }),
         }
     }
 
@@ -269,8 +373,20 @@ impl Gen {
             let (m, n) = (self.rng.range(1, 256) as u32, self.rng.range(1, 256) as u32);
             let k = 32 * self.rng.range(1, 8) as u32;
             let ints = self.rng.chance(20);
-            let floats = [DType::BF16, DType::F16, DType::F32, DType::F8E4M3FN, DType::F8E5M2, DType::F6E2M3, DType::F4E2M1];
-            let (a_t, b_t) = if ints { (DType::I8, DType::I8) } else { (self.rng.pick(&floats), self.rng.pick(&floats)) };
+            let floats = [
+                DType::BF16,
+                DType::F16,
+                DType::F32,
+                DType::F8E4M3FN,
+                DType::F8E5M2,
+                DType::F6E2M3,
+                DType::F4E2M1,
+            ];
+            let (a_t, b_t) = if ints {
+                (DType::I8, DType::I8)
+            } else {
+                (self.rng.pick(&floats), self.rng.pick(&floats))
+            };
             let (ta, tb) = (self.rng.chance(50), self.rng.chance(50));
             let scaled = !ints && self.rng.chance(40);
             let a = self.mat_operand(a_t, if ta { m } else { k }, k, ta, scaled);
@@ -291,7 +407,9 @@ impl Gen {
             let rank = self.rng.range(1, 2) as usize;
             let shape = self.shape(rank);
             let src = self.view_of(DType::F32, &shape);
-            let dst_t = self.rng.pick(&[DType::F32, DType::BF16, DType::F16, DType::I32]);
+            let dst_t = self
+                .rng
+                .pick(&[DType::F32, DType::BF16, DType::F16, DType::I32]);
             let dst = self.view_of(dst_t, &shape);
             let epilogue = if self.rng.chance(50) {
                 let extra_t = self.rng.pick(&ELEMENT_TYPES);
@@ -322,26 +440,52 @@ impl Gen {
         let rank = self.rng.range(1, 4) as usize;
         let shape = self.shape(rank);
         let axis = self.rng.below(rank as u64) as u8;
-        let reduced: Vec<u32> = shape.iter().enumerate().filter(|(d, _)| *d != usize::from(axis)).map(|(_, &s)| s).collect();
+        let reduced: Vec<u32> = shape
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| *d != usize::from(axis))
+            .map(|(_, &s)| s)
+            .collect();
         match self.rng.below(10) {
             0 => {
-                let ins: Vec<DType> = (0..self.rng.range(0, 3)).map(|_| self.rng.pick(&ELEMENT_TYPES)).collect();
-                let outs: Vec<DType> = (0..self.rng.range(1, 2)).map(|_| self.rng.pick(&ELEMENT_TYPES)).collect();
+                let ins: Vec<DType> = (0..self.rng.range(0, 3))
+                    .map(|_| self.rng.pick(&ELEMENT_TYPES))
+                    .collect();
+                let outs: Vec<DType> = (0..self.rng.range(1, 2))
+                    .map(|_| self.rng.pick(&ELEMENT_TYPES))
+                    .collect();
                 let program = self.micro(&ins, &outs);
                 let inputs = ins.iter().map(|&t| self.map_input(t, &shape)).collect();
                 let outputs = outs.iter().map(|&t| self.view_of(t, &shape)).collect();
-                TvpOp::Map(Map { program, inputs, outputs })
+                TvpOp::Map(Map {
+                    program,
+                    inputs,
+                    outputs,
+                })
             }
             1 | 2 => {
-                let types: Vec<DType> = (0..self.rng.range(1, 2)).map(|_| self.rng.pick(&ELEMENT_TYPES)).collect();
+                let types: Vec<DType> = (0..self.rng.range(1, 2))
+                    .map(|_| self.rng.pick(&ELEMENT_TYPES))
+                    .collect();
                 let combiner = self.combiner(&types);
                 let inputs = types.iter().map(|&t| self.view_of(t, &shape)).collect();
                 if self.rng.chance(50) {
                     let outputs = types.iter().map(|&t| self.view_of(t, &reduced)).collect();
-                    TvpOp::Reduce(Reduce { combiner, axis, inputs, outputs })
+                    TvpOp::Reduce(Reduce {
+                        combiner,
+                        axis,
+                        inputs,
+                        outputs,
+                    })
                 } else {
                     let outputs = types.iter().map(|&t| self.view_of(t, &shape)).collect();
-                    TvpOp::Scan(Scan { combiner, axis, reverse: self.rng.chance(50), inputs, outputs })
+                    TvpOp::Scan(Scan {
+                        combiner,
+                        axis,
+                        reverse: self.rng.chance(50),
+                        inputs,
+                        outputs,
+                    })
                 }
             }
             3 => TvpOp::Iota(Iota {
@@ -355,7 +499,10 @@ impl Gen {
             4 => {
                 let t = self.rng.pick(&ELEMENT_TYPES);
                 let n: u32 = shape.iter().product();
-                TvpOp::Copy(maiac_backend::isa::tvp::Copy { src: self.view_of(t, &shape), dst: self.view_of(t, &[n]) })
+                TvpOp::Copy(maiac_backend::isa::tvp::Copy {
+                    src: self.view_of(t, &shape),
+                    dst: self.view_of(t, &[n]),
+                })
             }
             5 => {
                 let t = self.rng.pick(&ELEMENT_TYPES);
@@ -370,7 +517,11 @@ impl Gen {
                 let src = self.view_of(DType::I32, &shape);
                 let mask = self.rng.chance(50).then(|| self.view_of(DType::I1, &shape));
                 let bins = [self.rng.range(1, 16) as u32];
-                TvpOp::Histogram(Histogram { src, mask, dst: self.view_of(DType::I32, &bins) })
+                TvpOp::Histogram(Histogram {
+                    src,
+                    mask,
+                    dst: self.view_of(DType::I32, &bins),
+                })
             }
             7 => {
                 let t = self.rng.pick(&[DType::F32, DType::BF16, DType::I32]);
@@ -398,9 +549,19 @@ impl Gen {
                 let codes = self.view_of(format.element(), &values);
                 let scales = self.view_of(DType::E8M0, &scale_shape);
                 if self.rng.chance(50) {
-                    TvpOp::MxQuantize(MxQuantize { format, src: values_view, codes, scales })
+                    TvpOp::MxQuantize(MxQuantize {
+                        format,
+                        src: values_view,
+                        codes,
+                        scales,
+                    })
                 } else {
-                    TvpOp::MxDequantize(MxDequantize { format, codes, scales, dst: values_view })
+                    TvpOp::MxDequantize(MxDequantize {
+                        format,
+                        codes,
+                        scales,
+                        dst: values_view,
+                    })
                 }
             }
         }
@@ -409,13 +570,30 @@ impl Gen {
     fn cp(&mut self, len: u32, cluster: bool) -> CpOp {
         let target = Label(self.rng.below(u64::from(len)) as u32);
         match self.rng.below(if cluster { 14 } else { 15 }) {
-            0 => CpOp::Mov { dst: self.reg(), src: self.operand() },
-            1 => CpOp::Alu { op: self.rng.pick(&AluOp::ALL), dst: self.reg(), a: self.reg(), b: self.operand() },
-            2 => CpOp::Select { dst: self.reg(), cond: self.reg(), a: self.operand(), b: self.operand() },
-            3 => CpOp::ReadSpecial { dst: self.reg(), special: self.rng.pick(&Special::ALL) },
-            4 if !self.module.args.is_empty() => {
-                CpOp::Arg { dst: self.reg(), index: self.rng.below(self.module.args.len() as u64) as u16 }
-            }
+            0 => CpOp::Mov {
+                dst: self.reg(),
+                src: self.operand(),
+            },
+            1 => CpOp::Alu {
+                op: self.rng.pick(&AluOp::ALL),
+                dst: self.reg(),
+                a: self.reg(),
+                b: self.operand(),
+            },
+            2 => CpOp::Select {
+                dst: self.reg(),
+                cond: self.reg(),
+                a: self.operand(),
+                b: self.operand(),
+            },
+            3 => CpOp::ReadSpecial {
+                dst: self.reg(),
+                special: self.rng.pick(&Special::ALL),
+            },
+            4 if !self.module.args.is_empty() => CpOp::Arg {
+                dst: self.reg(),
+                index: self.rng.below(self.module.args.len() as u64) as u16,
+            },
             5 => {
                 let space = self.rng.pick(&[Space::Tsram, Space::Csram]);
                 CpOp::Load {
@@ -427,15 +605,30 @@ impl Gen {
             }
             6 => {
                 let space = self.rng.pick(&[Space::Tsram, Space::Csram]);
-                CpOp::Store { src: self.reg(), addr: self.address(space), width: self.rng.pick(&MemWidth::ALL) }
+                CpOp::Store {
+                    src: self.reg(),
+                    addr: self.address(space),
+                    width: self.rng.pick(&MemWidth::ALL),
+                }
             }
             7 => CpOp::Jump { target },
-            8 => CpOp::Branch { cond: self.reg(), if_zero: self.rng.chance(50), target },
-            9 => CpOp::Loop { counter: self.reg(), target },
+            8 => CpOp::Branch {
+                cond: self.reg(),
+                if_zero: self.rng.chance(50),
+                target,
+            },
+            9 => CpOp::Loop {
+                counter: self.reg(),
+                target,
+            },
             10 => CpOp::Fence,
-            11 => CpOp::Trap { code: self.rng.next() as u32 },
+            11 => CpOp::Trap {
+                code: self.rng.next() as u32,
+            },
             12 => CpOp::Halt,
-            14 => CpOp::Barrier { scope: self.rng.pick(&[BarrierScope::Cluster, BarrierScope::Chip]) },
+            14 => CpOp::Barrier {
+                scope: self.rng.pick(&[BarrierScope::Cluster, BarrierScope::Chip]),
+            },
             _ => CpOp::Nop,
         }
     }
@@ -454,7 +647,9 @@ impl Gen {
             let loc = if self.module.debug_locs.is_empty() || self.rng.chance(30) {
                 None
             } else {
-                Some(DebugLocId(self.rng.below(self.module.debug_locs.len() as u64) as u32))
+                Some(DebugLocId(
+                    self.rng.below(self.module.debug_locs.len() as u64) as u32,
+                ))
             };
             if pc == 0 || self.rng.chance(30) {
                 program.lines.push(LineEntry { pc, loc });
@@ -467,26 +662,60 @@ impl Gen {
 
 fn random_module(seed: u64) -> Module {
     let mut rng = Rng(seed);
-    let machine = MachineRef { name: format!("m{}", rng.below(100)), hash: rng.next() };
-    let mut g = Gen { module: Module::new(format!("kernel_{}", rng.below(1000)), machine), rng };
+    let machine = MachineRef {
+        name: format!("m{}", rng.below(100)),
+        hash: rng.next(),
+    };
+    let mut g = Gen {
+        module: Module::new(format!("kernel_{}", rng.below(1000)), machine),
+        rng,
+    };
     for i in 0..g.rng.below(5) {
         let dtype = g.rng.pick(&ELEMENT_TYPES);
-        let kind = if g.rng.chance(60) { ArgKind::Pointer { pointee: dtype } } else { ArgKind::Scalar { dtype } };
-        g.module.args.push(ArgDecl { name: format!("arg \"{i}\"\n"), kind });
+        let kind = if g.rng.chance(60) {
+            ArgKind::Pointer { pointee: dtype }
+        } else {
+            ArgKind::Scalar { dtype }
+        };
+        g.module.args.push(ArgDecl {
+            name: format!("arg \"{i}\"\n"),
+            kind,
+        });
     }
     for i in 0..g.rng.below(4) {
-        let python = g.rng.chance(50).then(|| PyLoc { file: format!("k{i}.py"), line: i as u32 + 3, col: 7 });
-        g.module.debug_locs.push(DebugLoc { op_name: "tt.load".into(), ttir_line: 10 + i as u32, ttir_col: 5, python });
+        let python = g.rng.chance(50).then(|| PyLoc {
+            file: format!("k{i}.py"),
+            line: i as u32 + 3,
+            col: 7,
+        });
+        g.module.debug_locs.push(DebugLoc {
+            op_name: "tt.load".into(),
+            ttir_line: 10 + i as u32,
+            ttir_col: 5,
+            python,
+        });
     }
     for _ in 0..g.rng.below(3) {
         let bytes = (0..g.rng.below(20)).map(|_| g.rng.next() as u8).collect();
         let space = g.rng.pick(&[Space::Tsram, Space::Csram]);
-        g.module.constants.push(Constant { space, units: UnitSet::List(vec![1, 5]), offset: g.rng.below(4096), bytes });
+        g.module.constants.push(Constant {
+            space,
+            units: UnitSet::List(vec![1, 5]),
+            offset: g.rng.below(4096),
+            bytes,
+        });
     }
     g.module.dispatch = match g.rng.below(3) {
-        0 => Dispatch::RoundRobin { tiles: g.rng.below(8) as u32 },
-        1 => Dispatch::Blocked { tiles: g.rng.below(8) as u32 },
-        _ => Dispatch::Explicit { grid: [2, 1, 1], tiles: vec![vec![1], vec![], vec![0]] },
+        0 => Dispatch::RoundRobin {
+            tiles: g.rng.below(8) as u32,
+        },
+        1 => Dispatch::Blocked {
+            tiles: g.rng.below(8) as u32,
+        },
+        _ => Dispatch::Explicit {
+            grid: [2, 1, 1],
+            tiles: vec![vec![1], vec![], vec![0]],
+        },
     };
     g.module.tile_program = g.program(false);
     if g.rng.chance(40) {
@@ -564,5 +793,8 @@ fn corruption_is_reported_with_an_offset() {
     assert!(err.contains("checksum mismatch"), "{err}");
     let mut bad_magic = bytes;
     bad_magic[0] = b'X';
-    assert!(decode(&bad_magic).unwrap_err().to_string().contains("bad magic"));
+    assert!(decode(&bad_magic)
+        .unwrap_err()
+        .to_string()
+        .contains("bad magic"));
 }

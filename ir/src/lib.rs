@@ -12,6 +12,7 @@
 //! formats every execution engine shares.
 
 pub mod attributes;
+pub mod check;
 pub mod dfg;
 pub mod diagnostic;
 pub mod entities;
@@ -20,11 +21,14 @@ pub mod location;
 pub mod module;
 pub mod numerics;
 pub mod opcode;
+pub mod parser;
+pub mod printer;
 pub mod semantics;
 pub mod types;
 pub mod verifier;
 
 pub use attributes::{AttrList, Attribute, DenseElements, NamedAttr};
+pub use check::check_text;
 pub use dfg::{BlockData, DataFlowGraph, OpData, RegionData, SrcPos, ValueData, ValueDef};
 pub use diagnostic::Diagnostic;
 pub use entities::{Block, Loc, Op, Region, Value};

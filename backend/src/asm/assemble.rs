@@ -86,7 +86,9 @@ impl Assembler {
             builder.program.code.push(instr.0);
             builder.positions.push(pos);
             if let Some((label, label_pos)) = instr.1 {
-                builder.fixups.push((builder.program.code.len() - 1, label, label_pos));
+                builder
+                    .fixups
+                    .push((builder.program.code.len() - 1, label, label_pos));
             }
             Ok(())
         }
@@ -96,7 +98,10 @@ impl Assembler {
         match self.section {
             Some(Section::Tile) => Ok(&mut self.tile),
             Some(Section::Cluster) => Ok(&mut self.cluster),
-            _ => error(pos, "instructions and labels go after `.tile` or `.cluster`"),
+            _ => error(
+                pos,
+                "instructions and labels go after `.tile` or `.cluster`",
+            ),
         }
     }
 
@@ -112,12 +117,21 @@ impl Assembler {
                 // Without `hash=`, a built-in machine's current hash.
                 let hash = match args.optional("hash") {
                     Some(h) => h.u64()?,
-                    None => crate::machine::builtin(&name).map(|m| m.hash()).ok_or_else(|| AsmError {
-                        pos: name_value.pos,
-                        message: format!("`{name}` is not a built-in machine: give its hash with `hash=`"),
-                    })?,
+                    None => crate::machine::builtin(&name)
+                        .map(|m| m.hash())
+                        .ok_or_else(|| AsmError {
+                            pos: name_value.pos,
+                            message: format!(
+                                "`{name}` is not a built-in machine: give its hash with `hash=`"
+                            ),
+                        })?,
                 };
-                set_once(&mut self.machine, MachineRef { name, hash }, pos, ".machine")?;
+                set_once(
+                    &mut self.machine,
+                    MachineRef { name, hash },
+                    pos,
+                    ".machine",
+                )?;
             }
             ".arg" => {
                 let name = args.positional(0)?.string()?;
@@ -126,15 +140,24 @@ impl Assembler {
                 let kind = match kind.as_str() {
                     "ptr" => ArgKind::Pointer { pointee: dtype },
                     "scalar" => ArgKind::Scalar { dtype },
-                    other => return error(args.positional(1)?.pos, format!("expected `ptr` or `scalar`, found `{other}`")),
+                    other => {
+                        return error(
+                            args.positional(1)?.pos,
+                            format!("expected `ptr` or `scalar`, found `{other}`"),
+                        )
+                    }
                 };
                 self.args.push(ArgDecl { name, kind });
             }
             ".dispatch" => {
                 let policy = args.positional(0)?.word()?;
                 let dispatch = match policy.as_str() {
-                    "round_robin" => Dispatch::RoundRobin { tiles: args.required("tiles")?.u32()? },
-                    "blocked" => Dispatch::Blocked { tiles: args.required("tiles")?.u32()? },
+                    "round_robin" => Dispatch::RoundRobin {
+                        tiles: args.required("tiles")?.u32()?,
+                    },
+                    "blocked" => Dispatch::Blocked {
+                        tiles: args.required("tiles")?.u32()?,
+                    },
                     "explicit" => {
                         let grid_value = args.required("grid")?.clone();
                         let grid = grid_value.list()?;
@@ -150,12 +173,12 @@ impl Assembler {
                             .collect::<Result<_, _>>()?;
                         Dispatch::Explicit { grid, tiles }
                     }
-                    other => {
-                        return error(
-                            args.positional(0)?.pos,
-                            format!("unknown dispatch policy `{other}` (round_robin, blocked, explicit)"),
-                        )
-                    }
+                    other => return error(
+                        args.positional(0)?.pos,
+                        format!(
+                            "unknown dispatch policy `{other}` (round_robin, blocked, explicit)"
+                        ),
+                    ),
                 };
                 set_once(&mut self.dispatch, dispatch, pos, ".dispatch")?;
             }
@@ -167,10 +190,19 @@ impl Assembler {
                     None => None,
                     Some(file) => {
                         let file = file.string()?;
-                        Some(PyLoc { file, line: args.positional(4)?.u32()?, col: args.positional(5)?.u32()? })
+                        Some(PyLoc {
+                            file,
+                            line: args.positional(4)?.u32()?,
+                            col: args.positional(5)?.u32()?,
+                        })
                     }
                 };
-                self.debug_locs.push(DebugLoc { op_name, ttir_line, ttir_col, python });
+                self.debug_locs.push(DebugLoc {
+                    op_name,
+                    ttir_line,
+                    ttir_col,
+                    python,
+                });
             }
             ".const" => {
                 let space_value = args.positional(0)?.clone();
@@ -185,15 +217,32 @@ impl Assembler {
                     pos: data.pos,
                     message: "data must be an even number of hex digits".into(),
                 })?;
-                self.constants.push(Constant { space, units, offset, bytes });
+                self.constants.push(Constant {
+                    space,
+                    units,
+                    offset,
+                    bytes,
+                });
             }
             ".micro" => {
                 let name = args.positional(0)?.word()?;
-                let inputs = args.required("inputs")?.list()?.iter().map(Spanned::dtype).collect::<Result<_, _>>()?;
+                let inputs = args
+                    .required("inputs")?
+                    .list()?
+                    .iter()
+                    .map(Spanned::dtype)
+                    .collect::<Result<_, _>>()?;
                 if self.micro_names.contains_key(&name) {
                     return error(pos, format!("micro-program `{name}` is defined twice"));
                 }
-                self.micro = Some(MicroBuilder { name, pos, program: MicroProgram { inputs, ..Default::default() } });
+                self.micro = Some(MicroBuilder {
+                    name,
+                    pos,
+                    program: MicroProgram {
+                        inputs,
+                        ..Default::default()
+                    },
+                });
             }
             ".tile" | ".cluster" => {
                 let (section, builder) = if head == ".tile" {
@@ -242,7 +291,10 @@ impl Assembler {
                 args.finish()?;
                 let done = self.micro.take().map(|m| (m.name, m.pos, m.program));
                 if let Some((name, pos, program)) = done {
-                    program.check().map_err(|message| AsmError { pos, message: format!("micro-program `{name}`: {message}") })?;
+                    program.check().map_err(|message| AsmError {
+                        pos,
+                        message: format!("micro-program `{name}`: {message}"),
+                    })?;
                     let id = MicroId(self.micro_programs.len() as u32);
                     self.micro_programs.push(program);
                     self.micro_names.insert(name, id);
@@ -250,21 +302,38 @@ impl Assembler {
                 Ok(())
             }
             (None, "out") => {
-                let outputs = args.all_positional().iter().map(lane_src).collect::<Result<_, _>>()?;
+                let outputs = args
+                    .all_positional()
+                    .iter()
+                    .map(lane_src)
+                    .collect::<Result<_, _>>()?;
                 micro.program.outputs = outputs;
                 args.finish()
             }
             (Some((def, def_pos)), _) => {
                 let want = format!("v{}", micro.program.body.len());
                 if *def != want {
-                    return error(*def_pos, format!("expected `{want}` (values are numbered in order)"));
+                    return error(
+                        *def_pos,
+                        format!("expected `{want}` (values are numbered in order)"),
+                    );
                 }
                 let op = LaneOp::parse(&head).map_err(|message| AsmError { pos, message })?;
-                let lane_args = args.all_positional().iter().map(lane_src).collect::<Result<_, _>>()?;
-                micro.program.body.push(LaneInstr { op, args: lane_args });
+                let lane_args = args
+                    .all_positional()
+                    .iter()
+                    .map(lane_src)
+                    .collect::<Result<_, _>>()?;
+                micro.program.body.push(LaneInstr {
+                    op,
+                    args: lane_args,
+                });
                 args.finish()
             }
-            (None, other) => error(pos, format!("expected `vN = op ...`, `out ...` or `.end`, found `{other}`")),
+            (None, other) => error(
+                pos,
+                format!("expected `vN = op ...`, `out ...` or `.end`, found `{other}`"),
+            ),
         }
     }
 
@@ -273,14 +342,28 @@ impl Assembler {
         self.micro_names
             .get(&name)
             .copied()
-            .ok_or_else(|| AsmError { pos: value.pos, message: format!("micro-program `{name}` is not defined (define it with .micro before use)") })
+            .ok_or_else(|| AsmError {
+                pos: value.pos,
+                message: format!(
+                    "micro-program `{name}` is not defined (define it with .micro before use)"
+                ),
+            })
     }
 
     /// Builds one instruction; the second value is a label to resolve.
-    fn instruction(&self, head: &str, pos: Pos, mut args: Args) -> Result<(Instr, Option<(String, Pos)>), AsmError> {
+    fn instruction(
+        &self,
+        head: &str,
+        pos: Pos,
+        mut args: Args,
+    ) -> Result<(Instr, Option<(String, Pos)>), AsmError> {
         let mut label = None;
         let op: Op = match head {
-            "mov" => CpOp::Mov { dst: args.positional(0)?.reg()?, src: args.positional(1)?.operand()? }.into(),
+            "mov" => CpOp::Mov {
+                dst: args.positional(0)?.reg()?,
+                src: args.positional(1)?.operand()?,
+            }
+            .into(),
             "select" => CpOp::Select {
                 dst: args.positional(0)?.reg()?,
                 cond: args.positional(1)?.reg()?,
@@ -295,21 +378,39 @@ impl Assembler {
                 let special = name
                     .strip_prefix('%')
                     .and_then(Special::from_name)
-                    .ok_or_else(|| AsmError { pos: value.pos, message: format!("unknown special register `{name}`") })?;
+                    .ok_or_else(|| AsmError {
+                        pos: value.pos,
+                        message: format!("unknown special register `{name}`"),
+                    })?;
                 CpOp::ReadSpecial { dst, special }.into()
             }
-            "arg" => CpOp::Arg { dst: args.positional(0)?.reg()?, index: args.positional(1)?.u16()? }.into(),
+            "arg" => CpOp::Arg {
+                dst: args.positional(0)?.reg()?,
+                index: args.positional(1)?.u16()?,
+            }
+            .into(),
             "jump" | "bz" | "bnz" | "loop" => {
                 let (reg, target) = if head == "jump" {
                     (None, args.positional(0)?.clone())
                 } else {
-                    (Some(args.positional(0)?.reg()?), args.positional(1)?.clone())
+                    (
+                        Some(args.positional(0)?.reg()?),
+                        args.positional(1)?.clone(),
+                    )
                 };
                 label = Some((target.word()?, target.pos));
                 let target = Label(0);
                 match (head, reg) {
-                    ("bz", Some(cond)) => CpOp::Branch { cond, if_zero: true, target },
-                    ("bnz", Some(cond)) => CpOp::Branch { cond, if_zero: false, target },
+                    ("bz", Some(cond)) => CpOp::Branch {
+                        cond,
+                        if_zero: true,
+                        target,
+                    },
+                    ("bnz", Some(cond)) => CpOp::Branch {
+                        cond,
+                        if_zero: false,
+                        target,
+                    },
                     ("loop", Some(counter)) => CpOp::Loop { counter, target },
                     _ => CpOp::Jump { target },
                 }
@@ -318,11 +419,16 @@ impl Assembler {
             "fence" => CpOp::Fence.into(),
             "halt" => CpOp::Halt.into(),
             "nop" => CpOp::Nop.into(),
-            "trap" => CpOp::Trap { code: args.positional(0)?.u32()? }.into(),
+            "trap" => CpOp::Trap {
+                code: args.positional(0)?.u32()?,
+            }
+            .into(),
             "barrier" => {
                 let value = args.positional(0)?.clone();
-                let scope = BarrierScope::from_name(&value.word()?)
-                    .ok_or_else(|| AsmError { pos: value.pos, message: "expected `cluster` or `chip`".into() })?;
+                let scope = BarrierScope::from_name(&value.word()?).ok_or_else(|| AsmError {
+                    pos: value.pos,
+                    message: "expected `cluster` or `chip`".into(),
+                })?;
                 CpOp::Barrier { scope }.into()
             }
             _ if head.starts_with("ld.") || head.starts_with("st.") => {
@@ -333,8 +439,17 @@ impl Assembler {
                 let reg = args.positional(0)?.reg()?;
                 let addr = args.positional(1)?.address()?;
                 match signed {
-                    Some(signed) => CpOp::Load { dst: reg, addr, width, signed },
-                    None => CpOp::Store { src: reg, addr, width },
+                    Some(signed) => CpOp::Load {
+                        dst: reg,
+                        addr,
+                        width,
+                        signed,
+                    },
+                    None => CpOp::Store {
+                        src: reg,
+                        addr,
+                        width,
+                    },
                 }
                 .into()
             }
@@ -343,7 +458,11 @@ impl Assembler {
                 if head == "dma.copy" {
                     DmaOp::Copy(copy).into()
                 } else {
-                    DmaOp::Broadcast { copy, to: args.required("to")?.unit_set()? }.into()
+                    DmaOp::Broadcast {
+                        copy,
+                        to: args.required("to")?.unit_set()?,
+                    }
+                    .into()
                 }
             }
             "dma.gather" => DmaOp::Gather(crate::isa::dma::Gather {
@@ -365,8 +484,10 @@ impl Assembler {
             .into(),
             "dma.atomic" => {
                 let kind_value = args.positional(0)?.clone();
-                let kind = AtomicKind::from_name(&kind_value.word()?)
-                    .ok_or_else(|| AsmError { pos: kind_value.pos, message: "unknown atomic kind".into() })?;
+                let kind = AtomicKind::from_name(&kind_value.word()?).ok_or_else(|| AsmError {
+                    pos: kind_value.pos,
+                    message: "unknown atomic kind".into(),
+                })?;
                 DmaOp::Atomic(Atomic {
                     kind,
                     dtype: args.positional(1)?.dtype()?,
@@ -381,8 +502,11 @@ impl Assembler {
             }
             "ttu.matmul" => {
                 let out = args.required("out")?.group()?;
-                let (out_dtype, out_addr, out_row_stride) =
-                    (out.positional(0)?.dtype()?, out.positional(1)?.address()?, out.positional(2)?.u32()?);
+                let (out_dtype, out_addr, out_row_stride) = (
+                    out.positional(0)?.dtype()?,
+                    out.positional(1)?.address()?,
+                    out.positional(2)?.u32()?,
+                );
                 out.finish()?;
                 TtuOp::Matmul(Matmul {
                     m: args.required("m")?.u32()?,
@@ -400,10 +524,17 @@ impl Assembler {
             "ttu.drain" => {
                 let epilogue = match args.optional("epilogue").cloned() {
                     None => None,
-                    Some(e) => Some(Epilogue { program: self.micro_id(&e)?, extra: map_inputs(args.required("extra")?)? }),
+                    Some(e) => Some(Epilogue {
+                        program: self.micro_id(&e)?,
+                        extra: map_inputs(args.required("extra")?)?,
+                    }),
                 };
-                TtuOp::Drain(Drain { src: args.required("src")?.view()?, dst: args.required("dst")?.view()?, epilogue })
-                    .into()
+                TtuOp::Drain(Drain {
+                    src: args.required("src")?.view()?,
+                    dst: args.required("dst")?.view()?,
+                    epilogue,
+                })
+                .into()
             }
             "tvp.map" => TvpOp::Map(Map {
                 program: self.micro_id(args.positional(0)?)?,
@@ -432,10 +563,11 @@ impl Assembler {
                 axis: args.required("axis")?.u8()?,
             })
             .into(),
-            "tvp.copy" => {
-                TvpOp::Copy(crate::isa::tvp::Copy { src: args.required("src")?.view()?, dst: args.required("dst")?.view()? })
-                    .into()
-            }
+            "tvp.copy" => TvpOp::Copy(crate::isa::tvp::Copy {
+                src: args.required("src")?.view()?,
+                dst: args.required("dst")?.view()?,
+            })
+            .into(),
             "tvp.gather" => TvpOp::Gather(crate::isa::tvp::Gather {
                 axis: args.required("axis")?.u8()?,
                 src: args.required("src")?.view()?,
@@ -489,7 +621,10 @@ impl Assembler {
                 let Value::Wait(sem_name, value) = &w.value else {
                     return error(w.pos, "expected `sem>=value`");
                 };
-                sync.waits.push(SemWait { sem: sem_ref(sem_name, w.pos)?, value: *value });
+                sync.waits.push(SemWait {
+                    sem: sem_ref(sem_name, w.pos)?,
+                    value: *value,
+                });
             }
         }
         if let Some(signal) = args.optional("signal").cloned() {
@@ -503,9 +638,14 @@ impl Assembler {
         if let Some(m) = &self.micro {
             return error(m.pos, format!("micro-program `{}` has no `.end`", m.name));
         }
-        let kernel = self.kernel.take().ok_or_else(|| AsmError { pos: Pos { line: 1, col: 1 }, message: "missing `.kernel`".into() })?;
-        let machine =
-            self.machine.take().ok_or_else(|| AsmError { pos: Pos { line: 1, col: 1 }, message: "missing `.machine`".into() })?;
+        let kernel = self.kernel.take().ok_or_else(|| AsmError {
+            pos: Pos { line: 1, col: 1 },
+            message: "missing `.kernel`".into(),
+        })?;
+        let machine = self.machine.take().ok_or_else(|| AsmError {
+            pos: Pos { line: 1, col: 1 },
+            message: "missing `.machine`".into(),
+        })?;
         let mut module = Module::new(kernel, machine);
         module.args = std::mem::take(&mut self.args);
         if let Some(d) = self.dispatch.take() {
@@ -525,7 +665,10 @@ impl Assembler {
         };
         module.verify().map_err(|e| {
             let pos = locate(&e.location, &tile_positions, &cluster_positions);
-            AsmError { pos, message: e.to_string() }
+            AsmError {
+                pos,
+                message: e.to_string(),
+            }
         })?;
         Ok(module)
     }
@@ -537,8 +680,11 @@ fn resolve_labels(builder: &mut ProgramBuilder) -> Result<Vec<Pos>, AsmError> {
         let Some(&pc) = builder.labels.get(&name) else {
             return error(pos, format!("undefined label `{name}`"));
         };
-        if let Some(Instr { op: Op::Cp(CpOp::Jump { target } | CpOp::Branch { target, .. } | CpOp::Loop { target, .. }), .. }) =
-            builder.program.code.get_mut(index)
+        if let Some(Instr {
+            op:
+                Op::Cp(CpOp::Jump { target } | CpOp::Branch { target, .. } | CpOp::Loop { target, .. }),
+            ..
+        }) = builder.program.code.get_mut(index)
         {
             *target = Label(pc);
         }
@@ -549,7 +695,11 @@ fn resolve_labels(builder: &mut ProgramBuilder) -> Result<Vec<Pos>, AsmError> {
 /// The source position of a verification error's location
 /// (`tile program pc 12 (...)`), or line 1.
 fn locate(location: &str, tile: &[Pos], cluster: &[Pos]) -> Pos {
-    let positions = if location.starts_with("cluster program") { cluster } else { tile };
+    let positions = if location.starts_with("cluster program") {
+        cluster
+    } else {
+        tile
+    };
     location
         .split_whitespace()
         .skip_while(|w| *w != "pc")
@@ -571,7 +721,10 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// `ld.w4s` → (4 bytes, Some(signed)); `st.w4` → (4 bytes, None).
@@ -598,7 +751,10 @@ fn sem_ref(name: &str, pos: Pos) -> Result<SemRef, AsmError> {
             _ => None,
         }
     });
-    parsed.ok_or_else(|| AsmError { pos, message: format!("`{name}` is not a semaphore (tN or cN)") })
+    parsed.ok_or_else(|| AsmError {
+        pos,
+        message: format!("`{name}` is not a semaphore (tN or cN)"),
+    })
 }
 
 fn strided_copy(args: &mut Args) -> Result<StridedCopy, AsmError> {
@@ -641,13 +797,22 @@ fn mat_operand(value: &Spanned) -> Result<MatOperand, AsmError> {
         None => None,
         Some(s) => {
             let sg = s.group()?;
-            let scale = ScaleOperand { addr: sg.positional(0)?.address()?, row_stride: sg.positional(1)?.u32()? };
+            let scale = ScaleOperand {
+                addr: sg.positional(0)?.address()?,
+                row_stride: sg.positional(1)?.u32()?,
+            };
             sg.finish()?;
             Some(scale)
         }
     };
     g.finish()?;
-    Ok(MatOperand { addr, dtype, row_stride, transposed, scale })
+    Ok(MatOperand {
+        addr,
+        dtype,
+        row_stride,
+        transposed,
+        scale,
+    })
 }
 
 fn views(value: &Spanned) -> Result<Vec<View>, AsmError> {
@@ -675,12 +840,21 @@ fn lane_src(value: &Spanned) -> Result<LaneSrc, AsmError> {
             } else if let Some(j) = index("v") {
                 Ok(LaneSrc::Value(j))
             } else {
-                error(pos, format!("expected `inN`, `vN` or `type:bits`, found `{w}`"))
+                error(
+                    pos,
+                    format!("expected `inN`, `vN` or `type:bits`, found `{w}`"),
+                )
             }
         }
         Value::Typed(t, bits) => {
-            let ty = DType::from_name(t).ok_or_else(|| AsmError { pos, message: format!("unknown type `{t}`") })?;
-            let bits = u64::try_from(*bits).map_err(|_| AsmError { pos, message: "immediate bits must be 0..2^64".into() })?;
+            let ty = DType::from_name(t).ok_or_else(|| AsmError {
+                pos,
+                message: format!("unknown type `{t}`"),
+            })?;
+            let bits = u64::try_from(*bits).map_err(|_| AsmError {
+                pos,
+                message: "immediate bits must be 0..2^64".into(),
+            })?;
             Ok(LaneSrc::Imm { ty, bits })
         }
         _ => error(pos, "expected `inN`, `vN` or `type:bits`"),
@@ -700,7 +874,13 @@ struct Args {
 
 impl Args {
     fn new(head: String, pos: Pos, items: Vec<Item>) -> Args {
-        let mut args = Args { head, pos, positional: Vec::new(), positional_used: Cell::new(0), keyed: Vec::new() };
+        let mut args = Args {
+            head,
+            pos,
+            positional: Vec::new(),
+            positional_used: Cell::new(0),
+            keyed: Vec::new(),
+        };
         for item in items {
             match item {
                 Item::Positional(v) => args.positional.push(v),
@@ -711,7 +891,8 @@ impl Args {
     }
 
     fn positional(&self, i: usize) -> Result<&Spanned, AsmError> {
-        self.positional_used.set(self.positional_used.get().max(i + 1));
+        self.positional_used
+            .set(self.positional_used.get().max(i + 1));
         self.positional.get(i).ok_or_else(|| AsmError {
             pos: self.positional.last().map_or(self.pos, |v| v.pos),
             message: format!("`{}` needs operand {}", self.head, i + 1),
@@ -719,7 +900,8 @@ impl Args {
     }
 
     fn optional_positional(&self, i: usize) -> Option<&Spanned> {
-        self.positional_used.set(self.positional_used.get().max(i + 1));
+        self.positional_used
+            .set(self.positional_used.get().max(i + 1));
         self.positional.get(i)
     }
 
@@ -736,7 +918,10 @@ impl Args {
 
     fn required(&mut self, key: &str) -> Result<&Spanned, AsmError> {
         let (head, pos) = (self.head.clone(), self.pos);
-        self.optional(key).ok_or_else(|| AsmError { pos, message: format!("`{head}` needs `{key}=`") })
+        self.optional(key).ok_or_else(|| AsmError {
+            pos,
+            message: format!("`{head}` needs `{key}=`"),
+        })
     }
 
     /// Fails on duplicate or unused keys and on extra positional operands.
@@ -824,7 +1009,10 @@ impl Spanned {
 
     fn reg(&self) -> Result<Reg, AsmError> {
         match self.value {
-            Value::Operand(Operand { reg: Some(r), imm: 0 }) => Ok(r),
+            Value::Operand(Operand {
+                reg: Some(r),
+                imm: 0,
+            }) => Ok(r),
             _ => self.err("a register"),
         }
     }
@@ -846,7 +1034,10 @@ impl Spanned {
 
     fn dtype(&self) -> Result<DType, AsmError> {
         let name = self.word()?;
-        DType::from_name(&name).ok_or_else(|| AsmError { pos: self.pos, message: format!("unknown element type `{name}`") })
+        DType::from_name(&name).ok_or_else(|| AsmError {
+            pos: self.pos,
+            message: format!("unknown element type `{name}`"),
+        })
     }
 
     fn mx_format(&self) -> Result<MxFormat, AsmError> {
@@ -861,7 +1052,9 @@ impl Spanned {
         match &self.value {
             Value::Word(w) if w == "all" => Ok(UnitSet::All),
             Value::Word(w) if w == "cluster" => Ok(UnitSet::OwnCluster),
-            Value::List(l) => Ok(UnitSet::List(l.iter().map(Spanned::u32).collect::<Result<_, _>>()?)),
+            Value::List(l) => Ok(UnitSet::List(
+                l.iter().map(Spanned::u32).collect::<Result<_, _>>()?,
+            )),
             _ => self.err("`all`, `cluster` or a list of unit numbers"),
         }
     }
@@ -871,7 +1064,12 @@ impl Spanned {
         let g = self.group()?;
         let dtype = g.positional(0)?.dtype()?;
         let addr = g.positional(1)?.address()?;
-        let shape = g.positional(2)?.list()?.iter().map(Spanned::u32).collect::<Result<_, _>>()?;
+        let shape = g
+            .positional(2)?
+            .list()?
+            .iter()
+            .map(Spanned::u32)
+            .collect::<Result<_, _>>()?;
         let strides = g
             .positional(3)?
             .list()?
@@ -882,6 +1080,100 @@ impl Spanned {
             return error(extra.pos, "a view is `(dtype address [shape] [strides])`");
         }
         g.finish()?;
-        Ok(View { addr, dtype, shape, strides })
+        Ok(View {
+            addr,
+            dtype,
+            shape,
+            strides,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = ".kernel \"k\"\n.machine \"tiny\"\n.arg \"p\" ptr f32\n";
+
+    fn asm(body: &str) -> Result<Module, AsmError> {
+        assemble(&format!("{HEADER}{body}"))
+    }
+
+    fn err(body: &str) -> String {
+        asm(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn resolves_labels_forward_and_backward() {
+        let m = asm(".tile\ntop:\n    bnz r1, end\n    jump top\nend:\n    halt\n").unwrap();
+        assert_eq!(
+            m.tile_program.code[0].op,
+            Op::Cp(CpOp::Branch {
+                cond: Reg(1),
+                if_zero: false,
+                target: Label(2)
+            })
+        );
+        assert_eq!(
+            m.tile_program.code[1].op,
+            Op::Cp(CpOp::Jump { target: Label(0) })
+        );
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        assert_eq!(
+            err(".tile\n    jump nowhere\n"),
+            "5:10: undefined label `nowhere`"
+        );
+        assert_eq!(
+            err(".tile\n    frob r1\n"),
+            "5:5: unknown instruction `frob`"
+        );
+        assert_eq!(
+            err(".tile\n    mov r1, r2 bogus=3\n"),
+            "5:16: `mov` does not take `bogus=`"
+        );
+        assert_eq!(
+            err(".tile\n    mov r1, r2, r3\n"),
+            "5:17: unexpected operand for `mov`"
+        );
+        assert_eq!(err(".tile\n    mov r1\n"), "5:9: `mov` needs operand 2");
+        assert_eq!(
+            err(".tile\n    arg r1, 5\n"),
+            "5:5: tile program pc 0 (arg): argument 5 does not exist (1 arguments)"
+        );
+        assert_eq!(
+            err("    nop\n"),
+            "4:5: instructions and labels go after `.tile` or `.cluster`"
+        );
+        assert_eq!(
+            err(".tile\n    nop wait=[x1>=2]\n"),
+            "5:15: `x1` is not a semaphore (tN or cN)"
+        );
+    }
+
+    #[test]
+    fn micro_program_errors() {
+        let e = err(".micro f inputs=[f32]\n    v1 = negf.f32 in0\n    out v1\n.end\n");
+        assert_eq!(e, "5:5: expected `v0` (values are numbered in order)");
+        let e = err(".micro f inputs=[f32]\n    v0 = addf.f32 in0, in0\n    out v0\n");
+        assert_eq!(e, "4:1: micro-program `f` has no `.end`");
+        let e = err(".micro f inputs=[i32]\n    v0 = negf.f32 in0\n    out v0\n.end\n");
+        assert!(
+            e.starts_with("4:1: micro-program `f`: v0: argument 0 of `negf.f32` is i32"),
+            "{e}"
+        );
+        let e = err(".tile\n    tvp.map g in=[] out=[(f32 tsram[0] [4] [1])]\n");
+        assert!(e.contains("micro-program `g` is not defined"), "{e}");
+    }
+
+    #[test]
+    fn unknown_machines_need_a_hash() {
+        let e = assemble(".kernel \"k\"\n.machine \"mine\"\n.tile\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("give its hash"), "{e}");
+        assert!(assemble(".kernel \"k\"\n.machine \"mine\" hash=0x12\n.tile\n").is_ok());
     }
 }

@@ -12,7 +12,12 @@ pub fn disassemble(module: &Module) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "; maiac assembly");
     let _ = writeln!(out, ".kernel {}", quote(&module.kernel));
-    let _ = writeln!(out, ".machine {} hash={:#018x}", quote(&module.machine.name), module.machine.hash);
+    let _ = writeln!(
+        out,
+        ".machine {} hash={:#018x}",
+        quote(&module.machine.name),
+        module.machine.hash
+    );
     for a in &module.args {
         let kind = match a.kind {
             ArgKind::Pointer { pointee } => format!("ptr {pointee}"),
@@ -22,12 +27,26 @@ pub fn disassemble(module: &Module) -> String {
     }
     let _ = writeln!(out, ".dispatch {}", module.dispatch);
     for (i, l) in module.debug_locs.iter().enumerate() {
-        let py = l.python.as_ref().map(|p| format!(" {} {} {}", quote(&p.file), p.line, p.col)).unwrap_or_default();
-        let _ = writeln!(out, ".loc {} {} {}{py} ; #{i}", quote(&l.op_name), l.ttir_line, l.ttir_col);
+        let py = l
+            .python
+            .as_ref()
+            .map(|p| format!(" {} {} {}", quote(&p.file), p.line, p.col))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            ".loc {} {} {}{py} ; #{i}",
+            quote(&l.op_name),
+            l.ttir_line,
+            l.ttir_col
+        );
     }
     for c in &module.constants {
         let hex: String = c.bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let _ = writeln!(out, ".const {} {} offset={:#x} data=\"{hex}\"", c.space, c.units, c.offset);
+        let _ = writeln!(
+            out,
+            ".const {} {} offset={:#x} data=\"{hex}\"",
+            c.space, c.units, c.offset
+        );
     }
     for (i, m) in module.micro_programs.iter().enumerate() {
         out.push('\n');
@@ -75,10 +94,14 @@ fn micro(out: &mut String, index: usize, m: &MicroProgram) {
 }
 
 fn program(out: &mut String, p: &Program) {
-    let targets: BTreeSet<u32> = p.code.iter().filter_map(|i| match &i.op {
-        Op::Cp(cp) => cp.target().map(|l| l.0),
-        _ => None,
-    }).collect();
+    let targets: BTreeSet<u32> = p
+        .code
+        .iter()
+        .filter_map(|i| match &i.op {
+            Op::Cp(cp) => cp.target().map(|l| l.0),
+            _ => None,
+        })
+        .collect();
     let mut rows = p.lines.iter().peekable();
     for (pc, instr) in p.code.iter().enumerate() {
         let pc = pc as u32;
@@ -155,7 +178,12 @@ fn dims(c: &StridedCopy) -> String {
         })
         .collect();
     let fill = c.fill.map(|f| format!(" fill={f:#x}")).unwrap_or_default();
-    format!("src={} dst={} dims=[{}]{fill}", c.src, c.dst, dims.join(", "))
+    format!(
+        "src={} dst={} dims=[{}]{fill}",
+        c.src,
+        c.dst,
+        dims.join(", ")
+    )
 }
 
 fn dma(op: &DmaOp) -> String {
@@ -173,7 +201,14 @@ fn dma(op: &DmaOp) -> String {
             g.fill
         ),
         DmaOp::Scatter(s) => {
-            format!("{m} {} n={} addrs={}{} src={}", s.dtype, s.count, s.addrs, opt_addr("mask", s.mask.as_ref()), s.src)
+            format!(
+                "{m} {} n={} addrs={}{} src={}",
+                s.dtype,
+                s.count,
+                s.addrs,
+                opt_addr("mask", s.mask.as_ref()),
+                s.src
+            )
         }
         DmaOp::Atomic(a) => format!(
             "{m} {} {} n={} addrs={} values={}{}{}{}",
@@ -250,9 +285,20 @@ fn ttu(op: &TtuOp) -> String {
 fn tvp(op: &TvpOp) -> String {
     let m = op.mnemonic();
     match op {
-        TvpOp::Map(x) => format!("{m} {} in={} out={}", x.program, inputs(&x.inputs), view_list(&x.outputs)),
+        TvpOp::Map(x) => format!(
+            "{m} {} in={} out={}",
+            x.program,
+            inputs(&x.inputs),
+            view_list(&x.outputs)
+        ),
         TvpOp::Reduce(r) => {
-            format!("{m} {} axis={} in={} out={}", r.combiner, r.axis, view_list(&r.inputs), view_list(&r.outputs))
+            format!(
+                "{m} {} axis={} in={} out={}",
+                r.combiner,
+                r.axis,
+                view_list(&r.inputs),
+                view_list(&r.outputs)
+            )
         }
         TvpOp::Scan(s) => format!(
             "{m} {} axis={} reverse={} in={} out={}",
@@ -265,10 +311,20 @@ fn tvp(op: &TvpOp) -> String {
         TvpOp::Iota(i) => format!("{m} dst={} start={} axis={}", view(&i.dst), i.start, i.axis),
         TvpOp::Copy(c) => format!("{m} src={} dst={}", view(&c.src), view(&c.dst)),
         TvpOp::Gather(g) => {
-            format!("{m} axis={} src={} index={} dst={}", g.axis, view(&g.src), view(&g.index), view(&g.dst))
+            format!(
+                "{m} axis={} src={} index={} dst={}",
+                g.axis,
+                view(&g.src),
+                view(&g.index),
+                view(&g.dst)
+            )
         }
         TvpOp::Histogram(h) => {
-            let mask = h.mask.as_ref().map(|v| format!(" mask={}", view(v))).unwrap_or_default();
+            let mask = h
+                .mask
+                .as_ref()
+                .map(|v| format!(" mask={}", view(v)))
+                .unwrap_or_default();
             format!("{m} src={}{mask} dst={}", view(&h.src), view(&h.dst))
         }
         TvpOp::ActivationReduce(a) => format!(
@@ -281,10 +337,22 @@ fn tvp(op: &TvpOp) -> String {
             view(&a.reduced)
         ),
         TvpOp::MxQuantize(q) => {
-            format!("{m} {} src={} codes={} scales={}", q.format, view(&q.src), view(&q.codes), view(&q.scales))
+            format!(
+                "{m} {} src={} codes={} scales={}",
+                q.format,
+                view(&q.src),
+                view(&q.codes),
+                view(&q.scales)
+            )
         }
         TvpOp::MxDequantize(d) => {
-            format!("{m} {} codes={} scales={} dst={}", d.format, view(&d.codes), view(&d.scales), view(&d.dst))
+            format!(
+                "{m} {} codes={} scales={} dst={}",
+                d.format,
+                view(&d.codes),
+                view(&d.scales),
+                view(&d.dst)
+            )
         }
     }
 }

@@ -20,7 +20,8 @@ use crate::binary;
 /// `maiac asm IN.s -o OUT.bin`: assembles a text file into a binary file.
 /// Errors name the file and the `line:col`.
 pub fn assemble_file(input: &Path, output: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let text = std::fs::read_to_string(input)
+        .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     let module = assemble(&text).map_err(|e| format!("{}:{e}", input.display()))?;
     binary::write_file(output, &module).map_err(|e| e.to_string())
 }
@@ -34,5 +35,8 @@ pub fn disassemble_file(input: &Path) -> Result<String, String> {
 /// Assembles text straight to binary bytes.
 pub fn assemble_to_binary(text: &str) -> Result<Vec<u8>, AsmError> {
     let module = assemble(text)?;
-    binary::encode(&module).map_err(|e| AsmError { pos: Pos { line: 1, col: 1 }, message: e.to_string() })
+    binary::encode(&module).map_err(|e| AsmError {
+        pos: Pos { line: 1, col: 1 },
+        message: e.to_string(),
+    })
 }

@@ -30,7 +30,10 @@ pub struct AsmError {
 }
 
 pub fn error<T>(pos: Pos, message: impl Into<String>) -> Result<T, AsmError> {
-    Err(AsmError { pos, message: message.into() })
+    Err(AsmError {
+        pos,
+        message: message.into(),
+    })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,7 +79,11 @@ pub struct Spanned {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Positional(Spanned),
-    Keyed { key: String, pos: Pos, value: Spanned },
+    Keyed {
+        key: String,
+        pos: Pos,
+        value: Spanned,
+    },
 }
 
 /// One parsed line.
@@ -95,7 +102,13 @@ pub fn parse_lines(text: &str) -> Result<Vec<Line>, AsmError> {
         .enumerate()
         .map(|(i, line)| {
             let tokens = lex_line(line, i as u32 + 1)?;
-            Parser { tokens, at: 0, line: i as u32 + 1, len: line.chars().count() as u32 }.line()
+            Parser {
+                tokens,
+                at: 0,
+                line: i as u32 + 1,
+                len: line.chars().count() as u32,
+            }
+            .line()
         })
         .collect()
 }
@@ -107,7 +120,10 @@ fn lex_line(line: &str, number: u32) -> Result<Vec<Token>, AsmError> {
     let mut spaced = true;
     while i < chars.len() {
         let c = chars[i];
-        let pos = Pos { line: number, col: i as u32 + 1 };
+        let pos = Pos {
+            line: number,
+            col: i as u32 + 1,
+        };
         if c == ';' {
             break;
         }
@@ -121,7 +137,8 @@ fn lex_line(line: &str, number: u32) -> Result<Vec<Token>, AsmError> {
             i += 1;
             while i < chars.len() {
                 let d = chars[i];
-                let dash_word = d == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+                let dash_word =
+                    d == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
                 if d.is_ascii_alphanumeric() || d == '_' || d == '.' || d == '%' || dash_word {
                     i += 1;
                 } else {
@@ -129,13 +146,18 @@ fn lex_line(line: &str, number: u32) -> Result<Vec<Token>, AsmError> {
                 }
             }
             Tok::Word(chars[start..i].iter().collect())
-        } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())) {
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit()))
+        {
             i += 1;
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
             let text: String = chars[start..i].iter().filter(|&&ch| ch != '_').collect();
-            Tok::Int(parse_int(&text).ok_or_else(|| AsmError { pos, message: format!("bad number `{text}`") })?)
+            Tok::Int(parse_int(&text).ok_or_else(|| AsmError {
+                pos,
+                message: format!("bad number `{text}`"),
+            })?)
         } else if c == '"' {
             i += 1;
             let mut s = String::new();
@@ -162,12 +184,14 @@ fn lex_line(line: &str, number: u32) -> Result<Vec<Token>, AsmError> {
                                 if chars.get(i) != Some(&'{') {
                                     return error(pos, "expected `{` after `\\u`");
                                 }
-                                let close = chars[i..].iter().position(|&ch| ch == '}').map(|p| p + i);
+                                let close =
+                                    chars[i..].iter().position(|&ch| ch == '}').map(|p| p + i);
                                 let Some(close) = close else {
                                     return error(pos, "unterminated `\\u{...}`");
                                 };
                                 let hex: String = chars[i + 1..close].iter().collect();
-                                let ch = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                                let ch =
+                                    u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
                                 let Some(ch) = ch else {
                                     return error(pos, format!("bad escape `\\u{{{hex}}}`"));
                                 };
@@ -210,7 +234,10 @@ fn parse_int(text: &str) -> Option<i128> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let magnitude = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let magnitude = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         i128::from_str_radix(hex, 16).ok()?
     } else {
         digits.parse::<i128>().ok()?
@@ -244,7 +271,10 @@ impl Parser {
     }
 
     fn end_pos(&self) -> Pos {
-        Pos { line: self.line, col: self.len + 1 }
+        Pos {
+            line: self.line,
+            col: self.len + 1,
+        }
     }
 
     fn pos(&self) -> Pos {
@@ -257,7 +287,14 @@ impl Parser {
 
     /// `[` or `@` directly after a memory-space name (no space between).
     fn address_follows(&self) -> bool {
-        matches!(self.peek(), Some(Token { tok: Tok::Punct("[" | "@"), spaced: false, .. }))
+        matches!(
+            self.peek(),
+            Some(Token {
+                tok: Tok::Punct("[" | "@"),
+                spaced: false,
+                ..
+            })
+        )
     }
 
     fn expect(&mut self, p: &str) -> Result<(), AsmError> {
@@ -272,15 +309,33 @@ impl Parser {
     fn line(mut self) -> Result<Line, AsmError> {
         let mut line = Line::default();
         // `label:` at the start.
-        if let (Some(Token { tok: Tok::Word(w), pos, .. }), Some(Token { tok: Tok::Punct(":"), .. })) =
-            (self.peek(), self.peek_at(1))
+        if let (
+            Some(Token {
+                tok: Tok::Word(w),
+                pos,
+                ..
+            }),
+            Some(Token {
+                tok: Tok::Punct(":"),
+                ..
+            }),
+        ) = (self.peek(), self.peek_at(1))
         {
             line.label = Some((w.clone(), *pos));
             self.at += 2;
         }
         // `v3 = op ...` definition.
-        if let (Some(Token { tok: Tok::Word(w), pos, .. }), Some(Token { tok: Tok::Punct("="), .. })) =
-            (self.peek(), self.peek_at(1))
+        if let (
+            Some(Token {
+                tok: Tok::Word(w),
+                pos,
+                ..
+            }),
+            Some(Token {
+                tok: Tok::Punct("="),
+                ..
+            }),
+        ) = (self.peek(), self.peek_at(1))
         {
             line.def = Some((w.clone(), *pos));
             self.at += 2;
@@ -292,7 +347,11 @@ impl Parser {
                 }
                 return Ok(line);
             }
-            Some(Token { tok: Tok::Word(w), pos, .. }) => {
+            Some(Token {
+                tok: Tok::Word(w),
+                pos,
+                ..
+            }) => {
                 line.head = Some((w.clone(), *pos));
                 self.at += 1;
             }
@@ -309,18 +368,38 @@ impl Parser {
             match (self.peek(), close) {
                 (None, None) => return Ok(items),
                 (None, Some(c)) => return error(self.end_pos(), format!("expected `{c}`")),
-                (Some(Token { tok: Tok::Punct(p), .. }), Some(c)) if *p == c => {
+                (
+                    Some(Token {
+                        tok: Tok::Punct(p), ..
+                    }),
+                    Some(c),
+                ) if *p == c => {
                     self.at += 1;
                     return Ok(items);
                 }
-                (Some(Token { tok: Tok::Punct(","), .. }), _) => {
+                (
+                    Some(Token {
+                        tok: Tok::Punct(","),
+                        ..
+                    }),
+                    _,
+                ) => {
                     self.at += 1;
                     continue;
                 }
                 _ => {}
             }
-            if let (Some(Token { tok: Tok::Word(k), pos, .. }), Some(Token { tok: Tok::Punct("="), .. })) =
-                (self.peek(), self.peek_at(1))
+            if let (
+                Some(Token {
+                    tok: Tok::Word(k),
+                    pos,
+                    ..
+                }),
+                Some(Token {
+                    tok: Tok::Punct("="),
+                    ..
+                }),
+            ) = (self.peek(), self.peek_at(1))
             {
                 let (key, pos) = (k.clone(), *pos);
                 self.at += 2;
@@ -362,14 +441,26 @@ impl Parser {
                 if self.is_punct(">=") {
                     self.at += 1;
                     Value::Wait(w, self.operand()?)
-                } else if self.is_punct(":") && matches!(self.peek_at(1), Some(Token { tok: Tok::Int(_), .. })) {
+                } else if self.is_punct(":")
+                    && matches!(
+                        self.peek_at(1),
+                        Some(Token {
+                            tok: Tok::Int(_),
+                            ..
+                        })
+                    )
+                {
                     self.at += 1;
-                    let Some(Token { tok: Tok::Int(i), .. }) = self.peek().cloned() else {
+                    let Some(Token {
+                        tok: Tok::Int(i), ..
+                    }) = self.peek().cloned()
+                    else {
                         return error(self.pos(), "expected a number");
                     };
                     self.at += 1;
                     Value::Typed(w, i)
-                } else if let Some(space) = Space::from_name(&w).filter(|_| self.address_follows()) {
+                } else if let Some(space) = Space::from_name(&w).filter(|_| self.address_follows())
+                {
                     let unit = if self.is_punct("@") {
                         self.at += 1;
                         Unit::Remote(self.operand()?)
@@ -379,9 +470,16 @@ impl Parser {
                     self.expect("[")?;
                     let offset = self.operand()?;
                     self.expect("]")?;
-                    Value::Address(Address { space, unit, offset })
+                    Value::Address(Address {
+                        space,
+                        unit,
+                        offset,
+                    })
                 } else if let Some(reg) = register(&w) {
-                    Value::Operand(Operand { reg: Some(reg), imm: self.offset_suffix()? })
+                    Value::Operand(Operand {
+                        reg: Some(reg),
+                        imm: self.offset_suffix()?,
+                    })
                 } else {
                     Value::Word(w)
                 }
@@ -397,14 +495,21 @@ impl Parser {
             self.at += 1;
             let pos = self.pos();
             return match self.peek().cloned() {
-                Some(Token { tok: Tok::Int(i), .. }) if i >= 0 => {
+                Some(Token {
+                    tok: Tok::Int(i), ..
+                }) if i >= 0 => {
                     self.at += 1;
                     to_i64(i, pos)
                 }
                 _ => error(pos, "expected a non-negative number after `+`"),
             };
         }
-        if let Some(Token { tok: Tok::Int(i), spaced: false, pos }) = self.peek().cloned() {
+        if let Some(Token {
+            tok: Tok::Int(i),
+            spaced: false,
+            pos,
+        }) = self.peek().cloned()
+        {
             if i < 0 {
                 self.at += 1;
                 return to_i64(i, pos);
@@ -417,14 +522,21 @@ impl Parser {
     fn operand(&mut self) -> Result<Operand, AsmError> {
         let pos = self.pos();
         match self.peek().cloned() {
-            Some(Token { tok: Tok::Int(i), .. }) => {
+            Some(Token {
+                tok: Tok::Int(i), ..
+            }) => {
                 self.at += 1;
                 Ok(Operand::imm(to_i64(i, pos)?))
             }
-            Some(Token { tok: Tok::Word(w), .. }) => match register(&w) {
+            Some(Token {
+                tok: Tok::Word(w), ..
+            }) => match register(&w) {
                 Some(reg) => {
                     self.at += 1;
-                    Ok(Operand { reg: Some(reg), imm: self.offset_suffix()? })
+                    Ok(Operand {
+                        reg: Some(reg),
+                        imm: self.offset_suffix()?,
+                    })
                 }
                 None => error(pos, format!("expected a register or number, found `{w}`")),
             },
@@ -452,28 +564,50 @@ mod tests {
 
     #[test]
     fn parses_addresses_operands_and_groups() {
-        let line = one("dma.copy f32 src=tsram@r9[r2-8] dims=[(4 r7 128 valid=r8+1)] wait=[t0>=r4+1] ; c");
+        let line =
+            one("dma.copy f32 src=tsram@r9[r2-8] dims=[(4 r7 128 valid=r8+1)] wait=[t0>=r4+1] ; c");
         assert_eq!(line.head.as_ref().unwrap().0, "dma.copy");
         assert_eq!(line.items.len(), 4);
-        let Item::Keyed { value, .. } = &line.items[1] else { panic!() };
-        let Value::Address(a) = &value.value else { panic!("{value:?}") };
+        let Item::Keyed { value, .. } = &line.items[1] else {
+            panic!()
+        };
+        let Value::Address(a) = &value.value else {
+            panic!("{value:?}")
+        };
         assert_eq!(a.to_string(), "tsram@r9[r2-8]");
-        let Item::Keyed { value, .. } = &line.items[3] else { panic!() };
-        let Value::List(waits) = &value.value else { panic!() };
-        assert_eq!(waits[0].value, Value::Wait("t0".into(), Operand::reg_plus(Reg(4), 1)));
+        let Item::Keyed { value, .. } = &line.items[3] else {
+            panic!()
+        };
+        let Value::List(waits) = &value.value else {
+            panic!()
+        };
+        assert_eq!(
+            waits[0].value,
+            Value::Wait("t0".into(), Operand::reg_plus(Reg(4), 1))
+        );
     }
 
     #[test]
     fn labels_definitions_and_strings() {
         let line = one(r#"loop_top: mov r1, -3"#);
         assert_eq!(line.label.unwrap().0, "loop_top");
-        assert_eq!(line.items[1].clone(), Item::Positional(Spanned { value: Value::Int(-3), pos: Pos { line: 1, col: 19 } }));
+        assert_eq!(
+            line.items[1].clone(),
+            Item::Positional(Spanned {
+                value: Value::Int(-3),
+                pos: Pos { line: 1, col: 19 }
+            })
+        );
         let line = one("v2 = addf.f32 v0, f32:0x3f800000");
         assert_eq!(line.def.unwrap().0, "v2");
-        let Item::Positional(s) = &line.items[1] else { panic!() };
+        let Item::Positional(s) = &line.items[1] else {
+            panic!()
+        };
         assert_eq!(s.value, Value::Typed("f32".into(), 0x3f80_0000));
         let line = one(r#".kernel "a\"b\u{e9}""#);
-        let Item::Positional(s) = &line.items[0] else { panic!() };
+        let Item::Positional(s) = &line.items[0] else {
+            panic!()
+        };
         assert_eq!(s.value, Value::Str("a\"bé".into()));
     }
 

@@ -9,14 +9,14 @@ use maiac_ir::FloatType;
 
 use super::encode::checksum;
 use super::format::{
-    dma_kind, lane_kind, opcode, SectionKind, CHECKSUM_OFFSET, HEADER_BYTES, MAGIC, SECTION_ENTRY_BYTES,
-    VERSION_MAJOR, VERSION_MINOR,
+    dma_kind, lane_kind, opcode, SectionKind, CHECKSUM_OFFSET, HEADER_BYTES, MAGIC,
+    SECTION_ENTRY_BYTES, VERSION_MAJOR, VERSION_MINOR,
 };
 use super::wire::Reader;
 use super::DecodeError;
 use crate::isa::lane::{
-    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES,
-    ROUNDINGS,
+    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS,
+    INT_PREDICATES, ROUNDINGS,
 };
 use crate::isa::*;
 
@@ -45,7 +45,10 @@ pub(super) fn decode_module(bytes: &[u8]) -> R<Module> {
     let at = header.offset();
     let count = header.u32("section count")? as usize;
     if count > SectionKind::ALL.len() {
-        return Err(header.error_at(at, format!("{count} sections (at most {})", SectionKind::ALL.len())));
+        return Err(header.error_at(
+            at,
+            format!("{count} sections (at most {})", SectionKind::ALL.len()),
+        ));
     }
     let machine_hash = header.u64("machine hash")?;
     let stored = header.u64("checksum")?;
@@ -77,39 +80,70 @@ pub(super) fn decode_module(bytes: &[u8]) -> R<Module> {
         }
         let offset = header.u64("section offset")?;
         let length = header.u64("section length")?;
-        let end = offset.checked_add(length).filter(|&e| e <= bytes.len() as u64).ok_or_else(|| {
-            header.error_at(
-                entry_at,
-                format!("{} section {offset:#x}+{length:#x} lies outside the {}-byte file", kind.name(), bytes.len()),
-            )
-        })?;
+        let end = offset
+            .checked_add(length)
+            .filter(|&e| e <= bytes.len() as u64)
+            .ok_or_else(|| {
+                header.error_at(
+                    entry_at,
+                    format!(
+                        "{} section {offset:#x}+{length:#x} lies outside the {}-byte file",
+                        kind.name(),
+                        bytes.len()
+                    ),
+                )
+            })?;
         if offset as usize != end_of_previous {
             return Err(header.error_at(
                 entry_at,
                 format!("{} section starts at {offset:#x}, expected {end_of_previous:#x} (sections are contiguous)", kind.name()),
             ));
         }
-        if sections.insert(kind, (offset as usize, &bytes[offset as usize..end as usize])).is_some() {
+        if sections
+            .insert(
+                kind,
+                (offset as usize, &bytes[offset as usize..end as usize]),
+            )
+            .is_some()
+        {
             return Err(header.error_at(entry_at, format!("duplicate {} section", kind.name())));
         }
         end_of_previous = end as usize;
     }
     if end_of_previous != bytes.len() {
-        return Err(header.error_at(end_of_previous, format!("{} trailing bytes after the last section", bytes.len() - end_of_previous)));
+        return Err(header.error_at(
+            end_of_previous,
+            format!(
+                "{} trailing bytes after the last section",
+                bytes.len() - end_of_previous
+            ),
+        ));
     }
     for kind in SectionKind::ALL {
         if kind.required() && !sections.contains_key(&kind) {
             return Err(header.error_at(HEADER_BYTES, format!("missing {} section", kind.name())));
         }
     }
-    if sections.contains_key(&SectionKind::ClusterCode) != sections.contains_key(&SectionKind::ClusterLines) {
-        return Err(header.error_at(HEADER_BYTES, "cluster code and cluster line table must come together"));
+    if sections.contains_key(&SectionKind::ClusterCode)
+        != sections.contains_key(&SectionKind::ClusterLines)
+    {
+        return Err(header.error_at(
+            HEADER_BYTES,
+            "cluster code and cluster line table must come together",
+        ));
     }
-    let reader = |kind: SectionKind| sections.get(&kind).map(|&(offset, data)| Reader::new(data, offset));
+    let reader = |kind: SectionKind| {
+        sections
+            .get(&kind)
+            .map(|&(offset, data)| Reader::new(data, offset))
+    };
     // `required()` sections were checked present above.
     let required = |kind: SectionKind| reader(kind).unwrap_or_else(|| Reader::new(&[], 0));
 
-    let mut dec = Decoder { strings: Vec::new(), descriptors: Vec::new() };
+    let mut dec = Decoder {
+        strings: Vec::new(),
+        descriptors: Vec::new(),
+    };
     section(required(SectionKind::Strings), SectionKind::Strings, |r| {
         let n = r.count("string count", 4)?;
         for _ in 0..n {
@@ -120,16 +154,20 @@ pub(super) fn decode_module(bytes: &[u8]) -> R<Module> {
         }
         Ok(())
     })?;
-    let (kernel, machine) = section(required(SectionKind::ModuleInfo), SectionKind::ModuleInfo, |r| {
-        let kernel = dec.string(r)?;
-        let name = dec.string(r)?;
-        let at = r.offset();
-        let hash = r.u64("machine hash")?;
-        if hash != machine_hash {
-            return Err(r.error_at(at, "machine hash differs from the header's"));
-        }
-        Ok((kernel, MachineRef { name, hash }))
-    })?;
+    let (kernel, machine) = section(
+        required(SectionKind::ModuleInfo),
+        SectionKind::ModuleInfo,
+        |r| {
+            let kernel = dec.string(r)?;
+            let name = dec.string(r)?;
+            let at = r.offset();
+            let hash = r.u64("machine hash")?;
+            if hash != machine_hash {
+                return Err(r.error_at(at, "machine hash differs from the header's"));
+            }
+            Ok((kernel, MachineRef { name, hash }))
+        },
+    )?;
     let mut module = Module::new(kernel, machine);
     module.args = section(required(SectionKind::Args), SectionKind::Args, |r| {
         let n = r.count("argument count", 6)?;
@@ -148,62 +186,111 @@ pub(super) fn decode_module(bytes: &[u8]) -> R<Module> {
             })
             .collect()
     })?;
-    module.dispatch = section(required(SectionKind::Dispatch), SectionKind::Dispatch, dispatch_policy)?;
-    module.micro_programs = section(required(SectionKind::MicroPrograms), SectionKind::MicroPrograms, |r| {
-        let n = r.count("micro-program count", 8)?;
-        (0..n).map(|_| micro_program(r)).collect()
-    })?;
-    section(required(SectionKind::DmaDescriptors), SectionKind::DmaDescriptors, |r| {
-        let n = r.count("descriptor count", 1)?;
-        for _ in 0..n {
-            let d = dma_op(r)?;
-            dec.descriptors.push(d);
-        }
-        Ok(())
-    })?;
-    module.tile_program.code = section(required(SectionKind::TileCode), SectionKind::TileCode, |r| dec.code(r))?;
+    module.dispatch = section(
+        required(SectionKind::Dispatch),
+        SectionKind::Dispatch,
+        dispatch_policy,
+    )?;
+    module.micro_programs = section(
+        required(SectionKind::MicroPrograms),
+        SectionKind::MicroPrograms,
+        |r| {
+            let n = r.count("micro-program count", 8)?;
+            (0..n).map(|_| micro_program(r)).collect()
+        },
+    )?;
+    section(
+        required(SectionKind::DmaDescriptors),
+        SectionKind::DmaDescriptors,
+        |r| {
+            let n = r.count("descriptor count", 1)?;
+            for _ in 0..n {
+                let d = dma_op(r)?;
+                dec.descriptors.push(d);
+            }
+            Ok(())
+        },
+    )?;
+    module.tile_program.code = section(
+        required(SectionKind::TileCode),
+        SectionKind::TileCode,
+        |r| dec.code(r),
+    )?;
     if let Some(r) = reader(SectionKind::ClusterCode) {
         let code = section(r, SectionKind::ClusterCode, |r| dec.code(r))?;
         module.cluster_program = Some(Program::new(code));
     }
-    module.constants = section(required(SectionKind::Constants), SectionKind::Constants, |r| {
-        let n = r.count("constant count", 18)?;
-        (0..n)
-            .map(|_| {
-                let space = space(r)?;
-                let units = unit_set(r)?;
-                let offset = r.u64("constant offset")?;
-                let bytes = r.blob("constant bytes")?.to_vec();
-                Ok(Constant { space, units, offset, bytes })
-            })
-            .collect()
-    })?;
-    module.debug_locs = section(required(SectionKind::DebugLocs), SectionKind::DebugLocs, |r| {
-        let n = r.count("debug location count", 13)?;
-        (0..n)
-            .map(|_| {
-                let op_name = dec.string(r)?;
-                let ttir_line = r.u32("TTIR line")?;
-                let ttir_col = r.u32("TTIR column")?;
-                let python = if flag(r, "python location flag")? {
-                    let file = dec.string(r)?;
-                    Some(PyLoc { file, line: r.u32("Python line")?, col: r.u32("Python column")? })
-                } else {
-                    None
-                };
-                Ok(DebugLoc { op_name, ttir_line, ttir_col, python })
-            })
-            .collect()
-    })?;
-    module.tile_program.lines = section(required(SectionKind::TileLines), SectionKind::TileLines, line_table)?;
-    if let (Some(r), Some(p)) = (reader(SectionKind::ClusterLines), module.cluster_program.as_mut()) {
+    module.constants = section(
+        required(SectionKind::Constants),
+        SectionKind::Constants,
+        |r| {
+            let n = r.count("constant count", 18)?;
+            (0..n)
+                .map(|_| {
+                    let space = space(r)?;
+                    let units = unit_set(r)?;
+                    let offset = r.u64("constant offset")?;
+                    let bytes = r.blob("constant bytes")?.to_vec();
+                    Ok(Constant {
+                        space,
+                        units,
+                        offset,
+                        bytes,
+                    })
+                })
+                .collect()
+        },
+    )?;
+    module.debug_locs = section(
+        required(SectionKind::DebugLocs),
+        SectionKind::DebugLocs,
+        |r| {
+            let n = r.count("debug location count", 13)?;
+            (0..n)
+                .map(|_| {
+                    let op_name = dec.string(r)?;
+                    let ttir_line = r.u32("TTIR line")?;
+                    let ttir_col = r.u32("TTIR column")?;
+                    let python = if flag(r, "python location flag")? {
+                        let file = dec.string(r)?;
+                        Some(PyLoc {
+                            file,
+                            line: r.u32("Python line")?,
+                            col: r.u32("Python column")?,
+                        })
+                    } else {
+                        None
+                    };
+                    Ok(DebugLoc {
+                        op_name,
+                        ttir_line,
+                        ttir_col,
+                        python,
+                    })
+                })
+                .collect()
+        },
+    )?;
+    module.tile_program.lines = section(
+        required(SectionKind::TileLines),
+        SectionKind::TileLines,
+        line_table,
+    )?;
+    if let (Some(r), Some(p)) = (
+        reader(SectionKind::ClusterLines),
+        module.cluster_program.as_mut(),
+    ) {
         p.lines = section(r, SectionKind::ClusterLines, line_table)?;
     }
     Ok(module)
 }
 
 /// Runs `f` on a section's reader and requires it to consume every byte.
-fn section<'a, T>(mut r: Reader<'a>, kind: SectionKind, f: impl FnOnce(&mut Reader<'a>) -> R<T>) -> R<T> {
+fn section<'a, T>(
+    mut r: Reader<'a>,
+    kind: SectionKind,
+    f: impl FnOnce(&mut Reader<'a>) -> R<T>,
+) -> R<T> {
     let value = f(&mut r)?;
     r.finish(kind.name())?;
     Ok(value)
@@ -213,10 +300,15 @@ impl Decoder {
     fn string(&self, r: &mut Reader) -> R<String> {
         let at = r.offset();
         let id = r.u32("string index")?;
-        self.strings
-            .get(id as usize)
-            .cloned()
-            .ok_or_else(|| r.error_at(at, format!("string index {id} is out of range ({} strings)", self.strings.len())))
+        self.strings.get(id as usize).cloned().ok_or_else(|| {
+            r.error_at(
+                at,
+                format!(
+                    "string index {id} is out of range ({} strings)",
+                    self.strings.len()
+                ),
+            )
+        })
     }
 
     fn code(&self, r: &mut Reader) -> R<Vec<Instr>> {
@@ -229,13 +321,30 @@ impl Decoder {
         let code = r.u8("opcode")?;
         let sync = sync(r)?;
         let op: Op = match code {
-            opcode::MOV => CpOp::Mov { dst: reg(r)?, src: operand(r)? }.into(),
+            opcode::MOV => CpOp::Mov {
+                dst: reg(r)?,
+                src: operand(r)?,
+            }
+            .into(),
             opcode::ALU => {
                 let op_at = r.offset();
-                let op = AluOp::from_code(r.u8("ALU op")?).ok_or_else(|| r.error_at(op_at, "unknown ALU op"))?;
-                CpOp::Alu { op, dst: reg(r)?, a: reg(r)?, b: operand(r)? }.into()
+                let op = AluOp::from_code(r.u8("ALU op")?)
+                    .ok_or_else(|| r.error_at(op_at, "unknown ALU op"))?;
+                CpOp::Alu {
+                    op,
+                    dst: reg(r)?,
+                    a: reg(r)?,
+                    b: operand(r)?,
+                }
+                .into()
             }
-            opcode::SELECT => CpOp::Select { dst: reg(r)?, cond: reg(r)?, a: operand(r)?, b: operand(r)? }.into(),
+            opcode::SELECT => CpOp::Select {
+                dst: reg(r)?,
+                cond: reg(r)?,
+                a: operand(r)?,
+                b: operand(r)?,
+            }
+            .into(),
             opcode::READ_SPECIAL => {
                 let dst = reg(r)?;
                 let sp_at = r.offset();
@@ -243,20 +352,39 @@ impl Decoder {
                     .ok_or_else(|| r.error_at(sp_at, "unknown special register"))?;
                 CpOp::ReadSpecial { dst, special }.into()
             }
-            opcode::ARG => CpOp::Arg { dst: reg(r)?, index: r.u16("argument index")? }.into(),
-            opcode::LOAD => {
-                CpOp::Load { dst: reg(r)?, addr: address(r)?, width: mem_width(r)?, signed: flag(r, "signed flag")? }
-                    .into()
+            opcode::ARG => CpOp::Arg {
+                dst: reg(r)?,
+                index: r.u16("argument index")?,
             }
-            opcode::STORE => CpOp::Store { src: reg(r)?, addr: address(r)?, width: mem_width(r)? }.into(),
-            opcode::JUMP => CpOp::Jump { target: Label(r.u32("jump target")?) }.into(),
+            .into(),
+            opcode::LOAD => CpOp::Load {
+                dst: reg(r)?,
+                addr: address(r)?,
+                width: mem_width(r)?,
+                signed: flag(r, "signed flag")?,
+            }
+            .into(),
+            opcode::STORE => CpOp::Store {
+                src: reg(r)?,
+                addr: address(r)?,
+                width: mem_width(r)?,
+            }
+            .into(),
+            opcode::JUMP => CpOp::Jump {
+                target: Label(r.u32("jump target")?),
+            }
+            .into(),
             opcode::BRANCH => CpOp::Branch {
                 cond: reg(r)?,
                 if_zero: flag(r, "branch polarity")?,
                 target: Label(r.u32("branch target")?),
             }
             .into(),
-            opcode::LOOP => CpOp::Loop { counter: reg(r)?, target: Label(r.u32("loop target")?) }.into(),
+            opcode::LOOP => CpOp::Loop {
+                counter: reg(r)?,
+                target: Label(r.u32("loop target")?),
+            }
+            .into(),
             opcode::FENCE => CpOp::Fence.into(),
             opcode::BARRIER => {
                 let scope = match r.u8("barrier scope")? {
@@ -266,14 +394,23 @@ impl Decoder {
                 };
                 CpOp::Barrier { scope }.into()
             }
-            opcode::TRAP => CpOp::Trap { code: r.u32("trap code")? }.into(),
+            opcode::TRAP => CpOp::Trap {
+                code: r.u32("trap code")?,
+            }
+            .into(),
             opcode::HALT => CpOp::Halt.into(),
             opcode::NOP => CpOp::Nop.into(),
             opcode::DMA => {
                 let id_at = r.offset();
                 let id = r.u32("descriptor index")?;
                 let d = self.descriptors.get(id as usize).ok_or_else(|| {
-                    r.error_at(id_at, format!("DMA descriptor {id} does not exist ({} descriptors)", self.descriptors.len()))
+                    r.error_at(
+                        id_at,
+                        format!(
+                            "DMA descriptor {id} does not exist ({} descriptors)",
+                            self.descriptors.len()
+                        ),
+                    )
                 })?;
                 Op::Dma(d.clone())
             }
@@ -298,7 +435,10 @@ impl Decoder {
                 let src = view(r)?;
                 let dst = view(r)?;
                 let epilogue = if flag(r, "epilogue flag")? {
-                    Some(Epilogue { program: MicroId(r.u32("epilogue")?), extra: map_inputs(r)? })
+                    Some(Epilogue {
+                        program: MicroId(r.u32("epilogue")?),
+                        extra: map_inputs(r)?,
+                    })
                 } else {
                     None
                 };
@@ -325,16 +465,40 @@ impl Decoder {
                 outputs: views(r)?,
             })
             .into(),
-            opcode::IOTA => TvpOp::Iota(Iota { dst: view(r)?, start: operand(r)?, axis: r.u8("axis")? }).into(),
-            opcode::COPY => TvpOp::Copy(crate::isa::tvp::Copy { src: view(r)?, dst: view(r)? }).into(),
+            opcode::IOTA => TvpOp::Iota(Iota {
+                dst: view(r)?,
+                start: operand(r)?,
+                axis: r.u8("axis")?,
+            })
+            .into(),
+            opcode::COPY => TvpOp::Copy(crate::isa::tvp::Copy {
+                src: view(r)?,
+                dst: view(r)?,
+            })
+            .into(),
             opcode::GATHER => {
                 let axis = r.u8("axis")?;
-                TvpOp::Gather(crate::isa::tvp::Gather { axis, src: view(r)?, index: view(r)?, dst: view(r)? }).into()
+                TvpOp::Gather(crate::isa::tvp::Gather {
+                    axis,
+                    src: view(r)?,
+                    index: view(r)?,
+                    dst: view(r)?,
+                })
+                .into()
             }
             opcode::HISTOGRAM => {
                 let src = view(r)?;
-                let mask = if flag(r, "mask flag")? { Some(view(r)?) } else { None };
-                TvpOp::Histogram(Histogram { src, mask, dst: view(r)? }).into()
+                let mask = if flag(r, "mask flag")? {
+                    Some(view(r)?)
+                } else {
+                    None
+                };
+                TvpOp::Histogram(Histogram {
+                    src,
+                    mask,
+                    dst: view(r)?,
+                })
+                .into()
             }
             opcode::ACT_REDUCE => TvpOp::ActivationReduce(ActivationReduce {
                 program: MicroId(r.u32("micro-program")?),
@@ -382,25 +546,32 @@ fn reg(r: &mut Reader) -> R<Reg> {
 fn dtype(r: &mut Reader) -> R<DType> {
     let at = r.offset();
     let code = r.u8("element type")?;
-    DType::from_code(code).ok_or_else(|| r.error_at(at, format!("unknown element type code {code}")))
+    DType::from_code(code)
+        .ok_or_else(|| r.error_at(at, format!("unknown element type code {code}")))
 }
 
 fn float_type(r: &mut Reader) -> R<FloatType> {
     let at = r.offset();
     let t = dtype(r)?;
-    t.float_type().ok_or_else(|| r.error_at(at, format!("{t} is not an arithmetic float type")))
+    t.float_type()
+        .ok_or_else(|| r.error_at(at, format!("{t} is not an arithmetic float type")))
 }
 
 fn width(r: &mut Reader) -> R<u32> {
     let at = r.offset();
     let w = u32::from(r.u8("integer width")?);
-    DType::int(w).map(|_| w).ok_or_else(|| r.error_at(at, format!("integer width {w} is not 1, 8, 16, 32 or 64")))
+    DType::int(w)
+        .map(|_| w)
+        .ok_or_else(|| r.error_at(at, format!("integer width {w} is not 1, 8, 16, 32 or 64")))
 }
 
 fn table<T: Copy>(r: &mut Reader, table: &[T], what: &str) -> R<T> {
     let at = r.offset();
     let code = r.u8(what)?;
-    table.get(usize::from(code)).copied().ok_or_else(|| r.error_at(at, format!("unknown {what} {code}")))
+    table
+        .get(usize::from(code))
+        .copied()
+        .ok_or_else(|| r.error_at(at, format!("unknown {what} {code}")))
 }
 
 fn space(r: &mut Reader) -> R<Space> {
@@ -412,7 +583,8 @@ fn space(r: &mut Reader) -> R<Space> {
 fn mem_width(r: &mut Reader) -> R<MemWidth> {
     let at = r.offset();
     let n = r.u8("access width")?;
-    MemWidth::from_bytes(u32::from(n)).ok_or_else(|| r.error_at(at, format!("access width {n} is not 1, 2, 4 or 8")))
+    MemWidth::from_bytes(u32::from(n))
+        .ok_or_else(|| r.error_at(at, format!("access width {n} is not 1, 2, 4 or 8")))
 }
 
 fn mx_format(r: &mut Reader) -> R<MxFormat> {
@@ -428,7 +600,10 @@ fn operand(r: &mut Reader) -> R<Operand> {
         1 => Some(reg(r)?),
         t => return Err(r.error_at(at, format!("unknown operand tag {t}"))),
     };
-    Ok(Operand { reg, imm: r.i64("immediate")? })
+    Ok(Operand {
+        reg,
+        imm: r.i64("immediate")?,
+    })
 }
 
 fn address(r: &mut Reader) -> R<Address> {
@@ -439,11 +614,19 @@ fn address(r: &mut Reader) -> R<Address> {
         1 => Unit::Remote(operand(r)?),
         t => return Err(r.error_at(at, format!("unknown unit tag {t}"))),
     };
-    Ok(Address { space, unit, offset: operand(r)? })
+    Ok(Address {
+        space,
+        unit,
+        offset: operand(r)?,
+    })
 }
 
 fn opt_address(r: &mut Reader, what: &str) -> R<Option<Address>> {
-    Ok(if flag(r, what)? { Some(address(r)?) } else { None })
+    Ok(if flag(r, what)? {
+        Some(address(r)?)
+    } else {
+        None
+    })
 }
 
 fn unit_set(r: &mut Reader) -> R<UnitSet> {
@@ -469,7 +652,12 @@ fn view(r: &mut Reader) -> R<View> {
     }
     let shape = (0..rank).map(|_| r.u32("extent")).collect::<R<Vec<_>>>()?;
     let strides = (0..rank).map(|_| r.i64("stride")).collect::<R<Vec<_>>>()?;
-    Ok(View { addr, dtype, shape, strides })
+    Ok(View {
+        addr,
+        dtype,
+        shape,
+        strides,
+    })
 }
 
 fn views(r: &mut Reader) -> R<Vec<View>> {
@@ -498,7 +686,10 @@ fn sem(r: &mut Reader) -> R<SemRef> {
         1 => SemScope::Cluster,
         s => return Err(r.error_at(at, format!("unknown semaphore scope {s}"))),
     };
-    Ok(SemRef { scope, index: r.u16("semaphore index")? })
+    Ok(SemRef {
+        scope,
+        index: r.u16("semaphore index")?,
+    })
 }
 
 fn sync(r: &mut Reader) -> R<Sync> {
@@ -507,8 +698,19 @@ fn sync(r: &mut Reader) -> R<Sync> {
     if n > MAX_WAITS {
         return Err(r.error_at(at, format!("{n} waits (at most {MAX_WAITS})")));
     }
-    let waits = (0..n).map(|_| Ok(SemWait { sem: sem(r)?, value: operand(r)? })).collect::<R<_>>()?;
-    let signal = if flag(r, "signal flag")? { Some(sem(r)?) } else { None };
+    let waits = (0..n)
+        .map(|_| {
+            Ok(SemWait {
+                sem: sem(r)?,
+                value: operand(r)?,
+            })
+        })
+        .collect::<R<_>>()?;
+    let signal = if flag(r, "signal flag")? {
+        Some(sem(r)?)
+    } else {
+        None
+    };
     Ok(Sync { waits, signal })
 }
 
@@ -527,19 +729,36 @@ fn strided_copy(r: &mut Reader) -> R<StridedCopy> {
                 extent: r.u32("extent")?,
                 src_stride: operand(r)?,
                 dst_stride: operand(r)?,
-                valid: if flag(r, "valid flag")? { Some(operand(r)?) } else { None },
+                valid: if flag(r, "valid flag")? {
+                    Some(operand(r)?)
+                } else {
+                    None
+                },
             })
         })
         .collect::<R<_>>()?;
-    let fill = if flag(r, "fill flag")? { Some(r.u64("fill")?) } else { None };
-    Ok(StridedCopy { dtype, src, dst, dims, fill })
+    let fill = if flag(r, "fill flag")? {
+        Some(r.u64("fill")?)
+    } else {
+        None
+    };
+    Ok(StridedCopy {
+        dtype,
+        src,
+        dst,
+        dims,
+        fill,
+    })
 }
 
 fn dma_op(r: &mut Reader) -> R<DmaOp> {
     let at = r.offset();
     Ok(match r.u8("DMA kind")? {
         dma_kind::COPY => DmaOp::Copy(strided_copy(r)?),
-        dma_kind::BROADCAST => DmaOp::Broadcast { copy: strided_copy(r)?, to: unit_set(r)? },
+        dma_kind::BROADCAST => DmaOp::Broadcast {
+            copy: strided_copy(r)?,
+            to: unit_set(r)?,
+        },
         dma_kind::GATHER => DmaOp::Gather(crate::isa::dma::Gather {
             dtype: dtype(r)?,
             count: r.u32("count")?,
@@ -557,8 +776,8 @@ fn dma_op(r: &mut Reader) -> R<DmaOp> {
         }),
         dma_kind::ATOMIC => {
             let kind_at = r.offset();
-            let kind =
-                AtomicKind::from_code(r.u8("atomic kind")?).ok_or_else(|| r.error_at(kind_at, "unknown atomic kind"))?;
+            let kind = AtomicKind::from_code(r.u8("atomic kind")?)
+                .ok_or_else(|| r.error_at(kind_at, "unknown atomic kind"))?;
             DmaOp::Atomic(Atomic {
                 kind,
                 dtype: dtype(r)?,
@@ -581,7 +800,10 @@ fn mat_operand(r: &mut Reader) -> R<MatOperand> {
         row_stride: r.u32("row stride")?,
         transposed: flag(r, "transposed flag")?,
         scale: if flag(r, "scale flag")? {
-            Some(ScaleOperand { addr: address(r)?, row_stride: r.u32("scale row stride")? })
+            Some(ScaleOperand {
+                addr: address(r)?,
+                row_stride: r.u32("scale row stride")?,
+            })
         } else {
             None
         },
@@ -591,8 +813,12 @@ fn mat_operand(r: &mut Reader) -> R<MatOperand> {
 fn dispatch_policy(r: &mut Reader) -> R<Dispatch> {
     let at = r.offset();
     Ok(match r.u8("dispatch policy")? {
-        0 => Dispatch::RoundRobin { tiles: r.u32("tiles")? },
-        1 => Dispatch::Blocked { tiles: r.u32("tiles")? },
+        0 => Dispatch::RoundRobin {
+            tiles: r.u32("tiles")?,
+        },
+        1 => Dispatch::Blocked {
+            tiles: r.u32("tiles")?,
+        },
         2 => {
             let grid = [r.u32("grid x")?, r.u32("grid y")?, r.u32("grid z")?];
             let n = r.count("tile count", 4)?;
@@ -613,7 +839,11 @@ fn line_table(r: &mut Reader) -> R<Vec<LineEntry>> {
     (0..n)
         .map(|_| {
             let pc = r.u32("pc")?;
-            let loc = if flag(r, "location flag")? { Some(DebugLocId(r.u32("location")?)) } else { None };
+            let loc = if flag(r, "location flag")? {
+                Some(DebugLocId(r.u32("location")?))
+            } else {
+                None
+            };
             Ok(LineEntry { pc, loc })
         })
         .collect()
@@ -638,10 +868,17 @@ fn micro_program(r: &mut Reader) -> R<MicroProgram> {
     let at = r.offset();
     let n_outputs = usize::from(r.u16("output count")?);
     if n_outputs > r.remaining() {
-        return Err(r.error_at(at, format!("output count {n_outputs} exceeds the bytes left")));
+        return Err(r.error_at(
+            at,
+            format!("output count {n_outputs} exceeds the bytes left"),
+        ));
     }
     let outputs = (0..n_outputs).map(|_| lane_src(r)).collect::<R<_>>()?;
-    Ok(MicroProgram { inputs, body, outputs })
+    Ok(MicroProgram {
+        inputs,
+        body,
+        outputs,
+    })
 }
 
 fn lane_src(r: &mut Reader) -> R<LaneSrc> {
@@ -649,7 +886,10 @@ fn lane_src(r: &mut Reader) -> R<LaneSrc> {
     Ok(match r.u8("lane source tag")? {
         0 => LaneSrc::Input(r.u16("input index")?),
         1 => LaneSrc::Value(r.u16("value index")?),
-        2 => LaneSrc::Imm { ty: dtype(r)?, bits: r.u64("immediate bits")? },
+        2 => LaneSrc::Imm {
+            ty: dtype(r)?,
+            bits: r.u64("immediate bits")?,
+        },
         t => return Err(r.error_at(at, format!("unknown lane source tag {t}"))),
     })
 }
@@ -657,42 +897,79 @@ fn lane_src(r: &mut Reader) -> R<LaneSrc> {
 fn lane_op(r: &mut Reader) -> R<LaneOp> {
     let at = r.offset();
     Ok(match r.u8("lane op kind")? {
-        lane_kind::INT => LaneOp::Int { op: table(r, &INT_BINARY_OPS, "integer op")?, width: width(r)? },
+        lane_kind::INT => LaneOp::Int {
+            op: table(r, &INT_BINARY_OPS, "integer op")?,
+            width: width(r)?,
+        },
         lane_kind::INT_ABS => LaneOp::IntAbs { width: width(r)? },
-        lane_kind::BIT => {
-            LaneOp::Bit { op: table(r, &BIT_OPS, "bit op")?, width: width(r)?, result_width: width(r)? }
-        }
-        lane_kind::INT_CMP => LaneOp::IntCmp { pred: table(r, &INT_PREDICATES, "integer predicate")?, width: width(r)? },
-        lane_kind::FLOAT => LaneOp::Float { op: table(r, &FLOAT_BINARY_OPS, "float op")?, ty: float_type(r)? },
-        lane_kind::FLOAT_UNARY => {
-            LaneOp::FloatUnary { op: table(r, &FLOAT_UNARY_OPS, "float function")?, ty: float_type(r)? }
-        }
+        lane_kind::BIT => LaneOp::Bit {
+            op: table(r, &BIT_OPS, "bit op")?,
+            width: width(r)?,
+            result_width: width(r)?,
+        },
+        lane_kind::INT_CMP => LaneOp::IntCmp {
+            pred: table(r, &INT_PREDICATES, "integer predicate")?,
+            width: width(r)?,
+        },
+        lane_kind::FLOAT => LaneOp::Float {
+            op: table(r, &FLOAT_BINARY_OPS, "float op")?,
+            ty: float_type(r)?,
+        },
+        lane_kind::FLOAT_UNARY => LaneOp::FloatUnary {
+            op: table(r, &FLOAT_UNARY_OPS, "float function")?,
+            ty: float_type(r)?,
+        },
         lane_kind::SIGMOID => LaneOp::Sigmoid { ty: float_type(r)? },
-        lane_kind::FLOAT_CMP => {
-            LaneOp::FloatCmp { pred: table(r, &FLOAT_PREDICATES, "float predicate")?, ty: float_type(r)? }
-        }
+        lane_kind::FLOAT_CMP => LaneOp::FloatCmp {
+            pred: table(r, &FLOAT_PREDICATES, "float predicate")?,
+            ty: float_type(r)?,
+        },
         lane_kind::FLOAT_CLASS => LaneOp::FloatClass {
             class: table(r, &FLOAT_CLASSES, "float class")?,
             ty: float_type(r)?,
             result_width: width(r)?,
         },
         lane_kind::FMA => LaneOp::Fma { ty: float_type(r)? },
-        lane_kind::CLAMP => LaneOp::Clamp { ty: float_type(r)?, propagate_nan: flag(r, "NaN flag")? },
+        lane_kind::CLAMP => LaneOp::Clamp {
+            ty: float_type(r)?,
+            propagate_nan: flag(r, "NaN flag")?,
+        },
         lane_kind::SELECT => LaneOp::Select { ty: dtype(r)? },
-        lane_kind::EXT_SIGNED => LaneOp::ExtSigned { from: width(r)?, to: width(r)? },
-        lane_kind::EXT_UNSIGNED => LaneOp::ExtUnsigned { from: width(r)?, to: width(r)? },
-        lane_kind::TRUNC => LaneOp::Trunc { from: width(r)?, to: width(r)? },
-        lane_kind::INT_TO_FLOAT => {
-            LaneOp::IntToFloat { width: width(r)?, signed: flag(r, "signed flag")?, to: float_type(r)? }
-        }
-        lane_kind::FLOAT_TO_INT => {
-            LaneOp::FloatToInt { from: float_type(r)?, width: width(r)?, signed: flag(r, "signed flag")? }
-        }
-        lane_kind::CONVERT => {
-            LaneOp::Convert { from: dtype(r)?, to: dtype(r)?, rounding: table(r, &ROUNDINGS, "rounding")? }
-        }
-        lane_kind::ADD_PTR => LaneOp::AddPtr { offset_width: width(r)?, elem_size: r.u64("element size")? },
-        lane_kind::BITCAST => LaneOp::Bitcast { from: dtype(r)?, to: dtype(r)? },
+        lane_kind::EXT_SIGNED => LaneOp::ExtSigned {
+            from: width(r)?,
+            to: width(r)?,
+        },
+        lane_kind::EXT_UNSIGNED => LaneOp::ExtUnsigned {
+            from: width(r)?,
+            to: width(r)?,
+        },
+        lane_kind::TRUNC => LaneOp::Trunc {
+            from: width(r)?,
+            to: width(r)?,
+        },
+        lane_kind::INT_TO_FLOAT => LaneOp::IntToFloat {
+            width: width(r)?,
+            signed: flag(r, "signed flag")?,
+            to: float_type(r)?,
+        },
+        lane_kind::FLOAT_TO_INT => LaneOp::FloatToInt {
+            from: float_type(r)?,
+            width: width(r)?,
+            signed: flag(r, "signed flag")?,
+        },
+        lane_kind::CONVERT => LaneOp::Convert {
+            from: dtype(r)?,
+            to: dtype(r)?,
+            rounding: table(r, &ROUNDINGS, "rounding")?,
+        },
+        lane_kind::ADD_PTR => LaneOp::AddPtr {
+            offset_width: width(r)?,
+            elem_size: r.u64("element size")?,
+        },
+        lane_kind::BITCAST => LaneOp::Bitcast {
+            from: dtype(r)?,
+            to: dtype(r)?,
+        },
         k => return Err(r.error_at(at, format!("unknown lane op kind {k}"))),
     })
 }

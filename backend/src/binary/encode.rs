@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use super::format::{
-    dma_kind, lane_kind, opcode, SectionKind, CHECKSUM_OFFSET, HEADER_BYTES, MAGIC, SECTION_ENTRY_BYTES,
-    VERSION_MAJOR, VERSION_MINOR,
+    dma_kind, lane_kind, opcode, SectionKind, CHECKSUM_OFFSET, HEADER_BYTES, MAGIC,
+    SECTION_ENTRY_BYTES, VERSION_MAJOR, VERSION_MINOR,
 };
 use super::wire::Writer;
 use crate::isa::lane::{
-    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS,
-    INT_PREDICATES, ROUNDINGS,
+    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS,
+    INT_BINARY_OPS, INT_PREDICATES, ROUNDINGS,
 };
 use crate::isa::*;
 use crate::machine::hash::fnv1a;
@@ -31,7 +31,10 @@ pub(super) fn encode_module(module: &Module) -> Vec<u8> {
     // Code first: it interns the DMA descriptors; every string user before
     // the string table is emitted.
     let tile_code = enc.section(|e, w| e.program_code(w, &module.tile_program));
-    let cluster_code = module.cluster_program.as_ref().map(|p| enc.section(|e, w| e.program_code(w, p)));
+    let cluster_code = module
+        .cluster_program
+        .as_ref()
+        .map(|p| enc.section(|e, w| e.program_code(w, p)));
     let info = enc.section(|e, w| {
         let kernel = e.string(&module.kernel);
         let machine = e.string(&module.machine.name);
@@ -98,7 +101,10 @@ pub(super) fn encode_module(module: &Module) -> Vec<u8> {
         }
     });
     let tile_lines = enc.section(|_, w| line_table(w, &module.tile_program.lines));
-    let cluster_lines = module.cluster_program.as_ref().map(|p| enc.section(|_, w| line_table(w, &p.lines)));
+    let cluster_lines = module
+        .cluster_program
+        .as_ref()
+        .map(|p| enc.section(|_, w| line_table(w, &p.lines)));
     let strings = enc.section(|e, w| {
         w.len(e.strings.len());
         for s in &e.strings {
@@ -239,7 +245,12 @@ fn cp_op(w: &mut Writer, op: &CpOp, s: &Sync) {
             w.u8(dst.0);
             w.u16(*index);
         }
-        CpOp::Load { dst, addr, width, signed } => {
+        CpOp::Load {
+            dst,
+            addr,
+            width,
+            signed,
+        } => {
             head(w, opcode::LOAD);
             w.u8(dst.0);
             address(w, addr);
@@ -256,7 +267,11 @@ fn cp_op(w: &mut Writer, op: &CpOp, s: &Sync) {
             head(w, opcode::JUMP);
             w.u32(target.0);
         }
-        CpOp::Branch { cond, if_zero, target } => {
+        CpOp::Branch {
+            cond,
+            if_zero,
+            target,
+        } => {
             head(w, opcode::BRANCH);
             w.u8(cond.0);
             w.bool(*if_zero);
@@ -676,7 +691,11 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.u8(lane_kind::INT_ABS);
             w.u8(width as u8);
         }
-        LaneOp::Bit { op, width, result_width } => {
+        LaneOp::Bit {
+            op,
+            width,
+            result_width,
+        } => {
             w.u8(lane_kind::BIT);
             w.u8(code_of(&BIT_OPS, &op));
             w.u8(width as u8);
@@ -706,7 +725,11 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.u8(code_of(&FLOAT_PREDICATES, &pred));
             w.u8(fty(ty));
         }
-        LaneOp::FloatClass { class, ty, result_width } => {
+        LaneOp::FloatClass {
+            class,
+            ty,
+            result_width,
+        } => {
             w.u8(lane_kind::FLOAT_CLASS);
             w.u8(code_of(&FLOAT_CLASSES, &class));
             w.u8(fty(ty));
@@ -746,7 +769,11 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.bool(signed);
             w.u8(fty(to));
         }
-        LaneOp::FloatToInt { from, width, signed } => {
+        LaneOp::FloatToInt {
+            from,
+            width,
+            signed,
+        } => {
             w.u8(lane_kind::FLOAT_TO_INT);
             w.u8(fty(from));
             w.u8(width as u8);
@@ -758,7 +785,10 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.u8(to.code());
             w.u8(code_of(&ROUNDINGS, &rounding));
         }
-        LaneOp::AddPtr { offset_width, elem_size } => {
+        LaneOp::AddPtr {
+            offset_width,
+            elem_size,
+        } => {
             w.u8(lane_kind::ADD_PTR);
             w.u8(offset_width as u8);
             w.u64(elem_size);

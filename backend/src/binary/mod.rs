@@ -20,7 +20,9 @@ use std::path::Path;
 
 use crate::isa::{Module, VerifyError};
 
-pub use format::{SectionKind, HEADER_BYTES, MAGIC, SECTION_ENTRY_BYTES, VERSION_MAJOR, VERSION_MINOR};
+pub use format::{
+    SectionKind, HEADER_BYTES, MAGIC, SECTION_ENTRY_BYTES, VERSION_MAJOR, VERSION_MINOR,
+};
 
 /// Why bytes are not a valid binary.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,9 +39,15 @@ pub enum DecodeError {
 #[derive(Debug, thiserror::Error)]
 pub enum BinaryError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid maiac binary: {source}")]
     Decode { path: String, source: DecodeError },
     #[error("cannot encode the module: {0}")]
@@ -62,14 +70,23 @@ pub fn decode(bytes: &[u8]) -> Result<Module, DecodeError> {
 /// Reads and decodes a binary file.
 pub fn read_file(path: &Path) -> Result<Module, BinaryError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| BinaryError::Read { path: shown.clone(), source })?;
-    decode(&bytes).map_err(|source| BinaryError::Decode { path: shown, source })
+    let bytes = std::fs::read(path).map_err(|source| BinaryError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    decode(&bytes).map_err(|source| BinaryError::Decode {
+        path: shown,
+        source,
+    })
 }
 
 /// Encodes a module into a file.
 pub fn write_file(path: &Path, module: &Module) -> Result<(), BinaryError> {
     let bytes = encode(module)?;
-    std::fs::write(path, bytes).map_err(|source| BinaryError::Write { path: path.display().to_string(), source })
+    std::fs::write(path, bytes).map_err(|source| BinaryError::Write {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Whether `bytes` start with the binary magic (to tell binaries from

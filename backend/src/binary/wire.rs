@@ -74,12 +74,18 @@ impl<'a> Reader<'a> {
 
     /// An error at the current offset.
     pub fn error(&self, message: impl Into<String>) -> DecodeError {
-        DecodeError::Malformed { offset: self.offset(), message: message.into() }
+        DecodeError::Malformed {
+            offset: self.offset(),
+            message: message.into(),
+        }
     }
 
     /// An error at an earlier offset.
     pub fn error_at(&self, offset: usize, message: impl Into<String>) -> DecodeError {
-        DecodeError::Malformed { offset, message: message.into() }
+        DecodeError::Malformed {
+            offset,
+            message: message.into(),
+        }
     }
 
     pub fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
@@ -137,7 +143,10 @@ impl<'a> Reader<'a> {
         if n.saturating_mul(min_item_bytes.max(1)) > self.remaining() {
             return Err(self.error_at(
                 at,
-                format!("{what} count {n} exceeds the {} bytes left", self.remaining()),
+                format!(
+                    "{what} count {n} exceeds the {} bytes left",
+                    self.remaining()
+                ),
             ));
         }
         Ok(n)
@@ -154,7 +163,10 @@ impl<'a> Reader<'a> {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(self.error(format!("{} unexpected trailing bytes in {what}", self.remaining())))
+            Err(self.error(format!(
+                "{} unexpected trailing bytes in {what}",
+                self.remaining()
+            )))
         }
     }
 }
@@ -177,7 +189,10 @@ mod tests {
         assert_eq!(r.blob("d").unwrap(), b"hi");
         r.finish("test").unwrap();
         let err = Reader::new(&[1, 2], 40).u32("word").unwrap_err();
-        assert_eq!(err.to_string(), "offset 0x28: truncated word: needs 4 bytes, 2 left");
+        assert_eq!(
+            err.to_string(),
+            "offset 0x28: truncated word: needs 4 bytes, 2 left"
+        );
         let err = Reader::new(&[9, 0, 0, 0], 0).count("items", 1).unwrap_err();
         assert!(err.to_string().contains("count 9 exceeds"), "{err}");
     }

@@ -77,7 +77,11 @@ pub struct Address {
 impl Address {
     /// A local address in `space`.
     pub fn local(space: Space, offset: impl Into<Operand>) -> Address {
-        Address { space, unit: Unit::Local, offset: offset.into() }
+        Address {
+            space,
+            unit: Unit::Local,
+            offset: offset.into(),
+        }
     }
 
     /// `hbm[offset]`.
@@ -102,7 +106,10 @@ impl Address {
 
     /// The same address `bytes` further.
     pub fn offset_by(self, bytes: i64) -> Address {
-        let offset = Operand { reg: self.offset.reg, imm: self.offset.imm.wrapping_add(bytes) };
+        let offset = Operand {
+            reg: self.offset.reg,
+            imm: self.offset.imm.wrapping_add(bytes),
+        };
         Address { offset, ..self }
     }
 }
@@ -158,8 +165,15 @@ mod tests {
 
     #[test]
     fn addresses_print() {
-        assert_eq!(Address::hbm(Operand::reg_plus(Reg(3), 64)).to_string(), "hbm[r3+64]");
-        let remote = Address { space: Space::Tsram, unit: Unit::Remote(Operand::reg(Reg(9))), offset: 0.into() };
+        assert_eq!(
+            Address::hbm(Operand::reg_plus(Reg(3), 64)).to_string(),
+            "hbm[r3+64]"
+        );
+        let remote = Address {
+            space: Space::Tsram,
+            unit: Unit::Remote(Operand::reg(Reg(9))),
+            offset: 0.into(),
+        };
         assert_eq!(remote.to_string(), "tsram@r9[0]");
         assert_eq!(UnitSet::List(vec![0, 3]).to_string(), "[0,3]");
     }

@@ -65,8 +65,8 @@ impl AluOp {
     pub const ALL: [AluOp; 29] = {
         use AluOp::*;
         [
-            Add, Sub, Mul, MulHiS, MulHiU, DivS, DivU, RemS, RemU, And, Or, Xor, Shl, LShr, AShr, MinS, MinU, MaxS,
-            MaxU, Eq, Ne, LtS, LeS, GtS, GeS, LtU, LeU, GtU, GeU,
+            Add, Sub, Mul, MulHiS, MulHiU, DivS, DivU, RemS, RemU, And, Or, Xor, Shl, LShr, AShr,
+            MinS, MinU, MaxS, MaxU, Eq, Ne, LtS, LeS, GtS, GeS, LtU, LeU, GtU, GeU,
         ]
     };
 
@@ -193,36 +193,77 @@ impl MemWidth {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CpOp {
     /// `mov rD, op`: `rD = op` (covers load-immediate and register moves).
-    Mov { dst: Reg, src: Operand },
+    Mov {
+        dst: Reg,
+        src: Operand,
+    },
     /// `alu rD, rA, op`: `rD = rA <op> b`.
-    Alu { op: AluOp, dst: Reg, a: Reg, b: Operand },
+    Alu {
+        op: AluOp,
+        dst: Reg,
+        a: Reg,
+        b: Operand,
+    },
     /// `select rD, rC, a, b`: `rD = rC != 0 ? a : b`.
-    Select { dst: Reg, cond: Reg, a: Operand, b: Operand },
+    Select {
+        dst: Reg,
+        cond: Reg,
+        a: Operand,
+        b: Operand,
+    },
     /// `rdspec rD, %name`.
-    ReadSpecial { dst: Reg, special: Special },
+    ReadSpecial {
+        dst: Reg,
+        special: Special,
+    },
     /// `arg rD, i`: kernel argument `i` — a pointer's HBM address, a
     /// scalar's bits (integers sign-extended to 64 bits, `i1` as 0/1, floats
     /// zero-extended raw bits).
-    Arg { dst: Reg, index: u16 },
+    Arg {
+        dst: Reg,
+        index: u16,
+    },
     /// `ld.wN[s|u] rD, addr`: little-endian load of `width` bytes from
     /// TSRAM/CSRAM (local or remote), sign- or zero-extended.
-    Load { dst: Reg, addr: Address, width: MemWidth, signed: bool },
+    Load {
+        dst: Reg,
+        addr: Address,
+        width: MemWidth,
+        signed: bool,
+    },
     /// `st.wN rS, addr`: stores the low `width` bytes of `rS`.
-    Store { src: Reg, addr: Address, width: MemWidth },
+    Store {
+        src: Reg,
+        addr: Address,
+        width: MemWidth,
+    },
     /// Unconditional jump.
-    Jump { target: Label },
+    Jump {
+        target: Label,
+    },
     /// `bnz rC, L` (`if_zero = false`) / `bz rC, L` (`if_zero = true`).
-    Branch { cond: Reg, if_zero: bool, target: Label },
+    Branch {
+        cond: Reg,
+        if_zero: bool,
+        target: Label,
+    },
     /// Counted loop back-edge: `rC -= 1; if rC > 0 (signed) goto target`.
-    Loop { counter: Reg, target: Label },
+    Loop {
+        counter: Reg,
+        target: Label,
+    },
     /// Waits until every engine queue of this tile (or the cluster DMA, in
     /// a cluster program) is empty and idle.
     Fence,
     /// Fence, then wait until every participant reached its matching
     /// barrier (the n-th barrier of each participant matches).
-    Barrier { scope: BarrierScope },
+    Barrier {
+        scope: BarrierScope,
+    },
     /// Stops the launch with an error carrying `code` (device assertions).
-    Trap { code: u32 },
+    Trap {
+        code: u32,
+    },
     /// Fence, then end this program instance.
     Halt,
     Nop,
@@ -256,7 +297,9 @@ impl CpOp {
     /// The branch target, if the instruction can branch.
     pub fn target(&self) -> Option<Label> {
         match self {
-            CpOp::Jump { target } | CpOp::Branch { target, .. } | CpOp::Loop { target, .. } => Some(*target),
+            CpOp::Jump { target } | CpOp::Branch { target, .. } | CpOp::Loop { target, .. } => {
+                Some(*target)
+            }
             _ => None,
         }
     }

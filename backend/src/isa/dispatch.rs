@@ -21,7 +21,10 @@ pub enum Dispatch {
     /// An explicit assignment for one grid: `tiles[t]` lists the linear
     /// instance numbers tile `t` runs, in order. Launching with another
     /// grid is an error.
-    Explicit { grid: [u32; 3], tiles: Vec<Vec<u32>> },
+    Explicit {
+        grid: [u32; 3],
+        tiles: Vec<Vec<u32>>,
+    },
 }
 
 /// Why a dispatch cannot be applied to a launch.
@@ -30,8 +33,13 @@ pub enum DispatchError {
     #[error("the dispatch uses {wanted} tiles but the machine has {available}")]
     TooManyTiles { wanted: u32, available: u32 },
     #[error("the binary's dispatch was made for grid {expected:?}, not {actual:?}")]
-    GridMismatch { expected: [u32; 3], actual: [u32; 3] },
-    #[error("the explicit dispatch runs instance {pid} {count} times (each must run exactly once)")]
+    GridMismatch {
+        expected: [u32; 3],
+        actual: [u32; 3],
+    },
+    #[error(
+        "the explicit dispatch runs instance {pid} {count} times (each must run exactly once)"
+    )]
     NotAPartition { pid: u64, count: u32 },
     #[error("grid {0:?} has more than 2^32 program instances")]
     GridTooLarge([u32; 3]),
@@ -42,7 +50,11 @@ impl Dispatch {
     pub fn program_id(grid: [u32; 3], p: u64) -> [u32; 3] {
         let gx = u64::from(grid[0].max(1));
         let gy = u64::from(grid[1].max(1));
-        [(p % gx) as u32, ((p / gx) % gy) as u32, (p / (gx * gy)) as u32]
+        [
+            (p % gx) as u32,
+            ((p / gx) % gy) as u32,
+            (p / (gx * gy)) as u32,
+        ]
     }
 
     /// Number of tiles the policy spreads over on a machine with
@@ -61,10 +73,17 @@ impl Dispatch {
     }
 
     /// For every tile of the machine, the program ids it runs, in order.
-    pub fn assign(&self, grid: [u32; 3], machine_tiles: u32) -> Result<Vec<Vec<[u32; 3]>>, DispatchError> {
+    pub fn assign(
+        &self,
+        grid: [u32; 3],
+        machine_tiles: u32,
+    ) -> Result<Vec<Vec<[u32; 3]>>, DispatchError> {
         let used = self.tiles_used(machine_tiles);
         if used > machine_tiles {
-            return Err(DispatchError::TooManyTiles { wanted: used, available: machine_tiles });
+            return Err(DispatchError::TooManyTiles {
+                wanted: used,
+                available: machine_tiles,
+            });
         }
         let total = grid.iter().map(|&g| u64::from(g)).product::<u64>();
         if total > u64::from(u32::MAX) {
@@ -84,22 +103,36 @@ impl Dispatch {
                     per_tile[(p / chunk) as usize].push(Dispatch::program_id(grid, p));
                 }
             }
-            Dispatch::Explicit { grid: expected, tiles } => {
+            Dispatch::Explicit {
+                grid: expected,
+                tiles,
+            } => {
                 if *expected != grid {
-                    return Err(DispatchError::GridMismatch { expected: *expected, actual: grid });
+                    return Err(DispatchError::GridMismatch {
+                        expected: *expected,
+                        actual: grid,
+                    });
                 }
                 let mut seen = vec![0u32; total as usize];
                 for (t, pids) in tiles.iter().enumerate() {
                     for &p in pids {
                         match seen.get_mut(p as usize) {
                             Some(count) => *count += 1,
-                            None => return Err(DispatchError::NotAPartition { pid: u64::from(p), count: 1 }),
+                            None => {
+                                return Err(DispatchError::NotAPartition {
+                                    pid: u64::from(p),
+                                    count: 1,
+                                })
+                            }
                         }
                         per_tile[t].push(Dispatch::program_id(grid, u64::from(p)));
                     }
                 }
                 if let Some((pid, &count)) = seen.iter().enumerate().find(|(_, &c)| c != 1) {
-                    return Err(DispatchError::NotAPartition { pid: pid as u64, count });
+                    return Err(DispatchError::NotAPartition {
+                        pid: pid as u64,
+                        count,
+                    });
                 }
             }
         }
@@ -115,7 +148,11 @@ impl fmt::Display for Dispatch {
             Dispatch::RoundRobin { tiles } => write!(f, "round_robin tiles={tiles}"),
             Dispatch::Blocked { tiles } => write!(f, "blocked tiles={tiles}"),
             Dispatch::Explicit { grid, tiles } => {
-                write!(f, "explicit grid=[{},{},{}] tiles=[", grid[0], grid[1], grid[2])?;
+                write!(
+                    f,
+                    "explicit grid=[{},{},{}] tiles=[",
+                    grid[0], grid[1], grid[2]
+                )?;
                 for (t, pids) in tiles.iter().enumerate() {
                     if t > 0 {
                         f.write_str(",")?;
@@ -141,23 +178,39 @@ mod tests {
 
     #[test]
     fn policies_partition_the_grid() {
-        let rr = Dispatch::RoundRobin { tiles: 0 }.assign([5, 1, 1], 2).unwrap();
+        let rr = Dispatch::RoundRobin { tiles: 0 }
+            .assign([5, 1, 1], 2)
+            .unwrap();
         assert_eq!(rr[0], vec![[0, 0, 0], [2, 0, 0], [4, 0, 0]]);
         assert_eq!(rr[1], vec![[1, 0, 0], [3, 0, 0]]);
         let blocked = Dispatch::Blocked { tiles: 2 }.assign([2, 2, 1], 4).unwrap();
         assert_eq!(blocked[0], vec![[0, 0, 0], [1, 0, 0]]);
         assert_eq!(blocked[1], vec![[0, 1, 0], [1, 1, 0]]);
         assert!(blocked[2].is_empty());
-        let explicit = Dispatch::Explicit { grid: [2, 1, 1], tiles: vec![vec![1], vec![0]] };
+        let explicit = Dispatch::Explicit {
+            grid: [2, 1, 1],
+            tiles: vec![vec![1], vec![0]],
+        };
         assert_eq!(explicit.assign([2, 1, 1], 2).unwrap()[0], vec![[1, 0, 0]]);
     }
 
     #[test]
     fn rejects_bad_assignments() {
-        assert!(Dispatch::RoundRobin { tiles: 9 }.assign([4, 1, 1], 8).is_err());
-        let dup = Dispatch::Explicit { grid: [2, 1, 1], tiles: vec![vec![0, 0]] };
-        assert!(matches!(dup.assign([2, 1, 1], 1), Err(DispatchError::NotAPartition { .. })));
-        let missing = Dispatch::Explicit { grid: [2, 1, 1], tiles: vec![vec![0]] };
+        assert!(Dispatch::RoundRobin { tiles: 9 }
+            .assign([4, 1, 1], 8)
+            .is_err());
+        let dup = Dispatch::Explicit {
+            grid: [2, 1, 1],
+            tiles: vec![vec![0, 0]],
+        };
+        assert!(matches!(
+            dup.assign([2, 1, 1], 1),
+            Err(DispatchError::NotAPartition { .. })
+        ));
+        let missing = Dispatch::Explicit {
+            grid: [2, 1, 1],
+            tiles: vec![vec![0]],
+        };
         assert!(missing.assign([2, 1, 1], 1).is_err());
         assert!(missing.assign([3, 1, 1], 1).is_err());
         assert_eq!(Dispatch::program_id([2, 3, 4], 2 * 3 + 3), [1, 1, 1]);

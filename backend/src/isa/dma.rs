@@ -168,7 +168,14 @@ impl AtomicKind {
             return true;
         }
         dtype.float_type().is_some()
-            && matches!(self, AtomicKind::Add | AtomicKind::Max | AtomicKind::Min | AtomicKind::Xchg | AtomicKind::Cas)
+            && matches!(
+                self,
+                AtomicKind::Add
+                    | AtomicKind::Max
+                    | AtomicKind::Min
+                    | AtomicKind::Xchg
+                    | AtomicKind::Cas
+            )
     }
 
     /// The value stored given the `old` memory bits, the operand `value`
@@ -242,7 +249,10 @@ pub enum DmaOp {
     Copy(StridedCopy),
     /// A strided copy read once and written to every unit of `to`; the
     /// destination address must be local (its offset is used in each unit).
-    Broadcast { copy: StridedCopy, to: UnitSet },
+    Broadcast {
+        copy: StridedCopy,
+        to: UnitSet,
+    },
     Gather(Gather),
     Scatter(Scatter),
     Atomic(Atomic),
@@ -269,9 +279,15 @@ mod tests {
     fn atomics_match_the_interpreter_rules() {
         let f = |x: f32| u64::from(x.to_bits());
         assert_eq!(AtomicKind::Add.apply(DType::F32, f(1.5), f(2.0), 0), f(3.5));
-        assert_eq!(AtomicKind::Max.apply(DType::F32, f(f32::NAN), f(2.0), 0), f(2.0));
+        assert_eq!(
+            AtomicKind::Max.apply(DType::F32, f(f32::NAN), f(2.0), 0),
+            f(2.0)
+        );
         assert_eq!(AtomicKind::Max.apply(DType::I32, 0xFFFF_FFFF, 1, 0), 1);
-        assert_eq!(AtomicKind::UMax.apply(DType::I32, 0xFFFF_FFFF, 1, 0), 0xFFFF_FFFF);
+        assert_eq!(
+            AtomicKind::UMax.apply(DType::I32, 0xFFFF_FFFF, 1, 0),
+            0xFFFF_FFFF
+        );
         assert_eq!(AtomicKind::Cas.apply(DType::I32, 5, 9, 5), 9);
         assert_eq!(AtomicKind::Cas.apply(DType::I32, 5, 9, 4), 5);
         assert!(!AtomicKind::And.supports(DType::F32));

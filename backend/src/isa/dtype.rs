@@ -11,7 +11,8 @@
 use std::fmt;
 
 use maiac_ir::semantics::convert::float_to_f32;
-use maiac_ir::semantics::mx::{e8m0_scale, MxElement};
+use maiac_ir::numerics::FloatFormat;
+use maiac_ir::semantics::mx::MxElement;
 use maiac_ir::FloatType;
 
 /// A machine element type.
@@ -171,7 +172,10 @@ impl DType {
     /// The OCP MX element and scale formats (FP6, FP4, E8M0) that have no
     /// arithmetic of their own: only conversions and the TTU read them.
     pub fn is_storage_only(self) -> bool {
-        matches!(self, DType::F6E3M2 | DType::F6E2M3 | DType::F4E2M1 | DType::E8M0)
+        matches!(
+            self,
+            DType::F6E3M2 | DType::F6E2M3 | DType::F4E2M1 | DType::E8M0
+        )
     }
 
     /// Bits of the value (`1` for `i1`, `6` for FP6, `4` for FP4).
@@ -206,7 +210,9 @@ impl DType {
 
     /// Bytes spanned by `count` consecutive elements (rounded up for FP4).
     pub fn bytes_for(self, count: u64) -> u64 {
-        count.saturating_mul(u64::from(self.storage_bits())).div_ceil(8)
+        count
+            .saturating_mul(u64::from(self.storage_bits()))
+            .div_ceil(8)
     }
 
     /// Mask of the value bits.
@@ -231,20 +237,33 @@ impl DType {
         })
     }
 
-    /// The exact value of float `bits` of this type as f64 (every format
-    /// here is exactly representable in f64). Integers read as their signed
-    /// value. This is how the TTU and conversions decode operands.
+    /// The `maiac_ir::numerics` format of a float type (`None` for integers).
+    pub fn float_format(self) -> Option<FloatFormat> {
+        Some(match self {
+            DType::F16 => FloatFormat::F16,
+            DType::BF16 => FloatFormat::BF16,
+            DType::F32 => FloatFormat::F32,
+            DType::F64 => FloatFormat::F64,
+            DType::F8E4M3FN => FloatFormat::F8E4M3FN,
+            DType::F8E5M2 => FloatFormat::F8E5M2,
+            DType::F8E4M3FNUZ => FloatFormat::F8E4M3FNUZ,
+            DType::F8E5M2FNUZ => FloatFormat::F8E5M2FNUZ,
+            DType::F6E3M2 => FloatFormat::F6E3M2,
+            DType::F6E2M3 => FloatFormat::F6E2M3,
+            DType::F4E2M1 => FloatFormat::F4E2M1,
+            DType::E8M0 => FloatFormat::E8M0,
+            DType::I1 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => return None,
+        })
+    }
+
+    /// The exact value of `bits` of this type as f64 (every float format
+    /// fits in f64; `maiac_ir::numerics` decoding). Integers read as their
+    /// signed value. This is how the TTU and conversions decode operands.
     pub fn decode_f64(self, bits: u64) -> f64 {
-        if let Some(ty) = self.float_type() {
-            return maiac_ir::semantics::convert::float_to_f64(bits & self.value_mask(), ty);
-        }
-        match self {
-            DType::F6E3M2 => f64::from(MxElement::E3M2.decode(bits)),
-            DType::F6E2M3 => f64::from(MxElement::E2M3.decode(bits)),
-            DType::F4E2M1 => f64::from(MxElement::E2M1.decode(bits)),
-            DType::E8M0 => e8m0_scale(bits),
-            int => {
-                let width = int.int_width().unwrap_or(64);
+        match self.float_format() {
+            Some(format) => format.decode_f64(bits & self.value_mask()),
+            None => {
+                let width = self.int_width().unwrap_or(64);
                 maiac_ir::semantics::int::sign_extend(bits, width) as f64
             }
         }

@@ -70,7 +70,10 @@ pub struct Instr {
 impl Instr {
     /// An instruction without waits or signal.
     pub fn new(op: Op) -> Instr {
-        Instr { op, sync: Sync::none() }
+        Instr {
+            op,
+            sync: Sync::none(),
+        }
     }
 
     /// An instruction with `sync`.

@@ -50,7 +50,11 @@ pub enum LaneOp {
     /// `|a|` (`INT_MIN` stays `INT_MIN`).
     IntAbs { width: u32 },
     /// popcount / clz / ffs / bit reverse, result truncated to `result_width`.
-    Bit { op: BitUnaryOp, width: u32, result_width: u32 },
+    Bit {
+        op: BitUnaryOp,
+        width: u32,
+        result_width: u32,
+    },
     /// Integer compare → `i1`.
     IntCmp { pred: IntPredicate, width: u32 },
     /// `(a, b) → a op b` on floats.
@@ -62,7 +66,11 @@ pub enum LaneOp {
     /// Float compare (all 16 predicates) → `i1`.
     FloatCmp { pred: FloatPredicate, ty: FloatType },
     /// isnan / isinf / isfinite / signbit → 0/1 at `result_width`.
-    FloatClass { class: FloatClass, ty: FloatType, result_width: u32 },
+    FloatClass {
+        class: FloatClass,
+        ty: FloatType,
+        result_width: u32,
+    },
     /// `a × b + c` with one rounding.
     Fma { ty: FloatType },
     /// `(x, lo, hi) → min(max(x, lo), hi)`, NaN-propagating or not.
@@ -76,11 +84,23 @@ pub enum LaneOp {
     /// Truncation `from → to` bits.
     Trunc { from: u32, to: u32 },
     /// `sitofp` / `uitofp` (nearest even).
-    IntToFloat { width: u32, signed: bool, to: FloatType },
+    IntToFloat {
+        width: u32,
+        signed: bool,
+        to: FloatType,
+    },
     /// `fptosi` / `fptoui` (toward zero, saturating, NaN → 0).
-    FloatToInt { from: FloatType, width: u32, signed: bool },
+    FloatToInt {
+        from: FloatType,
+        width: u32,
+        signed: bool,
+    },
     /// Float format conversion, including to and from FP6/FP4/E8M0.
-    Convert { from: DType, to: DType, rounding: Rounding },
+    Convert {
+        from: DType,
+        to: DType,
+        rounding: Rounding,
+    },
     /// `(ptr: i64, offset: i<offset_width>) → ptr + sext(offset) × elem_size`.
     AddPtr { offset_width: u32, elem_size: u64 },
     /// Reinterprets bits between two types of one value width.
@@ -93,31 +113,76 @@ impl LaneOp {
     /// `operand_types`/`result_type` are the element types of the TTIR op
     /// (needed for the ops whose resolved form forgets them: `select`,
     /// extensions, bitcasts). `None` when a type has no machine counterpart.
-    pub fn from_elementwise(op: ElementwiseOp, operand_types: &[DType], result_type: DType) -> Option<LaneOp> {
+    pub fn from_elementwise(
+        op: ElementwiseOp,
+        operand_types: &[DType],
+        result_type: DType,
+    ) -> Option<LaneOp> {
         use ElementwiseOp as E;
         let int_width = |t: DType| t.int_width();
         Some(match op {
             E::Int { op, width } => LaneOp::Int { op, width },
             E::IntAbs { width } => LaneOp::IntAbs { width },
-            E::Bit { op, width, result_width } => LaneOp::Bit { op, width, result_width },
+            E::Bit {
+                op,
+                width,
+                result_width,
+            } => LaneOp::Bit {
+                op,
+                width,
+                result_width,
+            },
             E::IntCmp { pred, width } => LaneOp::IntCmp { pred, width },
             E::Float { op, ty } => LaneOp::Float { op, ty },
             E::FloatUnary { op, ty } => LaneOp::FloatUnary { op, ty },
             E::FloatCmp { pred, ty } => LaneOp::FloatCmp { pred, ty },
-            E::FloatClass { class, ty, result_width } => LaneOp::FloatClass { class, ty, result_width },
+            E::FloatClass {
+                class,
+                ty,
+                result_width,
+            } => LaneOp::FloatClass {
+                class,
+                ty,
+                result_width,
+            },
             E::Fma { ty } => LaneOp::Fma { ty },
             E::Clamp { ty, propagate_nan } => LaneOp::Clamp { ty, propagate_nan },
             E::Select => LaneOp::Select { ty: result_type },
             E::ExtSigned { from, to } => LaneOp::ExtSigned { from, to },
-            E::ExtUnsigned { from } => LaneOp::ExtUnsigned { from, to: int_width(result_type)? },
-            E::Trunc { to } => LaneOp::Trunc { from: int_width(*operand_types.first()?)?, to },
+            E::ExtUnsigned { from } => LaneOp::ExtUnsigned {
+                from,
+                to: int_width(result_type)?,
+            },
+            E::Trunc { to } => LaneOp::Trunc {
+                from: int_width(*operand_types.first()?)?,
+                to,
+            },
             E::IntToFloat { width, signed, to } => LaneOp::IntToFloat { width, signed, to },
-            E::FloatToInt { from, width, signed } => LaneOp::FloatToInt { from, width, signed },
-            E::FloatConvert { from, to, rounding } => {
-                LaneOp::Convert { from: DType::float(from), to: DType::float(to), rounding }
-            }
-            E::AddPtr { offset_width, elem_size } => LaneOp::AddPtr { offset_width, elem_size },
-            E::Identity => LaneOp::Bitcast { from: *operand_types.first()?, to: result_type },
+            E::FloatToInt {
+                from,
+                width,
+                signed,
+            } => LaneOp::FloatToInt {
+                from,
+                width,
+                signed,
+            },
+            E::FloatConvert { from, to, rounding } => LaneOp::Convert {
+                from: DType::float(from),
+                to: DType::float(to),
+                rounding,
+            },
+            E::AddPtr {
+                offset_width,
+                elem_size,
+            } => LaneOp::AddPtr {
+                offset_width,
+                elem_size,
+            },
+            E::Identity => LaneOp::Bitcast {
+                from: *operand_types.first()?,
+                to: result_type,
+            },
         })
     }
 
@@ -130,13 +195,32 @@ impl LaneOp {
         if from == to {
             return None;
         }
-        Some(match (from.int_width(), to.int_width(), from.float_type(), to.float_type()) {
-            (Some(f), Some(t), _, _) if t > f => LaneOp::ExtSigned { from: f, to: t },
-            (Some(f), Some(t), _, _) => LaneOp::Trunc { from: f, to: t },
-            (Some(width), None, _, Some(ft)) => LaneOp::IntToFloat { width, signed: true, to: ft },
-            (None, Some(width), Some(ff), _) => LaneOp::FloatToInt { from: ff, width, signed: true },
-            _ => LaneOp::Convert { from, to, rounding: Rounding::NearestEven },
-        })
+        Some(
+            match (
+                from.int_width(),
+                to.int_width(),
+                from.float_type(),
+                to.float_type(),
+            ) {
+                (Some(f), Some(t), _, _) if t > f => LaneOp::ExtSigned { from: f, to: t },
+                (Some(f), Some(t), _, _) => LaneOp::Trunc { from: f, to: t },
+                (Some(width), None, _, Some(ft)) => LaneOp::IntToFloat {
+                    width,
+                    signed: true,
+                    to: ft,
+                },
+                (None, Some(width), Some(ff), _) => LaneOp::FloatToInt {
+                    from: ff,
+                    width,
+                    signed: true,
+                },
+                _ => LaneOp::Convert {
+                    from,
+                    to,
+                    rounding: Rounding::NearestEven,
+                },
+            },
+        )
     }
 
     /// Number of operands.
@@ -160,10 +244,14 @@ impl LaneOp {
             LaneOp::Int { width, .. } | LaneOp::IntCmp { width, .. } => vec![i(width), i(width)],
             LaneOp::IntAbs { width } | LaneOp::Bit { width, .. } => vec![i(width)],
             LaneOp::Float { ty, .. } | LaneOp::FloatCmp { ty, .. } => vec![f(ty), f(ty)],
-            LaneOp::FloatUnary { ty, .. } | LaneOp::Sigmoid { ty } | LaneOp::FloatClass { ty, .. } => vec![f(ty)],
+            LaneOp::FloatUnary { ty, .. }
+            | LaneOp::Sigmoid { ty }
+            | LaneOp::FloatClass { ty, .. } => vec![f(ty)],
             LaneOp::Fma { ty } | LaneOp::Clamp { ty, .. } => vec![f(ty), f(ty), f(ty)],
             LaneOp::Select { ty } => vec![Some(DType::I1), Some(ty), Some(ty)],
-            LaneOp::ExtSigned { from, .. } | LaneOp::ExtUnsigned { from, .. } | LaneOp::Trunc { from, .. } => {
+            LaneOp::ExtSigned { from, .. }
+            | LaneOp::ExtUnsigned { from, .. }
+            | LaneOp::Trunc { from, .. } => {
                 vec![i(from)]
             }
             LaneOp::IntToFloat { width, .. } => vec![i(width)],
@@ -177,7 +265,9 @@ impl LaneOp {
     pub fn result_type(&self) -> Option<DType> {
         match *self {
             LaneOp::Int { width, .. } | LaneOp::IntAbs { width } => DType::int(width),
-            LaneOp::Bit { result_width, .. } | LaneOp::FloatClass { result_width, .. } => DType::int(result_width),
+            LaneOp::Bit { result_width, .. } | LaneOp::FloatClass { result_width, .. } => {
+                DType::int(result_width)
+            }
             LaneOp::IntCmp { .. } | LaneOp::FloatCmp { .. } => Some(DType::I1),
             LaneOp::Float { ty, .. }
             | LaneOp::FloatUnary { ty, .. }
@@ -185,7 +275,9 @@ impl LaneOp {
             | LaneOp::Fma { ty }
             | LaneOp::Clamp { ty, .. } => Some(DType::float(ty)),
             LaneOp::Select { ty } => Some(ty),
-            LaneOp::ExtSigned { to, .. } | LaneOp::ExtUnsigned { to, .. } | LaneOp::Trunc { to, .. } => DType::int(to),
+            LaneOp::ExtSigned { to, .. }
+            | LaneOp::ExtUnsigned { to, .. }
+            | LaneOp::Trunc { to, .. } => DType::int(to),
             LaneOp::IntToFloat { to, .. } => Some(DType::float(to)),
             LaneOp::FloatToInt { width, .. } => DType::int(width),
             LaneOp::Convert { to, .. } | LaneOp::Bitcast { to, .. } => Some(to),
@@ -197,7 +289,9 @@ impl LaneOp {
     /// conversion formats). The message says what is wrong.
     pub fn check(&self) -> Result<(), String> {
         for t in self.operand_types() {
-            t.ok_or_else(|| format!("`{self}` has an operand width that is not 1, 8, 16, 32 or 64"))?;
+            t.ok_or_else(|| {
+                format!("`{self}` has an operand width that is not 1, 8, 16, 32 or 64")
+            })?;
         }
         self.result_type()
             .ok_or_else(|| format!("`{self}` has a result width that is not 1, 8, 16, 32 or 64"))?;
@@ -221,10 +315,19 @@ impl LaneOp {
     pub fn is_transcendental(&self) -> bool {
         use FloatUnaryOp::*;
         match self {
-            LaneOp::FloatUnary { op, .. } => !matches!(op, Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven),
+            LaneOp::FloatUnary { op, .. } => {
+                !matches!(op, Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven)
+            }
             LaneOp::Sigmoid { .. } => true,
             LaneOp::Float { op, .. } => {
-                matches!(op, FloatBinaryOp::Div | FloatBinaryOp::Rem | FloatBinaryOp::Pow | FloatBinaryOp::Atan2 | FloatBinaryOp::Hypot)
+                matches!(
+                    op,
+                    FloatBinaryOp::Div
+                        | FloatBinaryOp::Rem
+                        | FloatBinaryOp::Pow
+                        | FloatBinaryOp::Atan2
+                        | FloatBinaryOp::Hypot
+                )
             }
             LaneOp::Int { op, .. } => matches!(
                 op,
@@ -252,15 +355,28 @@ impl LaneOp {
                 int::int_binary(op, width, a & int::mask(width), b & int::mask(width))
             }
             LaneOp::IntAbs { width } => int::abs_int(width, a & int::mask(width)),
-            LaneOp::Bit { op, width, result_width } => int::truncate(bit_unary(op, width, a), result_width),
-            LaneOp::IntCmp { pred, width } => {
-                u64::from(int::cmp_int(pred, width, a & int::mask(width), b & int::mask(width)))
-            }
+            LaneOp::Bit {
+                op,
+                width,
+                result_width,
+            } => int::truncate(bit_unary(op, width, a), result_width),
+            LaneOp::IntCmp { pred, width } => u64::from(int::cmp_int(
+                pred,
+                width,
+                a & int::mask(width),
+                b & int::mask(width),
+            )),
             LaneOp::Float { op, ty } => float::float_binary(op, ty, a & fmask(ty), b & fmask(ty)),
             LaneOp::FloatUnary { op, ty } => float::float_unary(op, ty, a & fmask(ty)),
             LaneOp::Sigmoid { ty } => sigmoid(ty, a & fmask(ty)),
-            LaneOp::FloatCmp { pred, ty } => u64::from(float::cmp_float(pred, ty, a & fmask(ty), b & fmask(ty))),
-            LaneOp::FloatClass { class, ty, result_width } => {
+            LaneOp::FloatCmp { pred, ty } => {
+                u64::from(float::cmp_float(pred, ty, a & fmask(ty), b & fmask(ty)))
+            }
+            LaneOp::FloatClass {
+                class,
+                ty,
+                result_width,
+            } => {
                 let x = convert::float_to_f64(a & fmask(ty), ty);
                 let r = match class {
                     FloatClass::IsNan => x.is_nan(),
@@ -271,9 +387,13 @@ impl LaneOp {
                 int::truncate(u64::from(r), result_width)
             }
             LaneOp::Fma { ty } => float::fma(ty, a & fmask(ty), b & fmask(ty), c & fmask(ty)),
-            LaneOp::Clamp { ty, propagate_nan } => {
-                float::clamp(ty, a & fmask(ty), b & fmask(ty), c & fmask(ty), propagate_nan)
-            }
+            LaneOp::Clamp { ty, propagate_nan } => float::clamp(
+                ty,
+                a & fmask(ty),
+                b & fmask(ty),
+                c & fmask(ty),
+                propagate_nan,
+            ),
             LaneOp::Select { ty } => {
                 if a & 1 != 0 {
                     b & ty.value_mask()
@@ -285,11 +405,18 @@ impl LaneOp {
             LaneOp::ExtUnsigned { from, .. } => int::ext_unsigned(from, a),
             LaneOp::Trunc { to, .. } => int::truncate(a, to),
             LaneOp::IntToFloat { width, signed, to } => convert::int_to_float(a, width, signed, to),
-            LaneOp::FloatToInt { from, width, signed } => {
-                convert::float_to_int(a & fmask(from), from, width, signed)
+            LaneOp::FloatToInt {
+                from,
+                width,
+                signed,
+            } => convert::float_to_int(a & fmask(from), from, width, signed),
+            LaneOp::Convert { from, to, rounding } => {
+                convert_any(a & from.value_mask(), from, to, rounding)
             }
-            LaneOp::Convert { from, to, rounding } => convert_any(a & from.value_mask(), from, to, rounding),
-            LaneOp::AddPtr { offset_width, elem_size } => {
+            LaneOp::AddPtr {
+                offset_width,
+                elem_size,
+            } => {
                 let offset = int::sign_extend(b, offset_width);
                 a.wrapping_add((offset as u64).wrapping_mul(elem_size))
             }
@@ -354,8 +481,8 @@ fn convert_any(bits: u64, from: DType, to: DType, rounding: Rounding) -> u64 {
 pub const INT_BINARY_OPS: [IntBinaryOp; 22] = {
     use IntBinaryOp::*;
     [
-        Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor, Shl, ShrS, ShrU,
-        MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
+        Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor, Shl,
+        ShrS, ShrU, MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
     ]
 };
 
@@ -391,8 +518,9 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 33] = {
     use FloatUnaryOp::*;
     [
-        Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos, Tan, Asin, Acos,
-        Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil, Trunc, Round, RoundEven, Recip,
+        Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos,
+        Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil,
+        Trunc, Round, RoundEven, Recip,
     ]
 };
 
@@ -438,7 +566,9 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
 /// Every binary float op, in binary-code order.
 pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 13] = {
     use FloatBinaryOp::*;
-    [Add, Sub, Mul, Div, Rem, Maximum, Minimum, MaxNum, MinNum, Pow, Atan2, Hypot, CopySign]
+    [
+        Add, Sub, Mul, Div, Rem, Maximum, Minimum, MaxNum, MinNum, Pow, Atan2, Hypot, CopySign,
+    ]
 };
 
 pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
@@ -485,7 +615,9 @@ pub fn int_predicate_name(pred: IntPredicate) -> &'static str {
 /// Every float predicate, in binary-code order (MLIR's order).
 pub const FLOAT_PREDICATES: [FloatPredicate; 16] = {
     use FloatPredicate::*;
-    [False, Oeq, Ogt, Oge, Olt, Ole, One, Ord, Ueq, Ugt, Uge, Ult, Ule, Une, Uno, True]
+    [
+        False, Oeq, Ogt, Oge, Olt, Ole, One, Ord, Ueq, Ugt, Uge, Ult, Ule, Une, Uno, True,
+    ]
 };
 
 pub fn float_predicate_name(pred: FloatPredicate) -> &'static str {
@@ -511,8 +643,12 @@ pub fn float_predicate_name(pred: FloatPredicate) -> &'static str {
 }
 
 /// Every bit op, in binary-code order.
-pub const BIT_OPS: [BitUnaryOp; 4] =
-    [BitUnaryOp::PopCount, BitUnaryOp::LeadingZeros, BitUnaryOp::FindFirstSet, BitUnaryOp::Reverse];
+pub const BIT_OPS: [BitUnaryOp; 4] = [
+    BitUnaryOp::PopCount,
+    BitUnaryOp::LeadingZeros,
+    BitUnaryOp::FindFirstSet,
+    BitUnaryOp::Reverse,
+];
 
 pub fn bit_op_name(op: BitUnaryOp) -> &'static str {
     match op {
@@ -524,8 +660,12 @@ pub fn bit_op_name(op: BitUnaryOp) -> &'static str {
 }
 
 /// Every float class test, in binary-code order.
-pub const FLOAT_CLASSES: [FloatClass; 4] =
-    [FloatClass::IsNan, FloatClass::IsInf, FloatClass::IsFinite, FloatClass::SignBit];
+pub const FLOAT_CLASSES: [FloatClass; 4] = [
+    FloatClass::IsNan,
+    FloatClass::IsInf,
+    FloatClass::IsFinite,
+    FloatClass::SignBit,
+];
 
 pub fn float_class_name(class: FloatClass) -> &'static str {
     match class {
@@ -570,33 +710,87 @@ impl fmt::Display for LaneOp {
         match *self {
             LaneOp::Int { op, width } => write!(f, "{}.{}", int_binary_name(op), int_name(width)),
             LaneOp::IntAbs { width } => write!(f, "abs.{}", int_name(width)),
-            LaneOp::Bit { op, width, result_width } => {
-                write!(f, "{}.{}.{}", bit_op_name(op), int_name(width), int_name(result_width))
+            LaneOp::Bit {
+                op,
+                width,
+                result_width,
+            } => {
+                write!(
+                    f,
+                    "{}.{}.{}",
+                    bit_op_name(op),
+                    int_name(width),
+                    int_name(result_width)
+                )
             }
-            LaneOp::IntCmp { pred, width } => write!(f, "cmp.{}.{}", int_predicate_name(pred), int_name(width)),
+            LaneOp::IntCmp { pred, width } => {
+                write!(f, "cmp.{}.{}", int_predicate_name(pred), int_name(width))
+            }
             LaneOp::Float { op, ty } => write!(f, "{}.{}", float_binary_name(op), ty_name(ty)),
             LaneOp::FloatUnary { op, ty } => write!(f, "{}.{}", float_unary_name(op), ty_name(ty)),
             LaneOp::Sigmoid { ty } => write!(f, "sigmoid.{}", ty_name(ty)),
-            LaneOp::FloatCmp { pred, ty } => write!(f, "cmpf.{}.{}", float_predicate_name(pred), ty_name(ty)),
-            LaneOp::FloatClass { class, ty, result_width } => {
-                write!(f, "{}.{}.{}", float_class_name(class), ty_name(ty), int_name(result_width))
+            LaneOp::FloatCmp { pred, ty } => {
+                write!(f, "cmpf.{}.{}", float_predicate_name(pred), ty_name(ty))
+            }
+            LaneOp::FloatClass {
+                class,
+                ty,
+                result_width,
+            } => {
+                write!(
+                    f,
+                    "{}.{}.{}",
+                    float_class_name(class),
+                    ty_name(ty),
+                    int_name(result_width)
+                )
             }
             LaneOp::Fma { ty } => write!(f, "fma.{}", ty_name(ty)),
             LaneOp::Clamp { ty, propagate_nan } => {
-                write!(f, "clampf.{}.{}", if propagate_nan { "all" } else { "none" }, ty_name(ty))
+                write!(
+                    f,
+                    "clampf.{}.{}",
+                    if propagate_nan { "all" } else { "none" },
+                    ty_name(ty)
+                )
             }
             LaneOp::Select { ty } => write!(f, "select.{ty}"),
-            LaneOp::ExtSigned { from, to } => write!(f, "extsi.{}.{}", int_name(from), int_name(to)),
-            LaneOp::ExtUnsigned { from, to } => write!(f, "extui.{}.{}", int_name(from), int_name(to)),
+            LaneOp::ExtSigned { from, to } => {
+                write!(f, "extsi.{}.{}", int_name(from), int_name(to))
+            }
+            LaneOp::ExtUnsigned { from, to } => {
+                write!(f, "extui.{}.{}", int_name(from), int_name(to))
+            }
             LaneOp::Trunc { from, to } => write!(f, "trunci.{}.{}", int_name(from), int_name(to)),
             LaneOp::IntToFloat { width, signed, to } => {
-                write!(f, "{}.{}.{}", if signed { "sitofp" } else { "uitofp" }, int_name(width), ty_name(to))
+                write!(
+                    f,
+                    "{}.{}.{}",
+                    if signed { "sitofp" } else { "uitofp" },
+                    int_name(width),
+                    ty_name(to)
+                )
             }
-            LaneOp::FloatToInt { from, width, signed } => {
-                write!(f, "{}.{}.{}", if signed { "fptosi" } else { "fptoui" }, ty_name(from), int_name(width))
+            LaneOp::FloatToInt {
+                from,
+                width,
+                signed,
+            } => {
+                write!(
+                    f,
+                    "{}.{}.{}",
+                    if signed { "fptosi" } else { "fptoui" },
+                    ty_name(from),
+                    int_name(width)
+                )
             }
-            LaneOp::Convert { from, to, rounding } => write!(f, "cvt.{from}.{to}.{}", rounding_name(rounding)),
-            LaneOp::AddPtr { offset_width, elem_size } => write!(f, "addptr.{}.x{elem_size}", int_name(offset_width)),
+            LaneOp::Convert { from, to, rounding } => {
+                write!(f, "cvt.{from}.{to}.{}", rounding_name(rounding))
+            }
+            LaneOp::AddPtr {
+                offset_width,
+                elem_size,
+            } => write!(f, "addptr.{}.x{elem_size}", int_name(offset_width)),
             LaneOp::Bitcast { from, to } => write!(f, "bitcast.{from}.{to}"),
         }
     }
@@ -611,14 +805,17 @@ impl LaneOp {
             s.strip_prefix('i')
                 .and_then(|w| w.parse::<u32>().ok())
                 .filter(|w| DType::int(*w).is_some())
-                .ok_or_else(|| format!("`{s}` is not an integer type (i1, i8, i16, i32, i64) in `{text}`"))
+                .ok_or_else(|| {
+                    format!("`{s}` is not an integer type (i1, i8, i16, i32, i64) in `{text}`")
+                })
         };
         let float_ty = |s: &str| -> Result<FloatType, String> {
             DType::from_name(s)
                 .and_then(DType::float_type)
                 .ok_or_else(|| format!("`{s}` is not an arithmetic float type in `{text}`"))
         };
-        let dtype = |s: &str| DType::from_name(s).ok_or_else(|| format!("unknown type `{s}` in `{text}`"));
+        let dtype =
+            |s: &str| DType::from_name(s).ok_or_else(|| format!("unknown type `{s}` in `{text}`"));
         let op = match parts.as_slice() {
             ["abs", w] => LaneOp::IntAbs { width: width(w)? },
             ["sigmoid", t] => LaneOp::Sigmoid { ty: float_ty(t)? },
@@ -640,15 +837,28 @@ impl LaneOp {
                 pred: by_name(&FLOAT_PREDICATES, float_predicate_name, p).ok_or_else(bad)?,
                 ty: float_ty(t)?,
             },
-            ["extsi", a, b] => LaneOp::ExtSigned { from: width(a)?, to: width(b)? },
-            ["extui", a, b] => LaneOp::ExtUnsigned { from: width(a)?, to: width(b)? },
-            ["trunci", a, b] => LaneOp::Trunc { from: width(a)?, to: width(b)? },
-            [s @ ("sitofp" | "uitofp"), a, b] => {
-                LaneOp::IntToFloat { width: width(a)?, signed: *s == "sitofp", to: float_ty(b)? }
-            }
-            [s @ ("fptosi" | "fptoui"), a, b] => {
-                LaneOp::FloatToInt { from: float_ty(a)?, width: width(b)?, signed: *s == "fptosi" }
-            }
+            ["extsi", a, b] => LaneOp::ExtSigned {
+                from: width(a)?,
+                to: width(b)?,
+            },
+            ["extui", a, b] => LaneOp::ExtUnsigned {
+                from: width(a)?,
+                to: width(b)?,
+            },
+            ["trunci", a, b] => LaneOp::Trunc {
+                from: width(a)?,
+                to: width(b)?,
+            },
+            [s @ ("sitofp" | "uitofp"), a, b] => LaneOp::IntToFloat {
+                width: width(a)?,
+                signed: *s == "sitofp",
+                to: float_ty(b)?,
+            },
+            [s @ ("fptosi" | "fptoui"), a, b] => LaneOp::FloatToInt {
+                from: float_ty(a)?,
+                width: width(b)?,
+                signed: *s == "fptosi",
+            },
             ["cvt", a, b, r] => LaneOp::Convert {
                 from: dtype(a)?,
                 to: dtype(b)?,
@@ -656,25 +866,48 @@ impl LaneOp {
             },
             ["addptr", w, size] => LaneOp::AddPtr {
                 offset_width: width(w)?,
-                elem_size: size.strip_prefix('x').and_then(|s| s.parse().ok()).ok_or_else(bad)?,
+                elem_size: size
+                    .strip_prefix('x')
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(bad)?,
             },
-            ["bitcast", a, b] => LaneOp::Bitcast { from: dtype(a)?, to: dtype(b)? },
+            ["bitcast", a, b] => LaneOp::Bitcast {
+                from: dtype(a)?,
+                to: dtype(b)?,
+            },
             [name, a, b] => {
                 if let Some(op) = by_name(&BIT_OPS, bit_op_name, name) {
-                    LaneOp::Bit { op, width: width(a)?, result_width: width(b)? }
+                    LaneOp::Bit {
+                        op,
+                        width: width(a)?,
+                        result_width: width(b)?,
+                    }
                 } else if let Some(class) = by_name(&FLOAT_CLASSES, float_class_name, name) {
-                    LaneOp::FloatClass { class, ty: float_ty(a)?, result_width: width(b)? }
+                    LaneOp::FloatClass {
+                        class,
+                        ty: float_ty(a)?,
+                        result_width: width(b)?,
+                    }
                 } else {
                     return Err(bad());
                 }
             }
             [name, t] => {
                 if let Some(op) = by_name(&INT_BINARY_OPS, int_binary_name, name) {
-                    LaneOp::Int { op, width: width(t)? }
+                    LaneOp::Int {
+                        op,
+                        width: width(t)?,
+                    }
                 } else if let Some(op) = by_name(&FLOAT_BINARY_OPS, float_binary_name, name) {
-                    LaneOp::Float { op, ty: float_ty(t)? }
+                    LaneOp::Float {
+                        op,
+                        ty: float_ty(t)?,
+                    }
                 } else if let Some(op) = by_name(&FLOAT_UNARY_OPS, float_unary_name, name) {
-                    LaneOp::FloatUnary { op, ty: float_ty(t)? }
+                    LaneOp::FloatUnary {
+                        op,
+                        ty: float_ty(t)?,
+                    }
                 } else {
                     return Err(bad());
                 }
@@ -695,43 +928,90 @@ mod tests {
 
     #[test]
     fn integer_edge_cases_are_total() {
-        let div = LaneOp::Int { op: IntBinaryOp::DivS, width: 32 };
+        let div = LaneOp::Int {
+            op: IntBinaryOp::DivS,
+            width: 32,
+        };
         assert_eq!(div.eval(&[7, 0]), 0xFFFF_FFFF);
         assert_eq!(div.eval(&[0x8000_0000, 0xFFFF_FFFF]), 0x8000_0000);
-        let rem = LaneOp::Int { op: IntBinaryOp::RemU, width: 32 };
+        let rem = LaneOp::Int {
+            op: IntBinaryOp::RemU,
+            width: 32,
+        };
         assert_eq!(rem.eval(&[7, 0]), 7);
-        let shl = LaneOp::Int { op: IntBinaryOp::Shl, width: 8 };
+        let shl = LaneOp::Int {
+            op: IntBinaryOp::Shl,
+            width: 8,
+        };
         assert_eq!(shl.eval(&[1, 8]), 0);
-        let shrs = LaneOp::Int { op: IntBinaryOp::ShrS, width: 8 };
+        let shrs = LaneOp::Int {
+            op: IntBinaryOp::ShrS,
+            width: 8,
+        };
         assert_eq!(shrs.eval(&[0x80, 200]), 0xFF);
         // Bits above the width are ignored.
-        let add = LaneOp::Int { op: IntBinaryOp::Add, width: 8 };
+        let add = LaneOp::Int {
+            op: IntBinaryOp::Add,
+            width: 8,
+        };
         assert_eq!(add.eval(&[0x1FF, 1]), 0);
     }
 
     #[test]
     fn float_ops_follow_the_shared_semantics() {
-        let fptosi = LaneOp::FloatToInt { from: FloatType::F32, width: 32, signed: true };
+        let fptosi = LaneOp::FloatToInt {
+            from: FloatType::F32,
+            width: 32,
+            signed: true,
+        };
         assert_eq!(fptosi.eval(&[f32b(f32::NAN)]), 0);
         assert_eq!(fptosi.eval(&[f32b(1e20)]), 0x7FFF_FFFF);
-        let maximum = LaneOp::Float { op: FloatBinaryOp::Maximum, ty: FloatType::F32 };
+        let maximum = LaneOp::Float {
+            op: FloatBinaryOp::Maximum,
+            ty: FloatType::F32,
+        };
         assert_eq!(maximum.eval(&[f32b(1.0), f32b(f32::NAN)]), 0x7FC0_0000);
         let sig = LaneOp::Sigmoid { ty: FloatType::F32 };
         assert_eq!(sig.eval(&[f32b(0.0)]), f32b(0.5));
-        let cvt = LaneOp::Convert { from: DType::F32, to: DType::BF16, rounding: Rounding::NearestEven };
+        let cvt = LaneOp::Convert {
+            from: DType::F32,
+            to: DType::BF16,
+            rounding: Rounding::NearestEven,
+        };
         assert_eq!(cvt.eval(&[f32b(1.0)]), 0x3F80);
-        let up = LaneOp::Convert { from: DType::F4E2M1, to: DType::F32, rounding: Rounding::NearestEven };
+        let up = LaneOp::Convert {
+            from: DType::F4E2M1,
+            to: DType::F32,
+            rounding: Rounding::NearestEven,
+        };
         assert_eq!(up.eval(&[0xF]), f32b(-6.0));
     }
 
     #[test]
     fn agrees_with_the_interpreter_semantics() {
         let ops = [
-            ElementwiseOp::Int { op: IntBinaryOp::MulHiU, width: 32 },
-            ElementwiseOp::FloatUnary { op: FloatUnaryOp::Exp, ty: FloatType::F32 },
-            ElementwiseOp::Float { op: FloatBinaryOp::Div, ty: FloatType::BF16 },
+            ElementwiseOp::Int {
+                op: IntBinaryOp::MulHiU,
+                width: 32,
+            },
+            ElementwiseOp::FloatUnary {
+                op: FloatUnaryOp::Exp,
+                ty: FloatType::F32,
+            },
+            ElementwiseOp::Float {
+                op: FloatBinaryOp::Div,
+                ty: FloatType::BF16,
+            },
         ];
-        let samples = [0u64, 1, 0x3F80_0000, 0xBF80, 0x7FC0_0000, 0xFFFF_FFFF, 0x4049_0FDB];
+        let samples = [
+            0u64,
+            1,
+            0x3F80_0000,
+            0xBF80,
+            0x7FC0_0000,
+            0xFFFF_FFFF,
+            0x4049_0FDB,
+        ];
         for op in ops {
             let ty = match op {
                 ElementwiseOp::Float { .. } => DType::BF16,
@@ -741,7 +1021,11 @@ mod tests {
             for &a in &samples {
                 for &b in &samples {
                     let args = [a & ty.value_mask(), b & ty.value_mask()];
-                    assert_eq!(lane.eval(&args[..lane.arity()]), op.eval(&args[..op.arity()]), "{lane}");
+                    assert_eq!(
+                        lane.eval(&args[..lane.arity()]),
+                        op.eval(&args[..op.arity()]),
+                        "{lane}"
+                    );
                 }
             }
         }
@@ -754,23 +1038,61 @@ mod tests {
             LaneOp::Sigmoid { ty: FloatType::F16 },
             LaneOp::Fma { ty: FloatType::F64 },
             LaneOp::Select { ty: DType::BF16 },
-            LaneOp::Clamp { ty: FloatType::F32, propagate_nan: true },
+            LaneOp::Clamp {
+                ty: FloatType::F32,
+                propagate_nan: true,
+            },
             LaneOp::ExtSigned { from: 8, to: 32 },
             LaneOp::ExtUnsigned { from: 1, to: 32 },
             LaneOp::Trunc { from: 64, to: 32 },
-            LaneOp::IntToFloat { width: 32, signed: false, to: FloatType::F32 },
-            LaneOp::FloatToInt { from: FloatType::BF16, width: 8, signed: true },
-            LaneOp::Convert { from: DType::F32, to: DType::F6E2M3, rounding: Rounding::TowardZero },
-            LaneOp::AddPtr { offset_width: 32, elem_size: 4 },
-            LaneOp::Bitcast { from: DType::F32, to: DType::I32 },
+            LaneOp::IntToFloat {
+                width: 32,
+                signed: false,
+                to: FloatType::F32,
+            },
+            LaneOp::FloatToInt {
+                from: FloatType::BF16,
+                width: 8,
+                signed: true,
+            },
+            LaneOp::Convert {
+                from: DType::F32,
+                to: DType::F6E2M3,
+                rounding: Rounding::TowardZero,
+            },
+            LaneOp::AddPtr {
+                offset_width: 32,
+                elem_size: 4,
+            },
+            LaneOp::Bitcast {
+                from: DType::F32,
+                to: DType::I32,
+            },
         ];
         ops.extend(INT_BINARY_OPS.map(|op| LaneOp::Int { op, width: 64 }));
-        ops.extend(FLOAT_UNARY_OPS.map(|op| LaneOp::FloatUnary { op, ty: FloatType::F32 }));
-        ops.extend(FLOAT_BINARY_OPS.map(|op| LaneOp::Float { op, ty: FloatType::F32 }));
+        ops.extend(FLOAT_UNARY_OPS.map(|op| LaneOp::FloatUnary {
+            op,
+            ty: FloatType::F32,
+        }));
+        ops.extend(FLOAT_BINARY_OPS.map(|op| LaneOp::Float {
+            op,
+            ty: FloatType::F32,
+        }));
         ops.extend(INT_PREDICATES.map(|pred| LaneOp::IntCmp { pred, width: 1 }));
-        ops.extend(FLOAT_PREDICATES.map(|pred| LaneOp::FloatCmp { pred, ty: FloatType::F8E5M2 }));
-        ops.extend(BIT_OPS.map(|op| LaneOp::Bit { op, width: 32, result_width: 32 }));
-        ops.extend(FLOAT_CLASSES.map(|class| LaneOp::FloatClass { class, ty: FloatType::F32, result_width: 1 }));
+        ops.extend(FLOAT_PREDICATES.map(|pred| LaneOp::FloatCmp {
+            pred,
+            ty: FloatType::F8E5M2,
+        }));
+        ops.extend(BIT_OPS.map(|op| LaneOp::Bit {
+            op,
+            width: 32,
+            result_width: 32,
+        }));
+        ops.extend(FLOAT_CLASSES.map(|class| LaneOp::FloatClass {
+            class,
+            ty: FloatType::F32,
+            result_width: 1,
+        }));
         for op in ops {
             assert_eq!(LaneOp::parse(&op.to_string()), Ok(op), "{op}");
             assert!(op.check().is_ok(), "{op}");
@@ -782,10 +1104,24 @@ mod tests {
     #[test]
     fn check_rejects_inconsistent_parameters() {
         assert!(LaneOp::ExtSigned { from: 32, to: 8 }.check().is_err());
-        assert!(LaneOp::Int { op: IntBinaryOp::Add, width: 12 }.check().is_err());
-        assert!(LaneOp::Bitcast { from: DType::F32, to: DType::I16 }.check().is_err());
-        assert!(LaneOp::Convert { from: DType::I32, to: DType::F32, rounding: Rounding::NearestEven }
-            .check()
-            .is_err());
+        assert!(LaneOp::Int {
+            op: IntBinaryOp::Add,
+            width: 12
+        }
+        .check()
+        .is_err());
+        assert!(LaneOp::Bitcast {
+            from: DType::F32,
+            to: DType::I16
+        }
+        .check()
+        .is_err());
+        assert!(LaneOp::Convert {
+            from: DType::I32,
+            to: DType::F32,
+            rounding: Rounding::NearestEven
+        }
+        .check()
+        .is_err());
     }
 }

@@ -99,20 +99,32 @@ impl MicroProgram {
 
     /// The types of the outputs (after [`MicroProgram::check`] succeeded).
     pub fn output_types(&self) -> Result<Vec<DType>, String> {
-        self.outputs.iter().map(|&o| self.type_of(o, self.body.len())).collect()
+        self.outputs
+            .iter()
+            .map(|&o| self.type_of(o, self.body.len()))
+            .collect()
     }
 
     /// Type-checks the program: every op's parameters, argument count and
     /// argument types, SSA order, and the sizes above.
     pub fn check(&self) -> Result<(), String> {
         if self.inputs.len() > MAX_MICRO_INPUTS {
-            return Err(format!("{} inputs (at most {MAX_MICRO_INPUTS})", self.inputs.len()));
+            return Err(format!(
+                "{} inputs (at most {MAX_MICRO_INPUTS})",
+                self.inputs.len()
+            ));
         }
         if self.outputs.len() > MAX_MICRO_OUTPUTS {
-            return Err(format!("{} outputs (at most {MAX_MICRO_OUTPUTS})", self.outputs.len()));
+            return Err(format!(
+                "{} outputs (at most {MAX_MICRO_OUTPUTS})",
+                self.outputs.len()
+            ));
         }
         if self.body.len() > MAX_MICRO_BODY {
-            return Err(format!("{} lane instructions (at most {MAX_MICRO_BODY})", self.body.len()));
+            return Err(format!(
+                "{} lane instructions (at most {MAX_MICRO_BODY})",
+                self.body.len()
+            ));
         }
         for (j, instr) in self.body.iter().enumerate() {
             instr.op.check().map_err(|e| format!("v{j}: {e}"))?;
@@ -136,7 +148,8 @@ impl MicroProgram {
             }
         }
         for (k, &out) in self.outputs.iter().enumerate() {
-            self.type_of(out, self.body.len()).map_err(|e| format!("output {k}: {e}"))?;
+            self.type_of(out, self.body.len())
+                .map_err(|e| format!("output {k}: {e}"))?;
         }
         Ok(())
     }
@@ -168,7 +181,13 @@ impl MicroProgram {
     pub fn issue_slots(&self, simple: u32, transcendental: u32) -> u64 {
         self.body
             .iter()
-            .map(|i| u64::from(if i.op.is_transcendental() { transcendental } else { simple }))
+            .map(|i| {
+                u64::from(if i.op.is_transcendental() {
+                    transcendental
+                } else {
+                    simple
+                })
+            })
             .sum()
     }
 }
@@ -194,11 +213,23 @@ mod tests {
             inputs: vec![DType::F32, DType::F32],
             body: vec![
                 LaneInstr {
-                    op: LaneOp::Float { op: FloatBinaryOp::Mul, ty: FloatType::F32 },
-                    args: vec![LaneSrc::Input(0), LaneSrc::Imm { ty: DType::F32, bits: 0x4000_0000 }],
+                    op: LaneOp::Float {
+                        op: FloatBinaryOp::Mul,
+                        ty: FloatType::F32,
+                    },
+                    args: vec![
+                        LaneSrc::Input(0),
+                        LaneSrc::Imm {
+                            ty: DType::F32,
+                            bits: 0x4000_0000,
+                        },
+                    ],
                 },
                 LaneInstr {
-                    op: LaneOp::Float { op: FloatBinaryOp::Add, ty: FloatType::F32 },
+                    op: LaneOp::Float {
+                        op: FloatBinaryOp::Add,
+                        ty: FloatType::F32,
+                    },
                     args: vec![LaneSrc::Value(0), LaneSrc::Input(1)],
                 },
             ],
@@ -213,7 +244,11 @@ mod tests {
         assert_eq!(p.output_types(), Ok(vec![DType::F32]));
         let mut values = Vec::new();
         let mut out = [0u64];
-        p.eval(&[u64::from(3f32.to_bits()), u64::from(1f32.to_bits())], &mut values, &mut out);
+        p.eval(
+            &[u64::from(3f32.to_bits()), u64::from(1f32.to_bits())],
+            &mut values,
+            &mut out,
+        );
         assert_eq!(f32::from_bits(out[0] as u32), 7.0);
     }
 
@@ -226,7 +261,10 @@ mod tests {
         p.body[0].args[0] = LaneSrc::Value(1);
         assert!(p.check().unwrap_err().contains("before it is defined"));
         let mut p = axpy();
-        p.body[0].args[1] = LaneSrc::Imm { ty: DType::F32, bits: 1 << 40 };
+        p.body[0].args[1] = LaneSrc::Imm {
+            ty: DType::F32,
+            bits: 1 << 40,
+        };
         assert!(p.check().unwrap_err().contains("does not fit"));
     }
 }

@@ -48,7 +48,9 @@ pub use lane::LaneOp;
 pub use micro::{LaneInstr, LaneSrc, MicroId, MicroProgram};
 pub use mx::{MxFormat, MX_BLOCK};
 pub use operand::{Operand, Reg, Special, NUM_REGS};
-pub use program::{ArgDecl, ArgKind, Constant, DebugLoc, DebugLocId, LineEntry, MachineRef, Module, Program, PyLoc};
+pub use program::{
+    ArgDecl, ArgKind, Constant, DebugLoc, DebugLocId, LineEntry, MachineRef, Module, Program, PyLoc,
+};
 pub use sync::{BarrierScope, SemRef, SemScope, SemWait, Sync, MAX_WAITS};
 pub use ttu::{Drain, Epilogue, MatOperand, Matmul, ScaleOperand, TtuOp, TtuPrecision};
 pub use tvp::{

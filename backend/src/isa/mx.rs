@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use maiac_ir::semantics::convert::Rounding;
-use maiac_ir::semantics::mx::{apply_scale, e8m0_scale};
+use maiac_ir::numerics::mx::{dequantize_value, quantize_block_into, MxElement};
+use maiac_ir::numerics::{Overflow, Rounding};
 
 use super::dtype::DType;
 
@@ -26,8 +26,13 @@ pub enum MxFormat {
 }
 
 impl MxFormat {
-    pub const ALL: [MxFormat; 5] =
-        [MxFormat::Fp8E4M3, MxFormat::Fp8E5M2, MxFormat::Fp6E3M2, MxFormat::Fp6E2M3, MxFormat::Fp4E2M1];
+    pub const ALL: [MxFormat; 5] = [
+        MxFormat::Fp8E4M3,
+        MxFormat::Fp8E5M2,
+        MxFormat::Fp6E3M2,
+        MxFormat::Fp6E2M3,
+        MxFormat::Fp4E2M1,
+    ];
 
     /// The name used by `maiac quantize --format` and the assembler.
     pub fn name(self) -> &'static str {
@@ -63,21 +68,35 @@ impl MxFormat {
         }
     }
 
-    /// The element format's largest exponent (`emax` of the OCP spec).
-    pub fn emax(self) -> i32 {
+    /// The `maiac_ir::numerics` MX element of this format.
+    pub fn mx_element(self) -> MxElement {
         match self {
-            MxFormat::Fp8E4M3 => 8,
-            MxFormat::Fp8E5M2 => 15,
-            MxFormat::Fp6E3M2 => 4,
-            MxFormat::Fp6E2M3 => 2,
-            MxFormat::Fp4E2M1 => 2,
+            MxFormat::Fp8E4M3 => MxElement::E4M3,
+            MxFormat::Fp8E5M2 => MxElement::E5M2,
+            MxFormat::Fp6E3M2 => MxElement::E3M2,
+            MxFormat::Fp6E2M3 => MxElement::E2M3,
+            MxFormat::Fp4E2M1 => MxElement::E2M1,
         }
     }
 
-    /// Dequantizes one element: `decode(code) × 2^(scale − 127)` rounded once
-    /// to f32 (the same rule as `tt.dot_scaled` in the interpreter).
+    /// The element format's largest exponent (`emax` of the OCP spec).
+    pub fn emax(self) -> i32 {
+        self.mx_element().emax()
+    }
+
+    /// Quantizes one block (normally [`MX_BLOCK`] values) per OCP MX v1.0
+    /// (`maiac_ir::numerics::mx`): writes one element code per value
+    /// (unpacked, one per byte) and returns the E8M0 scale code.
+    /// `codes.len()` must equal `values.len()`; extra codes are left alone.
+    pub fn quantize_block(self, values: &[f32], codes: &mut [u8]) -> u8 {
+        let n = values.len().min(codes.len());
+        quantize_block_into(&values[..n], self.mx_element(), &mut codes[..n])
+    }
+
+    /// Dequantizes one element: `fl32(decode(code) × 2^(scale − 127))`, NaN
+    /// if the scale or the code is NaN (`maiac_ir::numerics::mx`).
     pub fn dequantize(self, code: u64, scale: u64) -> f32 {
-        apply_scale(self.element().decode_f32(code), e8m0_scale(scale))
+        dequantize_value(scale as u8, (code & self.element().value_mask()) as u8, self.mx_element())
     }
 }
 
@@ -87,102 +106,33 @@ impl fmt::Display for MxFormat {
     }
 }
 
-/// Rounds `x` into one of the OCP storage formats without Inf/NaN of their
-/// own arithmetic (FP6 E3M2/E2M3, FP4 E2M1) or into an E8M0 scale:
-///
-/// - FP6/FP4: round to nearest even (or toward zero), saturating to ±max
-///   normal (OCP's conversion rule); NaN gives `+0` since the formats have
-///   no NaN; the sign of zero is kept.
-/// - E8M0: `clamp(floor(log2|x|), −127, 127) + 127` (the exponent of `|x|`,
-///   as MX scale selection computes it); NaN and ±Inf give `0xFF` (NaN),
-///   zero gives `0x00`.
-///
-/// For any other target the IR's encoder is used.
+/// Rounds `x` once into the float type `to` with `rounding` and the
+/// format's own overflow rule (`maiac_ir::numerics`, as `ml_dtypes`'
+/// `astype` does): FP6/FP4 saturate to ±max (a NaN becomes ∓0, `ml_dtypes`'
+/// stand-in); E8M0 rounds to the nearest power of two, with zero, negatives,
+/// Inf and NaN giving `0xFF` (NaN). For the IR's float types this equals
+/// `maiac_ir::semantics::convert` (the interpreter's conversions). Integer
+/// targets are not float conversions ([`crate::isa::LaneOp::check`] rejects
+/// them) and give 0.
 pub fn encode_storage_float(x: f64, to: DType, rounding: Rounding) -> u64 {
-    match to {
-        DType::F6E3M2 => encode_sign_magnitude(x, 3, 2, 3, rounding),
-        DType::F6E2M3 => encode_sign_magnitude(x, 2, 3, 1, rounding),
-        DType::F4E2M1 => encode_sign_magnitude(x, 2, 1, 1, rounding),
-        DType::E8M0 => encode_e8m0(x),
-        other => match other.float_type() {
-            Some(t) => maiac_ir::semantics::convert::f64_to_float_bits_rounded(x, t, rounding),
-            // Integer targets are not float conversions; `LaneOp::check` rejects them.
-            None => 0,
-        },
+    match to.float_format() {
+        Some(format) => format.encode_f64(x, rounding, Overflow::FormatRule),
+        None => 0,
     }
-}
-
-/// A format with a sign bit, `exp_bits`, `man_bits`, `bias` and no Inf/NaN.
-fn encode_sign_magnitude(x: f64, exp_bits: u32, man_bits: u32, bias: i32, rounding: Rounding) -> u64 {
-    if x.is_nan() {
-        return 0;
-    }
-    let sign = u64::from(x.is_sign_negative()) << (exp_bits + man_bits);
-    let magnitude = x.abs();
-    let max_code = (1u64 << (exp_bits + man_bits)) - 1;
-    let emax = (1i32 << exp_bits) - 1 - bias;
-    let max_value = (2.0 - 2f64.powi(-(man_bits as i32))) * 2f64.powi(emax);
-    if magnitude >= max_value {
-        return sign | max_code;
-    }
-    if magnitude == 0.0 {
-        return sign;
-    }
-    // Exponent of the binade (subnormals share the minimum normal exponent).
-    let emin = 1 - bias;
-    let exponent = (magnitude.log2().floor() as i32).max(emin);
-    let quantum = 2f64.powi(exponent - man_bits as i32);
-    let scaled = magnitude / quantum; // exact: division by a power of two
-    let steps = match rounding {
-        Rounding::NearestEven => scaled.round_ties_even(),
-        Rounding::TowardZero => scaled.trunc(),
-    };
-    let value = steps * quantum;
-    if value >= max_value {
-        return sign | max_code;
-    }
-    let steps = steps as u64;
-    // `steps` counts quanta of the binade: below 2^man_bits is subnormal
-    // (exponent field 0), 2^(man_bits+1) means rounding carried into the
-    // next binade.
-    let code = if exponent == emin && steps < (1 << man_bits) {
-        steps
-    } else {
-        let (exponent, steps) =
-            if steps >= (2 << man_bits) { (exponent + 1, steps >> 1) } else { (exponent, steps) };
-        let field = (exponent + bias) as u64;
-        (field << man_bits) | (steps - (1 << man_bits))
-    };
-    sign | code.min(max_code)
-}
-
-fn encode_e8m0(x: f64) -> u64 {
-    if !x.is_finite() {
-        return 0xFF;
-    }
-    if x == 0.0 {
-        return 0;
-    }
-    let exponent = (x.abs().log2().floor() as i32).clamp(-127, 127);
-    (exponent + 127) as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn round_trip_all(ty: DType) {
-        for code in 0..(1u64 << ty.value_bits()) {
-            let x = ty.decode_f64(code);
-            assert_eq!(encode_storage_float(x, ty, Rounding::NearestEven), code, "{ty} {code:#x}");
-        }
-    }
-
     #[test]
     fn every_code_round_trips() {
-        round_trip_all(DType::F4E2M1);
-        round_trip_all(DType::F6E2M3);
-        round_trip_all(DType::F6E3M2);
+        for ty in [DType::F4E2M1, DType::F6E2M3, DType::F6E3M2] {
+            for code in 0..(1u64 << ty.value_bits()) {
+                let x = ty.decode_f64(code);
+                assert_eq!(encode_storage_float(x, ty, Rounding::NearestEven), code, "{ty} {code:#x}");
+            }
+        }
     }
 
     #[test]
@@ -190,19 +140,25 @@ mod tests {
         let fp4 = |x| encode_storage_float(x, DType::F4E2M1, Rounding::NearestEven);
         assert_eq!(fp4(2.5), 0x4); // between 2 and 3: even mantissa is 2
         assert_eq!(fp4(3.5), 0x6); // between 3 and 4: 4
-        assert_eq!(fp4(0.25), 0x0); // half of the smallest subnormal: ties to 0
-        assert_eq!(fp4(0.26), 0x1);
+        assert_eq!(fp4(0.25), 0x0); // half the smallest subnormal: ties to 0
         assert_eq!(fp4(100.0), 0x7);
         assert_eq!(fp4(-100.0), 0xF);
         assert_eq!(encode_storage_float(2.9, DType::F4E2M1, Rounding::TowardZero), 0x4);
         assert_eq!(encode_storage_float(1.0, DType::E8M0, Rounding::NearestEven), 127);
-        assert_eq!(encode_storage_float(3.0, DType::E8M0, Rounding::NearestEven), 128);
         assert_eq!(encode_storage_float(f64::NAN, DType::E8M0, Rounding::NearestEven), 0xFF);
+        assert_eq!(encode_storage_float(1.0, DType::F32, Rounding::NearestEven), 0x3F80_0000);
     }
 
     #[test]
-    fn dequantizes_with_the_block_scale() {
+    fn quantizes_and_dequantizes_blocks() {
+        let values: Vec<f32> = (0..32).map(|i| i as f32 * 0.25).collect();
+        let mut codes = [0u8; 32];
+        let scale = MxFormat::Fp4E2M1.quantize_block(&values, &mut codes);
+        // max 7.75: floor(log2) = 2, emax(e2m1) = 2 -> shared exponent 0.
+        assert_eq!(scale, 127);
+        assert_eq!(MxFormat::Fp4E2M1.dequantize(u64::from(codes[8]), u64::from(scale)), 2.0);
         assert_eq!(MxFormat::Fp4E2M1.dequantize(0x7, 128), 12.0);
         assert_eq!(MxFormat::Fp8E4M3.dequantize(0x38, 126), 0.5);
+        assert_eq!(MxFormat::Fp4E2M1.emax(), 2);
     }
 }

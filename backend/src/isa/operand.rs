@@ -51,12 +51,18 @@ impl Operand {
 
     /// The value of `reg`.
     pub const fn reg(reg: Reg) -> Operand {
-        Operand { reg: Some(reg), imm: 0 }
+        Operand {
+            reg: Some(reg),
+            imm: 0,
+        }
     }
 
     /// `reg + imm`.
     pub const fn reg_plus(reg: Reg, imm: i64) -> Operand {
-        Operand { reg: Some(reg), imm }
+        Operand {
+            reg: Some(reg),
+            imm,
+        }
     }
 
     /// The constant value when no register is involved.

@@ -52,7 +52,10 @@ pub struct Program {
 
 impl Program {
     pub fn new(code: Vec<Instr>) -> Program {
-        Program { code, lines: Vec::new() }
+        Program {
+            code,
+            lines: Vec::new(),
+        }
     }
 
     /// The debug location of instruction `pc`.
@@ -174,12 +177,18 @@ impl Module {
     /// A human-readable description of where instruction `pc` of the tile
     /// (or cluster) program came from: `tt.load at 12:5 (kernel.py:10:3)`.
     pub fn describe_pc(&self, cluster_program: bool, pc: u32) -> String {
-        let program = if cluster_program { self.cluster_program.as_ref() } else { Some(&self.tile_program) };
+        let program = if cluster_program {
+            self.cluster_program.as_ref()
+        } else {
+            Some(&self.tile_program)
+        };
         let which = if cluster_program { "cluster" } else { "tile" };
         let instr = program
             .and_then(|p| p.code.get(pc as usize))
             .map_or_else(|| "?".to_string(), |i| i.op.mnemonic());
-        let loc = program.and_then(|p| p.loc_of(pc)).and_then(|id| self.debug_loc(id));
+        let loc = program
+            .and_then(|p| p.loc_of(pc))
+            .and_then(|id| self.debug_loc(id));
         match loc {
             None => format!("{which} program pc {pc} ({instr})"),
             Some(l) => {
@@ -188,7 +197,10 @@ impl Module {
                     .as_ref()
                     .map(|p| format!(", {}:{}:{}", p.file, p.line, p.col))
                     .unwrap_or_default();
-                format!("{which} program pc {pc} ({instr}) from {} at TTIR {}:{}{py}", l.op_name, l.ttir_line, l.ttir_col)
+                format!(
+                    "{which} program pc {pc} ({instr}) from {} at TTIR {}:{}{py}",
+                    l.op_name, l.ttir_line, l.ttir_col
+                )
             }
         }
     }

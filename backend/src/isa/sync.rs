@@ -38,11 +38,17 @@ pub struct SemRef {
 
 impl SemRef {
     pub const fn tile(index: u16) -> SemRef {
-        SemRef { scope: SemScope::Tile, index }
+        SemRef {
+            scope: SemScope::Tile,
+            index,
+        }
     }
 
     pub const fn cluster(index: u16) -> SemRef {
-        SemRef { scope: SemScope::Cluster, index }
+        SemRef {
+            scope: SemScope::Cluster,
+            index,
+        }
     }
 }
 
@@ -89,7 +95,10 @@ impl Sync {
 
     /// Adds a wait (builder style).
     pub fn wait(mut self, sem: SemRef, value: impl Into<Operand>) -> Sync {
-        self.waits.push(SemWait { sem, value: value.into() });
+        self.waits.push(SemWait {
+            sem,
+            value: value.into(),
+        });
         self
     }
 

@@ -147,7 +147,9 @@ impl TtuPrecision {
         Some(match dtype {
             DType::F4E2M1 => TtuPrecision::Fp4,
             DType::F6E2M3 | DType::F6E3M2 => TtuPrecision::Fp6,
-            DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => TtuPrecision::Fp8,
+            DType::F8E4M3FN | DType::F8E5M2 | DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => {
+                TtuPrecision::Fp8
+            }
             DType::I8 => TtuPrecision::Int8,
             DType::BF16 | DType::F16 => TtuPrecision::Bf16,
             DType::F32 => TtuPrecision::Fp32,

@@ -194,7 +194,12 @@ impl TvpOp {
     /// Lanes the instruction iterates over (elements of its largest
     /// operand), the `N` of its cost formula.
     pub fn lanes(&self) -> u64 {
-        self.reads().into_iter().chain(self.writes()).map(View::num_elements).max().unwrap_or(0)
+        self.reads()
+            .into_iter()
+            .chain(self.writes())
+            .map(View::num_elements)
+            .max()
+            .unwrap_or(0)
     }
 }
 

@@ -33,12 +33,22 @@ pub struct View {
 impl View {
     /// A dense row-major view of `shape` at `addr`.
     pub fn contiguous(addr: Address, dtype: DType, shape: &[u32]) -> View {
-        View { addr, dtype, shape: shape.to_vec(), strides: row_major_strides(shape) }
+        View {
+            addr,
+            dtype,
+            shape: shape.to_vec(),
+            strides: row_major_strides(shape),
+        }
     }
 
     /// A rank-0 view of the single element at `addr`.
     pub fn scalar(addr: Address, dtype: DType) -> View {
-        View { addr, dtype, shape: Vec::new(), strides: Vec::new() }
+        View {
+            addr,
+            dtype,
+            shape: Vec::new(),
+            strides: Vec::new(),
+        }
     }
 
     pub fn rank(&self) -> usize {
@@ -52,10 +62,9 @@ impl View {
 
     /// Element offset (in elements, relative to the base) of a multi-index.
     pub fn element_offset(&self, index: &[u32]) -> i64 {
-        index
-            .iter()
-            .zip(&self.strides)
-            .fold(0i64, |acc, (&i, &s)| acc.wrapping_add(i64::from(i).wrapping_mul(s)))
+        index.iter().zip(&self.strides).fold(0i64, |acc, (&i, &s)| {
+            acc.wrapping_add(i64::from(i).wrapping_mul(s))
+        })
     }
 
     /// Bit offset (relative to the base byte) of a multi-index.
@@ -160,9 +169,15 @@ mod tests {
         let v = View::contiguous(Address::tsram(0), DType::F32, &[4, 8]);
         assert_eq!(v.byte_span(), Some((0, 128)));
         assert!(v.is_contiguous());
-        let bcast = View { strides: vec![0, 1], ..v.clone() };
+        let bcast = View {
+            strides: vec![0, 1],
+            ..v.clone()
+        };
         assert_eq!(bcast.byte_span(), Some((0, 32)));
-        let back = View { strides: vec![-8, 1], ..v };
+        let back = View {
+            strides: vec![-8, 1],
+            ..v
+        };
         assert_eq!(back.byte_span(), Some((-96, 32)));
         let fp4 = View::contiguous(Address::tsram(0), DType::F4E2M1, &[3]);
         assert_eq!(fp4.byte_span(), Some((0, 2)));

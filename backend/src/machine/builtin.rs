@@ -36,16 +36,34 @@ pub fn resolve(name_or_path: &str) -> Result<Machine, MachineError> {
     let path = Path::new(name_or_path);
     if !path.is_file() {
         let known = builtin_names().collect::<Vec<_>>().join(", ");
-        return Err(MachineError::Unknown { name: name_or_path.to_string(), known });
+        return Err(MachineError::Unknown {
+            name: name_or_path.to_string(),
+            known,
+        });
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| MachineError::Io { path: name_or_path.to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| MachineError::Io {
+        path: name_or_path.to_string(),
+        source,
+    })?;
     Machine::from_toml(&text, name_or_path)
 }
 
 /// The machine `--machine` selects, or the default when absent.
 pub fn resolve_or_default(name_or_path: Option<&str>) -> Result<Machine, MachineError> {
     resolve(name_or_path.unwrap_or(DEFAULT_MACHINE))
+}
+
+/// The whole `maiac machine [--machine NAME|FILE] [--json]` output: the
+/// JSON summary (pretty-printed) or the text rendering.
+pub fn describe(name_or_path: Option<&str>, json: bool) -> Result<String, MachineError> {
+    let machine = resolve_or_default(name_or_path)?;
+    Ok(if json {
+        let mut text = serde_json::to_string_pretty(&machine.summary_json()).unwrap_or_default();
+        text.push('\n');
+        text
+    } else {
+        machine.render_text()
+    })
 }
 
 #[cfg(test)]
@@ -59,6 +77,9 @@ mod tests {
             assert_eq!(m.name, name);
         }
         assert_eq!(resolve_or_default(None).unwrap().name, DEFAULT_MACHINE);
+        let json: serde_json::Value = serde_json::from_str(&describe(Some("tiny"), true).unwrap()).unwrap();
+        assert_eq!(json["name"], "tiny");
+        assert!(describe(None, false).unwrap().starts_with("machine maia200-like"));
     }
 
     #[test]

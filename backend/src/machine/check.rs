@@ -17,7 +17,11 @@ impl Machine {
         if used > self.num_tiles() {
             return Err(err(
                 "dispatch".into(),
-                format!("uses {used} tiles, machine `{}` has {}", self.name, self.num_tiles()),
+                format!(
+                    "uses {used} tiles, machine `{}` has {}",
+                    self.name,
+                    self.num_tiles()
+                ),
             ));
         }
         self.check_program(module, &module.tile_program, false)?;
@@ -43,22 +47,42 @@ impl Machine {
             }
             if let UnitSet::List(list) = &c.units {
                 if let Some(u) = list.iter().find(|&&u| u >= units) {
-                    return Err(err(format!("constant {i}"), format!("unit {u} does not exist ({units} units)")));
+                    return Err(err(
+                        format!("constant {i}"),
+                        format!("unit {u} does not exist ({units} units)"),
+                    ));
                 }
             }
         }
         Ok(())
     }
 
-    fn check_program(&self, module: &Module, program: &Program, cluster: bool) -> Result<(), VerifyError> {
+    fn check_program(
+        &self,
+        module: &Module,
+        program: &Program,
+        cluster: bool,
+    ) -> Result<(), VerifyError> {
         for (pc, instr) in program.code.iter().enumerate() {
             let location = || module.describe_pc(cluster, pc as u32);
-            let sems = instr.sync.waits.iter().map(|w| w.sem).chain(instr.sync.signal);
+            let sems = instr
+                .sync
+                .waits
+                .iter()
+                .map(|w| w.sem)
+                .chain(instr.sync.signal);
             for sem in sems {
-                self.check_sem(sem, cluster).map_err(|message| VerifyError { location: location(), message })?;
+                self.check_sem(sem, cluster)
+                    .map_err(|message| VerifyError {
+                        location: location(),
+                        message,
+                    })?;
             }
             if let crate::isa::Op::Tvp(op) = &instr.op {
-                self.check_static_views(op).map_err(|message| VerifyError { location: location(), message })?;
+                self.check_static_views(op).map_err(|message| VerifyError {
+                    location: location(),
+                    message,
+                })?;
             }
         }
         Ok(())
@@ -66,12 +90,17 @@ impl Machine {
 
     fn check_sem(&self, sem: SemRef, cluster: bool) -> Result<(), String> {
         let limit = match sem.scope {
-            SemScope::Tile if cluster => return Err(format!("{sem}: a cluster program has no tile semaphores")),
+            SemScope::Tile if cluster => {
+                return Err(format!("{sem}: a cluster program has no tile semaphores"))
+            }
             SemScope::Tile => self.tile.semaphores,
             SemScope::Cluster => self.cluster.semaphores,
         };
         if u32::from(sem.index) >= limit {
-            return Err(format!("semaphore {sem} does not exist (machine `{}` has {limit})", self.name));
+            return Err(format!(
+                "semaphore {sem} does not exist (machine `{}` has {limit})",
+                self.name
+            ));
         }
         Ok(())
     }
@@ -137,9 +166,15 @@ mod tests {
     #[test]
     fn semaphores_must_exist() {
         let tiny = builtin("tiny").unwrap();
-        let ok = module_with(vec![Instr::with_sync(CpOp::Nop.into(), Sync::none().signal(SemRef::tile(15)))]);
+        let ok = module_with(vec![Instr::with_sync(
+            CpOp::Nop.into(),
+            Sync::none().signal(SemRef::tile(15)),
+        )]);
         assert!(tiny.check_module(&ok).is_ok());
-        let bad = module_with(vec![Instr::with_sync(CpOp::Nop.into(), Sync::none().wait(SemRef::tile(16), 1))]);
+        let bad = module_with(vec![Instr::with_sync(
+            CpOp::Nop.into(),
+            Sync::none().wait(SemRef::tile(16), 1),
+        )]);
         let err = tiny.check_module(&bad).unwrap_err();
         assert!(err.to_string().contains("t16 does not exist"), "{err}");
     }
@@ -159,6 +194,9 @@ mod tests {
         m.dispatch = Dispatch::RoundRobin { tiles: 5 };
         assert!(tiny.check_module(&m).is_err());
         assert!(tiny.check_compatible(&m).is_ok());
-        assert!(builtin("maia200-like").unwrap().check_compatible(&m).is_err());
+        assert!(builtin("maia200-like")
+            .unwrap()
+            .check_compatible(&m)
+            .is_err());
     }
 }

@@ -55,8 +55,8 @@ impl Machine {
         let hbm = self.bytes_per_second(f64::from(self.hbm.bytes_per_cycle));
         let ridge = |macs| self.peak_flops(macs) / hbm;
         let tiles = self.num_tiles();
-        let sram_bytes =
-            u64::from(tiles) * self.tile.tsram_bytes + u64::from(self.clusters) * self.cluster.csram_bytes;
+        let sram_bytes = u64::from(tiles) * self.tile.tsram_bytes
+            + u64::from(self.clusters) * self.cluster.csram_bytes;
         let sram_per_cycle = f64::from(tiles) * f64::from(self.tile.tsram_bytes_per_cycle)
             + f64::from(self.clusters) * f64::from(self.cluster.csram_bytes_per_cycle);
         Derived {
@@ -170,7 +170,9 @@ impl Machine {
         let _ = writeln!(
             s,
             "DMA           tile {} B/cycle, cluster {} B/cycle, NoC link {} B/cycle per cluster",
-            self.dma.tile_bytes_per_cycle, self.dma.cluster_bytes_per_cycle, self.noc.cluster_link_bytes_per_cycle
+            self.dma.tile_bytes_per_cycle,
+            self.dma.cluster_bytes_per_cycle,
+            self.noc.cluster_link_bytes_per_cycle
         );
         let _ = writeln!(
             s,
@@ -244,7 +246,10 @@ mod tests {
     #[test]
     fn text_rendering() {
         let text = builtin("maia200-like").unwrap().render_text();
-        assert!(text.contains("FP4 10145 / FP6 5072 / FP8 5072 / BF16 1268"), "{text}");
+        assert!(
+            text.contains("FP4 10145 / FP6 5072 / FP8 5072 / BF16 1268"),
+            "{text}"
+        );
         assert!(text.contains("272 MiB"), "{text}");
     }
 }

@@ -15,12 +15,16 @@
 
 pub mod builtin;
 pub mod check;
+pub mod cost;
 pub mod derived;
 pub mod hash;
 
 use serde::{Deserialize, Serialize};
 
-pub use builtin::{builtin, builtin_names, resolve, resolve_or_default, DEFAULT_MACHINE, MAIA200_LIKE, TINY};
+pub use builtin::{
+    builtin, builtin_names, describe, resolve, resolve_or_default, DEFAULT_MACHINE, MAIA200_LIKE, TINY,
+};
+pub use cost::DmaCost;
 pub use derived::{Derived, PeakTflops};
 
 use crate::isa::TtuPrecision;
@@ -176,7 +180,10 @@ pub enum MachineError {
     #[error("unknown machine `{name}`: not a built-in machine ({known}) and not a readable file")]
     Unknown { name: String, known: String },
     #[error("cannot read machine file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid machine file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("machine `{name}` is inconsistent: {message}")]
@@ -186,8 +193,10 @@ pub enum MachineError {
 impl Machine {
     /// Parses a TOML description; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Machine, MachineError> {
-        let machine: Machine =
-            toml::from_str(text).map_err(|e| MachineError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let machine: Machine = toml::from_str(text).map_err(|e| MachineError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         machine.validate()?;
         Ok(machine)
     }
@@ -199,44 +208,95 @@ impl Machine {
 
     /// Checks that every figure is usable (positive counts and rates).
     pub fn validate(&self) -> Result<(), MachineError> {
-        let invalid = |message: String| MachineError::Invalid { name: self.name.clone(), message };
+        let invalid = |message: String| MachineError::Invalid {
+            name: self.name.clone(),
+            message,
+        };
         if self.name.trim().is_empty() {
             return Err(invalid("the name is empty".into()));
         }
         if !(self.clock_ghz.is_finite() && self.clock_ghz > 0.0) {
-            return Err(invalid(format!("clock_ghz must be positive, got {}", self.clock_ghz)));
+            return Err(invalid(format!(
+                "clock_ghz must be positive, got {}",
+                self.clock_ghz
+            )));
         }
         let positive = [
             ("clusters", u64::from(self.clusters)),
             ("tiles_per_cluster", u64::from(self.tiles_per_cluster)),
             ("tile.tsram_bytes", self.tile.tsram_bytes),
-            ("tile.tsram_bytes_per_cycle", u64::from(self.tile.tsram_bytes_per_cycle)),
+            (
+                "tile.tsram_bytes_per_cycle",
+                u64::from(self.tile.tsram_bytes_per_cycle),
+            ),
             ("tile.acc_bytes", self.tile.acc_bytes),
             ("tile.semaphores", u64::from(self.tile.semaphores)),
             ("tile.dma_queue_depth", u64::from(self.tile.dma_queue_depth)),
             ("tile.ttu_queue_depth", u64::from(self.tile.ttu_queue_depth)),
             ("tile.tvp_queue_depth", u64::from(self.tile.tvp_queue_depth)),
-            ("ttu.macs_per_cycle.fp4", u64::from(self.ttu.macs_per_cycle.fp4)),
-            ("ttu.macs_per_cycle.fp6", u64::from(self.ttu.macs_per_cycle.fp6)),
-            ("ttu.macs_per_cycle.fp8", u64::from(self.ttu.macs_per_cycle.fp8)),
-            ("ttu.macs_per_cycle.int8", u64::from(self.ttu.macs_per_cycle.int8)),
-            ("ttu.macs_per_cycle.bf16", u64::from(self.ttu.macs_per_cycle.bf16)),
-            ("ttu.macs_per_cycle.fp32", u64::from(self.ttu.macs_per_cycle.fp32)),
-            ("ttu.drain_elements_per_cycle", u64::from(self.ttu.drain_elements_per_cycle)),
+            (
+                "ttu.macs_per_cycle.fp4",
+                u64::from(self.ttu.macs_per_cycle.fp4),
+            ),
+            (
+                "ttu.macs_per_cycle.fp6",
+                u64::from(self.ttu.macs_per_cycle.fp6),
+            ),
+            (
+                "ttu.macs_per_cycle.fp8",
+                u64::from(self.ttu.macs_per_cycle.fp8),
+            ),
+            (
+                "ttu.macs_per_cycle.int8",
+                u64::from(self.ttu.macs_per_cycle.int8),
+            ),
+            (
+                "ttu.macs_per_cycle.bf16",
+                u64::from(self.ttu.macs_per_cycle.bf16),
+            ),
+            (
+                "ttu.macs_per_cycle.fp32",
+                u64::from(self.ttu.macs_per_cycle.fp32),
+            ),
+            (
+                "ttu.drain_elements_per_cycle",
+                u64::from(self.ttu.drain_elements_per_cycle),
+            ),
             ("tvp.lanes", u64::from(self.tvp.lanes)),
             ("tvp.simple_op_slots", u64::from(self.tvp.simple_op_slots)),
-            ("tvp.transcendental_op_slots", u64::from(self.tvp.transcendental_op_slots)),
+            (
+                "tvp.transcendental_op_slots",
+                u64::from(self.tvp.transcendental_op_slots),
+            ),
             ("cluster.csram_bytes", self.cluster.csram_bytes),
             ("cluster.csram_banks", u64::from(self.cluster.csram_banks)),
-            ("cluster.csram_bytes_per_cycle", u64::from(self.cluster.csram_bytes_per_cycle)),
+            (
+                "cluster.csram_bytes_per_cycle",
+                u64::from(self.cluster.csram_bytes_per_cycle),
+            ),
             ("cluster.semaphores", u64::from(self.cluster.semaphores)),
-            ("cluster.dma_queue_depth", u64::from(self.cluster.dma_queue_depth)),
-            ("dma.tile_bytes_per_cycle", u64::from(self.dma.tile_bytes_per_cycle)),
-            ("dma.cluster_bytes_per_cycle", u64::from(self.dma.cluster_bytes_per_cycle)),
-            ("dma.indexed_elements_per_cycle", u64::from(self.dma.indexed_elements_per_cycle)),
+            (
+                "cluster.dma_queue_depth",
+                u64::from(self.cluster.dma_queue_depth),
+            ),
+            (
+                "dma.tile_bytes_per_cycle",
+                u64::from(self.dma.tile_bytes_per_cycle),
+            ),
+            (
+                "dma.cluster_bytes_per_cycle",
+                u64::from(self.dma.cluster_bytes_per_cycle),
+            ),
+            (
+                "dma.indexed_elements_per_cycle",
+                u64::from(self.dma.indexed_elements_per_cycle),
+            ),
             ("hbm.bytes", self.hbm.bytes),
             ("hbm.bytes_per_cycle", u64::from(self.hbm.bytes_per_cycle)),
-            ("noc.cluster_link_bytes_per_cycle", u64::from(self.noc.cluster_link_bytes_per_cycle)),
+            (
+                "noc.cluster_link_bytes_per_cycle",
+                u64::from(self.noc.cluster_link_bytes_per_cycle),
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {
@@ -246,8 +306,12 @@ impl Machine {
         if u64::from(self.clusters) * u64::from(self.tiles_per_cluster) > u64::from(u32::MAX) {
             return Err(invalid("too many tiles".into()));
         }
-        if self.tile.semaphores > u32::from(u16::MAX) || self.cluster.semaphores > u32::from(u16::MAX) {
-            return Err(invalid("at most 65535 semaphores per tile or cluster".into()));
+        if self.tile.semaphores > u32::from(u16::MAX)
+            || self.cluster.semaphores > u32::from(u16::MAX)
+        {
+            return Err(invalid(
+                "at most 65535 semaphores per tile or cluster".into(),
+            ));
         }
         Ok(())
     }
@@ -282,7 +346,10 @@ impl Machine {
 
     /// A reference to this machine for a module header.
     pub fn reference(&self) -> crate::isa::MachineRef {
-        crate::isa::MachineRef { name: self.name.clone(), hash: self.hash() }
+        crate::isa::MachineRef {
+            name: self.name.clone(),
+            hash: self.hash(),
+        }
     }
 }
 
@@ -294,10 +361,16 @@ mod tests {
     fn rejects_unknown_fields_and_zero_counts() {
         let text = builtin("tiny").unwrap().to_toml();
         let with_typo = text.replacen("clusters =", "clusterz =", 1);
-        assert!(matches!(Machine::from_toml(&with_typo, "x.toml"), Err(MachineError::Parse { .. })));
+        assert!(matches!(
+            Machine::from_toml(&with_typo, "x.toml"),
+            Err(MachineError::Parse { .. })
+        ));
         let zero = text.replacen("clusters = 2", "clusters = 0", 1);
         let err = Machine::from_toml(&zero, "x.toml").unwrap_err();
-        assert!(err.to_string().contains("clusters must be positive"), "{err}");
+        assert!(
+            err.to_string().contains("clusters must be positive"),
+            "{err}"
+        );
     }
 
     #[test]

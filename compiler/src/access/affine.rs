@@ -191,13 +191,14 @@ impl Affine {
     /// stay far from overflowing i64. For w = 64 the cap makes the guard
     /// merely sufficient.
     pub fn range_guards(&self, lo: i128, hi: i128) -> Option<Vec<ScalarExpr>> {
+        use maiac_ir::semantics::int::IntPredicate::{Sge, Sle};
         let w = self.width();
         let cap = term_cap(w);
-        let mut pos_terms = Vec::new();
-        let mut neg_terms = Vec::new();
+        // Σ over dimensions of coef_d × max_idx_d, split by sign: constant
+        // terms summed here, variable ones kept as `i64` expressions.
+        let mut terms = Vec::new();
         let mut const_pos: i128 = 0;
         let mut const_neg: i128 = 0;
-        let mut all_const = true;
         for (d, dim) in self.dims.iter().enumerate() {
             if dim.coef.is_zero() || self.shape[d] == 1 && dim.wrap.is_none() {
                 continue;
@@ -214,44 +215,74 @@ impl Affine {
                 const_neg += (-t).max(0).min(cap);
                 continue;
             }
-            all_const = false;
-            // The product must not overflow i64 itself.
-            let (cr, mr) = (coef.signed_range(), (0i128, max_index.signed_range().1.max(0)));
-            let extreme = cr.0.abs().max(cr.1.abs()) * mr.1;
-            if extreme > i128::from(i64::MAX) {
+            // The product itself must stay far from overflowing i64.
+            let coef_range = coef.signed_range();
+            let extreme = coef_range.0.abs().max(coef_range.1.abs()) * max_index.signed_range().1.max(0);
+            if extreme > 1i128 << 62 {
                 return None;
             }
-            let term = ScalarExpr::mul(coef, max_index);
-            let cap_e = ScalarExpr::constant(cap, 64);
-            let zero = ScalarExpr::constant(0, 64);
-            pos_terms.push(ScalarExpr::min_s(ScalarExpr::max_s(term.clone(), zero.clone()), cap_e.clone()));
-            let negated = ScalarExpr::sub(zero.clone(), term);
-            neg_terms.push(ScalarExpr::min_s(ScalarExpr::max_s(negated, zero), cap_e));
+            terms.push(ScalarExpr::mul(coef, max_index));
         }
-        let mut guards = Vec::new();
-        if all_const {
-            // offset ≤ hi − Σpos and offset ≥ lo + Σneg, compared at the
-            // offset's own width when the bounds are representable.
-            let (wlo, whi) = width_range(w);
-            let upper = hi - const_pos;
-            let lower = lo + const_neg;
-            if upper < wlo || lower > whi || lower > upper {
-                return Some(vec![ScalarExpr::bool(false)]);
+        let (wlo, whi) = width_range(w);
+        let upper = hi - const_pos;
+        let lower = lo + const_neg;
+        // `offset ≤ upper` and `offset ≥ lower` at the offset's own width.
+        let offset_bound = |pred, bound: i128| {
+            if bound < wlo || bound > whi {
+                let always = if pred == Sle { bound >= whi } else { bound <= wlo };
+                ScalarExpr::bool(always)
+            } else {
+                ScalarExpr::cmp(pred, self.offset.clone(), ScalarExpr::constant(bound, w))
             }
-            use maiac_ir::semantics::int::IntPredicate::{Sge, Sle};
-            push_guard(&mut guards, ScalarExpr::cmp(Sle, self.offset.clone(), ScalarExpr::constant(upper.min(whi), w)));
-            push_guard(&mut guards, ScalarExpr::cmp(Sge, self.offset.clone(), ScalarExpr::constant(lower.max(wlo), w)));
-            return Some(guards);
-        }
-        use maiac_ir::semantics::int::IntPredicate::{Sge, Sle};
-        let offset = ScalarExpr::sext(64, self.offset.clone());
-        let sum = |terms: Vec<ScalarExpr>, c: i128| {
-            terms.into_iter().fold(ScalarExpr::constant(c, 64), ScalarExpr::add)
         };
-        let upper = ScalarExpr::sub(ScalarExpr::constant(hi, 64), sum(pos_terms, const_pos));
-        let lower = ScalarExpr::add(ScalarExpr::constant(lo, 64), sum(neg_terms, const_neg));
-        push_guard(&mut guards, ScalarExpr::cmp(Sle, offset.clone(), upper));
-        push_guard(&mut guards, ScalarExpr::cmp(Sge, offset, lower));
+        let mut guards = Vec::new();
+        match terms.len() {
+            0 => {
+                push_guard(&mut guards, offset_bound(Sle, upper));
+                push_guard(&mut guards, offset_bound(Sge, lower));
+            }
+            1 if w < 64 => {
+                // With one variable term T:
+                //   offset + Σpos + max(T, 0) ≤ hi ⇔ offset + T ≤ upper ∧ offset ≤ upper
+                //   offset − Σneg + min(T, 0) ≥ lo ⇔ offset + T ≥ lower ∧ offset ≥ lower
+                // (|offset| < 2^63 − 2^62 since w < 64, so the sum cannot wrap).
+                let t = terms.pop().unwrap_or_else(|| ScalarExpr::constant(0, 64));
+                let (upper_sum, lower_sum) = match self.offset.as_signed_const() {
+                    Some(c) => (
+                        ScalarExpr::cmp(Sle, t.clone(), ScalarExpr::constant(upper - i128::from(c), 64)),
+                        ScalarExpr::cmp(Sge, t, ScalarExpr::constant(lower - i128::from(c), 64)),
+                    ),
+                    None => {
+                        let sum = ScalarExpr::add(ScalarExpr::sext(64, self.offset.clone()), t);
+                        (
+                            ScalarExpr::cmp(Sle, sum.clone(), ScalarExpr::constant(upper, 64)),
+                            ScalarExpr::cmp(Sge, sum, ScalarExpr::constant(lower, 64)),
+                        )
+                    }
+                };
+                push_guard(&mut guards, upper_sum);
+                push_guard(&mut guards, offset_bound(Sle, upper));
+                push_guard(&mut guards, lower_sum);
+                push_guard(&mut guards, offset_bound(Sge, lower));
+            }
+            _ => {
+                // Several variable terms: each part capped (see above) so
+                // the sums cannot wrap.
+                let cap_e = ScalarExpr::constant(cap, 64);
+                let zero = ScalarExpr::constant(0, 64);
+                let capped = |t: ScalarExpr| ScalarExpr::min_s(ScalarExpr::max_s(t, zero.clone()), cap_e.clone());
+                let pos = terms.iter().cloned().map(&capped).fold(ScalarExpr::constant(0, 64), ScalarExpr::add);
+                let neg = terms
+                    .into_iter()
+                    .map(|t| capped(ScalarExpr::sub(zero.clone(), t)))
+                    .fold(ScalarExpr::constant(0, 64), ScalarExpr::add);
+                let offset = ScalarExpr::sext(64, self.offset.clone());
+                let upper = ScalarExpr::sub(ScalarExpr::constant(upper, 64), pos);
+                let lower = ScalarExpr::add(ScalarExpr::constant(lower, 64), neg);
+                push_guard(&mut guards, ScalarExpr::cmp(Sle, offset.clone(), upper));
+                push_guard(&mut guards, ScalarExpr::cmp(Sge, offset, lower));
+            }
+        }
         Some(guards)
     }
 
@@ -588,7 +619,7 @@ mod tests {
         let p = ptr.add_offsets(&offs).unwrap();
         assert_eq!(p.offset.display(&names).to_string(), "(%v0 + (sext64((%v1 * %v2)) * 4))");
         assert_eq!(p.dims[1].coef.as_signed_const(), Some(1));
-        assert_eq!(p.guards.len(), 2, "{}", show(&p));
+        assert_eq!(p.guards.len(), 3, "{}", show(&p));
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod print;
 pub mod scalar;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 
 use std::collections::BTreeMap;

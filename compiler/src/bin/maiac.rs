@@ -1,2 +1,56 @@
 //! The `maiac` command-line driver.
-fn main() {}
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "maiac", version, about = "Triton TTIR compiler for a Maia-like accelerator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a kernel on the reference interpreter (exact semantics).
+    Interp {
+        /// The TTIR file.
+        kernel: PathBuf,
+        /// Launch grid: X[,Y[,Z]].
+        #[arg(long)]
+        grid: String,
+        /// A kernel argument: NAME=FILE.npy for pointers, NAME=NUMBER for scalars.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// Write a buffer after the run: NAME=FILE.npy.
+        #[arg(long = "out", value_name = "NAME=FILE.npy")]
+        outs: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; usage errors exit 1 like
+            // every other user error.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Interp { kernel, grid, args, outs } => {
+            maiac_compiler::interp::interp_command(&kernel, &grid, &args, &outs)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprint!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}

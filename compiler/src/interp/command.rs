@@ -2,6 +2,8 @@
 //! its arguments. Every failure comes back as a fully rendered message
 //! (TTIR excerpt, Python line, notes) ready for stderr.
 
+use std::path::Path;
+
 use maiac_ir::Module;
 use maiac_runtime_emu::launch::{bind, write_outputs, LaunchSpec};
 
@@ -24,4 +26,25 @@ pub fn interp_module(
     let outcome = run_kernel(module, &launch).map_err(render)?;
     write_outputs(&launch, &outcome.buffers).map_err(|e| format!("error: {e}\n"))?;
     Ok(outcome)
+}
+
+/// Reads a TTIR file, parses and verifies it ([`maiac_ir::check::check_text`],
+/// as every maiac command does). Returns the module and its source text (for
+/// rendering later diagnostics), or every diagnostic rendered.
+pub fn load_module(path: &Path) -> Result<(Module, String), String> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+    let name = path.display().to_string();
+    match maiac_ir::check::check_text(&source, &name) {
+        Ok(module) => Ok((module, source)),
+        Err(diagnostics) => Err(diagnostics.iter().map(|d| d.render(Some(&source))).collect()),
+    }
+}
+
+/// `maiac interp KERNEL.ttir --grid G --arg NAME=VALUE... --out NAME=FILE...`:
+/// read, parse and verify the kernel, bind the launch, run it on the
+/// reference interpreter and write the `--out` buffers.
+pub fn interp_command(ttir_path: &Path, grid: &str, args: &[String], outs: &[String]) -> Result<(), String> {
+    let (module, source) = load_module(ttir_path)?;
+    interp_module(&module, Some(&source), grid, args, outs).map(|_| ())
 }

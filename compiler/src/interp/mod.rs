@@ -28,7 +28,7 @@ mod shape;
 mod tests;
 mod value;
 
-pub use command::interp_module;
+pub use command::{interp_command, interp_module, load_module};
 pub use exec::MAX_CALL_DEPTH;
 
 use maiac_ir::{Diagnostic, Module, Op};

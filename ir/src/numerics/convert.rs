@@ -24,16 +24,17 @@ mod tests {
     use Rounding::*;
 
     #[test]
-    fn single_rounding_from_bf16() {
-        // bf16 1.0078125 = 1 + 2^-7 sits just above the E4M3 tie 1.0625? No:
-        // E4M3 neighbours of 1 + 2^-7 are 1.0 and 1.125; it rounds to 1.0.
-        let one_plus = 0x3F81;
-        assert_eq!(convert(one_plus, BF16, F8E4M3FN, NearestEven, FormatRule), 0x38);
-        // bf16 1.0625 + 2^-7 is above the tie: rounds up to 1.125.
-        let above_tie = 0x3F89;
-        assert_eq!(BF16.decode_f64(above_tie), 1.0703125);
-        assert_eq!(convert(above_tie, BF16, F8E4M3FN, NearestEven, FormatRule), 0x39);
-        assert_eq!(convert(above_tie, BF16, F8E4M3FN, TowardZero, FormatRule), 0x38);
+    fn rounds_once_from_the_source_value() {
+        // Just above the E2M1 tie 2.5 (between 2 and 3): rounds up to 3. Going
+        // through bf16 first would land on the tie and round to even 2.
+        let code = u64::from(2.5f32.to_bits() + 1);
+        assert_eq!(convert(code, F32, F4E2M1, NearestEven, FormatRule), 0x5);
+        let via_bf16 = convert(code, F32, BF16, NearestEven, FormatRule);
+        assert_eq!(convert(via_bf16, BF16, F4E2M1, NearestEven, FormatRule), 0x4);
+        // bf16 1.0703125 is above the E4M3 tie 1.0625: up to 1.125, or down
+        // to 1.0 toward zero.
+        assert_eq!(convert(0x3F89, BF16, F8E4M3FN, NearestEven, FormatRule), 0x39);
+        assert_eq!(convert(0x3F89, BF16, F8E4M3FN, TowardZero, FormatRule), 0x38);
     }
 
     #[test]

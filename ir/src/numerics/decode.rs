@@ -2,12 +2,13 @@
 //! f32 (exact for every format but f64, which rounds to nearest even).
 //!
 //! NaN codes decode to NaNs built from bits, never from host arithmetic, so
-//! the result is the same on every machine: the IEEE formats keep sign and
-//! payload (the payload is shifted to the top of the wider mantissa, as
-//! hardware widening does); E4M3FN gives the quiet NaN with the code's
-//! sign; the FNUZ NaN `0x80` gives the negative quiet NaN (as `ml_dtypes`
-//! does); E8M0's `0xFF` the positive one. Narrowing an f64 NaN to f32 gives
-//! the quiet NaN with its sign.
+//! the result is the same on every machine, and equal to `ml_dtypes`' (and
+//! numpy's for f16): f16, bf16 and f32 keep sign and payload (the payload is
+//! shifted to the top of the wider mantissa, as hardware widening does);
+//! the FP8 NaNs (E5M2's six, E4M3FN's two) give the quiet NaN with the
+//! code's sign; the FNUZ NaN `0x80` gives the negative quiet NaN; E8M0's
+//! `0xFF` the positive one. Narrowing an f64 NaN to f32 gives the quiet NaN
+//! with its sign.
 //!
 //! Formats of at most 8 bits also have a 256-entry f32 decode table, built
 //! on first use, for bulk decoding ([`FloatFormat::decode_table_f32`]).
@@ -83,11 +84,14 @@ impl FloatFormat {
     fn nan_to_f64_bits(self, code: u64) -> u64 {
         let sign = if code & self.sign_mask() != 0 { 1 << 63 } else { 0 };
         match self.specials() {
-            Specials::Ieee => {
+            Specials::Ieee if self.bits() >= 16 => {
                 let payload = code & self.mantissa_mask();
                 sign | (0x7FF << 52) | (payload << (52 - self.mantissa_bits()))
             }
-            Specials::AllOnesNan | Specials::NegativeZeroNan => sign | F64_QUIET_NAN,
+            // A 2-bit payload carries nothing: all FP8 NaNs are "the" NaN.
+            Specials::Ieee | Specials::AllOnesNan | Specials::NegativeZeroNan => {
+                sign | F64_QUIET_NAN
+            }
             Specials::ExponentOnly | Specials::FiniteOnly => F64_QUIET_NAN,
         }
     }

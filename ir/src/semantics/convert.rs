@@ -4,8 +4,9 @@
 //! - **float → float** (`arith.extf`, `arith.truncf`, `tt.fp_to_fp`): the
 //!   source is decoded exactly (every supported format fits in f64), then
 //!   rounded once to the target with the requested [`Rounding`] and the
-//!   target format's overflow and NaN rules ([`crate::numerics`]). A NaN
-//!   source gives the target's canonical NaN.
+//!   target format's overflow and NaN rules ([`crate::numerics`], with
+//!   [`Overflow::FormatRule`]). A NaN source gives the target's canonical
+//!   NaN.
 //! - **int → float** (`arith.sitofp`, `arith.uitofp`): round to nearest even,
 //!   exactly once (wide integers are first rounded to odd in f64, which makes
 //!   the final rounding to a ≤ 24-bit significand exact-once).
@@ -13,17 +14,12 @@
 //!   and saturate to the integer range; NaN gives 0 (Rust's `as`).
 
 use super::int::{mask, sign_extend};
-use super::minifloat;
+use crate::numerics::{FloatFormat, Overflow};
 use crate::types::FloatType;
 
-/// Rounding of a narrowing float conversion.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Rounding {
-    /// Round to nearest, ties to even (the default everywhere).
-    NearestEven,
-    /// Round toward zero (`tt.fp_to_fp … rounding = rtz`).
-    TowardZero,
-}
+/// Rounding of a narrowing float conversion (nearest even, or toward zero
+/// for `rounding = rtz`); shared with [`crate::numerics`].
+pub use crate::numerics::Rounding;
 
 /// The canonical quiet NaN of a format: positive, quiet bit set, zero
 /// payload (`0x7FC00000` for f32); `0x7F` for f8E4M3FN, `0x80` for the FNUZ
@@ -32,11 +28,8 @@ pub fn canonical_nan(ty: FloatType) -> u64 {
     match ty {
         FloatType::F32 => 0x7FC0_0000,
         FloatType::F64 => 0x7FF8_0000_0000_0000,
-        FloatType::F16 => 0x7E00,
-        FloatType::BF16 => 0x7FC0,
-        FloatType::F8E5M2 => 0x7E,
-        FloatType::F8E4M3FN => 0x7F,
-        FloatType::F8E4M3FNUZ | FloatType::F8E5M2FNUZ => 0x80,
+        // Every TTIR float format has a NaN.
+        narrow => FloatFormat::from(narrow).nan_code().unwrap_or(0),
     }
 }
 
@@ -66,7 +59,7 @@ pub fn float_to_f64(bits: u64, ty: FloatType) -> f64 {
     match ty {
         FloatType::F64 => f64::from_bits(bits),
         FloatType::F32 => f64::from(f32::from_bits(bits as u32)),
-        narrow => minifloat::decode(bits, narrow),
+        narrow => FloatFormat::from(narrow).decode_f64(bits),
     }
 }
 
@@ -77,7 +70,7 @@ pub fn float_to_f32(bits: u64, ty: FloatType) -> f32 {
     match ty {
         FloatType::F32 => f32::from_bits(bits as u32),
         FloatType::F64 => f64::from_bits(bits) as f32,
-        narrow => minifloat::decode(bits, narrow) as f32,
+        narrow => FloatFormat::from(narrow).decode_f32(bits),
     }
 }
 
@@ -95,8 +88,9 @@ pub fn f64_to_float_bits_rounded(x: f64, ty: FloatType, rounding: Rounding) -> u
     match (ty, rounding) {
         (FloatType::F64, _) => x.to_bits(),
         (FloatType::F32, Rounding::NearestEven) => u64::from((x as f32).to_bits()),
-        (FloatType::F32, Rounding::TowardZero) => u64::from(f64_to_f32_toward_zero(x).to_bits()),
-        (narrow, rounding) => minifloat::encode(x, narrow, rounding),
+        // The format's own overflow rule (as `ml_dtypes`): Inf where the
+        // format has it, NaN where it does not; toward zero saturates.
+        (ty, rounding) => FloatFormat::from(ty).encode_f64(x, rounding, Overflow::FormatRule),
     }
 }
 
@@ -106,20 +100,6 @@ pub fn f32_to_float_bits(x: f32, ty: FloatType) -> u64 {
     match ty {
         FloatType::F32 => u64::from(canonical_f32(x).to_bits()),
         _ => f64_to_float_bits(f64::from(x), ty),
-    }
-}
-
-/// f64 → f32 rounding toward zero (IEEE: overflow gives the largest finite).
-fn f64_to_f32_toward_zero(x: f64) -> f32 {
-    let nearest = x as f32;
-    if f64::from(nearest).abs() > x.abs() {
-        // Rounded away from zero (or overflowed to infinity): step back.
-        if x.is_infinite() {
-            return nearest;
-        }
-        f32::from_bits(nearest.to_bits() - 1)
-    } else {
-        nearest
     }
 }
 

@@ -12,9 +12,9 @@
 //! - [`float`]: IEEE arithmetic (f32/f64 native; narrow types in f32 then
 //!   rounded once), `libm` transcendentals (platform-independent), NaN
 //!   results canonicalized, min/max NaN rules, `cmpf`, `fma`, `clampf`.
-//! - [`convert`]: float ↔ float (nearest even or toward zero), int ↔ float
-//!   (nearest even; saturating toward zero, NaN → 0).
-//! - [`minifloat`]: the narrow formats' encodings and rounding.
+//! - [`convert`]: float ↔ float (nearest even or toward zero, through
+//!   [`crate::numerics`]), int ↔ float (nearest even; saturating toward
+//!   zero, NaN → 0).
 //! - [`mx`]: OCP MX element (FP4/FP6/FP8) and E8M0 scale decoding.
 //! - [`bits`]: popcount, clz, ffs, bit reverse (for libdevice).
 //! - [`elementwise`]: [`ElementwiseOp`], an op resolved against its types,
@@ -27,7 +27,6 @@ pub mod elementwise;
 pub mod float;
 pub mod int;
 pub mod libdevice;
-pub mod minifloat;
 pub mod mx;
 
 pub use convert::Rounding;

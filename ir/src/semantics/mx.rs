@@ -9,10 +9,9 @@
 //! | e4m3, e5m2 (FP8) | the `f8E4M3FN` / `f8E5M2` formats | | |
 //!
 //! None of the FP4/FP6 formats has Inf or NaN. The E8M0 scale is `2^(s−127)`
-//! with `s = 0xFF` meaning NaN.
+//! with `s = 0xFF` meaning NaN. Decoding is [`crate::numerics`]'.
 
-use super::convert::float_to_f32;
-use crate::types::FloatType;
+use crate::numerics::FloatFormat;
 
 /// The element formats `tt.dot_scaled` accepts.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -53,45 +52,22 @@ impl MxElement {
 
     /// The exact value of one element's bits (for e2m1, the 4-bit nibble).
     pub fn decode(self, bits: u64) -> f32 {
-        match self {
-            MxElement::E2M1 => small_float(bits, 2, 1, 1),
-            MxElement::E2M3 => small_float(bits, 2, 3, 1),
-            MxElement::E3M2 => small_float(bits, 3, 2, 3),
-            MxElement::E4M3 => float_to_f32(bits & 0xFF, FloatType::F8E4M3FN),
-            MxElement::E5M2 => float_to_f32(bits & 0xFF, FloatType::F8E5M2),
-            MxElement::BF16 => float_to_f32(bits & 0xFFFF, FloatType::BF16),
-            MxElement::FP16 => float_to_f32(bits & 0xFFFF, FloatType::F16),
-        }
-    }
-}
-
-/// A sign-magnitude float without Inf/NaN: 1 sign bit, `exp_bits`, `man_bits`.
-fn small_float(bits: u64, exp_bits: u32, man_bits: u32, bias: i32) -> f32 {
-    let width = 1 + exp_bits + man_bits;
-    let bits = bits & ((1 << width) - 1);
-    let negative = bits >> (width - 1) != 0;
-    let exp = ((bits >> man_bits) & ((1 << exp_bits) - 1)) as i32;
-    let man = (bits & ((1 << man_bits) - 1)) as f32 / (1u32 << man_bits) as f32;
-    let magnitude = if exp == 0 {
-        man * 2f32.powi(1 - bias)
-    } else {
-        (1.0 + man) * 2f32.powi(exp - bias)
-    };
-    if negative {
-        -magnitude
-    } else {
-        magnitude
+        let format = match self {
+            MxElement::E2M1 => FloatFormat::F4E2M1,
+            MxElement::E2M3 => FloatFormat::F6E2M3,
+            MxElement::E3M2 => FloatFormat::F6E3M2,
+            MxElement::E4M3 => FloatFormat::F8E4M3FN,
+            MxElement::E5M2 => FloatFormat::F8E5M2,
+            MxElement::BF16 => FloatFormat::BF16,
+            MxElement::FP16 => FloatFormat::F16,
+        };
+        format.decode_f32(bits)
     }
 }
 
 /// The E8M0 scale `2^(s − 127)`; NaN for `0xFF`.
 pub fn e8m0_scale(bits: u64) -> f64 {
-    let s = (bits & 0xFF) as i32;
-    if s == 0xFF {
-        f64::NAN
-    } else {
-        2f64.powi(s - 127)
-    }
+    FloatFormat::E8M0.decode_f64(bits & 0xFF)
 }
 
 /// `element × scale` rounded once to f32.

@@ -114,10 +114,14 @@ fn check_op(module: &Module, op: Op, report: &mut Report) {
         );
     }
 
+    // `scf.for` and `scf.if` have MLIR's implicit terminator: when they
+    // produce no values their `scf.yield` may be left out of the text (and
+    // an `scf.if` region may then be empty altogether).
+    let implicit_yield = matches!(opcode, Opcode::For | Opcode::If) && dfg.results(op).is_empty();
     for (index, &region) in data.regions.iter().enumerate() {
         let blocks = module.layout.blocks(region);
         let what = region_name(opcode, index);
-        let may_be_empty = opcode == Opcode::Func || (opcode == Opcode::If && index == 1);
+        let may_be_empty = opcode == Opcode::Func || (opcode == Opcode::If && (index == 1 || implicit_yield));
         if blocks.is_empty() && !may_be_empty {
             report.error(op, format!("`{name}` {what} must have a block"));
             continue;
@@ -137,6 +141,7 @@ fn check_op(module: &Module, op: Op, report: &mut Report) {
         for &block in blocks {
             let ops = module.layout.ops(block);
             match ops.last() {
+                _ if implicit_yield && ops.last().is_none_or(|&l| !dfg.opcode(l).is_terminator()) => {}
                 None => report.error(
                     op,
                     format!(
@@ -261,6 +266,30 @@ mod tests {
         let mut b = Builder::kernel(&[]);
         b.op(Opcode::Yield, &[], &[]);
         b.assert_error("`scf.yield` cannot end the body of `tt.func`; expected `tt.return`, `cf.br` or `cf.cond_br`");
+    }
+
+    #[test]
+    fn loops_and_ifs_without_values_may_leave_out_their_yield() {
+        let mut b = Builder::kernel(&[Type::I32, Type::I1]);
+        let (x, c) = (b.arg(0), b.arg(1));
+        let for_op = b.add(Opcode::For, &[x, x, x], &[], &[]);
+        let body = b.region(for_op, &[Type::I32]);
+        b.within(body, |b| {
+            b.op(Opcode::AddI, &[x, x], &[Type::I32]);
+        });
+        let if_op = b.add(Opcode::If, &[c], &[], &[]);
+        let then = b.region(if_op, &[]);
+        b.within(then, |b| {
+            b.op(Opcode::AddI, &[x, x], &[Type::I32]);
+        });
+        // With results the yield carries them, so it must be there.
+        let valued = b.add(Opcode::For, &[x, x, x, x], &[Type::I32], &[]);
+        let body = b.region(valued, &[Type::I32, Type::I32]);
+        b.within(body, |b| {
+            b.op(Opcode::AddI, &[x, x], &[Type::I32]);
+        });
+        b.ret();
+        b.assert_error("`scf.for` body must end with `scf.yield`, but its last op is `arith.addi`");
     }
 
     #[test]

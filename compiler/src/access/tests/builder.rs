@@ -10,7 +10,6 @@ pub(crate) fn i32_attr(v: i64) -> Attribute {
 /// Builds `tt.func public @kernel(params)` op by op.
 pub(crate) struct Builder {
     pub m: Module,
-    pub func: Op,
     /// Where ops are appended.
     pub block: Block,
 }
@@ -33,7 +32,7 @@ impl Builder {
         for (&v, (name, _)) in args.iter().zip(params) {
             m.dfg.values[v].name = Some(name.to_string());
         }
-        (Builder { m, func, block }, args)
+        (Builder { m, block }, args)
     }
 
     /// Appends an op.
@@ -187,6 +186,29 @@ impl Builder {
         let saved = std::mem::replace(&mut self.block, block);
         let yielded = body(self, args[0], &args[1..]);
         self.op(Opcode::Yield, &yielded, &[], &[]);
+        self.block = saved;
+        self.m.dfg.results(op).to_vec()
+    }
+
+    /// `scf.if cond -> (result_types)` with a then and an else region; each
+    /// closure returns the values its region yields.
+    pub fn if_op(
+        &mut self,
+        cond: Value,
+        result_types: &[Type],
+        then_body: impl FnOnce(&mut Builder) -> Vec<Value>,
+        else_body: impl FnOnce(&mut Builder) -> Vec<Value>,
+    ) -> Vec<Value> {
+        let op = self.op(Opcode::If, &[cond], result_types, &[]);
+        let saved = self.block;
+        for body in [Box::new(then_body) as Box<dyn FnOnce(&mut Builder) -> Vec<Value>>, Box::new(else_body)] {
+            let region = self.m.dfg.make_region(op);
+            let block = self.m.dfg.make_block(Some(region), &[]);
+            self.m.layout.append_block(region, block);
+            self.block = block;
+            let yielded = body(self);
+            self.op(Opcode::Yield, &yielded, &[], &[]);
+        }
         self.block = saved;
         self.m.dfg.results(op).to_vec()
     }

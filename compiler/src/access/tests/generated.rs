@@ -9,7 +9,6 @@ use maiac_ir::{Attribute, FloatType, Opcode, Type, Value};
 use proptest::prelude::*;
 
 use super::builder::Builder;
-use super::check_against_evaluator;
 use super::eval::Launch;
 use crate::access::MemAccess;
 
@@ -78,21 +77,38 @@ fn int_expr(square: bool) -> impl Strategy<Value = IntExpr> {
     ];
     leaf.prop_recursive(4, 16, 2, move |inner| {
         let mut options = vec![
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Add(Box::new(a), Box::new(b))).boxed(),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Sub(Box::new(a), Box::new(b))).boxed(),
-            (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Mul(Box::new(a), s)).boxed(),
-            (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s)).boxed(),
+            (3, (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Add(Box::new(a), Box::new(b))).boxed()),
+            (2, (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Sub(Box::new(a), Box::new(b))).boxed()),
+            (3, (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Mul(Box::new(a), s)).boxed()),
+            (1, (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s)).boxed()),
+            (1, (index_expr(), scalar()).prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s)).boxed()),
         ];
         if square {
-            options.push(inner.prop_map(|a| IntExpr::Trans(Box::new(a))).boxed());
+            options.push((1, inner.prop_map(|a| IntExpr::Trans(Box::new(a))).boxed()));
         }
-        proptest::strategy::Union::new(options)
+        proptest::strategy::Union::new_weighted(options)
     })
 }
 
+/// `start + arange` along a dimension, offset by a scalar: the shape of
+/// Triton's bounds-checked indices.
+fn index_expr() -> impl Strategy<Value = IntExpr> {
+    ((0usize..2), (-3i64..5), scalar())
+        .prop_map(|(dim, start, s)| IntExpr::Add(Box::new(IntExpr::Range { dim, start }), Box::new(IntExpr::Splat(s))))
+}
+
 fn mask_expr(square: bool) -> impl Strategy<Value = MaskExpr> {
-    let pred = prop::sample::select(vec!["slt", "sle", "sgt", "sge", "ult", "eq", "ne"]);
-    let cmp = (pred, int_expr(square), int_expr(square)).prop_map(|(p, a, b)| MaskExpr::Cmp(p, a, b));
+    let pred = prop::sample::select(vec!["slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge", "eq", "ne"]);
+    let bounds_check = (pred.clone(), index_expr(), scalar(), any::<bool>()).prop_map(|(p, i, s, swap)| {
+        let bound = IntExpr::Splat(s);
+        if swap {
+            MaskExpr::Cmp(p, bound, i)
+        } else {
+            MaskExpr::Cmp(p, i, bound)
+        }
+    });
+    let any_cmp = (pred, int_expr(square), int_expr(square)).prop_map(|(p, a, b)| MaskExpr::Cmp(p, a, b));
+    let cmp = prop_oneof![3 => bounds_check, 1 => any_cmp];
     cmp.prop_recursive(2, 4, 2, |inner| {
         prop_oneof![
             3 => (inner.clone(), inner.clone()).prop_map(|(a, b)| MaskExpr::And(Box::new(a), Box::new(b))),
@@ -212,15 +228,28 @@ fn build(case: &Case) -> maiac_ir::Module {
     b.finish()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn affine_forms_match_evaluated_pointers(case in case()) {
+/// Runs `cases` random cases; every strided execution whose guards hold
+/// must match the evaluator element by element (checked inside
+/// [`check_against_evaluator`]). Also checks that the generator exercises
+/// every outcome, so the property cannot pass vacuously.
+#[test]
+fn affine_forms_match_evaluated_pointers() {
+    use proptest::test_runner::{Config, TestRunner};
+    use std::cell::Cell;
+    let (strided, guarded, indirect) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
+    let mut runner = TestRunner::new(Config { cases: 400, ..Config::default() });
+    let result = runner.run(&case(), |case| {
         let m = build(&case);
         let args: Vec<u64> = [1u64 << 32, 2 << 32].into_iter().chain(case.args.iter().map(|&a| u64::from(a as u32))).collect();
         let launch = Launch { args, pid: [case.pid, 0, 0], grid: [6, 1, 1], max_iterations: 1 };
-        let (map, _) = check_against_evaluator(&m, &[launch]);
+        let func = m.kernel().expect("kernel");
+        let map = crate::access::analyze(&m, func);
+        let report = super::eval::check(&m, func, &map, &launch);
+        prop_assert!(report.mismatches.is_empty(), "{:#?}\n{}", report.mismatches, map.render(&m));
+        prop_assert_eq!(report.unknown, 0);
+        strided.set(strided.get() + report.checked);
+        guarded.set(guarded.get() + report.guarded_out);
+        indirect.set(indirect.get() + report.indirect);
         // Expressions built only from ranges, splats, add, sub, multiply
         // and transposes are always strided (perhaps guarded).
         let plain = case.offsets.is_plain() && case.more.as_ref().is_none_or(IntExpr::is_plain);
@@ -229,5 +258,14 @@ proptest! {
                 prop_assert!(matches!(access, MemAccess::Strided(_)), "{}", map.render(&m));
             }
         }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    // 400 cases × 2 accesses; about a third are strided with their guards
+    // holding (random masks are often not boxes).
+    assert!(strided.get() > 200, "only {} strided executions checked", strided.get());
+    assert!(guarded.get() > 10, "only {} guarded-out executions", guarded.get());
+    assert!(indirect.get() > 50, "only {} gathers", indirect.get());
 }

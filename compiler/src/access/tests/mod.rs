@@ -5,9 +5,9 @@
 
 pub(crate) mod builder;
 pub(crate) mod eval;
-
+pub(crate) mod fixtures;
 mod generated;
-mod patterns;
+pub(crate) mod patterns;
 
 use maiac_ir::Module;
 

@@ -25,7 +25,7 @@ fn f32_zero() -> Attribute {
 }
 
 /// `offs = pid * B + arange(B); mask = offs < n; out[offs] = x[offs] (other 0)`.
-fn vec_add(block: i64) -> Module {
+pub(crate) fn vec_add(block: i64) -> Module {
     let (mut b, p) = Builder::kernel(&[("x", f32_ptr()), ("out", f32_ptr()), ("n", Type::I32)]);
     let pid = b.program_id(0);
     let pid = b.name(pid, "pid");
@@ -63,7 +63,7 @@ fn masked_vector_tile() {
 
 /// A GEMM's A and B tiles: 2-D strided pointers advanced in an `scf.for`
 /// by `BK × stride`, masked by `k < K − k0`, rows wrapped with `% M`.
-fn matmul_tiles() -> Module {
+pub(crate) fn matmul_tiles() -> Module {
     let (mut b, p) = Builder::kernel(&[
         ("a", Type::ptr(Type::Float(FloatType::F16))),
         ("c", Type::ptr(Type::Float(FloatType::F16))),
@@ -149,7 +149,7 @@ fn loop_carried_gemm_tiles() {
 
 /// `table[idx[i] * D + cols]`: offsets loaded from memory gather; a scalar
 /// index loaded from memory is an atom.
-fn gathers() -> Module {
+pub(crate) fn gathers() -> Module {
     let (mut b, p) = Builder::kernel(&[("idx", Type::ptr(Type::I32)), ("table", f32_ptr()), ("out", f32_ptr()), ("D", Type::I32)]);
     let pid = b.program_id(0);
     let r = b.range(0, 8);
@@ -204,7 +204,7 @@ fn gathers_fall_back_and_scalar_indices_stay_strided() {
 }
 
 /// Block pointers advanced in a loop, and tensor descriptors.
-fn block_pointers_and_descriptors() -> Module {
+pub(crate) fn block_pointers_and_descriptors() -> Module {
     let (mut b, p) = Builder::kernel(&[("x", f32_ptr()), ("y", f32_ptr()), ("M", Type::I64), ("N", Type::I64), ("Mi", Type::I32), ("Ni", Type::I32)]);
     let pid = b.program_id(0);
     let c16 = b.const_i32(16);
@@ -282,8 +282,21 @@ fn casts_transposes_and_reshapes() -> Module {
     let xp = b.addptr(xs, offs);
     let xt = b.trans(xp, &[1, 0]);
     let tile = b.load(xt, None, None);
+    // Merging the dimensions of a tile with a runtime row stride is not
+    // affine (unless the stride equals the row length)...
     let flat = b.reshape(xp, &[32]);
+    let gathered = b.load(flat, None, None);
+    // ... with a constant row stride of 8, it is.
+    let c8 = b.constant(8, Type::I64);
+    let c8s = b.splat(c8, &[4, 1]);
+    let rows8 = b.expand_dims(r64, 1);
+    let rows8 = b.binary(Opcode::MulI, rows8, c8s);
+    let rows8 = b.broadcast(rows8, &[4, 8]);
+    let contiguous = b.binary(Opcode::AddI, rows8, cols);
+    let xq = b.addptr(xs, contiguous);
+    let flat = b.reshape(xq, &[32]);
     let flat_tile = b.load(flat, None, None);
+    let flat_tile = b.binary(Opcode::AddF, flat_tile, gathered);
     let ys = b.splat(p[1], &[32]);
     let r32 = b.range(0, 32);
     let yp = b.addptr(ys, r32);
@@ -309,7 +322,9 @@ fn casts_transposes_and_reshapes_stay_affine() {
     let m = casts_transposes_and_reshapes();
     let args = [buffer(0), buffer(1), 8];
     let (map, checked) = check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [5, 0, 0]], [6, 1, 1]));
-    assert_eq!(checked, 2 * 4);
+    assert_eq!(checked, 2 * 4, "{}", map.render(&m));
+    let gathers = map.iter().filter(|(_, a)| matches!(a, MemAccess::Gather(_))).count();
+    assert_eq!(gathers, 1);
     insta::assert_snapshot!("casts_transposes_and_reshapes", map.render(&m));
 }
 

@@ -1,0 +1,67 @@
+//! Parser unit tests on small inputs; whole fixtures are covered by ir/tests.
+
+use super::parse_module;
+use crate::opcode::Opcode;
+
+#[test]
+fn parses_corpus_style_function() {
+    let text = r#"#loc = loc("k.py":1:1)
+module {
+  tt.func public @k(%x_ptr: !tt.ptr<f32> {tt.divisibility = 16 : i32} loc("x_ptr"(#loc)), %n: i32 loc("n"(#loc))) attributes {noinline = false} {
+    %c = arith.constant dense<0xFF800000> : tensor<4xf32> loc(#loc1)
+    %pid = tt.get_program_id x : i32 loc(#loc1)
+    %r = tt.make_range {end = 4 : i32, start = 0 : i32} : tensor<4xi32> loc(#loc1)
+    %p = tt.splat %x_ptr : !tt.ptr<f32> -> tensor<4x!tt.ptr<f32>> loc(#loc1)
+    %q = tt.addptr %p, %r : tensor<4x!tt.ptr<f32>>, tensor<4xi32> loc(#loc1)
+    %v = tt.load %q : tensor<4x!tt.ptr<f32>> loc(#loc1)
+    %s = "tt.reduce"(%v) <{axis = 0 : i32}> ({
+    ^bb0(%a: f32 loc(unknown), %b: f32 loc(unknown)):
+      %m = arith.maxnumf %a, %b : f32 loc(#loc1)
+      tt.reduce.return %m : f32 loc(#loc1)
+    }) : (tensor<4xf32>) -> f32 loc(#loc1)
+    tt.return loc(#loc)
+  } loc(#loc)
+} loc(#loc)
+#loc1 = loc("k.py":2:3)
+"#;
+    let m = parse_module(text, "k.ttir").expect("parses");
+    let f = m.kernel().unwrap();
+    assert_eq!(m.func_name(f), "k");
+    let mut ops = Vec::new();
+    m.walk(&mut |op| ops.push(m.dfg.opcode(op)));
+    assert!(ops.contains(&Opcode::Reduce));
+    assert!(ops.contains(&Opcode::ReduceReturn));
+}
+
+#[test]
+fn rejects_undefined_value_with_position() {
+    let text = "module {\n  tt.func @k() {\n    %a = arith.addi %b, %b : i32\n    tt.return\n  }\n}\n";
+    let err = parse_module(text, "k.ttir").unwrap_err();
+    assert!(err.message.contains("undefined value `%b`"), "{}", err.message);
+    assert_eq!(err.pos.unwrap().line, 3);
+}
+
+#[test]
+fn rejects_unknown_op_and_alias() {
+    let err = parse_module("module {\n tt.frob\n}", "k").unwrap_err();
+    assert!(err.message.contains("unknown op"), "{}", err.message);
+    let err = parse_module("module {\n} loc(#loc9)", "k").unwrap_err();
+    assert!(err.message.contains("undefined location alias"), "{}", err.message);
+}
+
+#[test]
+fn never_panics_on_garbage() {
+    for text in ["", "}", "module {", "module { tt.func @k(", "\u{0}\u{1}", "module {\n%x = \"tt.reduce\"("] {
+        let _ = parse_module(text, "g");
+    }
+    let deep = "module {".to_string() + &"tt.func @k() {".repeat(500);
+    assert!(parse_module(&deep, "d").is_err());
+}
+
+#[test]
+fn dense_float_constant() {
+    let text = "module {\n  tt.func @k() {\n    %cst = arith.constant dense<0.000000e+00> : tensor<256xf32> loc(unknown)\n    %r = arith.constant 1.000000e+00 : f32\n    tt.return\n  }\n}\n";
+    if let Err(e) = parse_module(text, "k") {
+        panic!("{}", e.render(Some(text)));
+    }
+}

@@ -23,9 +23,17 @@ fn run_case(case: &Case) -> Result<(), String> {
             .position(|b| b.name == arg.name)
             .ok_or_else(|| format!("{} is not a buffer of the kernel", arg.name))?;
         let input = &launch.buffers[index].host;
-        let got = HostBuffer { dtype: input.dtype.clone(), shape: input.shape.clone(), bytes: outcome.buffers[index].clone() };
-        let expected_path = arg.expected.as_ref().expect("outputs have an expected file");
-        let expected = HostBuffer::read(expected_path).map_err(|e| format!("{}: {e}", expected_path.display()))?;
+        let got = HostBuffer {
+            dtype: input.dtype.clone(),
+            shape: input.shape.clone(),
+            bytes: outcome.buffers[index].clone(),
+        };
+        let expected_path = arg
+            .expected
+            .as_ref()
+            .expect("outputs have an expected file");
+        let expected = HostBuffer::read(expected_path)
+            .map_err(|e| format!("{}: {e}", expected_path.display()))?;
         compare_buffers(&arg.name, &arg.ty, &got, &expected, case.atol, case.rtol)?;
     }
     Ok(())
@@ -34,7 +42,11 @@ fn run_case(case: &Case) -> Result<(), String> {
 #[test]
 fn interp_matches_every_fixture_case() {
     let dirs = discover_cases(&fixtures_dir());
-    assert!(!dirs.is_empty(), "no case folders under {}", fixtures_dir().display());
+    assert!(
+        !dirs.is_empty(),
+        "no case folders under {}",
+        fixtures_dir().display()
+    );
     let (mut passed, mut failures) = (0, Vec::new());
     for dir in &dirs {
         let start = Instant::now();
@@ -52,5 +64,10 @@ fn interp_matches_every_fixture_case() {
         }
     }
     eprintln!("interp corpus: {passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

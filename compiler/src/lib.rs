@@ -6,6 +6,7 @@
 //! interpreter executes TTIR directly and is the golden model.
 
 pub mod access;
+pub mod cli;
 pub mod interp;
 pub mod pass;
 pub mod passes;

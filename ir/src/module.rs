@@ -142,7 +142,9 @@ impl Module {
         } else {
             None
         };
-        crate::Diagnostic::new(message).at(&self.source_name, data.pos).with_python(python)
+        crate::Diagnostic::new(message)
+            .at(&self.source_name, data.pos)
+            .with_python(python)
     }
 
     /// The function op that (transitively) contains `op`.

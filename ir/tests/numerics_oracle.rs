@@ -43,12 +43,20 @@ impl Grid {
         let (max, max_code) = *entries.last().unwrap();
         let top_ulp = max - entries[entries.len() - 2].0;
         entries.push((max + top_ulp, max_code + 1));
-        Grid { values: entries.iter().map(|e| e.0).collect(), codes: entries.iter().map(|e| e.1).collect(), max_code }
+        Grid {
+            values: entries.iter().map(|e| e.0).collect(),
+            codes: entries.iter().map(|e| e.1).collect(),
+            max_code,
+        }
     }
 }
 
-static GRIDS: LazyLock<HashMap<FloatFormat, Grid>> =
-    LazyLock::new(|| GRID_FORMATS.into_iter().map(|f| (f, Grid::new(f))).collect());
+static GRIDS: LazyLock<HashMap<FloatFormat, Grid>> = LazyLock::new(|| {
+    GRID_FORMATS
+        .into_iter()
+        .map(|f| (f, Grid::new(f)))
+        .collect()
+});
 
 /// What ±Inf and overflow give under each format's own rule, written out
 /// independently of the implementation.
@@ -71,19 +79,25 @@ fn oracle(format: FloatFormat, x: f64, rounding: Rounding, overflow: Overflow) -
     let grid = &GRIDS[&format];
     let negative = x.is_sign_negative();
     let a = x.abs();
-    // values[0] = 0 <= a, and a < the virtual top for any sane input.
+    // values[0] = 0 <= a. Past the virtual top, nearest rounds to it
+    // (overflow) and toward-zero to the max.
     let above = grid.values.partition_point(|&v| v <= a);
-    assert!(above < grid.values.len(), "{a:e} beyond the oracle's range");
-    let (lo, hi) = (above - 1, above);
-    let pick = if grid.values[lo] == a {
-        lo
+    let top = grid.values.len() - 1;
+    let pick = if above > top {
+        match rounding {
+            Rounding::TowardZero => top - 1,
+            Rounding::NearestEven => top,
+        }
+    } else if grid.values[above - 1] == a {
+        above - 1
     } else {
+        let (lo, hi) = (above - 1, above);
         match rounding {
             Rounding::TowardZero => lo,
             Rounding::NearestEven => {
                 // Exact by Sterbenz' lemma: a lies between lo and hi <= 2 lo (or lo = 0).
                 let (below, over) = (a - grid.values[lo], grid.values[hi] - a);
-                if below < over || (below == over && grid.codes[lo] % 2 == 0) {
+                if below < over || (below == over && grid.codes[lo].is_multiple_of(2)) {
                     lo
                 } else {
                     hi
@@ -117,7 +131,13 @@ fn e8m0_oracle(x: f64, rounding: Rounding, overflow: Overflow) -> u64 {
     }
     let k = x.log2().floor() as i32;
     // log2 may be off by one near powers of two; fix k so 2^k <= x < 2^(k+1).
-    let k = if 2f64.powi(k) > x { k - 1 } else if 2f64.powi(k + 1) <= x { k + 1 } else { k };
+    let k = if 2f64.powi(k) > x {
+        k - 1
+    } else if 2f64.powi(k + 1) <= x {
+        k + 1
+    } else {
+        k
+    };
     let code = match rounding {
         Rounding::NearestEven if x <= 2f64.powi(-127) => 0,
         Rounding::NearestEven if x < 2f64.powi(-126) => 1,
@@ -144,10 +164,19 @@ fn check(format: FloatFormat, x: f64) {
                 oracle(format, x, rounding, overflow)
             };
             let got = format.encode_f64(x, rounding, overflow);
-            assert_eq!(got, want, "{format} {rounding:?} {overflow:?} x = {x:e} ({:#018x})", x.to_bits());
+            assert_eq!(
+                got,
+                want,
+                "{format} {rounding:?} {overflow:?} x = {x:e} ({:#018x})",
+                x.to_bits()
+            );
             let narrow = x as f32;
             let want = format.encode_f64(f64::from(narrow), rounding, overflow);
-            assert_eq!(format.encode_f32(narrow, rounding, overflow), want, "{format} f32 {narrow:e}");
+            assert_eq!(
+                format.encode_f32(narrow, rounding, overflow),
+                want,
+                "{format} f32 {narrow:e}"
+            );
         }
     }
 }
@@ -161,7 +190,13 @@ fn exhaustive_neighbourhoods_of_small_formats() {
         let mut points = Vec::new();
         for pair in grid.values.windows(2) {
             let mid = (pair[0] + pair[1]) / 2.0;
-            points.extend([pair[0], mid, mid.next_up(), mid.next_down(), pair[0].next_up()]);
+            points.extend([
+                pair[0],
+                mid,
+                mid.next_up(),
+                mid.next_down(),
+                pair[0].next_up(),
+            ]);
         }
         points.extend([f64::MIN_POSITIVE, f64::from_bits(1), 1e300]);
         for x in points {
@@ -175,7 +210,14 @@ fn exhaustive_neighbourhoods_of_small_formats() {
 fn e8m0_boundaries() {
     for k in -130..=129 {
         let p = 2f64.powi(k);
-        for x in [p, p.next_up(), p.next_down(), 1.5 * p, (1.5 * p).next_down(), 1.25 * p] {
+        for x in [
+            p,
+            p.next_up(),
+            p.next_down(),
+            1.5 * p,
+            (1.5 * p).next_down(),
+            1.25 * p,
+        ] {
             check(FloatFormat::E8M0, x);
         }
     }
@@ -202,7 +244,11 @@ fn f32_target_matches_the_hardware_cast() {
         let toward_zero = if cast.is_infinite() {
             f32::MAX.copysign(cast)
         } else if f64::from(cast).abs() > x.abs() {
-            if cast > 0.0 { cast.next_down() } else { cast.next_up() }
+            if cast > 0.0 {
+                cast.next_down()
+            } else {
+                cast.next_up()
+            }
         } else {
             cast
         };
@@ -212,7 +258,13 @@ fn f32_target_matches_the_hardware_cast() {
 }
 
 fn all_formats() -> impl Strategy<Value = FloatFormat> {
-    prop::sample::select(GRID_FORMATS.iter().copied().chain([FloatFormat::E8M0]).collect::<Vec<_>>())
+    prop::sample::select(
+        GRID_FORMATS
+            .iter()
+            .copied()
+            .chain([FloatFormat::E8M0])
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Inputs around a format's range: random significands at exponents from
@@ -230,12 +282,21 @@ fn input_for(format: FloatFormat) -> impl Strategy<Value = f64> {
         let at = i.index(values.len() - 1);
         let mut x = (values[at] + values[at + 1]) / 2.0;
         for _ in 0..nudge.abs() {
-            x = if nudge > 0 { x.next_up() } else { x.next_down() };
+            x = if nudge > 0 {
+                x.next_up()
+            } else {
+                x.next_down()
+            };
         }
         x
     });
-    let arbitrary = any::<u64>().prop_map(f64::from_bits).prop_filter("finite", |x| x.is_finite());
-    (prop_oneof![4 => scaled, 4 => nudged_mid, 1 => arbitrary], any::<bool>())
+    let arbitrary = any::<u64>()
+        .prop_map(f64::from_bits)
+        .prop_filter("finite", |x| x.is_finite());
+    (
+        prop_oneof![4 => scaled, 4 => nudged_mid, 1 => arbitrary],
+        any::<bool>(),
+    )
         .prop_map(|(x, negative)| if negative { -x } else { x })
 }
 

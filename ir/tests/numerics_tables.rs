@@ -25,12 +25,23 @@ const TABLE_FORMATS: [FloatFormat; 10] = [
 ];
 
 fn read(name: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "numerics", name].iter().collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "data",
+        "numerics",
+        name,
+    ]
+    .iter()
+    .collect();
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn read_u32(name: &str) -> Vec<u32> {
-    read(name).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    read(name)
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// Codes stored as u8 (≤ 8-bit formats) or little-endian u16.
@@ -39,12 +50,18 @@ fn read_codes(format: FloatFormat, name: &str) -> Vec<u64> {
     if format.bits() <= 8 {
         bytes.into_iter().map(u64::from).collect()
     } else {
-        bytes.chunks_exact(2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]]))).collect()
+        bytes
+            .chunks_exact(2)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+            .collect()
     }
 }
 
 fn encode_inputs() -> Vec<f32> {
-    read_u32("encode_inputs.bin").into_iter().map(f32::from_bits).collect()
+    read_u32("encode_inputs.bin")
+        .into_iter()
+        .map(f32::from_bits)
+        .collect()
 }
 
 /// Whether two codes agree, allowing numpy's float16 NaN payloads.
@@ -63,7 +80,12 @@ fn decode_every_code() {
         assert_eq!(expected.len(), 1 << format.bits(), "{format}");
         for (code, &want) in expected.iter().enumerate() {
             let got = format.decode_f32(code as u64);
-            assert_eq!(got.to_bits(), want, "{format} decode {code:#x}: {got} vs {}", f32::from_bits(want));
+            assert_eq!(
+                got.to_bits(),
+                want,
+                "{format} decode {code:#x}: {got} vs {}",
+                f32::from_bits(want)
+            );
             let wide = format.decode_f64(code as u64);
             assert!(
                 wide.is_nan() && got.is_nan() || wide == f64::from(got),
@@ -72,7 +94,11 @@ fn decode_every_code() {
         }
         if let Some(table) = format.decode_table_f32() {
             for (code, entry) in table.iter().enumerate() {
-                assert_eq!(entry.to_bits(), expected[code % expected.len()], "{format} table {code:#x}");
+                assert_eq!(
+                    entry.to_bits(),
+                    expected[code % expected.len()],
+                    "{format} table {code:#x}"
+                );
             }
         }
     }
@@ -81,7 +107,10 @@ fn decode_every_code() {
 #[test]
 fn encode_nearest_even_like_astype() {
     let inputs = encode_inputs();
-    assert!(inputs.len() > 2 * 65_536, "the table holds all bf16 patterns plus random ones");
+    assert!(
+        inputs.len() > 2 * 65_536,
+        "the table holds all bf16 patterns plus random ones"
+    );
     for format in TABLE_FORMATS {
         let expected = read_codes(format, &format!("encode_{}.bin", format.name()));
         assert_eq!(expected.len(), inputs.len(), "{format}");
@@ -89,11 +118,17 @@ fn encode_nearest_even_like_astype() {
         for (&x, &want) in inputs.iter().zip(&expected) {
             let got = format.encode_f32(x, Rounding::NearestEven, Overflow::FormatRule);
             if !same_code(format, got, want) {
-                mismatches.push(format!("{:#010x} ({x:e}): got {got:#x}, want {want:#x}", x.to_bits()));
+                mismatches.push(format!(
+                    "{:#010x} ({x:e}): got {got:#x}, want {want:#x}",
+                    x.to_bits()
+                ));
             }
             // The f64 entry point agrees on every f32 input.
             if !x.is_nan() {
-                assert_eq!(format.encode_f64(f64::from(x), Rounding::NearestEven, Overflow::FormatRule), got);
+                assert_eq!(
+                    format.encode_f64(f64::from(x), Rounding::NearestEven, Overflow::FormatRule),
+                    got
+                );
             }
         }
         assert!(

@@ -1,8 +1,16 @@
-//! Byte-level mutations of real kernels never make `parse + verify` panic:
-//! whatever the damage, the answer is a module or a list of diagnostics.
+//! Mutated kernels never make `parse + verify` panic: whatever the damage,
+//! the answer is a module or a list of diagnostics.
+//!
+//! Two levels: byte edits of the TTIR text (mostly caught by the parser),
+//! and edits of a parsed module's IR (operands rewired, types changed,
+//! attributes dropped, ops removed or reordered), which only the verifier
+//! can catch.
 
 mod verify_support;
 
+use std::sync::OnceLock;
+
+use maiac_ir::{Module, Op, Type, Value};
 use proptest::prelude::*;
 use verify_support::{find_files, read_lossy, shared_corpus_dir};
 
@@ -110,7 +118,7 @@ fn corpus() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_kernels_never_panic(
@@ -125,6 +133,148 @@ proptest! {
         }
         // Either outcome is fine; a rejection must carry at least one diagnostic.
         if let Err(diagnostics) = maiac_ir::check_text(&text, "fuzz.ttir") {
+            prop_assert!(!diagnostics.is_empty());
+        }
+    }
+}
+
+/// An edit of a parsed module; indices are taken modulo the relevant count.
+#[derive(Clone, Debug)]
+enum IrEdit {
+    /// Replace an operand with some other value of the module.
+    Rewire {
+        op: usize,
+        operand: usize,
+        value: usize,
+    },
+    /// Give a value another type.
+    Retype { value: usize, ty: usize },
+    /// Drop one attribute of an op.
+    DropAttr { op: usize, attr: usize },
+    /// Take an op out of its block.
+    Remove { op: usize },
+    /// Swap two ops of one block.
+    Swap { op: usize, other: usize },
+}
+
+fn ir_edit() -> impl Strategy<Value = IrEdit> {
+    let i = any::<usize>();
+    prop_oneof![
+        (i.clone(), i.clone(), i.clone()).prop_map(|(op, operand, value)| IrEdit::Rewire {
+            op,
+            operand,
+            value
+        }),
+        (i.clone(), i.clone()).prop_map(|(value, ty)| IrEdit::Retype { value, ty }),
+        (i.clone(), i.clone()).prop_map(|(op, attr)| IrEdit::DropAttr { op, attr }),
+        i.clone().prop_map(|op| IrEdit::Remove { op }),
+        (i.clone(), i).prop_map(|(op, other)| IrEdit::Swap { op, other }),
+    ]
+}
+
+fn type_palette() -> Vec<Type> {
+    vec![
+        Type::I1,
+        Type::I32,
+        Type::Int(7),
+        Type::F32,
+        Type::ptr(Type::F32),
+        Type::tensor(vec![1024], Type::I32),
+        Type::tensor(vec![1024], Type::ptr(Type::F32)),
+        Type::tensor(vec![64, 64], Type::F32),
+        Type::tensor(vec![3], Type::F32),
+        Type::tensor(vec![0], Type::F32),
+        Type::tensor(vec![i64::MAX, 2], Type::F32),
+        Type::tensor(vec![64], Type::tensor(vec![2], Type::F32)),
+        Type::ptr(Type::tensor(vec![32, 32], Type::F32)),
+    ]
+}
+
+/// The laid-out ops of the module, in program order.
+fn laid_out_ops(module: &Module) -> Vec<Op> {
+    let mut ops = Vec::new();
+    module.walk(&mut |op| ops.push(op));
+    ops
+}
+
+fn apply_ir(module: &mut Module, edit: &IrEdit) {
+    let ops = laid_out_ops(module);
+    let values: Vec<Value> = module.dfg.values.keys().collect();
+    if ops.is_empty() || values.is_empty() {
+        return;
+    }
+    let op_at = |i: usize| ops[i % ops.len()];
+    match *edit {
+        IrEdit::Rewire { op, operand, value } => {
+            let op = op_at(op);
+            let count = module.dfg.operands(op).len();
+            if count > 0 {
+                module
+                    .dfg
+                    .set_operand(op, operand % count, values[value % values.len()]);
+            }
+        }
+        IrEdit::Retype { value, ty } => {
+            let palette = type_palette();
+            module.dfg.values[values[value % values.len()]].ty =
+                palette[ty % palette.len()].clone();
+        }
+        IrEdit::DropAttr { op, attr } => {
+            let op = op_at(op);
+            let names: Vec<String> = module.dfg.ops[op]
+                .attrs
+                .iter()
+                .map(|a| a.name.clone())
+                .collect();
+            if !names.is_empty() {
+                module.dfg.ops[op].attrs.remove(&names[attr % names.len()]);
+            }
+        }
+        IrEdit::Remove { op } => module.layout.remove_op(op_at(op)),
+        IrEdit::Swap { op, other } => {
+            let op = op_at(op);
+            if let Some(block) = module.layout.op_block(op) {
+                let mut order = module.layout.ops(block).to_vec();
+                let (a, b) = (
+                    order.iter().position(|&o| o == op).unwrap_or(0),
+                    other % order.len(),
+                );
+                order.swap(a, b);
+                module.layout.set_block_ops(block, order);
+            }
+        }
+    }
+}
+
+/// The corpus kernels, parsed once.
+fn parsed_corpus() -> &'static [Module] {
+    static MODULES: OnceLock<Vec<Module>> = OnceLock::new();
+    MODULES.get_or_init(|| {
+        corpus()
+            .iter()
+            .filter_map(|text| maiac_ir::check_text(text, "k.ttir").ok())
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn edited_modules_never_panic_the_verifier(
+        pick in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec(ir_edit(), 1..5),
+    ) {
+        let modules = parsed_corpus();
+        prop_assume!(!modules.is_empty());
+        let mut module = modules[pick.index(modules.len())].clone();
+        for edit in &edits {
+            apply_ir(&mut module, edit);
+        }
+        let first = maiac_ir::verifier::verify(&module);
+        // Deterministic, and every rejection says something.
+        prop_assert_eq!(&first, &maiac_ir::verifier::verify(&module));
+        if let Err(diagnostics) = first {
             prop_assert!(!diagnostics.is_empty());
         }
     }

@@ -74,12 +74,17 @@ impl Case {
     /// Reads `dir/case.json`.
     pub fn load(dir: &Path) -> Result<Case, String> {
         let path = dir.join("case.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let meta: Json = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let meta: Json =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let grid_values = meta["grid"].as_array().ok_or("case.json: missing `grid`")?;
         let mut grid = [1u32; 3];
         for (slot, v) in grid.iter_mut().zip(grid_values) {
-            *slot = v.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or("case.json: bad grid")?;
+            *slot = v
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or("case.json: bad grid")?;
         }
         let args = meta["args"]
             .as_array()
@@ -87,7 +92,10 @@ impl Case {
             .iter()
             .map(|a| {
                 Ok(CaseArg {
-                    name: a["name"].as_str().ok_or("case.json: argument without a name")?.to_string(),
+                    name: a["name"]
+                        .as_str()
+                        .ok_or("case.json: argument without a name")?
+                        .to_string(),
                     ty: a["type"].as_str().unwrap_or("").to_string(),
                     file: a["file"].as_str().map(|f| dir.join(f)),
                     value: (!a["value"].is_null()).then(|| json_text(&a["value"])),
@@ -98,7 +106,11 @@ impl Case {
         let name = meta["name"]
             .as_str()
             .map(str::to_string)
-            .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            .unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
         Ok(Case {
             name,
             dir: dir.to_path_buf(),
@@ -112,15 +124,22 @@ impl Case {
 
     /// The launch the case describes (files and numbers as on the command line).
     pub fn launch_spec(&self) -> Result<LaunchSpec, String> {
-        let grid = Grid::new(self.grid[0], self.grid[1], self.grid[2]).map_err(|e| e.to_string())?;
+        let grid =
+            Grid::new(self.grid[0], self.grid[1], self.grid[2]).map_err(|e| e.to_string())?;
         let mut spec = LaunchSpec::new(grid);
         for arg in &self.args {
             let text = match (&arg.file, &arg.value) {
                 (Some(file), _) => file.display().to_string(),
                 (None, Some(value)) => value.clone(),
-                (None, None) => return Err(format!("argument {} has neither a file nor a value", arg.name)),
+                (None, None) => {
+                    return Err(format!(
+                        "argument {} has neither a file nor a value",
+                        arg.name
+                    ))
+                }
             };
-            spec.push_arg(&arg.name, ArgValue::Text(text)).map_err(|e| e.to_string())?;
+            spec.push_arg(&arg.name, ArgValue::Text(text))
+                .map_err(|e| e.to_string())?;
         }
         Ok(spec)
     }
@@ -156,7 +175,14 @@ fn element(bytes: &[u8], size: usize, i: usize) -> u64 {
 }
 
 /// Compares a produced buffer with the expected one like `check_case.py`.
-pub fn compare_buffers(name: &str, ty: &str, got: &HostBuffer, expected: &HostBuffer, atol: f64, rtol: f64) -> Result<(), String> {
+pub fn compare_buffers(
+    name: &str,
+    ty: &str,
+    got: &HostBuffer,
+    expected: &HostBuffer,
+    atol: f64,
+    rtol: f64,
+) -> Result<(), String> {
     if got.shape != expected.shape || got.dtype.item_size() != expected.dtype.item_size() {
         return Err(format!(
             "{name}: got {}{:?}, expected {}{:?}",
@@ -167,15 +193,22 @@ pub fn compare_buffers(name: &str, ty: &str, got: &HostBuffer, expected: &HostBu
     let n = got.num_elements();
     match float_view(ty, expected) {
         None => {
-            let bad = (0..n).filter(|&i| element(&got.bytes, size, i) != element(&expected.bytes, size, i)).count();
+            let bad = (0..n)
+                .filter(|&i| element(&got.bytes, size, i) != element(&expected.bytes, size, i))
+                .count();
             if bad > 0 {
-                let first = (0..n).find(|&i| element(&got.bytes, size, i) != element(&expected.bytes, size, i)).unwrap_or(0);
-                return Err(format!("{name}: {bad}/{n} elements differ, first at flat index {first}"));
+                let first = (0..n)
+                    .find(|&i| element(&got.bytes, size, i) != element(&expected.bytes, size, i))
+                    .unwrap_or(0);
+                return Err(format!(
+                    "{name}: {bad}/{n} elements differ, first at flat index {first}"
+                ));
             }
         }
         Some(format) => {
             // check_case.py views the data as float32 before comparing.
-            let as_f32 = |bytes: &[u8], i: usize| float_to_f64(element(bytes, size, i), format) as f32;
+            let as_f32 =
+                |bytes: &[u8], i: usize| float_to_f64(element(bytes, size, i), format) as f32;
             let mut bad = 0;
             let mut first = None;
             for i in 0..n {
@@ -200,4 +233,83 @@ pub fn compare_buffers(name: &str, ty: &str, got: &HostBuffer, expected: &HostBu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maiac_runtime_emu::launch::NpyDtype;
+
+    fn buffer(descr: &str, bytes: Vec<u8>) -> HostBuffer {
+        let dtype = NpyDtype::parse(descr).unwrap();
+        let n = bytes.len() / dtype.item_size();
+        HostBuffer::new(dtype, vec![n], bytes).unwrap()
+    }
+
+    fn f32s(values: &[f32]) -> HostBuffer {
+        buffer("<f4", values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    #[test]
+    fn floats_compare_with_tolerance_and_equal_nans() {
+        let expected = f32s(&[1.0, f32::NAN, f32::INFINITY]);
+        assert!(compare_buffers(
+            "x",
+            "*fp32",
+            &f32s(&[1.0 + 1e-6, f32::NAN, f32::INFINITY]),
+            &expected,
+            1e-5,
+            0.0
+        )
+        .is_ok());
+        let err = compare_buffers(
+            "x",
+            "*fp32",
+            &f32s(&[1.1, f32::NAN, f32::INFINITY]),
+            &expected,
+            1e-5,
+            1e-5,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("1/3 elements off, first at flat index 0"),
+            "{err}"
+        );
+        assert!(compare_buffers(
+            "x",
+            "*fp32",
+            &f32s(&[1.0, 0.0, f32::INFINITY]),
+            &expected,
+            1.0,
+            1.0
+        )
+        .is_err());
+        assert!(compare_buffers(
+            "x",
+            "*fp32",
+            &f32s(&[1.0, f32::NAN, f32::NEG_INFINITY]),
+            &expected,
+            1.0,
+            1.0
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn raw_bit_buffers_are_viewed_as_their_float_type() {
+        // bf16 1.0 (0x3F80) vs 1.0078125 (0x3F81): one bf16 ulp apart.
+        let got = buffer("<u2", vec![0x81, 0x3F]);
+        let expected = buffer("<u2", vec![0x80, 0x3F]);
+        assert!(compare_buffers("c", "*bf16", &got, &expected, 0.01, 0.0).is_ok());
+        assert!(compare_buffers("c", "*bf16", &got, &expected, 0.001, 0.0).is_err());
+        // Viewed as integers the same buffers must match exactly.
+        assert!(compare_buffers("c", "*i16", &got, &expected, 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn shapes_and_item_sizes_must_match() {
+        let err =
+            compare_buffers("x", "*fp32", &f32s(&[1.0, 2.0]), &f32s(&[1.0]), 0.0, 0.0).unwrap_err();
+        assert!(err.contains("expected"), "{err}");
+    }
 }

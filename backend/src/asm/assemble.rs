@@ -173,12 +173,14 @@ impl Assembler {
                             .collect::<Result<_, _>>()?;
                         Dispatch::Explicit { grid, tiles }
                     }
-                    other => return error(
-                        args.positional(0)?.pos,
-                        format!(
+                    other => {
+                        return error(
+                            args.positional(0)?.pos,
+                            format!(
                             "unknown dispatch policy `{other}` (round_robin, blocked, explicit)"
                         ),
-                    ),
+                        )
+                    }
                 };
                 set_once(&mut self.dispatch, dispatch, pos, ".dispatch")?;
             }

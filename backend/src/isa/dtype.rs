@@ -10,8 +10,8 @@
 
 use std::fmt;
 
-use maiac_ir::semantics::convert::float_to_f32;
 use maiac_ir::numerics::FloatFormat;
+use maiac_ir::semantics::convert::float_to_f32;
 use maiac_ir::semantics::mx::MxElement;
 use maiac_ir::FloatType;
 

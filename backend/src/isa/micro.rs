@@ -175,6 +175,62 @@ impl MicroProgram {
         }
     }
 
+    /// Evaluates the program on `n` lanes at once, op by op over whole
+    /// slices (the vectorizable form of [`MicroProgram::eval`], same bits):
+    /// input `i` is `inputs[i]` — a slice of at least `n` lanes or one value
+    /// broadcast to all — and output `o` is written to `outputs[o]`
+    /// (resized to `n`).
+    pub fn eval_lanes(&self, n: usize, inputs: &[Lanes<'_>], outputs: &mut [Vec<u64>]) {
+        let mut values: Vec<Vec<u64>> = Vec::with_capacity(self.body.len());
+        let mut splats: Vec<Vec<u64>> = Vec::new();
+        for instr in &self.body {
+            // Materialize broadcast arguments first so every argument is a slice.
+            splats.clear();
+            for &src in &instr.args {
+                if let Some(v) = splat_of(src, inputs) {
+                    splats.push(vec![v; n]);
+                }
+            }
+            let mut splat_iter = splats.iter();
+            let args: Vec<&[u64]> = instr
+                .args
+                .iter()
+                .map(|&src| match (src, splat_of(src, inputs)) {
+                    (_, Some(_)) => splat_iter.next().map_or(&[][..], |v| &v[..]),
+                    (LaneSrc::Input(i), None) => match inputs.get(usize::from(i)) {
+                        Some(Lanes::Slice(s)) => &s[..n.min(s.len())],
+                        _ => &[][..],
+                    },
+                    (LaneSrc::Value(j), None) => {
+                        values.get(usize::from(j)).map_or(&[][..], |v| &v[..])
+                    }
+                    (LaneSrc::Imm { .. }, None) => &[][..],
+                })
+                .collect();
+            let mut out = vec![0u64; n];
+            instr.op.eval_slices(&args, &mut out);
+            values.push(out);
+        }
+        for (slot, &src) in outputs.iter_mut().zip(&self.outputs) {
+            slot.clear();
+            match (src, splat_of(src, inputs)) {
+                (_, Some(v)) => slot.resize(n, v),
+                (LaneSrc::Input(i), None) => match inputs.get(usize::from(i)) {
+                    Some(Lanes::Slice(s)) => {
+                        slot.extend_from_slice(&s[..n.min(s.len())]);
+                        slot.resize(n, 0);
+                    }
+                    _ => slot.resize(n, 0),
+                },
+                (LaneSrc::Value(j), None) => match values.get(usize::from(j)) {
+                    Some(v) => slot.extend_from_slice(v),
+                    None => slot.resize(n, 0),
+                },
+                (LaneSrc::Imm { .. }, None) => slot.resize(n, 0),
+            }
+        }
+    }
+
     /// Cost in TVP issue slots of one pass over a vector of lanes: the sum
     /// of each op's slot cost (`simple` or `transcendental` from the
     /// machine description).
@@ -189,6 +245,28 @@ impl MicroProgram {
                 })
             })
             .sum()
+    }
+}
+
+/// The lanes of one micro-program input in [`MicroProgram::eval_lanes`].
+#[derive(Copy, Clone, Debug)]
+pub enum Lanes<'a> {
+    /// One value per lane.
+    Slice(&'a [u64]),
+    /// One value for every lane (a scalar operand or a stride-0 view).
+    Splat(u64),
+}
+
+/// The broadcast value of a source, if it is the same in every lane.
+fn splat_of(src: LaneSrc, inputs: &[Lanes<'_>]) -> Option<u64> {
+    match src {
+        LaneSrc::Imm { bits, .. } => Some(bits),
+        LaneSrc::Input(i) => match inputs.get(usize::from(i)) {
+            Some(Lanes::Splat(v)) => Some(*v),
+            Some(Lanes::Slice(_)) => None,
+            None => Some(0),
+        },
+        LaneSrc::Value(_) => None,
     }
 }
 
@@ -250,6 +328,23 @@ mod tests {
             &mut out,
         );
         assert_eq!(f32::from_bits(out[0] as u32), 7.0);
+    }
+
+    #[test]
+    fn lane_evaluation_matches_scalar_evaluation() {
+        let p = axpy();
+        let xs: Vec<u64> = [1.0f32, -2.5, 3.0]
+            .iter()
+            .map(|x| u64::from(x.to_bits()))
+            .collect();
+        let one = u64::from(1f32.to_bits());
+        let mut outputs = vec![Vec::new()];
+        p.eval_lanes(3, &[Lanes::Slice(&xs), Lanes::Splat(one)], &mut outputs);
+        for (i, &x) in xs.iter().enumerate() {
+            let (mut values, mut out) = (Vec::new(), [0u64]);
+            p.eval(&[x, one], &mut values, &mut out);
+            assert_eq!(outputs[0][i], out[0]);
+        }
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub use dma::{Atomic, AtomicKind, DmaDim, DmaOp, Gather, Scatter, StridedCopy};
 pub use dtype::DType;
 pub use instr::{Engine, Instr, Op};
 pub use lane::LaneOp;
-pub use micro::{LaneInstr, LaneSrc, MicroId, MicroProgram};
+pub use micro::{LaneInstr, LaneSrc, Lanes, MicroId, MicroProgram};
 pub use mx::{MxFormat, MX_BLOCK};
 pub use operand::{Operand, Reg, Special, NUM_REGS};
 pub use program::{

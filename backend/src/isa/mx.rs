@@ -96,7 +96,11 @@ impl MxFormat {
     /// Dequantizes one element: `fl32(decode(code) × 2^(scale − 127))`, NaN
     /// if the scale or the code is NaN (`maiac_ir::numerics::mx`).
     pub fn dequantize(self, code: u64, scale: u64) -> f32 {
-        dequantize_value(scale as u8, (code & self.element().value_mask()) as u8, self.mx_element())
+        dequantize_value(
+            scale as u8,
+            (code & self.element().value_mask()) as u8,
+            self.mx_element(),
+        )
     }
 }
 
@@ -130,7 +134,11 @@ mod tests {
         for ty in [DType::F4E2M1, DType::F6E2M3, DType::F6E3M2] {
             for code in 0..(1u64 << ty.value_bits()) {
                 let x = ty.decode_f64(code);
-                assert_eq!(encode_storage_float(x, ty, Rounding::NearestEven), code, "{ty} {code:#x}");
+                assert_eq!(
+                    encode_storage_float(x, ty, Rounding::NearestEven),
+                    code,
+                    "{ty} {code:#x}"
+                );
             }
         }
     }
@@ -143,10 +151,22 @@ mod tests {
         assert_eq!(fp4(0.25), 0x0); // half the smallest subnormal: ties to 0
         assert_eq!(fp4(100.0), 0x7);
         assert_eq!(fp4(-100.0), 0xF);
-        assert_eq!(encode_storage_float(2.9, DType::F4E2M1, Rounding::TowardZero), 0x4);
-        assert_eq!(encode_storage_float(1.0, DType::E8M0, Rounding::NearestEven), 127);
-        assert_eq!(encode_storage_float(f64::NAN, DType::E8M0, Rounding::NearestEven), 0xFF);
-        assert_eq!(encode_storage_float(1.0, DType::F32, Rounding::NearestEven), 0x3F80_0000);
+        assert_eq!(
+            encode_storage_float(2.9, DType::F4E2M1, Rounding::TowardZero),
+            0x4
+        );
+        assert_eq!(
+            encode_storage_float(1.0, DType::E8M0, Rounding::NearestEven),
+            127
+        );
+        assert_eq!(
+            encode_storage_float(f64::NAN, DType::E8M0, Rounding::NearestEven),
+            0xFF
+        );
+        assert_eq!(
+            encode_storage_float(1.0, DType::F32, Rounding::NearestEven),
+            0x3F80_0000
+        );
     }
 
     #[test]
@@ -156,7 +176,10 @@ mod tests {
         let scale = MxFormat::Fp4E2M1.quantize_block(&values, &mut codes);
         // max 7.75: floor(log2) = 2, emax(e2m1) = 2 -> shared exponent 0.
         assert_eq!(scale, 127);
-        assert_eq!(MxFormat::Fp4E2M1.dequantize(u64::from(codes[8]), u64::from(scale)), 2.0);
+        assert_eq!(
+            MxFormat::Fp4E2M1.dequantize(u64::from(codes[8]), u64::from(scale)),
+            2.0
+        );
         assert_eq!(MxFormat::Fp4E2M1.dequantize(0x7, 128), 12.0);
         assert_eq!(MxFormat::Fp8E4M3.dequantize(0x38, 126), 0.5);
         assert_eq!(MxFormat::Fp4E2M1.emax(), 2);

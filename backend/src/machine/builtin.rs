@@ -77,9 +77,12 @@ mod tests {
             assert_eq!(m.name, name);
         }
         assert_eq!(resolve_or_default(None).unwrap().name, DEFAULT_MACHINE);
-        let json: serde_json::Value = serde_json::from_str(&describe(Some("tiny"), true).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&describe(Some("tiny"), true).unwrap()).unwrap();
         assert_eq!(json["name"], "tiny");
-        assert!(describe(None, false).unwrap().starts_with("machine maia200-like"));
+        assert!(describe(None, false)
+            .unwrap()
+            .starts_with("machine maia200-like"));
     }
 
     #[test]

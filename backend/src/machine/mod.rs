@@ -22,7 +22,8 @@ pub mod hash;
 use serde::{Deserialize, Serialize};
 
 pub use builtin::{
-    builtin, builtin_names, describe, resolve, resolve_or_default, DEFAULT_MACHINE, MAIA200_LIKE, TINY,
+    builtin, builtin_names, describe, resolve, resolve_or_default, DEFAULT_MACHINE, MAIA200_LIKE,
+    TINY,
 };
 pub use cost::DmaCost;
 pub use derived::{Derived, PeakTflops};

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "maiac", version, about = "Triton TTIR compiler for a Maia-like accelerator")]
+#[command(
+    name = "maiac",
+    version,
+    about = "Triton TTIR compiler for a Maia-like accelerator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,6 +18,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a TTIR module in canonical form (FILE or `-` for stdin).
+    Fmt {
+        /// The TTIR file, or `-`.
+        file: PathBuf,
+    },
+    /// Parse and verify a TTIR module; errors point at line:col and the Python line.
+    Check {
+        /// The TTIR file, or `-`.
+        file: PathBuf,
+    },
     /// Run a kernel on the reference interpreter (exact semantics).
     Interp {
         /// The TTIR file.
@@ -42,9 +56,18 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Interp { kernel, grid, args, outs } => {
-            maiac_compiler::interp::interp_command(&kernel, &grid, &args, &outs)
+        Command::Fmt { file } => {
+            maiac_compiler::cli::fmt_command(&file).map(|text| print!("{text}"))
         }
+        Command::Check { file } => {
+            maiac_compiler::cli::check_command(&file).map(|text| print!("{text}"))
+        }
+        Command::Interp {
+            kernel,
+            grid,
+            args,
+            outs,
+        } => maiac_compiler::interp::interp_command(&kernel, &grid, &args, &outs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

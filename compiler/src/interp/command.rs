@@ -37,14 +37,22 @@ pub fn load_module(path: &Path) -> Result<(Module, String), String> {
     let name = path.display().to_string();
     match maiac_ir::check::check_text(&source, &name) {
         Ok(module) => Ok((module, source)),
-        Err(diagnostics) => Err(diagnostics.iter().map(|d| d.render(Some(&source))).collect()),
+        Err(diagnostics) => Err(diagnostics
+            .iter()
+            .map(|d| d.render(Some(&source)))
+            .collect()),
     }
 }
 
 /// `maiac interp KERNEL.ttir --grid G --arg NAME=VALUE... --out NAME=FILE...`:
 /// read, parse and verify the kernel, bind the launch, run it on the
 /// reference interpreter and write the `--out` buffers.
-pub fn interp_command(ttir_path: &Path, grid: &str, args: &[String], outs: &[String]) -> Result<(), String> {
+pub fn interp_command(
+    ttir_path: &Path,
+    grid: &str,
+    args: &[String],
+    outs: &[String],
+) -> Result<(), String> {
     let (module, source) = load_module(ttir_path)?;
     interp_module(&module, Some(&source), grid, args, outs).map(|_| ())
 }

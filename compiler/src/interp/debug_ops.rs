@@ -49,7 +49,10 @@ impl Interp<'_> {
     pub(super) fn exec_print(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let attrs = &self.module.dfg.ops[op].attrs;
         let prefix = attrs.str("prefix").unwrap_or("").to_string();
-        let hex = matches!(attrs.get("hex"), Some(Attribute::Bool(true) | Attribute::Unit));
+        let hex = matches!(
+            attrs.get("hex"),
+            Some(Attribute::Bool(true) | Attribute::Unit)
+        );
         let signed_flags = self.int_list_attr(op, "isSigned").unwrap_or_default();
         let [x, y, z] = self.pid;
         let operands = self.module.dfg.operands(op).to_vec();
@@ -67,7 +70,10 @@ impl Interp<'_> {
                 if idx.is_empty() {
                     out += &format!("pid ({x}, {y}, {z}) {prefix}{value}\n");
                 } else {
-                    out += &format!("pid ({x}, {y}, {z}) idx ({}) {prefix}{value}\n", index.join(", "));
+                    out += &format!(
+                        "pid ({x}, {y}, {z}) idx ({}) {prefix}{value}\n",
+                        index.join(", ")
+                    );
                 }
             });
         }
@@ -83,7 +89,10 @@ mod tests {
     #[test]
     fn formats_elements() {
         assert_eq!(format_element(0xFFFF_FFFF, &Type::I32, true, false), "-1");
-        assert_eq!(format_element(0xFFFF_FFFF, &Type::I32, false, false), "4294967295");
+        assert_eq!(
+            format_element(0xFFFF_FFFF, &Type::I32, false, false),
+            "4294967295"
+        );
         assert_eq!(format_element(0x3F80_0000, &Type::F32, true, false), "1.0");
         assert_eq!(format_element(255, &Type::I32, true, true), "0xff");
     }

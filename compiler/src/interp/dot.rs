@@ -21,7 +21,9 @@
 //! above. e2m1 operands pack two elements per i8, the lower nibble first,
 //! along K (or along M/N when `lhs_k_pack`/`rhs_k_pack` is false).
 
-use maiac_ir::semantics::convert::{f32_to_float_bits, f64_to_float_bits, float_to_f32, float_to_f64};
+use maiac_ir::semantics::convert::{
+    f32_to_float_bits, f64_to_float_bits, float_to_f32, float_to_f64,
+};
 use maiac_ir::semantics::int::{mask, sign_extend};
 use maiac_ir::semantics::mx::{apply_scale, e8m0_scale, MxElement};
 use maiac_ir::{Diagnostic, Op, Type};
@@ -54,7 +56,14 @@ fn matrix_dims(shape: &[usize]) -> Option<(usize, usize, usize)> {
 /// The loops run i, k, j so the innermost loop updates a row of independent
 /// accumulators (vectorizable) while each accumulator still sees its terms in
 /// k order: bit-identical to the naive i, j, k loop.
-fn dot_generic<T>(d: DotDims, a: &[T], b: &[T], c: &[T], mul: impl Fn(T, T) -> T, add: impl Fn(T, T) -> T) -> Vec<T>
+fn dot_generic<T>(
+    d: DotDims,
+    a: &[T],
+    b: &[T],
+    c: &[T],
+    mul: impl Fn(T, T) -> T,
+    add: impl Fn(T, T) -> T,
+) -> Vec<T>
 where
     T: Copy,
 {
@@ -83,8 +92,16 @@ fn dot_f64(d: DotDims, a: &[f64], b: &[f64], c: &[f64]) -> Vec<f64> {
 }
 
 impl Interp<'_> {
-    fn dot_dims(&self, op: Op, a: &Tensor, b_shape_kn: (usize, usize, usize), c: &Tensor, a_k: usize) -> Result<DotDims, Diagnostic> {
-        let (batch, m, n) = matrix_dims(&c.shape).ok_or_else(|| self.error(op, "the accumulator must be 2-D or 3-D"))?;
+    fn dot_dims(
+        &self,
+        op: Op,
+        a: &Tensor,
+        b_shape_kn: (usize, usize, usize),
+        c: &Tensor,
+        a_k: usize,
+    ) -> Result<DotDims, Diagnostic> {
+        let (batch, m, n) = matrix_dims(&c.shape)
+            .ok_or_else(|| self.error(op, "the accumulator must be 2-D or 3-D"))?;
         let (b_batch, k, b_n) = b_shape_kn;
         let (a_batch, a_m) = match a.shape.as_slice() {
             [am, _] => (1, *am),
@@ -94,18 +111,28 @@ impl Interp<'_> {
         if a_batch != batch || b_batch != batch || a_m != m || b_n != n || a_k != k {
             return Err(self.error(
                 op,
-                format!("shapes do not compose: a {:?}, b {:?} (K={k}), c {:?}", a.shape, (b_batch, k, b_n), c.shape),
+                format!(
+                    "shapes do not compose: a {:?}, b {:?} (K={k}), c {:?}",
+                    a.shape,
+                    (b_batch, k, b_n),
+                    c.shape
+                ),
             ));
         }
         Ok(DotDims { batch, m, n, k })
     }
 
     pub(super) fn exec_dot(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
-        let (a, b, c) = (self.operand(frame, op, 0)?, self.operand(frame, op, 1)?, self.operand(frame, op, 2)?);
+        let (a, b, c) = (
+            self.operand(frame, op, 0)?,
+            self.operand(frame, op, 1)?,
+            self.operand(frame, op, 2)?,
+        );
         let a_ty = self.operand_type(op, 0)?.element().clone();
         let b_ty = self.operand_type(op, 1)?.element().clone();
         let out_ty = self.result_type(op, 0)?.element().clone();
-        let (b_batch, b_k, b_n) = matrix_dims(&b.shape).ok_or_else(|| self.error(op, "operand b must be 2-D or 3-D"))?;
+        let (b_batch, b_k, b_n) =
+            matrix_dims(&b.shape).ok_or_else(|| self.error(op, "operand b must be 2-D or 3-D"))?;
         let a_k = *a.shape.last().unwrap_or(&0);
         let d = self.dot_dims(op, &a, (b_batch, b_k, b_n), &c, a_k)?;
         let data = match (&a_ty, &b_ty, &out_ty) {
@@ -138,9 +165,18 @@ impl Interp<'_> {
                         .collect()
                 }
             }
-            _ => return Err(self.error(op, format!("unsupported operand types {a_ty} × {b_ty} → {out_ty}"))),
+            _ => {
+                return Err(self.error(
+                    op,
+                    format!("unsupported operand types {a_ty} × {b_ty} → {out_ty}"),
+                ))
+            }
         };
-        self.set_result(frame, op, RValue::tensor(Tensor::new(c.shape.clone(), data)))
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(c.shape.clone(), data)),
+        )
     }
 
     pub(super) fn exec_dot_scaled(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
@@ -151,7 +187,11 @@ impl Interp<'_> {
         };
         let (a_kind, b_kind) = (elem_kind("a_elem_type")?, elem_kind("b_elem_type")?);
         let flag = |name: &str| {
-            self.module.dfg.attr(op, name).and_then(|a| a.as_int()).is_none_or(|v| v != 0)
+            self.module
+                .dfg
+                .attr(op, name)
+                .and_then(|a| a.as_int())
+                .is_none_or(|v| v != 0)
         };
         let (lhs_k_pack, rhs_k_pack) = (flag("lhs_k_pack"), flag("rhs_k_pack"));
 
@@ -176,12 +216,18 @@ impl Interp<'_> {
         let c = self.operand(frame, op, 2)?;
         let a_scale = a_scale_at.map(|i| self.operand(frame, op, i)).transpose()?;
         let b_scale = b_scale_at.map(|i| self.operand(frame, op, i)).transpose()?;
-        let out_ty = self.result_type(op, 0)?.element().float_type().ok_or_else(|| self.error(op, "the result must be float"))?;
+        let out_ty = self
+            .result_type(op, 0)?
+            .element()
+            .float_type()
+            .ok_or_else(|| self.error(op, "the result must be float"))?;
         let (_, m, n) = matrix_dims(&c.shape)
             .filter(|(batch, _, _)| *batch == 1 && c.shape.len() == 2)
             .ok_or_else(|| self.error(op, "dot_scaled supports 2-D operands"))?;
-        let (a_rows, a_cols) = two_d(&a.shape).ok_or_else(|| self.error(op, "operand a must be 2-D"))?;
-        let (b_rows, b_cols) = two_d(&b.shape).ok_or_else(|| self.error(op, "operand b must be 2-D"))?;
+        let (a_rows, a_cols) =
+            two_d(&a.shape).ok_or_else(|| self.error(op, "operand a must be 2-D"))?;
+        let (b_rows, b_cols) =
+            two_d(&b.shape).ok_or_else(|| self.error(op, "operand b must be 2-D"))?;
         let a_pack = a_kind.per_storage_element();
         let b_pack = b_kind.per_storage_element();
         let k = if lhs_k_pack { a_cols * a_pack } else { a_cols };
@@ -191,12 +237,21 @@ impl Interp<'_> {
         if a_m != m || b_n != n || b_k != k {
             return Err(self.error(
                 op,
-                format!("shapes do not compose: a {:?} ({a_kind:?}), b {:?} ({b_kind:?}), c {:?}", a.shape, b.shape, c.shape),
+                format!(
+                    "shapes do not compose: a {:?} ({a_kind:?}), b {:?} ({b_kind:?}), c {:?}",
+                    a.shape, b.shape, c.shape
+                ),
             ));
         }
         let d = DotDims { batch: 1, m, n, k };
         // Element (row, kk) of the logical [M, K] a and (kk, col) of [K, N] b.
-        let nibble = |byte: u64, second: bool| if second { (byte >> 4) & 0xF } else { byte & 0xF };
+        let nibble = |byte: u64, second: bool| {
+            if second {
+                (byte >> 4) & 0xF
+            } else {
+                byte & 0xF
+            }
+        };
         let a_elem = |i: usize, kk: usize| -> u64 {
             match (a_pack, lhs_k_pack) {
                 (1, _) => a.data[i * a_cols + kk],
@@ -214,11 +269,23 @@ impl Interp<'_> {
         let group = |scale: &Tensor, rows: usize, what: &str| -> Result<usize, Diagnostic> {
             match two_d(&scale.shape) {
                 Some((r, groups)) if r == rows && groups > 0 && k % groups == 0 => Ok(k / groups),
-                _ => Err(self.error(op, format!("{what} scale shape {:?} does not fit {rows}×{k}", scale.shape))),
+                _ => Err(self.error(
+                    op,
+                    format!(
+                        "{what} scale shape {:?} does not fit {rows}×{k}",
+                        scale.shape
+                    ),
+                )),
             }
         };
-        let a_group = a_scale.as_ref().map(|s| group(s, m, "a").map(|g| (s, g))).transpose()?;
-        let b_group = b_scale.as_ref().map(|s| group(s, n, "b").map(|g| (s, g))).transpose()?;
+        let a_group = a_scale
+            .as_ref()
+            .map(|s| group(s, m, "a").map(|g| (s, g)))
+            .transpose()?;
+        let b_group = b_scale
+            .as_ref()
+            .map(|s| group(s, n, "b").map(|g| (s, g)))
+            .transpose()?;
         let mut a32 = Vec::with_capacity(m * k);
         for i in 0..m {
             for kk in 0..k {
@@ -240,8 +307,15 @@ impl Interp<'_> {
             }
         }
         let c32: Vec<f32> = c.data.iter().map(|&x| float_to_f32(x, out_ty)).collect();
-        let data = dot_f32(d, &a32, &b32, &c32).into_iter().map(|x| f32_to_float_bits(x, out_ty)).collect();
-        self.set_result(frame, op, RValue::tensor(Tensor::new(c.shape.clone(), data)))
+        let data = dot_f32(d, &a32, &b32, &c32)
+            .into_iter()
+            .map(|x| f32_to_float_bits(x, out_ty))
+            .collect();
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(c.shape.clone(), data)),
+        )
     }
 }
 
@@ -258,7 +332,12 @@ mod tests {
 
     #[test]
     fn accumulates_sequentially_without_fma() {
-        let d = DotDims { batch: 1, m: 1, n: 1, k: 3 };
+        let d = DotDims {
+            batch: 1,
+            m: 1,
+            n: 1,
+            k: 3,
+        };
         // 1e8 + 1 - 1e8 in sequence loses the 1 in f32.
         let out = dot_f32(d, &[1e8, 1.0, -1e8], &[1.0, 1.0, 1.0], &[0.0]);
         assert_eq!(out, vec![0.0]);
@@ -267,15 +346,30 @@ mod tests {
         // The product (1 + 2^-12)^2 is rounded before it meets c = -1; an FMA
         // would keep its 2^-24 tail.
         let x = 1.0 + 2f32.powi(-12);
-        let d1 = DotDims { batch: 1, m: 1, n: 1, k: 1 };
+        let d1 = DotDims {
+            batch: 1,
+            m: 1,
+            n: 1,
+            k: 1,
+        };
         assert_eq!(dot_f32(d1, &[x], &[x], &[-1.0]), vec![2f32.powi(-11)]);
     }
 
     #[test]
     fn batched_products_use_their_own_matrices() {
-        let d = DotDims { batch: 2, m: 1, n: 2, k: 2 };
+        let d = DotDims {
+            batch: 2,
+            m: 1,
+            n: 2,
+            k: 2,
+        };
         // a = [[1, 2]], [[3, 4]]; b = I, 2·I; c = 0.5.
-        let out = dot_f32(d, &[1.0, 2.0, 3.0, 4.0], &[1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 2.0], &[0.5; 4]);
+        let out = dot_f32(
+            d,
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 2.0],
+            &[0.5; 4],
+        );
         assert_eq!(out, vec![1.5, 2.5, 6.5, 8.5]);
     }
 }

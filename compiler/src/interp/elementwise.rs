@@ -32,11 +32,16 @@ pub fn apply_elementwise(op: ElementwiseOp, args: &[&Tensor]) -> Result<Tensor, 
     let pick = |t: &Tensor, i: usize| if t.len() == 1 { t.data[0] } else { t.data[i] };
     let data: Vec<u64> = match args {
         [a] => a.data.iter().map(|&x| op.eval(&[x])).collect(),
-        [a, b] if a.len() == n && b.len() == n => {
-            a.data.iter().zip(&b.data).map(|(&x, &y)| op.eval(&[x, y])).collect()
-        }
+        [a, b] if a.len() == n && b.len() == n => a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(&x, &y)| op.eval(&[x, y]))
+            .collect(),
         [a, b] => (0..n).map(|i| op.eval(&[pick(a, i), pick(b, i)])).collect(),
-        [a, b, c] => (0..n).map(|i| op.eval(&[pick(a, i), pick(b, i), pick(c, i)])).collect(),
+        [a, b, c] => (0..n)
+            .map(|i| op.eval(&[pick(a, i), pick(b, i), pick(c, i)]))
+            .collect(),
         _ => {
             let mut scratch = vec![0u64; args.len()];
             (0..n)
@@ -64,7 +69,10 @@ pub fn attr_bits(attr: &Attribute, elem: &Type) -> Result<u64, String> {
         Attribute::Int { value, .. } => Ok((*value as u64) & mask(width)),
         Attribute::Bool(b) => Ok(u64::from(*b)),
         Attribute::Float { bits, ty } if ty.bits() == width => Ok(*bits),
-        Attribute::Float { ty, .. } => Err(format!("a {} constant cannot initialize {elem}", ty.mlir_name())),
+        Attribute::Float { ty, .. } => Err(format!(
+            "a {} constant cannot initialize {elem}",
+            ty.mlir_name()
+        )),
         other => Err(format!("unsupported constant value {other:?}")),
     }
 }
@@ -95,10 +103,17 @@ impl Interp<'_> {
         let shape = self.result_shape(op, 0)?;
         let elem = ty.element();
         let tensor = match attr {
-            Attribute::Dense { elems: DenseElements::Splat(value), .. } => {
-                Tensor::filled(shape, attr_bits(value, elem).map_err(|e| self.error(op, e))?)
-            }
-            Attribute::Dense { elems: DenseElements::Elements(values), .. } => {
+            Attribute::Dense {
+                elems: DenseElements::Splat(value),
+                ..
+            } => Tensor::filled(
+                shape,
+                attr_bits(value, elem).map_err(|e| self.error(op, e))?,
+            ),
+            Attribute::Dense {
+                elems: DenseElements::Elements(values),
+                ..
+            } => {
                 let data = values
                     .iter()
                     .map(|v| attr_bits(v, elem))
@@ -109,7 +124,10 @@ impl Interp<'_> {
                 }
                 Tensor::new(shape, data)
             }
-            scalar => Tensor::filled(shape, attr_bits(scalar, elem).map_err(|e| self.error(op, e))?),
+            scalar => Tensor::filled(
+                shape,
+                attr_bits(scalar, elem).map_err(|e| self.error(op, e))?,
+            ),
         };
         let value = RValue::tensor(tensor);
         self.cache_constant(op, value.clone());
@@ -123,7 +141,11 @@ impl Interp<'_> {
     }
 
     /// `arith.mulsi_extended` / `arith.mului_extended`: (low, high) results.
-    pub(super) fn exec_mul_extended(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_mul_extended(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let signed = self.module.dfg.opcode(op) == maiac_ir::Opcode::MulSIExtended;
         let width = self
             .operand_type(op, 0)?
@@ -134,13 +156,20 @@ impl Interp<'_> {
         if a.len() != b.len() {
             return Err(self.error(op, "operand shapes differ"));
         }
-        let (low, high): (Vec<u64>, Vec<u64>) =
-            a.data.iter().zip(&b.data).map(|(&x, &y)| mul_extended(signed, width, x, y)).unzip();
+        let (low, high): (Vec<u64>, Vec<u64>) = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(&x, &y)| mul_extended(signed, width, x, y))
+            .unzip();
         let shape = a.shape.clone();
         self.set_results(
             frame,
             op,
-            vec![RValue::tensor(Tensor::new(shape.clone(), low)), RValue::tensor(Tensor::new(shape, high))],
+            vec![
+                RValue::tensor(Tensor::new(shape.clone(), low)),
+                RValue::tensor(Tensor::new(shape, high)),
+            ],
         )
     }
 }

@@ -68,7 +68,9 @@ impl<'m> Interp<'m> {
     /// An error located at `op`: TTIR position and Python source line.
     pub fn error(&self, op: Op, message: impl Into<String>) -> Diagnostic {
         let name = self.module.dfg.opcode(op).name();
-        let mut d = self.module.op_diagnostic(op, format!("{name}: {}", message.into()));
+        let mut d = self
+            .module
+            .op_diagnostic(op, format!("{name}: {}", message.into()));
         if self.grid.iter().product::<u32>() > 1 {
             let [x, y, z] = self.pid;
             d = d.note(format!("in program ({x}, {y}, {z})"));
@@ -88,15 +90,28 @@ impl<'m> Interp<'m> {
             .ok_or_else(|| self.error(op, format!("operand {v} is used before it is defined")))
     }
 
-    pub fn tensor(&self, frame: &Frame, op: Op, v: Value) -> Result<std::rc::Rc<Tensor>, Diagnostic> {
+    pub fn tensor(
+        &self,
+        frame: &Frame,
+        op: Op,
+        v: Value,
+    ) -> Result<std::rc::Rc<Tensor>, Diagnostic> {
         match self.value(frame, op, v)? {
             RValue::Tensor(t) => Ok(t),
-            _ => Err(self.error(op, format!("operand {v} is a block pointer or descriptor, not a tensor"))),
+            _ => Err(self.error(
+                op,
+                format!("operand {v} is a block pointer or descriptor, not a tensor"),
+            )),
         }
     }
 
     /// The operand `index` of `op` as a tensor.
-    pub fn operand(&self, frame: &Frame, op: Op, index: usize) -> Result<std::rc::Rc<Tensor>, Diagnostic> {
+    pub fn operand(
+        &self,
+        frame: &Frame,
+        op: Op,
+        index: usize,
+    ) -> Result<std::rc::Rc<Tensor>, Diagnostic> {
         let v = *self
             .module
             .dfg
@@ -130,15 +145,26 @@ impl<'m> Interp<'m> {
         Ok(())
     }
 
-    pub fn set_results(&self, frame: &mut Frame, op: Op, values: Vec<RValue>) -> Result<(), Diagnostic> {
+    pub fn set_results(
+        &self,
+        frame: &mut Frame,
+        op: Op,
+        values: Vec<RValue>,
+    ) -> Result<(), Diagnostic> {
         let results = self.module.dfg.results(op);
         if results.len() != values.len() {
             return Err(self.error(
                 op,
-                format!("produced {} values for {} results", values.len(), results.len()),
+                format!(
+                    "produced {} values for {} results",
+                    values.len(),
+                    results.len()
+                ),
             ));
         }
-        for (&r, value) in results.iter().zip(values) {frame[r.index()] = Some(value);}
+        for (&r, value) in results.iter().zip(values) {
+            frame[r.index()] = Some(value);
+        }
         Ok(())
     }
 
@@ -175,16 +201,27 @@ impl<'m> Interp<'m> {
 
     /// A list-of-integers attribute (`array<i32: ...>` or `[...]`), if present.
     pub fn int_list_attr(&self, op: Op, name: &str) -> Option<Vec<i64>> {
-        self.module.dfg.ops[op].attrs.get(name).and_then(Attribute::as_int_list)
+        self.module.dfg.ops[op]
+            .attrs
+            .get(name)
+            .and_then(Attribute::as_int_list)
     }
 
     // ---- execution -----------------------------------------------------
 
     /// Runs `func` with `args`, returning what its `tt.return` returns.
-    pub fn call_function(&mut self, call_site: Option<Op>, func: Op, args: Vec<RValue>) -> Result<Vec<RValue>, Diagnostic> {
+    pub fn call_function(
+        &mut self,
+        call_site: Option<Op>,
+        func: Op,
+        args: Vec<RValue>,
+    ) -> Result<Vec<RValue>, Diagnostic> {
         if self.call_depth >= MAX_CALL_DEPTH {
             let site = call_site.unwrap_or(func);
-            return Err(self.error(site, format!("calls nested deeper than {MAX_CALL_DEPTH} (runaway recursion?)")));
+            return Err(self.error(
+                site,
+                format!("calls nested deeper than {MAX_CALL_DEPTH} (runaway recursion?)"),
+            ));
         }
         let region = *self.module.dfg.ops[func].regions.first().ok_or_else(|| {
             self.error(
@@ -201,7 +238,13 @@ impl<'m> Interp<'m> {
 
     /// Runs a region from its entry block with `args` bound to the entry
     /// block's arguments, following branches, until it yields or returns.
-    pub fn run_region(&mut self, frame: &mut Frame, owner: Op, region: Region, args: Vec<RValue>) -> Result<Vec<RValue>, Diagnostic> {
+    pub fn run_region(
+        &mut self,
+        frame: &mut Frame,
+        owner: Op,
+        region: Region,
+        args: Vec<RValue>,
+    ) -> Result<Vec<RValue>, Diagnostic> {
         let module = self.module;
         let Some(mut block) = module.layout.entry_block(region) else {
             return Ok(Vec::new());
@@ -212,7 +255,11 @@ impl<'m> Interp<'m> {
             if params.len() != args.len() {
                 return Err(self.error(
                     owner,
-                    format!("block takes {} arguments but {} were passed", params.len(), args.len()),
+                    format!(
+                        "block takes {} arguments but {} were passed",
+                        params.len(),
+                        args.len()
+                    ),
                 ));
             }
             for (&p, a) in params.iter().zip(args) {
@@ -241,7 +288,12 @@ impl<'m> Interp<'m> {
     }
 
     fn operand_values(&self, frame: &Frame, op: Op) -> Result<Vec<RValue>, Diagnostic> {
-        self.module.dfg.operands(op).iter().map(|&v| self.value(frame, op, v)).collect()
+        self.module
+            .dfg
+            .operands(op)
+            .iter()
+            .map(|&v| self.value(frame, op, v))
+            .collect()
     }
 
     fn exec_op(&mut self, frame: &mut Frame, op: Op) -> Result<Flow, Diagnostic> {
@@ -268,7 +320,11 @@ impl<'m> Interp<'m> {
                     .ok()
                     .filter(|&a| a < 3)
                     .ok_or_else(|| self.error(op, format!("axis {axis} is not 0, 1 or 2")))?;
-                let v = if opcode == GetProgramId { self.pid[axis] } else { self.grid[axis] };
+                let v = if opcode == GetProgramId {
+                    self.pid[axis]
+                } else {
+                    self.grid[axis]
+                };
                 self.set_result(frame, op, RValue::scalar(u64::from(v)))?;
             }
             Constant => self.exec_constant(frame, op)?,
@@ -305,7 +361,10 @@ impl<'m> Interp<'m> {
             Print => self.exec_print(frame, op)?,
             _ if opcode.is_elementwise() => self.exec_elementwise(frame, op)?,
             other => {
-                return Err(self.error(op, format!("the interpreter does not support {}", other.name())))
+                return Err(self.error(
+                    op,
+                    format!("the interpreter does not support {}", other.name()),
+                ))
             }
         }
         Ok(Flow::Next)
@@ -317,10 +376,15 @@ impl<'m> Interp<'m> {
             return Ok(e);
         }
         let dfg = &self.module.dfg;
-        let operand_types: Vec<Type> = dfg.operands(op).iter().map(|&v| dfg.value_type(v).clone()).collect();
+        let operand_types: Vec<Type> = dfg
+            .operands(op)
+            .iter()
+            .map(|&v| dfg.value_type(v).clone())
+            .collect();
         let result = self.result_type(op, 0)?;
-        let resolved = ElementwiseOp::resolve(dfg.opcode(op), &dfg.ops[op].attrs, &operand_types, result)
-            .map_err(|e| self.error(op, e))?;
+        let resolved =
+            ElementwiseOp::resolve(dfg.opcode(op), &dfg.ops[op].attrs, &operand_types, result)
+                .map_err(|e| self.error(op, e))?;
         self.elementwise_cache[op.index()] = Some(resolved);
         Ok(resolved)
     }
@@ -372,7 +436,12 @@ impl<'m> Interp<'m> {
 
     fn exec_for(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let ty = self.operand_type(op, 0)?;
-        let width = ty.int_width().ok_or_else(|| self.error(op, format!("induction variable type {ty} is not an integer")))?;
+        let width = ty.int_width().ok_or_else(|| {
+            self.error(
+                op,
+                format!("induction variable type {ty} is not an integer"),
+            )
+        })?;
         let unsigned = self.module.dfg.ops[op].attrs.get("unsignedCmp").is_some();
         let read = |bits: u64| -> i128 {
             if unsigned {
@@ -387,7 +456,10 @@ impl<'m> Interp<'m> {
         let operands = self.operand_values(frame, op)?;
         let mut carried: Vec<RValue> = operands[3..].to_vec();
         if lb < ub && step <= 0 {
-            return Err(self.error(op, format!("step {step} is not positive: the loop would never end")));
+            return Err(self.error(
+                op,
+                format!("step {step} is not positive: the loop would never end"),
+            ));
         }
         let body = self.region(op, 0)?;
         let mut iv = lb;

@@ -24,7 +24,10 @@ pub struct ElemLayout {
 impl ElemLayout {
     /// The layout of scalar type `ty` in memory.
     pub fn of(ty: &Type) -> ElemLayout {
-        ElemLayout { size: ty.scalar_size_bytes(), is_bool: *ty == Type::I1 }
+        ElemLayout {
+            size: ty.scalar_size_bytes(),
+            is_bool: *ty == Type::I1,
+        }
     }
 }
 
@@ -34,7 +37,11 @@ impl Memory {
         let buffers = launch.initial_memory();
         let lens = buffers.iter().map(|b| b.len() as u64).collect();
         let names = launch.buffers.iter().map(|b| b.name.clone()).collect();
-        Memory { buffers, lens, names }
+        Memory {
+            buffers,
+            lens,
+            names,
+        }
     }
 
     /// The final contents of every buffer.
@@ -55,7 +62,11 @@ impl Memory {
         let mut raw = [0u8; 8];
         raw[..bytes.len()].copy_from_slice(bytes);
         let bits = u64::from_le_bytes(raw);
-        Ok(if layout.is_bool { u64::from(bits != 0) } else { bits })
+        Ok(if layout.is_bool {
+            u64::from(bits != 0)
+        } else {
+            bits
+        })
     }
 
     /// Writes one element at `addr`.
@@ -76,9 +87,12 @@ impl Memory {
             }
             // A negative index from buffer i+1 lands at the top of buffer i's
             // 4 GiB address slice: report it against the buffer it came from.
-            AddressFault::OutOfBounds { addr, buffer, offset, .. }
-                if offset >= 1 << 31 && buffer + 1 < self.buffers.len() =>
-            {
+            AddressFault::OutOfBounds {
+                addr,
+                buffer,
+                offset,
+                ..
+            } if offset >= 1 << 31 && buffer + 1 < self.buffers.len() => {
                 format!(
                     "address {addr:#x} is {} bytes before the start of buffer `{}` ({} bytes)",
                     (1u64 << 32) - offset,
@@ -86,7 +100,13 @@ impl Memory {
                     self.lens[buffer + 1]
                 )
             }
-            AddressFault::OutOfBounds { addr, buffer, offset, size, buffer_len } => format!(
+            AddressFault::OutOfBounds {
+                addr,
+                buffer,
+                offset,
+                size,
+                buffer_len,
+            } => format!(
                 "address {addr:#x} is byte offset {offset} of buffer `{}` ({buffer_len} bytes), \
                  outside it for a {size}-byte access",
                 self.buffer_name(buffer),

@@ -57,7 +57,8 @@ impl BlockAccess<'_> {
                 offset = offset.wrapping_add(coord.wrapping_mul(self.strides[d]));
             }
             out.push(inside.then(|| {
-                self.base.wrapping_add((offset as u64).wrapping_mul(self.elem_size))
+                self.base
+                    .wrapping_add((offset as u64).wrapping_mul(self.elem_size))
             }));
         });
         out
@@ -91,17 +92,35 @@ impl Interp<'_> {
         if t.len() == n || t.len() == 1 {
             Ok(())
         } else {
-            Err(self.error(op, format!("the {what} has {} elements but the pointers have {n}", t.len())))
+            Err(self.error(
+                op,
+                format!(
+                    "the {what} has {} elements but the pointers have {n}",
+                    t.len()
+                ),
+            ))
         }
     }
 
-    fn access_error(&self, op: Op, shape: &[usize], flat: usize, fault: &AddressFault) -> Diagnostic {
+    fn access_error(
+        &self,
+        op: Op,
+        shape: &[usize],
+        flat: usize,
+        fault: &AddressFault,
+    ) -> Diagnostic {
         let what = if shape.is_empty() {
             "the access".to_string()
         } else {
             format!("element {flat} (index {:?})", index_of(shape, flat))
         };
-        self.error(op, format!("{what} is out of bounds: {}", self.memory.describe_fault(fault)))
+        self.error(
+            op,
+            format!(
+                "{what} is out of bounds: {}",
+                self.memory.describe_fault(fault)
+            ),
+        )
     }
 
     fn elem_layout_of_result(&self, op: Op) -> Result<(ElemLayout, Type), Diagnostic> {
@@ -131,24 +150,43 @@ impl Interp<'_> {
             let d = usize::try_from(d)
                 .ok()
                 .filter(|&d| d < rank)
-                .ok_or_else(|| self.error(op, format!("boundaryCheck dimension {d} is out of range")))?;
+                .ok_or_else(|| {
+                    self.error(op, format!("boundaryCheck dimension {d} is out of range"))
+                })?;
             checked[d] = true;
         }
         Ok(checked)
     }
 
-    fn read_addresses(&self, op: Op, shape: &[usize], addrs: &[Option<u64>], layout: ElemLayout, pad: u64) -> Result<Vec<u64>, Diagnostic> {
+    fn read_addresses(
+        &self,
+        op: Op,
+        shape: &[usize],
+        addrs: &[Option<u64>],
+        layout: ElemLayout,
+        pad: u64,
+    ) -> Result<Vec<u64>, Diagnostic> {
         addrs
             .iter()
             .enumerate()
             .map(|(i, a)| match a {
-                Some(addr) => self.memory.read(*addr, layout).map_err(|f| self.access_error(op, shape, i, &f)),
+                Some(addr) => self
+                    .memory
+                    .read(*addr, layout)
+                    .map_err(|f| self.access_error(op, shape, i, &f)),
                 None => Ok(pad),
             })
             .collect()
     }
 
-    fn write_addresses(&mut self, op: Op, shape: &[usize], addrs: &[Option<u64>], layout: ElemLayout, values: &Tensor) -> Result<(), Diagnostic> {
+    fn write_addresses(
+        &mut self,
+        op: Op,
+        shape: &[usize],
+        addrs: &[Option<u64>],
+        layout: ElemLayout,
+        values: &Tensor,
+    ) -> Result<(), Diagnostic> {
         self.check_broadcast(op, values, addrs.len(), "stored value")?;
         for (i, a) in addrs.iter().enumerate() {
             if let Some(addr) = a {
@@ -182,8 +220,16 @@ impl Interp<'_> {
             }
             RValue::Tensor(ptrs) => {
                 let num_operands = self.module.dfg.operands(op).len();
-                let mask = if num_operands > 1 { Some(self.operand(frame, op, 1)?) } else { None };
-                let other = if num_operands > 2 { Some(self.operand(frame, op, 2)?) } else { None };
+                let mask = if num_operands > 1 {
+                    Some(self.operand(frame, op, 1)?)
+                } else {
+                    None
+                };
+                let other = if num_operands > 2 {
+                    Some(self.operand(frame, op, 2)?)
+                } else {
+                    None
+                };
                 if let Some(m) = &mask {
                     self.check_broadcast(op, m, ptrs.len(), "mask")?;
                 }
@@ -194,7 +240,9 @@ impl Interp<'_> {
                 for (i, &addr) in ptrs.data.iter().enumerate() {
                     let enabled = mask.as_ref().is_none_or(|m| pick(m, i) & 1 != 0);
                     let bits = if enabled {
-                        self.memory.read(addr, layout).map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?
+                        self.memory
+                            .read(addr, layout)
+                            .map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?
                     } else {
                         other.as_ref().map_or(0, |o| pick(o, i))
                     };
@@ -202,7 +250,9 @@ impl Interp<'_> {
                 }
                 Tensor::new(ptrs.shape.clone(), data)
             }
-            RValue::Desc(_) => return Err(self.error(op, "cannot load through a tensor descriptor")),
+            RValue::Desc(_) => {
+                return Err(self.error(op, "cannot load through a tensor descriptor"))
+            }
         };
         self.set_result(frame, op, RValue::tensor(result))
     }
@@ -230,7 +280,11 @@ impl Interp<'_> {
                 self.write_addresses(op, &bp.block_shape, &addrs, layout, &values)
             }
             RValue::Tensor(ptrs) => {
-                let mask = if self.module.dfg.operands(op).len() > 2 { Some(self.operand(frame, op, 2)?) } else { None };
+                let mask = if self.module.dfg.operands(op).len() > 2 {
+                    Some(self.operand(frame, op, 2)?)
+                } else {
+                    None
+                };
                 self.check_broadcast(op, &values, ptrs.len(), "stored value")?;
                 if let Some(m) = &mask {
                     self.check_broadcast(op, m, ptrs.len(), "mask")?;
@@ -260,7 +314,11 @@ impl Interp<'_> {
         let combine = atomic_combiner(&kind, &elem).map_err(|e| self.error(op, e))?;
         let ptrs = self.operand(frame, op, 0)?;
         let values = self.operand(frame, op, 1)?;
-        let mask = if self.module.dfg.operands(op).len() > 2 { Some(self.operand(frame, op, 2)?) } else { None };
+        let mask = if self.module.dfg.operands(op).len() > 2 {
+            Some(self.operand(frame, op, 2)?)
+        } else {
+            None
+        };
         self.check_broadcast(op, &values, ptrs.len(), "value")?;
         if let Some(m) = &mask {
             self.check_broadcast(op, m, ptrs.len(), "mask")?;
@@ -271,12 +329,21 @@ impl Interp<'_> {
                 old.push(0);
                 continue;
             }
-            let prev = self.memory.read(addr, layout).map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
+            let prev = self
+                .memory
+                .read(addr, layout)
+                .map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
             let new = combine(prev, pick(&values, i));
-            self.memory.write(addr, layout, new).map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
+            self.memory
+                .write(addr, layout, new)
+                .map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
             old.push(prev);
         }
-        self.set_result(frame, op, RValue::tensor(Tensor::new(ptrs.shape.clone(), old)))
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(ptrs.shape.clone(), old)),
+        )
     }
 
     pub(super) fn exec_atomic_cas(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
@@ -289,17 +356,32 @@ impl Interp<'_> {
         self.check_broadcast(op, &values, ptrs.len(), "value")?;
         let mut old = Vec::with_capacity(ptrs.len());
         for (i, &addr) in ptrs.data.iter().enumerate() {
-            let prev = self.memory.read(addr, layout).map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
+            let prev = self
+                .memory
+                .read(addr, layout)
+                .map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
             if prev == pick(&expected, i) {
-                self.memory.write(addr, layout, pick(&values, i)).map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
+                self.memory
+                    .write(addr, layout, pick(&values, i))
+                    .map_err(|f| self.access_error(op, &ptrs.shape, i, &f))?;
             }
             old.push(prev);
         }
-        self.set_result(frame, op, RValue::tensor(Tensor::new(ptrs.shape.clone(), old)))
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(ptrs.shape.clone(), old)),
+        )
     }
 
     /// Reads `count` scalar operands starting at `first` as sign-extended integers.
-    fn int_operands(&self, frame: &Frame, op: Op, first: usize, count: usize) -> Result<Vec<i64>, Diagnostic> {
+    fn int_operands(
+        &self,
+        frame: &Frame,
+        op: Op,
+        first: usize,
+        count: usize,
+    ) -> Result<Vec<i64>, Diagnostic> {
         (first..first + count)
             .map(|i| {
                 let width = self.operand_type(op, i)?.int_width().unwrap_or(64);
@@ -308,25 +390,41 @@ impl Interp<'_> {
             .collect()
     }
 
-    pub(super) fn exec_make_tensor_ptr(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_make_tensor_ptr(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let ty = self.result_type(op, 0)?;
-        let block = ty
-            .pointee()
-            .filter(|p| p.is_tensor())
-            .ok_or_else(|| self.error(op, format!("result type {ty} is not a pointer to a tensor")))?;
+        let block = ty.pointee().filter(|p| p.is_tensor()).ok_or_else(|| {
+            self.error(op, format!("result type {ty} is not a pointer to a tensor"))
+        })?;
         let block_shape: Vec<usize> = block.shape().iter().map(|&d| d.max(0) as usize).collect();
         check_size(&block_shape).map_err(|e| self.error(op, e))?;
         let rank = block_shape.len();
         let count = self.module.dfg.operands(op).len();
         if count != 1 + 3 * rank {
-            return Err(self.error(op, format!("expected {} operands for a rank-{rank} block, got {count}", 1 + 3 * rank)));
+            return Err(self.error(
+                op,
+                format!(
+                    "expected {} operands for a rank-{rank} block, got {count}",
+                    1 + 3 * rank
+                ),
+            ));
         }
         let base = self.scalar_operand(frame, op, 0)?;
         let shape = self.int_operands(frame, op, 1, rank)?;
         let strides = self.int_operands(frame, op, 1 + rank, rank)?;
         let offsets = self.int_operands(frame, op, 1 + 2 * rank, rank)?;
         let elem_size = block.scalar_size_bytes();
-        let bp = BlockPtr { base, shape, strides, offsets, block_shape, elem_size };
+        let bp = BlockPtr {
+            base,
+            shape,
+            strides,
+            offsets,
+            block_shape,
+            elem_size,
+        };
         self.set_result(frame, op, RValue::BlockPtr(Rc::new(bp)))
     }
 
@@ -343,7 +441,11 @@ impl Interp<'_> {
         self.set_result(frame, op, RValue::BlockPtr(Rc::new(advanced)))
     }
 
-    pub(super) fn exec_make_tensor_descriptor(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_make_tensor_descriptor(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let ty = self.result_type(op, 0)?;
         let Type::TensorDesc { block } = ty else {
             return Err(self.error(op, format!("result type {ty} is not a tensor descriptor")));
@@ -352,11 +454,20 @@ impl Interp<'_> {
         check_size(&block_shape).map_err(|e| self.error(op, e))?;
         let count = self.module.dfg.operands(op).len();
         if count < 1 || !(count - 1).is_multiple_of(2) {
-            return Err(self.error(op, "expected a base, then as many strides as shape operands"));
+            return Err(self.error(
+                op,
+                "expected a base, then as many strides as shape operands",
+            ));
         }
         let rank = (count - 1) / 2;
         if rank != block_shape.len() {
-            return Err(self.error(op, format!("a rank-{rank} tensor with a rank-{} block", block_shape.len())));
+            return Err(self.error(
+                op,
+                format!(
+                    "a rank-{rank} tensor with a rank-{} block",
+                    block_shape.len()
+                ),
+            ));
         }
         let base = self.scalar_operand(frame, op, 0)?;
         let shape = self.int_operands(frame, op, 1, rank)?;
@@ -393,7 +504,11 @@ impl Interp<'_> {
         .addresses()
     }
 
-    pub(super) fn exec_descriptor_load(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_descriptor_load(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let desc = self.descriptor(frame, op)?;
         let rank = desc.block_shape.len();
         let origin = self.int_operands(frame, op, 1, rank)?;
@@ -408,7 +523,11 @@ impl Interp<'_> {
         self.set_result(frame, op, RValue::tensor(Tensor::new(shape, data)))
     }
 
-    pub(super) fn exec_descriptor_store(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_descriptor_store(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let desc = self.descriptor(frame, op)?;
         let rank = desc.block_shape.len();
         let values = self.operand(frame, op, 1)?;
@@ -416,19 +535,32 @@ impl Interp<'_> {
         let origin = self.int_operands(frame, op, 2, rank)?;
         let addrs = self.descriptor_addresses(&desc, &origin);
         if values.len() != addrs.len() {
-            return Err(self.error(op, "the stored tensor does not match the descriptor's block"));
+            return Err(self.error(
+                op,
+                "the stored tensor does not match the descriptor's block",
+            ));
         }
         self.write_addresses(op, &desc.block_shape, &addrs, layout, &values)
     }
 
     /// Row addresses of `descriptor_gather/scatter`: rows `x_offsets[i]`,
     /// columns `y_offset ..` (2-D descriptors).
-    fn gather_addresses(&self, frame: &Frame, op: Op, desc: &TensorDesc, cols: usize) -> Result<(Vec<usize>, Vec<Option<u64>>), Diagnostic> {
+    fn gather_addresses(
+        &self,
+        frame: &Frame,
+        op: Op,
+        desc: &TensorDesc,
+        cols: usize,
+    ) -> Result<(Vec<usize>, Vec<Option<u64>>), Diagnostic> {
         if desc.shape.len() != 2 {
             return Err(self.error(op, "gather/scatter needs a 2-D descriptor"));
         }
         let rows = self.operand(frame, op, 1)?;
-        let row_width = self.operand_type(op, 1)?.element().int_width().unwrap_or(32);
+        let row_width = self
+            .operand_type(op, 1)?
+            .element()
+            .int_width()
+            .unwrap_or(32);
         let y = self.int_operands(frame, op, 2, 1)?[0];
         let mut addrs = Vec::with_capacity(rows.len() * cols);
         for &r in &rows.data {
@@ -450,21 +582,40 @@ impl Interp<'_> {
         Ok((vec![rows.len(), cols], addrs))
     }
 
-    pub(super) fn exec_descriptor_gather(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_descriptor_gather(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let desc = self.descriptor(frame, op)?;
         let shape = self.result_shape(op, 0)?;
-        let cols = *shape.last().ok_or_else(|| self.error(op, "result must be 2-D"))?;
+        let cols = *shape
+            .last()
+            .ok_or_else(|| self.error(op, "result must be 2-D"))?;
         let (layout, elem) = self.elem_layout_of_result(op)?;
         let (block, addrs) = self.gather_addresses(frame, op, &desc, cols)?;
-        let data = self.read_addresses(op, &block, &addrs, layout, Self::padding_bits(&elem, desc.pad_nan))?;
+        let data = self.read_addresses(
+            op,
+            &block,
+            &addrs,
+            layout,
+            Self::padding_bits(&elem, desc.pad_nan),
+        )?;
         self.set_result(frame, op, RValue::tensor(Tensor::new(shape, data)))
     }
 
-    pub(super) fn exec_descriptor_scatter(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn exec_descriptor_scatter(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
         let desc = self.descriptor(frame, op)?;
         let values = self.operand(frame, op, 3)?;
         let layout = ElemLayout::of(self.operand_type(op, 3)?.element());
-        let cols = *values.shape.last().ok_or_else(|| self.error(op, "source must be 2-D"))?;
+        let cols = *values
+            .shape
+            .last()
+            .ok_or_else(|| self.error(op, "source must be 2-D"))?;
         let (block, addrs) = self.gather_addresses(frame, op, &desc, cols)?;
         self.write_addresses(op, &block, &addrs, layout, &values)
     }
@@ -482,7 +633,9 @@ fn atomic_combiner(kind: &str, elem: &Type) -> Result<Box<dyn Fn(u64, u64) -> u6
         };
         return Ok(Box::new(move |old, new| float_binary(op, ty, old, new)));
     }
-    let width = elem.int_width().ok_or_else(|| format!("atomics on {elem} are not supported"))?;
+    let width = elem
+        .int_width()
+        .ok_or_else(|| format!("atomics on {elem} are not supported"))?;
     let op = match kind {
         "add" => IntBinaryOp::Add,
         "and" => IntBinaryOp::And,

@@ -51,9 +51,9 @@ pub struct InterpOutcome {
 
 /// The kernel a launch runs: the module's first public function.
 pub fn kernel_function(module: &Module) -> Result<Op, Diagnostic> {
-    module
-        .kernel()
-        .ok_or_else(|| Diagnostic::new("the module has no tt.func to launch").at(&module.source_name, None))
+    module.kernel().ok_or_else(|| {
+        Diagnostic::new("the module has no tt.func to launch").at(&module.source_name, None)
+    })
 }
 
 /// The parameters of the module's kernel (names as written in the TTIR,
@@ -61,15 +61,21 @@ pub fn kernel_function(module: &Module) -> Result<Op, Diagnostic> {
 pub fn kernel_params(module: &Module) -> Result<Vec<KernelParam>, Diagnostic> {
     let func = kernel_function(module)?;
     let entry = module.func_entry(func).ok_or_else(|| {
-        Diagnostic::new(format!("the kernel @{} has no body", module.func_name(func)))
-            .at(&module.source_name, module.dfg.ops[func].pos)
+        Diagnostic::new(format!(
+            "the kernel @{} has no body",
+            module.func_name(func)
+        ))
+        .at(&module.source_name, module.dfg.ops[func].pos)
     })?;
     Ok(module.dfg.blocks[entry]
         .args
         .iter()
         .enumerate()
         .map(|(i, &v)| KernelParam {
-            name: module.dfg.values[v].name.clone().unwrap_or_else(|| format!("arg{i}")),
+            name: module.dfg.values[v]
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("arg{i}")),
             ty: module.dfg.value_type(v).clone(),
         })
         .collect())
@@ -92,8 +98,13 @@ pub fn run_kernel(module: &Module, launch: &BoundLaunch) -> Result<InterpOutcome
     let programs = launch.grid.num_programs();
     for index in 0..programs {
         interp.pid = launch.grid.program_id(index);
-        let args = (0..params.len()).map(|i| RValue::scalar(launch.arg_bits(i))).collect();
+        let args = (0..params.len())
+            .map(|i| RValue::scalar(launch.arg_bits(i)))
+            .collect();
         interp.call_function(None, func, args)?;
     }
-    Ok(InterpOutcome { buffers: interp.memory.into_buffers(), programs })
+    Ok(InterpOutcome {
+        buffers: interp.memory.into_buffers(),
+        programs,
+    })
 }

@@ -61,11 +61,22 @@ impl AxisSlices {
         outer_shape.remove(axis);
         outer_strides.remove(axis);
         let outer_positions = strided_positions(&outer_shape, &outer_strides);
-        AxisSlices { len: shape[axis], outer_shape, outer_strides, outer_positions, axis_stride: strides[axis] }
+        AxisSlices {
+            len: shape[axis],
+            outer_shape,
+            outer_strides,
+            outer_positions,
+            axis_stride: strides[axis],
+        }
     }
 
     fn slice(&self, data: &[u64], i: usize) -> Vec<u64> {
-        strided_copy(data, i * self.axis_stride, &self.outer_strides, &self.outer_shape)
+        strided_copy(
+            data,
+            i * self.axis_stride,
+            &self.outer_strides,
+            &self.outer_shape,
+        )
     }
 
     /// Writes `values` (one per outer position) at axis index `i` of `out`.
@@ -79,7 +90,9 @@ impl AxisSlices {
 /// Flat offsets of every multi-index of `shape` under `strides`.
 fn strided_positions(shape: &[usize], strides: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(shape.iter().product());
-    for_each_index(shape, |_, idx| out.push(idx.iter().zip(strides).map(|(i, s)| i * s).sum()));
+    for_each_index(shape, |_, idx| {
+        out.push(idx.iter().zip(strides).map(|(i, s)| i * s).sum())
+    });
     out
 }
 
@@ -97,34 +110,58 @@ impl Interp<'_> {
             let (inner, ret) = (ops[0], ops[1]);
             let inner_operands = module.dfg.operands(inner);
             let returns_inner = module.dfg.operands(ret) == module.dfg.results(inner);
-            if module.dfg.opcode(inner).is_elementwise() && returns_inner && inner_operands.len() == 2 {
+            if module.dfg.opcode(inner).is_elementwise()
+                && returns_inner
+                && inner_operands.len() == 2
+            {
                 let swapped = match inner_operands {
                     [x, y] if *x == args[0] && *y == args[1] => Some(false),
                     [x, y] if *x == args[1] && *y == args[0] => Some(true),
                     _ => None,
                 };
                 if let Some(swapped) = swapped {
-                    return Ok(Combiner::Direct { op: self.elementwise_op(inner)?, swapped });
+                    return Ok(Combiner::Direct {
+                        op: self.elementwise_op(inner)?,
+                        swapped,
+                    });
                 }
             }
         }
         let sliceable = ops.iter().all(|&o| {
             let opcode = module.dfg.opcode(o);
             opcode.is_elementwise()
-                || matches!(opcode, Opcode::Constant | Opcode::ReduceReturn | Opcode::ScanReturn)
+                || matches!(
+                    opcode,
+                    Opcode::Constant | Opcode::ReduceReturn | Opcode::ScanReturn
+                )
         });
-        Ok(if sliceable { Combiner::Sliced } else { Combiner::PerElement })
+        Ok(if sliceable {
+            Combiner::Sliced
+        } else {
+            Combiner::PerElement
+        })
     }
 
     /// Applies the combiner: `acc[j] = combine(acc[j], x[j])` for every
     /// operand group; all vectors have `width` elements.
-    fn combine(&mut self, frame: &mut Frame, op: Op, fold: &Fold, acc: &mut [Vec<u64>], x: &[Vec<u64>]) -> Result<(), Diagnostic> {
+    fn combine(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+        fold: &Fold,
+        acc: &mut [Vec<u64>],
+        x: &[Vec<u64>],
+    ) -> Result<(), Diagnostic> {
         let width: usize = fold.slices.outer_shape.iter().product();
         let region = fold.region;
         match &fold.combiner {
             Combiner::Direct { op: e, swapped } => {
                 for (a, &b) in acc[0].iter_mut().zip(&x[0]) {
-                    *a = if *swapped { e.eval(&[b, *a]) } else { e.eval(&[*a, b]) };
+                    *a = if *swapped {
+                        e.eval(&[b, *a])
+                    } else {
+                        e.eval(&[*a, b])
+                    };
                 }
                 Ok(())
             }
@@ -167,7 +204,9 @@ impl Interp<'_> {
         let inputs = (0..self.module.dfg.operands(op).len())
             .map(|i| self.operand(frame, op, i))
             .collect::<Result<Vec<_>, _>>()?;
-        let first = inputs.first().ok_or_else(|| self.error(op, "needs at least one operand"))?;
+        let first = inputs
+            .first()
+            .ok_or_else(|| self.error(op, "needs at least one operand"))?;
         let shape = first.shape.clone();
         if inputs.iter().any(|t| t.shape != shape) {
             return Err(self.error(op, "all operands must have the same shape"));
@@ -181,17 +220,33 @@ impl Interp<'_> {
         if slices.len == 0 {
             return Err(self.error(op, "cannot combine along an empty axis"));
         }
-        let region = *self.module.dfg.ops[op].regions.first().ok_or_else(|| self.error(op, "missing combiner region"))?;
+        let region = *self.module.dfg.ops[op]
+            .regions
+            .first()
+            .ok_or_else(|| self.error(op, "missing combiner region"))?;
         let combiner = self.combiner(region, inputs.len())?;
-        Ok(Fold { inputs, slices, region, combiner })
+        Ok(Fold {
+            inputs,
+            slices,
+            region,
+            combiner,
+        })
     }
 
     pub(super) fn exec_reduce(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let fold = self.fold_setup(frame, op)?;
         let slices = &fold.slices;
-        let mut acc: Vec<Vec<u64>> = fold.inputs.iter().map(|t| slices.slice(&t.data, 0)).collect();
+        let mut acc: Vec<Vec<u64>> = fold
+            .inputs
+            .iter()
+            .map(|t| slices.slice(&t.data, 0))
+            .collect();
         for i in 1..slices.len {
-            let x: Vec<Vec<u64>> = fold.inputs.iter().map(|t| slices.slice(&t.data, i)).collect();
+            let x: Vec<Vec<u64>> = fold
+                .inputs
+                .iter()
+                .map(|t| slices.slice(&t.data, i))
+                .collect();
             self.combine(frame, op, &fold, &mut acc, &x)?;
         }
         let results = acc
@@ -204,10 +259,22 @@ impl Interp<'_> {
     pub(super) fn exec_scan(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let fold = self.fold_setup(frame, op)?;
         let (inputs, slices) = (&fold.inputs, &fold.slices);
-        let reverse = self.module.dfg.attr(op, "reverse").and_then(|a| a.as_int()).is_some_and(|v| v != 0);
-        let order: Vec<usize> = if reverse { (0..slices.len).rev().collect() } else { (0..slices.len).collect() };
+        let reverse = self
+            .module
+            .dfg
+            .attr(op, "reverse")
+            .and_then(|a| a.as_int())
+            .is_some_and(|v| v != 0);
+        let order: Vec<usize> = if reverse {
+            (0..slices.len).rev().collect()
+        } else {
+            (0..slices.len).collect()
+        };
         let mut outputs: Vec<Vec<u64>> = inputs.iter().map(|t| vec![0; t.len()]).collect();
-        let mut acc: Vec<Vec<u64>> = inputs.iter().map(|t| slices.slice(&t.data, order[0])).collect();
+        let mut acc: Vec<Vec<u64>> = inputs
+            .iter()
+            .map(|t| slices.slice(&t.data, order[0]))
+            .collect();
         for (out, a) in outputs.iter_mut().zip(&acc) {
             slices.scatter(out, order[0], a);
         }
@@ -219,7 +286,10 @@ impl Interp<'_> {
             }
         }
         let shape = inputs[0].shape.clone();
-        let results = outputs.into_iter().map(|data| RValue::tensor(Tensor::new(shape.clone(), data))).collect();
+        let results = outputs
+            .into_iter()
+            .map(|data| RValue::tensor(Tensor::new(shape.clone(), data)))
+            .collect();
         self.set_results(frame, op, results)
     }
 }

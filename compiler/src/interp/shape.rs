@@ -15,7 +15,9 @@ pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
 
 /// Fails when `shape` has more than [`MAX_TENSOR_ELEMENTS`] elements.
 pub fn check_size(shape: &[usize]) -> Result<(), String> {
-    let n = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let n = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
     match n {
         Some(n) if n <= MAX_TENSOR_ELEMENTS => Ok(()),
         _ => Err(format!("a tensor of shape {shape:?} is too large to interpret (at most {MAX_TENSOR_ELEMENTS} elements)")),
@@ -33,7 +35,12 @@ pub fn row_major_strides(shape: &[usize]) -> Vec<usize> {
 
 /// Copies `src[offset + Σ idx[d]·strides[d]]` for every multi-index `idx`
 /// of `out_shape`, in row-major order. A zero stride broadcasts.
-pub fn strided_copy(src: &[u64], offset: usize, strides: &[usize], out_shape: &[usize]) -> Vec<u64> {
+pub fn strided_copy(
+    src: &[u64],
+    offset: usize,
+    strides: &[usize],
+    out_shape: &[usize],
+) -> Vec<u64> {
     let n: usize = out_shape.iter().product();
     let mut out = Vec::with_capacity(n);
     if n == 0 {
@@ -97,7 +104,9 @@ impl Interp<'_> {
         let shape = ty
             .shape()
             .iter()
-            .map(|&d| usize::try_from(d).map_err(|_| self.error(op, format!("dimension {d} is negative"))))
+            .map(|&d| {
+                usize::try_from(d).map_err(|_| self.error(op, format!("dimension {d} is negative")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         check_size(&shape).map_err(|e| self.error(op, e))?;
         Ok(shape)
@@ -110,7 +119,9 @@ impl Interp<'_> {
             return Err(self.error(op, format!("end {end} is before start {start}")));
         }
         check_size(&[(end - start) as usize]).map_err(|e| self.error(op, e))?;
-        let data = (start..end).map(|v| (v as u64) & 0xFFFF_FFFF).collect::<Vec<_>>();
+        let data = (start..end)
+            .map(|v| (v as u64) & 0xFFFF_FFFF)
+            .collect::<Vec<_>>();
         let shape = vec![data.len()];
         self.set_result(frame, op, RValue::tensor(Tensor::new(shape, data)))
     }
@@ -143,7 +154,11 @@ impl Interp<'_> {
         if shape.iter().product::<usize>() != src.len() {
             return Err(self.error(op, format!("cannot reshape {:?} to {shape:?}", src.shape)));
         }
-        self.set_result(frame, op, RValue::tensor(Tensor::new(shape, src.data.clone())))
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(shape, src.data.clone())),
+        )
     }
 
     pub(super) fn exec_trans(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
@@ -154,8 +169,15 @@ impl Interp<'_> {
             None => (0..rank).rev().collect(),
         };
         let mut seen = vec![false; rank];
-        if order.len() != rank || order.iter().any(|&d| d >= rank || std::mem::replace(&mut seen[d], true)) {
-            return Err(self.error(op, format!("order {order:?} is not a permutation of {rank} dimensions")));
+        if order.len() != rank
+            || order
+                .iter()
+                .any(|&d| d >= rank || std::mem::replace(&mut seen[d], true))
+        {
+            return Err(self.error(
+                op,
+                format!("order {order:?} is not a permutation of {rank} dimensions"),
+            ));
         }
         let src_strides = row_major_strides(&src.shape);
         let out_shape: Vec<usize> = order.iter().map(|&d| src.shape[d]).collect();
@@ -183,7 +205,12 @@ impl Interp<'_> {
         if a.shape != b.shape {
             return Err(self.error(op, "operands must have the same shape"));
         }
-        let data = a.data.iter().zip(&b.data).flat_map(|(&x, &y)| [x, y]).collect();
+        let data = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .flat_map(|(&x, &y)| [x, y])
+            .collect();
         let mut shape = a.shape.clone();
         shape.push(2);
         self.set_result(frame, op, RValue::tensor(Tensor::new(shape, data)))
@@ -201,7 +228,10 @@ impl Interp<'_> {
         self.set_results(
             frame,
             op,
-            vec![RValue::tensor(Tensor::new(shape.clone(), low)), RValue::tensor(Tensor::new(shape, high))],
+            vec![
+                RValue::tensor(Tensor::new(shape.clone(), low)),
+                RValue::tensor(Tensor::new(shape, high)),
+            ],
         )
     }
 
@@ -210,14 +240,21 @@ impl Interp<'_> {
     pub(super) fn exec_gather(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let (src, indices) = (self.operand(frame, op, 0)?, self.operand(frame, op, 1)?);
         let axis = self.int_attr(op, "axis")? as usize;
-        let index_width = self.operand_type(op, 1)?.element().int_width().unwrap_or(32);
+        let index_width = self
+            .operand_type(op, 1)?
+            .element()
+            .int_width()
+            .unwrap_or(32);
         let rank = src.shape.len();
         let fits = indices.shape.len() == rank
             && (0..rank).all(|d| d == axis || indices.shape[d] <= src.shape[d]);
         if axis >= rank || !fits {
             return Err(self.error(
                 op,
-                format!("indices {:?} do not fit source {:?} along axis {axis}", indices.shape, src.shape),
+                format!(
+                    "indices {:?} do not fit source {:?} along axis {axis}",
+                    indices.shape, src.shape
+                ),
             ));
         }
         let src_strides = row_major_strides(&src.shape);
@@ -248,19 +285,34 @@ impl Interp<'_> {
                 ),
             ));
         }
-        self.set_result(frame, op, RValue::tensor(Tensor::new(indices.shape.clone(), data)))
+        self.set_result(
+            frame,
+            op,
+            RValue::tensor(Tensor::new(indices.shape.clone(), data)),
+        )
     }
 
     /// `tt.histogram`: counts of each value in `0..bins` (values outside are
     /// ignored, as are masked-off elements when a mask is given).
     pub(super) fn exec_histogram(&mut self, frame: &mut Frame, op: Op) -> Result<(), Diagnostic> {
         let src = self.operand(frame, op, 0)?;
-        let width = self.operand_type(op, 0)?.element().int_width().unwrap_or(32);
-        let mask = if self.module.dfg.operands(op).len() > 1 { Some(self.operand(frame, op, 1)?) } else { None };
+        let width = self
+            .operand_type(op, 0)?
+            .element()
+            .int_width()
+            .unwrap_or(32);
+        let mask = if self.module.dfg.operands(op).len() > 1 {
+            Some(self.operand(frame, op, 1)?)
+        } else {
+            None
+        };
         let shape = self.result_shape(op, 0)?;
         let bins = shape.first().copied().unwrap_or(0);
         let out_width = self.result_type(op, 0)?.element().int_width().unwrap_or(32);
-        if mask.as_ref().is_some_and(|m| m.len() != 1 && m.len() != src.len()) {
+        if mask
+            .as_ref()
+            .is_some_and(|m| m.len() != 1 && m.len() != src.len())
+        {
             return Err(self.error(op, "the mask does not match the source"));
         }
         let mut counts = vec![0u64; bins];
@@ -302,7 +354,10 @@ pub fn broadcast_to(src: &Tensor, out_shape: &[usize]) -> Result<Tensor, String>
             return Err(format!("cannot broadcast {:?} to {out_shape:?}", src.shape));
         }
     }
-    Ok(Tensor::new(out_shape.to_vec(), strided_copy(&src.data, 0, &strides, out_shape)))
+    Ok(Tensor::new(
+        out_shape.to_vec(),
+        strided_copy(&src.data, 0, &strides, out_shape),
+    ))
 }
 
 #[cfg(test)]
@@ -312,8 +367,14 @@ mod tests {
     #[test]
     fn strided_copy_transposes_and_broadcasts() {
         let src: Vec<u64> = (0..6).collect(); // 2x3
-        assert_eq!(strided_copy(&src, 0, &[1, 3], &[3, 2]), vec![0, 3, 1, 4, 2, 5]);
-        assert_eq!(strided_copy(&src, 0, &[0, 1], &[2, 3]), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            strided_copy(&src, 0, &[1, 3], &[3, 2]),
+            vec![0, 3, 1, 4, 2, 5]
+        );
+        assert_eq!(
+            strided_copy(&src, 0, &[0, 1], &[2, 3]),
+            vec![0, 1, 2, 0, 1, 2]
+        );
         assert_eq!(strided_copy(&src, 4, &[], &[]), vec![4]);
         assert_eq!(strided_copy(&src, 0, &[3, 1], &[0, 3]), Vec::<u64>::new());
         let cube: Vec<u64> = (0..24).collect(); // 2x3x4
@@ -326,7 +387,10 @@ mod tests {
     #[test]
     fn broadcast_checks_shapes() {
         let t = Tensor::new(vec![1, 3], vec![1, 2, 3]);
-        assert_eq!(broadcast_to(&t, &[2, 3]).unwrap().data, vec![1, 2, 3, 1, 2, 3]);
+        assert_eq!(
+            broadcast_to(&t, &[2, 3]).unwrap().data,
+            vec![1, 2, 3, 1, 2, 3]
+        );
         assert!(broadcast_to(&t, &[2, 4]).is_err());
     }
 }

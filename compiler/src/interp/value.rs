@@ -23,13 +23,19 @@ pub struct Tensor {
 impl Tensor {
     /// A rank-0 tensor.
     pub fn scalar(bits: u64) -> Tensor {
-        Tensor { shape: Vec::new(), data: vec![bits] }
+        Tensor {
+            shape: Vec::new(),
+            data: vec![bits],
+        }
     }
 
     /// A tensor of `shape` filled with `bits`.
     pub fn filled(shape: Vec<usize>, bits: u64) -> Tensor {
         let n = shape.iter().product();
-        Tensor { shape, data: vec![bits; n] }
+        Tensor {
+            shape,
+            data: vec![bits; n],
+        }
     }
 
     /// A tensor from its parts (`data.len()` must be the shape's product).

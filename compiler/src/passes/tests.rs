@@ -56,13 +56,22 @@ fn f32_attr(x: f32) -> Attribute {
     Attribute::Float { bits: u64::from(x.to_bits()), ty: FloatType::F32 }
 }
 
-/// A kernel storing each value of `build` to `out[i]`.
-fn stores_of(build: impl FnOnce(&mut Builder) -> Vec<Value>) -> Module {
-    let (mut b, p) = Builder::kernel(&[("out", Type::ptr(Type::I32))]);
+/// A kernel storing each value `build` returns through its own pointer
+/// parameter (of the value's element type).
+fn stores_of(elems: &[Type], build: impl FnOnce(&mut Builder) -> Vec<Value>) -> Module {
+    let params: Vec<(String, Type)> = elems.iter().enumerate().map(|(i, t)| (format!("out{i}"), Type::ptr(t.clone()))).collect();
+    let named: Vec<(&str, Type)> = params.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let (mut b, p) = Builder::kernel(&named);
     let values = build(&mut b);
-    for (i, v) in values.into_iter().enumerate() {
-        let off = b.const_i32(i as i64);
-        let ptr = b.addptr(p[0], off);
+    for (v, ptr) in values.into_iter().zip(p) {
+        let shape = b.ty(v).shape().to_vec();
+        let ptr = if shape.is_empty() {
+            ptr
+        } else {
+            let r = b.range(0, shape[0]);
+            let s = b.splat(ptr, &shape);
+            b.addptr(s, r)
+        };
         b.store(ptr, v, None);
     }
     b.finish()
@@ -70,11 +79,14 @@ fn stores_of(build: impl FnOnce(&mut Builder) -> Vec<Value>) -> Module {
 
 #[test]
 fn folds_with_the_exact_semantics() {
-    let mut m = stores_of(|b| {
+    let bf16 = Type::Float(FloatType::BF16);
+    let elems = [Type::I32, Type::I32, Type::I8, Type::F32, Type::F32, bf16, Type::I32];
+    let mut m = stores_of(&elems, |b| {
         let (c3, c4, c0) = (b.const_i32(3), b.const_i32(4), b.const_i32(0));
         let sum = b.binary(Opcode::AddI, c3, c4);
         let div0 = b.binary(Opcode::DivSI, c3, c0);
         let lt = b.cmpi("slt", c3, c4);
+        let lt = b.cast(Opcode::ExtUI, lt, 8);
         let one = b.val(Opcode::Constant, &[], Type::F32, &[("value", f32_attr(1.0))]);
         let neg = b.val(Opcode::Constant, &[], Type::F32, &[("value", f32_attr(-1.0))]);
         let two = b.binary(Opcode::AddF, one, one);
@@ -89,7 +101,7 @@ fn folds_with_the_exact_semantics() {
     let attr = |i: usize| constant_of(&m, values[i]);
     assert_eq!(attr(0), Attribute::Int { value: 7, ty: Type::I32 });
     assert_eq!(attr(1), Attribute::Int { value: -1, ty: Type::I32 }, "x / 0 is all ones");
-    assert_eq!(attr(2), Attribute::Bool(true));
+    assert_eq!(attr(2), Attribute::Int { value: 1, ty: Type::I8 });
     assert_eq!(attr(3), f32_attr(2.0));
     assert_eq!(attr(4), Attribute::Float { bits: canonical_nan(FloatType::F32), ty: FloatType::F32 });
     assert_eq!(attr(5), Attribute::Float { bits: 0x4000, ty: FloatType::BF16 });

@@ -8,7 +8,13 @@ use super::rounding::{Overflow, Rounding};
 /// e.g. bf16 → f8E4M3FN never rounds twice. NaN gives `to`'s NaN (see
 /// [`FloatFormat::encode_f64`]); converting to the same format returns the
 /// code unchanged, NaN payloads included.
-pub fn convert(code: u64, from: FloatFormat, to: FloatFormat, rounding: Rounding, overflow: Overflow) -> u64 {
+pub fn convert(
+    code: u64,
+    from: FloatFormat,
+    to: FloatFormat,
+    rounding: Rounding,
+    overflow: Overflow,
+) -> u64 {
     let code = code & from.code_mask();
     if from == to {
         return code;
@@ -30,11 +36,20 @@ mod tests {
         let code = u64::from(2.5f32.to_bits() + 1);
         assert_eq!(convert(code, F32, F4E2M1, NearestEven, FormatRule), 0x5);
         let via_bf16 = convert(code, F32, BF16, NearestEven, FormatRule);
-        assert_eq!(convert(via_bf16, BF16, F4E2M1, NearestEven, FormatRule), 0x4);
+        assert_eq!(
+            convert(via_bf16, BF16, F4E2M1, NearestEven, FormatRule),
+            0x4
+        );
         // bf16 1.0703125 is above the E4M3 tie 1.0625: up to 1.125, or down
         // to 1.0 toward zero.
-        assert_eq!(convert(0x3F89, BF16, F8E4M3FN, NearestEven, FormatRule), 0x39);
-        assert_eq!(convert(0x3F89, BF16, F8E4M3FN, TowardZero, FormatRule), 0x38);
+        assert_eq!(
+            convert(0x3F89, BF16, F8E4M3FN, NearestEven, FormatRule),
+            0x39
+        );
+        assert_eq!(
+            convert(0x3F89, BF16, F8E4M3FN, TowardZero, FormatRule),
+            0x38
+        );
     }
 
     #[test]
@@ -52,10 +67,19 @@ mod tests {
 
     #[test]
     fn specials_follow_the_target() {
-        assert_eq!(convert(0x7C00, F16, F8E4M3FN, NearestEven, FormatRule), 0x7F);
+        assert_eq!(
+            convert(0x7C00, F16, F8E4M3FN, NearestEven, FormatRule),
+            0x7F
+        );
         assert_eq!(convert(0x7C00, F16, F8E4M3FN, NearestEven, Saturate), 0x7E);
-        assert_eq!(convert(0x7F, F8E4M3FN, F8E5M2FNUZ, NearestEven, FormatRule), 0x80);
+        assert_eq!(
+            convert(0x7F, F8E4M3FN, F8E5M2FNUZ, NearestEven, FormatRule),
+            0x80
+        );
         assert_eq!(convert(0x7E01, F16, F16, NearestEven, FormatRule), 0x7E01);
-        assert_eq!(convert(0x1_7E01, F16, F32, NearestEven, FormatRule), 0x7FC0_0000);
+        assert_eq!(
+            convert(0x1_7E01, F16, F32, NearestEven, FormatRule),
+            0x7FC0_0000
+        );
     }
 }

@@ -55,7 +55,10 @@ impl FloatFormat {
             let (significand, scale) = if exponent == 0 {
                 (mantissa, 1 - self.bias() - mantissa_bits)
             } else {
-                (mantissa | (1 << mantissa_bits), exponent as i32 - self.bias() - mantissa_bits)
+                (
+                    mantissa | (1 << mantissa_bits),
+                    exponent as i32 - self.bias() - mantissa_bits,
+                )
             };
             significand as f64 * pow2(scale)
         };
@@ -69,12 +72,22 @@ impl FloatFormat {
     /// The value of `code` as an f32: exact for every format but f64, whose
     /// values round to nearest even.
     pub fn decode_f32(self, code: u64) -> f32 {
+        match self.decode_table_f32() {
+            Some(table) => table[(code & self.code_mask()) as usize],
+            None => self.decode_f32_uncached(code),
+        }
+    }
+
+    fn decode_f32_uncached(self, code: u64) -> f32 {
         if self == FloatFormat::F32 {
             return f32::from_bits(code as u32);
         }
         let wide = self.decode_f64(code);
         if wide.is_nan() {
-            f32::from_bits(f64_nan_to_f32_bits(wide.to_bits(), self != FloatFormat::F64))
+            f32::from_bits(f64_nan_to_f32_bits(
+                wide.to_bits(),
+                self != FloatFormat::F64,
+            ))
         } else {
             wide as f32
         }
@@ -82,7 +95,11 @@ impl FloatFormat {
 
     /// The f64 bits of a NaN code.
     fn nan_to_f64_bits(self, code: u64) -> u64 {
-        let sign = if code & self.sign_mask() != 0 { 1 << 63 } else { 0 };
+        let sign = if code & self.sign_mask() != 0 {
+            1 << 63
+        } else {
+            0
+        };
         match self.specials() {
             Specials::Ieee if self.bits() >= 16 => {
                 let payload = code & self.mantissa_mask();
@@ -100,15 +117,15 @@ impl FloatFormat {
     /// (entries past `2^bits` repeat the table, as codes are masked).
     /// `None` for wider formats.
     pub fn decode_table_f32(self) -> Option<&'static [f32; 256]> {
-        const UNSET: OnceLock<[f32; 256]> = OnceLock::new();
         static TABLES: [OnceLock<[f32; 256]>; FloatFormat::ALL.len()] =
-            [UNSET; FloatFormat::ALL.len()];
+            [const { OnceLock::new() }; FloatFormat::ALL.len()];
         if self.bits() > 8 {
             return None;
         }
-        Some(TABLES[self.index()].get_or_init(|| {
-            std::array::from_fn(|code| self.decode_f32(code as u64))
-        }))
+        Some(
+            TABLES[self.index()]
+                .get_or_init(|| std::array::from_fn(|code| self.decode_f32_uncached(code as u64))),
+        )
     }
 
     /// Decodes one code per byte into `out` (FP6/FP4 codes in the low bits,
@@ -163,7 +180,11 @@ mod tests {
         for code in 0..255 {
             assert_eq!(E8M0.decode_f64(code), 2f64.powi(code as i32 - 127));
         }
-        assert_eq!(E8M0.decode_f32(0), f32::from_bits(0x0040_0000), "2^-127 is an f32 subnormal");
+        assert_eq!(
+            E8M0.decode_f32(0),
+            f32::from_bits(0x0040_0000),
+            "2^-127 is an f32 subnormal"
+        );
         assert!(E8M0.decode_f64(0xFF).is_nan());
     }
 
@@ -173,8 +194,16 @@ mod tests {
         assert_eq!(F8E4M3FN.decode_f32(0x7F).to_bits(), 0x7FC0_0000);
         assert_eq!(F8E4M3FNUZ.decode_f32(0x80).to_bits(), 0xFFC0_0000);
         assert_eq!(E8M0.decode_f32(0xFF).to_bits(), 0x7FC0_0000);
-        assert_eq!(BF16.decode_f32(0x7F81).to_bits(), 0x7F81_0000, "payload kept");
-        assert_eq!(F16.decode_f32(0x7C01).to_bits(), 0x7F80_2000, "payload kept");
+        assert_eq!(
+            BF16.decode_f32(0x7F81).to_bits(),
+            0x7F81_0000,
+            "payload kept"
+        );
+        assert_eq!(
+            F16.decode_f32(0x7C01).to_bits(),
+            0x7F80_2000,
+            "payload kept"
+        );
         assert_eq!(F64.decode_f32(0xFFF0_0000_0000_0001).to_bits(), 0xFFC0_0000);
     }
 

@@ -98,7 +98,11 @@ impl FloatFormat {
     fn beyond_range(self, negative: bool, overflow: Overflow) -> u64 {
         let max = self.max_finite_code();
         if overflow == Overflow::Saturate {
-            return if negative && !self.is_signed() { 0 } else { self.signed(max, negative) };
+            return if negative && !self.is_signed() {
+                0
+            } else {
+                self.signed(max, negative)
+            };
         }
         match self.specials() {
             Specials::Ieee => self.signed(self.inf_code().unwrap_or(max), negative),
@@ -170,13 +174,23 @@ mod tests {
     #[test]
     fn e4m3fn_overflow_and_ties() {
         assert_eq!(rne(F8E4M3FN, 448.0), 0x7E);
-        assert_eq!(rne(F8E4M3FN, 464.0), 0x7E, "tie between 448 and 480 goes to even 448");
+        assert_eq!(
+            rne(F8E4M3FN, 464.0),
+            0x7E,
+            "tie between 448 and 480 goes to even 448"
+        );
         assert_eq!(rne(F8E4M3FN, 464.5), 0x7F, "rounds to 480, which is NaN");
         assert_eq!(rne(F8E4M3FN, -1e6), 0xFF);
         assert_eq!(F8E4M3FN.encode_f64(-1e6, NearestEven, Saturate), 0xFE);
         assert_eq!(F8E4M3FN.encode_f64(1e6, TowardZero, FormatRule), 0x7E);
-        assert_eq!(F8E4M3FN.encode_f64(f64::INFINITY, TowardZero, FormatRule), 0x7F);
-        assert_eq!(F8E4M3FN.encode_f64(f64::INFINITY, NearestEven, Saturate), 0x7E);
+        assert_eq!(
+            F8E4M3FN.encode_f64(f64::INFINITY, TowardZero, FormatRule),
+            0x7F
+        );
+        assert_eq!(
+            F8E4M3FN.encode_f64(f64::INFINITY, NearestEven, Saturate),
+            0x7E
+        );
         assert_eq!(rne(F8E4M3FN, 1.9375), 0x40, "carry into the next binade");
         assert_eq!(F8E4M3FN.encode_f64(1.9375, TowardZero, FormatRule), 0x3F);
     }
@@ -186,24 +200,52 @@ mod tests {
         // Smallest E4M3FN subnormal is 2^-9: half of it ties to zero.
         assert_eq!(rne(F8E4M3FN, 2f64.powi(-10)), 0x00);
         assert_eq!(rne(F8E4M3FN, 1.5 * 2f64.powi(-10)), 0x01);
-        assert_eq!(rne(F8E4M3FN, 3.0 * 2f64.powi(-10)), 0x02, "tie 1.5 ulp goes to even 2");
+        assert_eq!(
+            rne(F8E4M3FN, 3.0 * 2f64.powi(-10)),
+            0x02,
+            "tie 1.5 ulp goes to even 2"
+        );
         // f64 subnormal inputs.
         assert_eq!(rne(F64, f64::from_bits(3)), 3);
         assert_eq!(rne(F32, f64::from_bits(1)), 0);
-        assert_eq!(F32.encode_f64(-f64::from_bits(1), NearestEven, FormatRule), 0x8000_0000);
+        assert_eq!(
+            F32.encode_f64(-f64::from_bits(1), NearestEven, FormatRule),
+            0x8000_0000
+        );
         // Just above half the smallest f16 subnormal: rounds up, no double rounding.
         assert_eq!(rne(F16, 2f64.powi(-25) * (1.0 + 2f64.powi(-40))), 1);
     }
 
     #[test]
     fn identity_on_wide_formats() {
-        for x in [1.0, -2.5, f64::MAX, f64::MIN_POSITIVE, 1e-310, -0.0, 123.456] {
+        for x in [
+            1.0,
+            -2.5,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e-310,
+            -0.0,
+            123.456,
+        ] {
             assert_eq!(rne(F64, x), x.to_bits());
             let narrow = x as f32;
-            assert_eq!(F32.encode_f32(narrow, NearestEven, FormatRule), u64::from(narrow.to_bits()));
+            assert_eq!(
+                F32.encode_f32(narrow, NearestEven, FormatRule),
+                u64::from(narrow.to_bits())
+            );
         }
         assert_eq!(rne(F32, 1e39), 0x7F80_0000);
         assert_eq!(F32.encode_f64(1e39, TowardZero, FormatRule), 0x7F7F_FFFF);
+    }
+
+    #[test]
+    fn f64_inputs_round_once() {
+        // Narrowing to f32 first would land on the tie 1.0625 and round to even 1.0.
+        let x = 1.0 + 2f64.powi(-4) + 2f64.powi(-40);
+        assert_eq!(rne(F8E4M3FN, x), 0x39);
+        assert_eq!(rne(BF16, 1.0 + 2f64.powi(-8) + 2f64.powi(-40)), 0x3F81);
+        assert_eq!(rne(F8E5M2, 61440.0), 0x7C, "max + half ulp ties up to Inf");
+        assert_eq!(rne(F8E5M2, 61439.0), 0x7B);
     }
 
     #[test]
@@ -211,7 +253,10 @@ mod tests {
         assert_eq!(rne(F8E4M3FNUZ, -0.0), 0x00);
         assert_eq!(rne(F8E5M2FNUZ, -1e-30), 0x00);
         assert_eq!(rne(F8E5M2FNUZ, f64::NEG_INFINITY), 0x80);
-        assert_eq!(F8E5M2FNUZ.encode_f64(f64::NEG_INFINITY, NearestEven, Saturate), 0xFF);
+        assert_eq!(
+            F8E5M2FNUZ.encode_f64(f64::NEG_INFINITY, NearestEven, Saturate),
+            0xFF
+        );
         assert_eq!(rne(F8E4M3FNUZ, -240.0), 0xFF);
     }
 

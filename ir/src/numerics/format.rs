@@ -97,6 +97,7 @@ impl FloatFormat {
     }
 
     /// Position in [`ALL`](Self::ALL), for per-format tables.
+    #[inline]
     pub(crate) fn index(self) -> usize {
         self as usize
     }
@@ -119,6 +120,7 @@ impl FloatFormat {
     }
 
     /// Width of a code in bits.
+    #[inline]
     pub fn bits(self) -> u32 {
         u32::from(self.is_signed()) + self.exponent_bits() + self.mantissa_bits()
     }
@@ -130,6 +132,7 @@ impl FloatFormat {
     }
 
     /// Width of the exponent field.
+    #[inline]
     pub fn exponent_bits(self) -> u32 {
         match self {
             FloatFormat::F64 => 11,
@@ -142,6 +145,7 @@ impl FloatFormat {
     }
 
     /// Width of the mantissa (trailing significand) field.
+    #[inline]
     pub fn mantissa_bits(self) -> u32 {
         match self {
             FloatFormat::F64 => 52,
@@ -158,6 +162,7 @@ impl FloatFormat {
     /// Exponent bias: a normal code with biased exponent `e` and mantissa
     /// `m` is `(1 + m / 2^mantissa_bits) · 2^(e − bias)`; a subnormal one
     /// (`e = 0`) is `m / 2^mantissa_bits · 2^(1 − bias)`.
+    #[inline]
     pub fn bias(self) -> i32 {
         match self {
             FloatFormat::F8E4M3FNUZ => 8,
@@ -168,6 +173,7 @@ impl FloatFormat {
     }
 
     /// How the format uses its special encodings.
+    #[inline]
     pub fn specials(self) -> Specials {
         match self {
             FloatFormat::F64
@@ -177,46 +183,54 @@ impl FloatFormat {
             | FloatFormat::F8E5M2 => Specials::Ieee,
             FloatFormat::F8E4M3FN => Specials::AllOnesNan,
             FloatFormat::F8E4M3FNUZ | FloatFormat::F8E5M2FNUZ => Specials::NegativeZeroNan,
-            FloatFormat::F6E3M2 | FloatFormat::F6E2M3 | FloatFormat::F4E2M1 => {
-                Specials::FiniteOnly
-            }
+            FloatFormat::F6E3M2 | FloatFormat::F6E2M3 | FloatFormat::F4E2M1 => Specials::FiniteOnly,
             FloatFormat::E8M0 => Specials::ExponentOnly,
         }
     }
 
     /// Whether codes carry a sign bit (all but E8M0).
+    #[inline]
     pub fn is_signed(self) -> bool {
         self != FloatFormat::E8M0
     }
 
     /// Whether ±Inf are representable.
+    #[inline]
     pub fn has_inf(self) -> bool {
         self.specials() == Specials::Ieee
     }
 
     /// Whether some code is NaN.
+    #[inline]
     pub fn has_nan(self) -> bool {
         self.specials() != Specials::FiniteOnly
     }
 
     /// Whether zero is representable (all but E8M0).
+    #[inline]
     pub fn has_zero(self) -> bool {
         self != FloatFormat::E8M0
     }
 
     /// Whether −0 is distinct from +0 (not in the FNUZ formats, whose
     /// negative-zero pattern is NaN, nor in unsigned E8M0).
+    #[inline]
     pub fn has_negative_zero(self) -> bool {
-        matches!(self.specials(), Specials::Ieee | Specials::AllOnesNan | Specials::FiniteOnly)
+        matches!(
+            self.specials(),
+            Specials::Ieee | Specials::AllOnesNan | Specials::FiniteOnly
+        )
     }
 
     /// Whether the format has subnormal codes (all but E8M0, whose code 0 is
     /// the normal number 2^−127).
+    #[inline]
     pub fn has_subnormals(self) -> bool {
         self != FloatFormat::E8M0
     }
 
     /// Mask of the valid code bits.
+    #[inline]
     pub fn code_mask(self) -> u64 {
         if self.bits() == 64 {
             u64::MAX
@@ -226,6 +240,7 @@ impl FloatFormat {
     }
 
     /// The sign bit of a code (0 for unsigned E8M0).
+    #[inline]
     pub fn sign_mask(self) -> u64 {
         if self.is_signed() {
             1 << (self.bits() - 1)
@@ -235,16 +250,19 @@ impl FloatFormat {
     }
 
     /// Mask of the mantissa field.
+    #[inline]
     pub(crate) fn mantissa_mask(self) -> u64 {
         (1 << self.mantissa_bits()) - 1
     }
 
     /// The exponent field's all-ones value.
+    #[inline]
     pub(crate) fn exponent_field_max(self) -> u64 {
         (1 << self.exponent_bits()) - 1
     }
 
     /// The positive code of the largest finite value.
+    #[inline]
     pub fn max_finite_code(self) -> u64 {
         let all_ones = self.code_mask() & !self.sign_mask();
         match self.specials() {
@@ -299,6 +317,7 @@ impl FloatFormat {
     /// The positive canonical NaN code, if the format has NaN: a quiet NaN
     /// with zero payload for the IEEE formats, `0x7F` for E4M3FN, `0x80`
     /// for the FNUZ formats, `0xFF` for E8M0.
+    #[inline]
     pub fn nan_code(self) -> Option<u64> {
         match self.specials() {
             Specials::Ieee => {
@@ -314,12 +333,15 @@ impl FloatFormat {
     }
 
     /// The code of +Inf, if the format has Inf.
+    #[inline]
     pub fn inf_code(self) -> Option<u64> {
-        self.has_inf().then(|| self.exponent_field_max() << self.mantissa_bits())
+        self.has_inf()
+            .then(|| self.exponent_field_max() << self.mantissa_bits())
     }
 
     /// Whether `code` encodes a NaN (bits above [`bits`](Self::bits) are
     /// ignored).
+    #[inline]
     pub fn is_nan_code(self, code: u64) -> bool {
         let code = code & self.code_mask();
         let magnitude = code & !self.sign_mask();
@@ -334,8 +356,10 @@ impl FloatFormat {
     }
 
     /// Whether `code` encodes ±Inf.
+    #[inline]
     pub fn is_inf_code(self, code: u64) -> bool {
-        self.inf_code().is_some_and(|inf| code & self.code_mask() & !self.sign_mask() == inf)
+        self.inf_code()
+            .is_some_and(|inf| code & self.code_mask() & !self.sign_mask() == inf)
     }
 }
 
@@ -374,7 +398,11 @@ mod tests {
                 assert_eq!(FloatFormat::from(ty), format);
             }
         }
-        assert_eq!(FloatFormat::from_name("f8e4m3fn"), None, "names are case-sensitive");
+        assert_eq!(
+            FloatFormat::from_name("f8e4m3fn"),
+            None,
+            "names are case-sensitive"
+        );
     }
 
     #[test]

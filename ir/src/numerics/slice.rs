@@ -65,7 +65,11 @@ impl SliceRounder {
         if !format.has_subnormals() || !(1..F32_MANTISSA).contains(&mantissa_bits) {
             return None;
         }
-        let reference = |bits: u32| format.round_f32(f32::from_bits(bits), rounding, overflow).to_bits();
+        let reference = |bits: u32| {
+            format
+                .round_f32(f32::from_bits(bits), rounding, overflow)
+                .to_bits()
+        };
         let both_signs = |bits: u32| [reference(bits), reference(bits | SIGN)];
         let quantum_exponent = format.emin() - mantissa_bits as i32;
         Some(SliceRounder {
@@ -106,10 +110,22 @@ impl SliceRounder {
         };
         // Subnormal range: the FPU rounds abs to a multiple of the quantum.
         let near = (abs + self.magic) - self.magic;
-        let subnormal = if TOWARD_ZERO && near > abs { near - self.quantum } else { near };
-        let magnitude = if abs < self.min_normal { subnormal.to_bits() } else { normal };
+        let subnormal = if TOWARD_ZERO && near > abs {
+            near - self.quantum
+        } else {
+            near
+        };
+        let magnitude = if abs < self.min_normal {
+            subnormal.to_bits()
+        } else {
+            normal
+        };
 
-        let mut out = if magnitude == 0 && !self.has_negative_zero { 0 } else { magnitude | sign };
+        let mut out = if magnitude == 0 && !self.has_negative_zero {
+            0
+        } else {
+            magnitude | sign
+        };
         if magnitude > self.max_finite_bits {
             out = self.overflow[negative];
         }
@@ -135,9 +151,16 @@ mod tests {
     /// patterns around zero, one, the f32 subnormal boundary and f32::MAX.
     fn probe_patterns() -> impl Iterator<Item = u32> {
         let strided = (0..=u32::MAX >> 14).map(|i| i << 14 | (i & 0x3FFF));
-        let around = [0u32, 0x3F80_0000, 0x0080_0000, 0x7F7F_FFFF, 0x7F80_0000, 0x7FC0_0000]
-            .into_iter()
-            .flat_map(|center| (0..512u32).map(move |d| center.wrapping_add(d).wrapping_sub(256)));
+        let around = [
+            0u32,
+            0x3F80_0000,
+            0x0080_0000,
+            0x7F7F_FFFF,
+            0x7F80_0000,
+            0x7FC0_0000,
+        ]
+        .into_iter()
+        .flat_map(|center| (0..512u32).map(move |d| center.wrapping_add(d).wrapping_sub(256)));
         strided.chain(around).flat_map(|b| [b, b ^ SIGN])
     }
 
@@ -167,13 +190,29 @@ mod tests {
         FloatFormat::F8E4M3FN.round_f32_slice(&mut v, Rounding::NearestEven, Overflow::Saturate);
         assert_eq!(v, [1.0, 1.0, 1.0, 1.125, 448.0, -0.0, 448.0]);
         assert!(v[5].is_sign_negative());
-        let v = FloatFormat::F8E4M3FNUZ.rounded_f32(&[-1e-9], Rounding::NearestEven, Overflow::FormatRule);
+        let v = FloatFormat::F8E4M3FNUZ.rounded_f32(
+            &[-1e-9],
+            Rounding::NearestEven,
+            Overflow::FormatRule,
+        );
         assert_eq!(v[0].to_bits(), 0, "no −0 in FNUZ");
-        let v = FloatFormat::BF16.rounded_f32(&[1.0 + 2f32.powi(-8)], Rounding::NearestEven, Overflow::FormatRule);
+        let v = FloatFormat::BF16.rounded_f32(
+            &[1.0 + 2f32.powi(-8)],
+            Rounding::NearestEven,
+            Overflow::FormatRule,
+        );
         assert_eq!(v, [1.0]);
-        let v = FloatFormat::F16.rounded_f32(&[65520.0, 65519.0], Rounding::NearestEven, Overflow::FormatRule);
+        let v = FloatFormat::F16.rounded_f32(
+            &[65520.0, 65519.0],
+            Rounding::NearestEven,
+            Overflow::FormatRule,
+        );
         assert_eq!(v, [f32::INFINITY, 65504.0]);
-        let v = FloatFormat::F16.rounded_f32(&[1e9, 3e-8, 1e-7], Rounding::TowardZero, Overflow::FormatRule);
+        let v = FloatFormat::F16.rounded_f32(
+            &[1e9, 3e-8, 1e-7],
+            Rounding::TowardZero,
+            Overflow::FormatRule,
+        );
         assert_eq!(v, [65504.0, 0.0, 2f32.powi(-24)]);
     }
 }

@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn bit_ops() {
-        assert_eq!(bit_unary(BitUnaryOp::PopCount, 32, 0xFFFF_FFFF_0000_000F), 4);
+        assert_eq!(
+            bit_unary(BitUnaryOp::PopCount, 32, 0xFFFF_FFFF_0000_000F),
+            4
+        );
         assert_eq!(bit_unary(BitUnaryOp::LeadingZeros, 32, 1), 31);
         assert_eq!(bit_unary(BitUnaryOp::LeadingZeros, 32, 0), 32);
         assert_eq!(bit_unary(BitUnaryOp::LeadingZeros, 64, 0), 64);

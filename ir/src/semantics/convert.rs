@@ -190,13 +190,36 @@ mod tests {
 
     #[test]
     fn int_to_float_rounds_once_to_nearest_even() {
-        assert_eq!(int_to_float(16_777_217, 32, true, FloatType::F32), u64::from(16_777_216f32.to_bits()));
-        assert_eq!(int_to_float(0xFFFF_FFFF, 32, true, FloatType::F32), u64::from((-1f32).to_bits()));
-        assert_eq!(int_to_float(0xFFFF_FFFF, 32, false, FloatType::F32), u64::from(4_294_967_296f32.to_bits()));
-        assert_eq!(int_to_float(1, 1, true, FloatType::F32), u64::from((-1f32).to_bits()));
-        assert_eq!(int_to_float(1, 1, false, FloatType::F32), u64::from(1f32.to_bits()));
-        assert_eq!(int_to_float(65519, 32, true, FloatType::F16), 0x7BFF, "65519 rounds down to f16 max");
-        assert_eq!(int_to_float(65520, 32, true, FloatType::F16), 0x7C00, "65520 rounds to inf");
+        assert_eq!(
+            int_to_float(16_777_217, 32, true, FloatType::F32),
+            u64::from(16_777_216f32.to_bits())
+        );
+        assert_eq!(
+            int_to_float(0xFFFF_FFFF, 32, true, FloatType::F32),
+            u64::from((-1f32).to_bits())
+        );
+        assert_eq!(
+            int_to_float(0xFFFF_FFFF, 32, false, FloatType::F32),
+            u64::from(4_294_967_296f32.to_bits())
+        );
+        assert_eq!(
+            int_to_float(1, 1, true, FloatType::F32),
+            u64::from((-1f32).to_bits())
+        );
+        assert_eq!(
+            int_to_float(1, 1, false, FloatType::F32),
+            u64::from(1f32.to_bits())
+        );
+        assert_eq!(
+            int_to_float(65519, 32, true, FloatType::F16),
+            0x7BFF,
+            "65519 rounds down to f16 max"
+        );
+        assert_eq!(
+            int_to_float(65520, 32, true, FloatType::F16),
+            0x7C00,
+            "65520 rounds to inf"
+        );
         // 2^60 + 2^52 + 1 is just above the midpoint between two bf16 values;
         // rounding to f64 first would make it an exact tie and round down.
         let big = (1u64 << 60) + (1 << 52) + 1;
@@ -205,7 +228,10 @@ mod tests {
         // 2^62 + 2^54 (exact tie → even 2^62) plus 1 → rounds up.
         let tie_plus = (1u64 << 62) + (1 << 54) + 1;
         assert_eq!(int_to_float(tie_plus, 64, false, FloatType::BF16), 0x5E81);
-        assert_eq!(int_to_float((1u64 << 62) + (1 << 54), 64, false, FloatType::BF16), 0x5E80);
+        assert_eq!(
+            int_to_float((1u64 << 62) + (1 << 54), 64, false, FloatType::BF16),
+            0x5E80
+        );
     }
 
     #[test]
@@ -214,34 +240,75 @@ mod tests {
         assert_eq!(float_to_int(f(3.9), FloatType::F32, 32, true), 3);
         assert_eq!(float_to_int(f(-3.9), FloatType::F32, 32, true), 0xFFFF_FFFD);
         assert_eq!(float_to_int(f(1e10), FloatType::F32, 32, true), 0x7FFF_FFFF);
-        assert_eq!(float_to_int(f(-1e10), FloatType::F32, 32, true), 0x8000_0000);
+        assert_eq!(
+            float_to_int(f(-1e10), FloatType::F32, 32, true),
+            0x8000_0000
+        );
         assert_eq!(float_to_int(f(f32::NAN), FloatType::F32, 32, true), 0);
         assert_eq!(float_to_int(f(-5.0), FloatType::F32, 8, false), 0);
         assert_eq!(float_to_int(f(300.0), FloatType::F32, 8, false), 0xFF);
         assert_eq!(float_to_int(f(200.0), FloatType::F32, 8, true), 0x7F);
-        assert_eq!(float_to_int(f(f32::INFINITY), FloatType::F32, 64, false), u64::MAX);
-        assert_eq!(float_to_int(f(f32::NEG_INFINITY), FloatType::F32, 64, true), i64::MIN as u64);
+        assert_eq!(
+            float_to_int(f(f32::INFINITY), FloatType::F32, 64, false),
+            u64::MAX
+        );
+        assert_eq!(
+            float_to_int(f(f32::NEG_INFINITY), FloatType::F32, 64, true),
+            i64::MIN as u64
+        );
         assert_eq!(float_to_int(f(-1.0), FloatType::F32, 1, true), 1);
     }
 
     #[test]
     fn float_conversions_round_as_asked() {
         let one_third = u64::from((1.0f32 / 3.0).to_bits());
-        let rne = convert_float(one_third, FloatType::F32, FloatType::F16, Rounding::NearestEven);
-        let rtz = convert_float(one_third, FloatType::F32, FloatType::F16, Rounding::TowardZero);
+        let rne = convert_float(
+            one_third,
+            FloatType::F32,
+            FloatType::F16,
+            Rounding::NearestEven,
+        );
+        let rtz = convert_float(
+            one_third,
+            FloatType::F32,
+            FloatType::F16,
+            Rounding::TowardZero,
+        );
         assert_eq!(rne, 0x3555);
         assert_eq!(rtz, 0x3555);
         // 1 + 0.75 ulp of f16: nearest rounds up, toward zero truncates.
         let above = u64::from((1.0f32 + 3.0 * 2f32.powi(-12)).to_bits());
-        assert_eq!(convert_float(above, FloatType::F32, FloatType::F16, Rounding::NearestEven), 0x3C01);
-        assert_eq!(convert_float(above, FloatType::F32, FloatType::F16, Rounding::TowardZero), 0x3C00);
-        let below = u64::from((-1.0f32 - 3.0 * 2f32.powi(-12)).to_bits());
-        assert_eq!(convert_float(below, FloatType::F32, FloatType::F16, Rounding::TowardZero), 0xBC00);
         assert_eq!(
-            convert_float(0x7FA0_0001, FloatType::F32, FloatType::BF16, Rounding::NearestEven),
+            convert_float(above, FloatType::F32, FloatType::F16, Rounding::NearestEven),
+            0x3C01
+        );
+        assert_eq!(
+            convert_float(above, FloatType::F32, FloatType::F16, Rounding::TowardZero),
+            0x3C00
+        );
+        let below = u64::from((-1.0f32 - 3.0 * 2f32.powi(-12)).to_bits());
+        assert_eq!(
+            convert_float(below, FloatType::F32, FloatType::F16, Rounding::TowardZero),
+            0xBC00
+        );
+        assert_eq!(
+            convert_float(
+                0x7FA0_0001,
+                FloatType::F32,
+                FloatType::BF16,
+                Rounding::NearestEven
+            ),
             0x7FC0
         );
-        assert_eq!(convert_float(0x3C00, FloatType::F16, FloatType::F32, Rounding::NearestEven), 0x3F80_0000);
+        assert_eq!(
+            convert_float(
+                0x3C00,
+                FloatType::F16,
+                FloatType::F32,
+                Rounding::NearestEven
+            ),
+            0x3F80_0000
+        );
         let big = 1e300f64.to_bits();
         assert_eq!(
             convert_float(big, FloatType::F64, FloatType::F32, Rounding::TowardZero),

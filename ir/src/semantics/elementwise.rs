@@ -64,7 +64,11 @@ pub enum ElementwiseOp {
     /// `math.absi`.
     IntAbs { width: u32 },
     /// Bit counting / reversal; the result is truncated to `result_width`.
-    Bit { op: BitUnaryOp, width: u32, result_width: u32 },
+    Bit {
+        op: BitUnaryOp,
+        width: u32,
+        result_width: u32,
+    },
     /// `arith.cmpi` → i1.
     IntCmp { pred: IntPredicate, width: u32 },
     /// `(a, b)` float op.
@@ -74,7 +78,11 @@ pub enum ElementwiseOp {
     /// `arith.cmpf` → i1.
     FloatCmp { pred: FloatPredicate, ty: FloatType },
     /// Classification → 0/1 at `result_width`.
-    FloatClass { class: FloatClass, ty: FloatType, result_width: u32 },
+    FloatClass {
+        class: FloatClass,
+        ty: FloatType,
+        result_width: u32,
+    },
     /// `math.fma` `(a, b, c)`.
     Fma { ty: FloatType },
     /// `tt.clampf` `(x, lo, hi)`.
@@ -88,11 +96,23 @@ pub enum ElementwiseOp {
     /// `arith.trunci`, narrowing index casts, `tt.ptr_to_int`.
     Trunc { to: u32 },
     /// `arith.sitofp` / `arith.uitofp` (round to nearest even).
-    IntToFloat { width: u32, signed: bool, to: FloatType },
+    IntToFloat {
+        width: u32,
+        signed: bool,
+        to: FloatType,
+    },
     /// `arith.fptosi` / `arith.fptoui` (toward zero, saturating, NaN → 0).
-    FloatToInt { from: FloatType, width: u32, signed: bool },
+    FloatToInt {
+        from: FloatType,
+        width: u32,
+        signed: bool,
+    },
     /// `arith.extf`, `arith.truncf`, `tt.fp_to_fp`.
-    FloatConvert { from: FloatType, to: FloatType, rounding: Rounding },
+    FloatConvert {
+        from: FloatType,
+        to: FloatType,
+        rounding: Rounding,
+    },
     /// `tt.addptr` `(ptr, offset)`: `ptr + sext(offset) × elem_size`.
     AddPtr { offset_width: u32, elem_size: u64 },
     /// Bitcasts between types of one width.
@@ -113,11 +133,16 @@ impl ElementwiseOp {
         use Opcode::*;
         let kinds: Vec<ScalarKind> = operands
             .iter()
-            .map(|t| ScalarKind::of(t).ok_or_else(|| format!("operand type {t} is not a scalar or tensor of scalars")))
+            .map(|t| {
+                ScalarKind::of(t)
+                    .ok_or_else(|| format!("operand type {t} is not a scalar or tensor of scalars"))
+            })
             .collect::<Result<_, _>>()?;
         let out = ScalarKind::of(result)
             .ok_or_else(|| format!("result type {result} is not a scalar or tensor of scalars"))?;
-        let first = *kinds.first().ok_or_else(|| format!("{} needs operands", opcode.name()))?;
+        let first = *kinds
+            .first()
+            .ok_or_else(|| format!("{} needs operands", opcode.name()))?;
         let int_width = |k: ScalarKind| match k {
             ScalarKind::Int(w) => Ok(w),
             other => Err(format!("{} expects integers, got {other:?}", opcode.name())),
@@ -151,7 +176,9 @@ impl ElementwiseOp {
             MinSI => int_op(IntBinaryOp::MinS)?,
             MinUI => int_op(IntBinaryOp::MinU)?,
             MulhiUI => int_op(IntBinaryOp::MulHiU)?,
-            AbsI => E::IntAbs { width: int_width(first)? },
+            AbsI => E::IntAbs {
+                width: int_width(first)?,
+            },
             AddF => float_op(FloatBinaryOp::Add)?,
             SubF => float_op(FloatBinaryOp::Sub)?,
             MulF => float_op(FloatBinaryOp::Mul)?,
@@ -175,7 +202,9 @@ impl ElementwiseOp {
             Erf => float_unary(FloatUnaryOp::Erf)?,
             Floor => float_unary(FloatUnaryOp::Floor)?,
             Ceil => float_unary(FloatUnaryOp::Ceil)?,
-            Fma => E::Fma { ty: float_ty(first)? },
+            Fma => E::Fma {
+                ty: float_ty(first)?,
+            },
             ClampF => {
                 let propagate_nan = match attrs.get("propagateNan") {
                     None => false,
@@ -185,7 +214,10 @@ impl ElementwiseOp {
                         _ => return Err(format!("tt.clampf: unknown propagateNan {a:?}")),
                     },
                 };
-                E::Clamp { ty: float_ty(first)?, propagate_nan }
+                E::Clamp {
+                    ty: float_ty(first)?,
+                    propagate_nan,
+                }
             }
             CmpI => {
                 let pred = predicate(attrs, IntPredicate::from_keyword, &INT_PREDICATES)?;
@@ -200,9 +232,16 @@ impl ElementwiseOp {
                 ty: float_ty(first)?,
             },
             Select => E::Select,
-            ExtSI => E::ExtSigned { from: int_width(first)?, to: int_width(out)? },
-            ExtUI => E::ExtUnsigned { from: int_width(first)? },
-            TruncI => E::Trunc { to: int_width(out)? },
+            ExtSI => E::ExtSigned {
+                from: int_width(first)?,
+                to: int_width(out)?,
+            },
+            ExtUI => E::ExtUnsigned {
+                from: int_width(first)?,
+            },
+            TruncI => E::Trunc {
+                to: int_width(out)?,
+            },
             IndexCast | IndexCastUI => {
                 let (from, to) = (int_width(first)?, int_width(out)?);
                 if to <= from {
@@ -225,7 +264,11 @@ impl ElementwiseOp {
             },
             ExtF | TruncF | FpToFp => {
                 let rounding = rounding_attr(attrs)?;
-                E::FloatConvert { from: float_ty(first)?, to: float_ty(out)?, rounding }
+                E::FloatConvert {
+                    from: float_ty(first)?,
+                    to: float_ty(out)?,
+                    rounding,
+                }
             }
             Bitcast | ArithBitcast => {
                 if first.bits() != out.bits() {
@@ -238,15 +281,22 @@ impl ElementwiseOp {
                 }
                 E::Identity
             }
-            IntToPtr => E::ExtUnsigned { from: int_width(first)? },
-            PtrToInt => E::Trunc { to: int_width(out)? },
+            IntToPtr => E::ExtUnsigned {
+                from: int_width(first)?,
+            },
+            PtrToInt => E::Trunc {
+                to: int_width(out)?,
+            },
             AddPtr => {
                 let elem_size = match result.element() {
                     Type::Ptr { pointee, .. } => pointee.scalar_size_bytes(),
                     other => return Err(format!("tt.addptr result {other} is not a pointer")),
                 };
                 let offset = *kinds.get(1).ok_or("tt.addptr needs an offset")?;
-                E::AddPtr { offset_width: int_width(offset)?, elem_size }
+                E::AddPtr {
+                    offset_width: int_width(offset)?,
+                    elem_size,
+                }
             }
             ExternElementwise => {
                 let symbol = attrs
@@ -295,14 +345,20 @@ impl ElementwiseOp {
         match *self {
             E::Int { op, width } => int::int_binary(op, width, args[0], args[1]),
             E::IntAbs { width } => int::abs_int(width, args[0]),
-            E::Bit { op, width, result_width } => {
-                int::truncate(bit_unary(op, width, args[0]), result_width)
-            }
+            E::Bit {
+                op,
+                width,
+                result_width,
+            } => int::truncate(bit_unary(op, width, args[0]), result_width),
             E::IntCmp { pred, width } => u64::from(int::cmp_int(pred, width, args[0], args[1])),
             E::Float { op, ty } => float::float_binary(op, ty, args[0], args[1]),
             E::FloatUnary { op, ty } => float::float_unary(op, ty, args[0]),
             E::FloatCmp { pred, ty } => u64::from(float::cmp_float(pred, ty, args[0], args[1])),
-            E::FloatClass { class, ty, result_width } => {
+            E::FloatClass {
+                class,
+                ty,
+                result_width,
+            } => {
                 let x = convert::float_to_f64(args[0], ty);
                 let r = match class {
                     FloatClass::IsNan => x.is_nan(),
@@ -326,10 +382,21 @@ impl ElementwiseOp {
             E::ExtSigned { from, to } => int::ext_signed(from, to, args[0]),
             E::ExtUnsigned { from } => int::ext_unsigned(from, args[0]),
             E::Trunc { to } => int::truncate(args[0], to),
-            E::IntToFloat { width, signed, to } => convert::int_to_float(args[0], width, signed, to),
-            E::FloatToInt { from, width, signed } => convert::float_to_int(args[0], from, width, signed),
-            E::FloatConvert { from, to, rounding } => convert::convert_float(args[0], from, to, rounding),
-            E::AddPtr { offset_width, elem_size } => {
+            E::IntToFloat { width, signed, to } => {
+                convert::int_to_float(args[0], width, signed, to)
+            }
+            E::FloatToInt {
+                from,
+                width,
+                signed,
+            } => convert::float_to_int(args[0], from, width, signed),
+            E::FloatConvert { from, to, rounding } => {
+                convert::convert_float(args[0], from, to, rounding)
+            }
+            E::AddPtr {
+                offset_width,
+                elem_size,
+            } => {
                 let offset = int::sign_extend(args[1], offset_width);
                 args[0].wrapping_add((offset as u64).wrapping_mul(elem_size))
             }
@@ -338,18 +405,29 @@ impl ElementwiseOp {
     }
 }
 
-const INT_PREDICATES: [&str; 10] = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"];
+const INT_PREDICATES: [&str; 10] = [
+    "eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge",
+];
 const FLOAT_PREDICATES: [&str; 16] = [
-    "false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule", "une",
-    "uno", "true",
+    "false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
+    "une", "uno", "true",
 ];
 
 /// Reads a `predicate` attribute: MLIR's keyword, or the generic form's
 /// integer encoding (index into MLIR's enum order).
-fn predicate<P>(attrs: &AttrList, parse: fn(&str) -> Option<P>, names: &[&str]) -> Result<P, String> {
-    let attr = attrs.get("predicate").ok_or("missing `predicate` attribute")?;
+fn predicate<P>(
+    attrs: &AttrList,
+    parse: fn(&str) -> Option<P>,
+    names: &[&str],
+) -> Result<P, String> {
+    let attr = attrs
+        .get("predicate")
+        .ok_or("missing `predicate` attribute")?;
     let keyword = match attr {
-        Attribute::Int { value, .. } => usize::try_from(*value).ok().and_then(|i| names.get(i)).copied(),
+        Attribute::Int { value, .. } => usize::try_from(*value)
+            .ok()
+            .and_then(|i| names.get(i))
+            .copied(),
         other => other.as_str(),
     };
     keyword
@@ -368,7 +446,9 @@ fn rounding_attr(attrs: &AttrList) -> Result<Rounding, String> {
     match (attr.as_str(), attr.as_int()) {
         (Some("rtne" | "to_nearest_even"), _) | (_, Some(0)) => Ok(Rounding::NearestEven),
         (Some("rtz" | "toward_zero"), _) | (_, Some(1)) => Ok(Rounding::TowardZero),
-        _ => Err(format!("unsupported rounding mode {attr:?} (supported: rtne, rtz)")),
+        _ => Err(format!(
+            "unsupported rounding mode {attr:?} (supported: rtne, rtz)"
+        )),
     }
 }
 
@@ -386,28 +466,54 @@ mod tests {
 
     #[test]
     fn resolves_and_evaluates_arith_ops() {
-        let op = ElementwiseOp::resolve(Opcode::AddI, &AttrList::new(), &[Type::I32, Type::I32], &Type::I32)
-            .unwrap();
+        let op = ElementwiseOp::resolve(
+            Opcode::AddI,
+            &AttrList::new(),
+            &[Type::I32, Type::I32],
+            &Type::I32,
+        )
+        .unwrap();
         assert_eq!(op.eval(&[0xFFFF_FFFF, 2]), 1);
         let cmp = attrs(&[("predicate", Attribute::Enum("slt".into()))]);
         let op = ElementwiseOp::resolve(
             Opcode::CmpI,
             &cmp,
-            &[Type::tensor(vec![4], Type::I32), Type::tensor(vec![4], Type::I32)],
+            &[
+                Type::tensor(vec![4], Type::I32),
+                Type::tensor(vec![4], Type::I32),
+            ],
             &Type::tensor(vec![4], Type::I1),
         )
         .unwrap();
         assert_eq!(op.eval(&[0xFFFF_FFFF, 0]), 1);
-        let generic = attrs(&[("predicate", Attribute::Int { value: 2, ty: Type::I64 })]);
-        let op = ElementwiseOp::resolve(Opcode::CmpI, &generic, &[Type::I32, Type::I32], &Type::I1).unwrap();
-        assert_eq!(op, ElementwiseOp::IntCmp { pred: IntPredicate::Slt, width: 32 });
+        let generic = attrs(&[(
+            "predicate",
+            Attribute::Int {
+                value: 2,
+                ty: Type::I64,
+            },
+        )]);
+        let op = ElementwiseOp::resolve(Opcode::CmpI, &generic, &[Type::I32, Type::I32], &Type::I1)
+            .unwrap();
+        assert_eq!(
+            op,
+            ElementwiseOp::IntCmp {
+                pred: IntPredicate::Slt,
+                width: 32
+            }
+        );
     }
 
     #[test]
     fn addptr_scales_by_the_pointee_size() {
         let ptr = Type::ptr(Type::F32);
-        let op = ElementwiseOp::resolve(Opcode::AddPtr, &AttrList::new(), &[ptr.clone(), Type::I32], &ptr)
-            .unwrap();
+        let op = ElementwiseOp::resolve(
+            Opcode::AddPtr,
+            &AttrList::new(),
+            &[ptr.clone(), Type::I32],
+            &ptr,
+        )
+        .unwrap();
         assert_eq!(op.eval(&[1 << 32, 3]), (1 << 32) + 12);
         assert_eq!(op.eval(&[1 << 32, 0xFFFF_FFFF]), (1 << 32) - 4);
     }
@@ -417,9 +523,13 @@ mod tests {
         let err = ElementwiseOp::resolve(Opcode::AddF, &AttrList::new(), &[Type::F32], &Type::F32)
             .unwrap_err();
         assert!(err.contains("takes 2 operands"), "{err}");
-        assert!(ElementwiseOp::resolve(Opcode::Load, &AttrList::new(), &[Type::F32], &Type::F32).is_err());
-        let err = ElementwiseOp::resolve(Opcode::Bitcast, &AttrList::new(), &[Type::F32], &Type::I16)
-            .unwrap_err();
+        assert!(
+            ElementwiseOp::resolve(Opcode::Load, &AttrList::new(), &[Type::F32], &Type::F32)
+                .is_err()
+        );
+        let err =
+            ElementwiseOp::resolve(Opcode::Bitcast, &AttrList::new(), &[Type::F32], &Type::I16)
+                .unwrap_err();
         assert!(err.contains("bitcast"), "{err}");
     }
 

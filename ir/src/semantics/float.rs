@@ -138,8 +138,13 @@ pub fn float_unary(op: FloatUnaryOp, ty: FloatType, a: u64) -> u64 {
         }
         _ => match ty {
             FloatType::F64 => canonical_f64(unary_f64(op, f64::from_bits(a))).to_bits(),
-            FloatType::F32 => u64::from(canonical_f32(unary_f32(op, f32::from_bits(a as u32))).to_bits()),
-            narrow => f32_to_float_bits(canonical_f32(unary_f32(op, float_to_f32(a, narrow))), narrow),
+            FloatType::F32 => {
+                u64::from(canonical_f32(unary_f32(op, f32::from_bits(a as u32))).to_bits())
+            }
+            narrow => f32_to_float_bits(
+                canonical_f32(unary_f32(op, float_to_f32(a, narrow))),
+                narrow,
+            ),
         },
     }
 }
@@ -231,9 +236,16 @@ pub fn float_binary(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
         _ => {}
     }
     match ty {
-        FloatType::F64 => canonical_f64(binary_f64(op, f64::from_bits(a), f64::from_bits(b))).to_bits(),
+        FloatType::F64 => {
+            canonical_f64(binary_f64(op, f64::from_bits(a), f64::from_bits(b))).to_bits()
+        }
         FloatType::F32 => u64::from(
-            canonical_f32(binary_f32(op, f32::from_bits(a as u32), f32::from_bits(b as u32))).to_bits(),
+            canonical_f32(binary_f32(
+                op,
+                f32::from_bits(a as u32),
+                f32::from_bits(b as u32),
+            ))
+            .to_bits(),
         ),
         narrow => {
             let r = binary_f32(op, float_to_f32(a, narrow), float_to_f32(b, narrow));
@@ -291,7 +303,11 @@ fn min_max(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
         (false, false) => {}
     }
     // Total order on non-NaN values with -0 < +0.
-    let x_first = if x == y { x.is_sign_negative() && !y.is_sign_negative() } else { x < y };
+    let x_first = if x == y {
+        x.is_sign_negative() && !y.is_sign_negative()
+    } else {
+        x < y
+    };
     let want_max = matches!(op, Maximum | MaxNum);
     match (want_max, x_first) {
         (true, true) | (false, false) => b,
@@ -302,9 +318,12 @@ fn min_max(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
 /// `math.fma`: `a × b + c` with a single rounding.
 pub fn fma(ty: FloatType, a: u64, b: u64, c: u64) -> u64 {
     match ty {
-        FloatType::F64 => {
-            canonical_f64(libm::fma(f64::from_bits(a), f64::from_bits(b), f64::from_bits(c))).to_bits()
-        }
+        FloatType::F64 => canonical_f64(libm::fma(
+            f64::from_bits(a),
+            f64::from_bits(b),
+            f64::from_bits(c),
+        ))
+        .to_bits(),
         FloatType::F32 => u64::from(
             canonical_f32(libm::fmaf(
                 f32::from_bits(a as u32),
@@ -447,9 +466,18 @@ mod tests {
 
     #[test]
     fn f32_arithmetic_is_ieee() {
-        assert_eq!(float_binary(Add, F32, b32(0.1), b32(0.2)), b32(0.1f32 + 0.2f32));
-        assert_eq!(float_binary(Div, F32, b32(1.0), b32(0.0)), b32(f32::INFINITY));
-        assert_eq!(float_binary(Div, F32, b32(-1.0), b32(0.0)), b32(f32::NEG_INFINITY));
+        assert_eq!(
+            float_binary(Add, F32, b32(0.1), b32(0.2)),
+            b32(0.1f32 + 0.2f32)
+        );
+        assert_eq!(
+            float_binary(Div, F32, b32(1.0), b32(0.0)),
+            b32(f32::INFINITY)
+        );
+        assert_eq!(
+            float_binary(Div, F32, b32(-1.0), b32(0.0)),
+            b32(f32::NEG_INFINITY)
+        );
         assert_eq!(float_binary(Rem, F32, b32(-7.5), b32(2.0)), b32(-1.5));
         assert_eq!(float_binary(Add, F32, b32(-0.0), b32(-0.0)), b32(-0.0));
         assert_eq!(float_binary(Add, F32, b32(-0.0), b32(0.0)), b32(0.0));
@@ -463,8 +491,14 @@ mod tests {
         assert_eq!(float_unary(FloatUnaryOp::Sqrt, F32, b32(-1.0)), 0x7FC0_0000);
         assert_eq!(float_unary(FloatUnaryOp::Log, F32, b32(-1.0)), 0x7FC0_0000);
         // Sign ops keep the payload.
-        assert_eq!(float_unary(FloatUnaryOp::Neg, F32, payload_nan), 0xFFA0_0001);
-        assert_eq!(float_unary(FloatUnaryOp::Abs, F32, 0xFFA0_0001), payload_nan);
+        assert_eq!(
+            float_unary(FloatUnaryOp::Neg, F32, payload_nan),
+            0xFFA0_0001
+        );
+        assert_eq!(
+            float_unary(FloatUnaryOp::Abs, F32, 0xFFA0_0001),
+            payload_nan
+        );
         assert_eq!(
             float_binary(Mul, FloatType::F64, 0xFFF0_0000_0000_0001, 0),
             0x7FF8_0000_0000_0000
@@ -484,7 +518,10 @@ mod tests {
         assert_eq!(float_binary(Minimum, F32, b32(0.0), b32(-0.0)), b32(-0.0));
         assert_eq!(float_binary(MinNum, F32, b32(-0.0), b32(0.0)), b32(-0.0));
         assert_eq!(float_binary(MaxNum, F32, b32(-3.0), b32(2.0)), b32(2.0));
-        assert_eq!(float_binary(Minimum, F32, b32(f32::NEG_INFINITY), b32(2.0)), b32(f32::NEG_INFINITY));
+        assert_eq!(
+            float_binary(Minimum, F32, b32(f32::NEG_INFINITY), b32(2.0)),
+            b32(f32::NEG_INFINITY)
+        );
     }
 
     #[test]
@@ -506,9 +543,18 @@ mod tests {
         assert_eq!(f(float_unary(FloatUnaryOp::Exp, F32, b32(0.0))), 1.0);
         assert_eq!(f(float_unary(FloatUnaryOp::Log2, F32, b32(8.0))), 3.0);
         assert_eq!(f(float_unary(FloatUnaryOp::Rsqrt, F32, b32(4.0))), 0.5);
-        assert_eq!(f(float_unary(FloatUnaryOp::Rsqrt, F32, b32(0.0))), f32::INFINITY);
-        assert_eq!(f(float_unary(FloatUnaryOp::Rsqrt, F32, b32(-0.0))), f32::NEG_INFINITY);
-        assert_eq!(float_unary(FloatUnaryOp::Rsqrt, F32, b32(-4.0)), 0x7FC0_0000);
+        assert_eq!(
+            f(float_unary(FloatUnaryOp::Rsqrt, F32, b32(0.0))),
+            f32::INFINITY
+        );
+        assert_eq!(
+            f(float_unary(FloatUnaryOp::Rsqrt, F32, b32(-0.0))),
+            f32::NEG_INFINITY
+        );
+        assert_eq!(
+            float_unary(FloatUnaryOp::Rsqrt, F32, b32(-4.0)),
+            0x7FC0_0000
+        );
         assert!((f(float_unary(FloatUnaryOp::Erf, F32, b32(1.0))) - 0.842_700_8).abs() < 1e-6);
         assert_eq!(f(float_unary(FloatUnaryOp::Tanh, F32, b32(100.0))), 1.0);
         assert_eq!(f(float_unary(FloatUnaryOp::Floor, F32, b32(-1.5))), -2.0);
@@ -550,10 +596,16 @@ mod tests {
         let f16 = FloatType::F16;
         let x = 0x3C01; // 1 + 2^-10
         let r = fma(f16, x, x, 0x3C00); // (1+2^-10)^2 + 1 = 2 + 2^-9 + 2^-20
-        // Exactly representable part 2 + 2^-9 = 0x4001; the 2^-20 tail rounds down.
+                                        // Exactly representable part 2 + 2^-9 = 0x4001; the 2^-20 tail rounds down.
         assert_eq!(r, 0x4001);
-        assert_eq!(add_round_to_odd(1.0, 1e-30), f64::from_bits(1.0f64.to_bits() + 1));
-        assert_eq!(add_round_to_odd(1.0, -1e-30), f64::from_bits(1.0f64.to_bits() - 1));
+        assert_eq!(
+            add_round_to_odd(1.0, 1e-30),
+            f64::from_bits(1.0f64.to_bits() + 1)
+        );
+        assert_eq!(
+            add_round_to_odd(1.0, -1e-30),
+            f64::from_bits(1.0f64.to_bits() - 1)
+        );
         assert_eq!(add_round_to_odd(1.0, 1.0), 2.0);
     }
 

@@ -90,7 +90,10 @@ pub fn int_binary(op: IntBinaryOp, width: u32, a: u64, b: u64) -> u64 {
         DivU => a / b,
         CeilDivS | FloorDivS if b == 0 => m,
         CeilDivS | FloorDivS => {
-            let (q, r) = (i128::from(sa) / i128::from(sb), i128::from(sa) % i128::from(sb));
+            let (q, r) = (
+                i128::from(sa) / i128::from(sb),
+                i128::from(sa) % i128::from(sb),
+            );
             let adjust = match op {
                 CeilDivS if r != 0 && (r < 0) == (sb < 0) => 1,
                 FloorDivS if r != 0 && (r < 0) != (sb < 0) => -1,
@@ -132,7 +135,11 @@ pub fn int_binary(op: IntBinaryOp, width: u32, a: u64, b: u64) -> u64 {
 /// `arith.mulsi_extended` / `arith.mului_extended`: (low, high) halves of
 /// the double-width product.
 pub fn mul_extended(signed: bool, width: u32, a: u64, b: u64) -> (u64, u64) {
-    let high = if signed { IntBinaryOp::MulHiS } else { IntBinaryOp::MulHiU };
+    let high = if signed {
+        IntBinaryOp::MulHiS
+    } else {
+        IntBinaryOp::MulHiU
+    };
     (
         int_binary(IntBinaryOp::Mul, width, a, b),
         int_binary(high, width, a, b),
@@ -240,8 +247,14 @@ mod tests {
         assert_eq!(int_binary(CeilDivU, 64, 7, 0), u64::MAX);
         assert_eq!(int_binary(RemS, 32, 7, 0), 7);
         assert_eq!(int_binary(RemU, 32, 7, 0), 7);
-        assert_eq!(int_binary(DivS, 32, i32b(i32::MIN), i32b(-1)), i32b(i32::MIN));
-        assert_eq!(int_binary(DivS, 64, i64::MIN as u64, u64::MAX), i64::MIN as u64);
+        assert_eq!(
+            int_binary(DivS, 32, i32b(i32::MIN), i32b(-1)),
+            i32b(i32::MIN)
+        );
+        assert_eq!(
+            int_binary(DivS, 64, i64::MIN as u64, u64::MAX),
+            i64::MIN as u64
+        );
         assert_eq!(int_binary(RemS, 32, i32b(i32::MIN), i32b(-1)), 0);
         assert_eq!(int_binary(FloorDivS, 8, 0x80, 0xFF), 0x80);
         assert_eq!(int_binary(CeilDivS, 8, 0x80, 0xFF), 0x80);
@@ -257,7 +270,10 @@ mod tests {
         assert_eq!(int_binary(CeilDivS, 32, i32b(-7), i32b(-2)), 4);
         assert_eq!(int_binary(FloorDivS, 32, 7, i32b(-2)), i32b(-4));
         assert_eq!(int_binary(CeilDivU, 32, 7, 2), 4);
-        assert_eq!(int_binary(CeilDivU, 32, u64::from(u32::MAX), 1), u64::from(u32::MAX));
+        assert_eq!(
+            int_binary(CeilDivU, 32, u64::from(u32::MAX), 1),
+            u64::from(u32::MAX)
+        );
     }
 
     #[test]
@@ -277,7 +293,10 @@ mod tests {
         assert_eq!(int_binary(MaxS, 8, 0xFF, 1), 1);
         assert_eq!(int_binary(MaxU, 8, 0xFF, 1), 0xFF);
         assert_eq!(int_binary(MinS, 8, 0xFF, 1), 0xFF);
-        assert_eq!(int_binary(MulHiU, 32, 0xFFFF_FFFF, 0xFFFF_FFFF), 0xFFFF_FFFE);
+        assert_eq!(
+            int_binary(MulHiU, 32, 0xFFFF_FFFF, 0xFFFF_FFFF),
+            0xFFFF_FFFE
+        );
         assert_eq!(int_binary(MulHiS, 32, 0xFFFF_FFFF, 0xFFFF_FFFF), 0);
         assert_eq!(int_binary(MulHiU, 64, u64::MAX, 2), 1);
         assert_eq!(mul_extended(true, 8, 0x80, 0x02), (0x00, 0xFF));
@@ -289,11 +308,16 @@ mod tests {
     fn comparisons_and_extensions() {
         assert!(cmp_int(IntPredicate::Slt, 32, i32b(-1), 0));
         assert!(!cmp_int(IntPredicate::Ult, 32, i32b(-1), 0));
-        assert!(cmp_int(IntPredicate::Slt, 1, 1, 0), "i1 true is -1 when signed");
+        assert!(
+            cmp_int(IntPredicate::Slt, 1, 1, 0),
+            "i1 true is -1 when signed"
+        );
         assert_eq!(ext_signed(8, 32, 0x80), 0xFFFF_FF80);
         assert_eq!(ext_signed(1, 32, 1), 0xFFFF_FFFF);
         assert_eq!(ext_unsigned(8, 0x80), 0x80);
-        for name in ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"] {
+        for name in [
+            "eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge",
+        ] {
             assert!(IntPredicate::from_keyword(name).is_some());
         }
     }

@@ -114,7 +114,11 @@ fn lookup(symbol: &str) -> Option<Builtin> {
 
 /// Resolves `tt.extern_elementwise` with `symbol` on operands of `kinds`
 /// producing `result`.
-pub fn resolve(symbol: &str, kinds: &[ScalarKind], result: ScalarKind) -> Result<ElementwiseOp, String> {
+pub fn resolve(
+    symbol: &str,
+    kinds: &[ScalarKind],
+    result: ScalarKind,
+) -> Result<ElementwiseOp, String> {
     let builtin = lookup(symbol).ok_or_else(|| {
         format!("tt.extern_elementwise: unknown external function `{symbol}` (maiac maps the libdevice math functions)")
     })?;
@@ -127,7 +131,9 @@ pub fn resolve(symbol: &str, kinds: &[ScalarKind], result: ScalarKind) -> Result
     };
     let int = || match first {
         ScalarKind::Int(w) => Ok(w),
-        other => Err(format!("`{symbol}` expects integer operands, got {other:?}")),
+        other => Err(format!(
+            "`{symbol}` expects integer operands, got {other:?}"
+        )),
     };
     let result_width = match result {
         ScalarKind::Int(w) => Some(w),
@@ -173,21 +179,38 @@ mod tests {
         ] {
             assert_eq!(
                 resolve(symbol, &[F32], F32),
-                Ok(ElementwiseOp::FloatUnary { op, ty: FloatType::F32 }),
+                Ok(ElementwiseOp::FloatUnary {
+                    op,
+                    ty: FloatType::F32
+                }),
                 "{symbol}"
             );
         }
         assert_eq!(
             resolve("__nv_powf", &[F32, F32], F32),
-            Ok(ElementwiseOp::Float { op: FloatBinaryOp::Pow, ty: FloatType::F32 })
+            Ok(ElementwiseOp::Float {
+                op: FloatBinaryOp::Pow,
+                ty: FloatType::F32
+            })
         );
         assert_eq!(
             resolve("__nv_isnanf", &[F32], ScalarKind::Int(32)),
-            Ok(ElementwiseOp::FloatClass { class: FloatClass::IsNan, ty: FloatType::F32, result_width: 32 })
+            Ok(ElementwiseOp::FloatClass {
+                class: FloatClass::IsNan,
+                ty: FloatType::F32,
+                result_width: 32
+            })
         );
         assert_eq!(
-            resolve("__nv_umulhi", &[ScalarKind::Int(32); 2], ScalarKind::Int(32)),
-            Ok(ElementwiseOp::Int { op: IntBinaryOp::MulHiU, width: 32 })
+            resolve(
+                "__nv_umulhi",
+                &[ScalarKind::Int(32); 2],
+                ScalarKind::Int(32)
+            ),
+            Ok(ElementwiseOp::Int {
+                op: IntBinaryOp::MulHiU,
+                width: 32
+            })
         );
     }
 

@@ -83,7 +83,10 @@ mod tests {
     fn fp4_values() {
         let values: Vec<f32> = (0..16).map(|b| MxElement::E2M1.decode(b)).collect();
         assert_eq!(&values[..8], &[0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
-        assert_eq!(&values[8..], &[-0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]);
+        assert_eq!(
+            &values[8..],
+            &[-0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+        );
     }
 
     #[test]

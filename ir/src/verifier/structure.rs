@@ -121,7 +121,8 @@ fn check_op(module: &Module, op: Op, report: &mut Report) {
     for (index, &region) in data.regions.iter().enumerate() {
         let blocks = module.layout.blocks(region);
         let what = region_name(opcode, index);
-        let may_be_empty = opcode == Opcode::Func || (opcode == Opcode::If && (index == 1 || implicit_yield));
+        let may_be_empty =
+            opcode == Opcode::Func || (opcode == Opcode::If && (index == 1 || implicit_yield));
         if blocks.is_empty() && !may_be_empty {
             report.error(op, format!("`{name}` {what} must have a block"));
             continue;
@@ -141,7 +142,8 @@ fn check_op(module: &Module, op: Op, report: &mut Report) {
         for &block in blocks {
             let ops = module.layout.ops(block);
             match ops.last() {
-                _ if implicit_yield && ops.last().is_none_or(|&l| !dfg.opcode(l).is_terminator()) => {}
+                _ if implicit_yield
+                    && ops.last().is_none_or(|&l| !dfg.opcode(l).is_terminator()) => {}
                 None => report.error(
                     op,
                     format!(

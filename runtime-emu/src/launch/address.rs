@@ -32,7 +32,13 @@ pub enum AddressFault {
     /// The address is below the first buffer or past the last one.
     Unmapped { addr: u64 },
     /// The access runs past the end of (or starts outside) its buffer.
-    OutOfBounds { addr: u64, buffer: usize, offset: u64, size: u64, buffer_len: u64 },
+    OutOfBounds {
+        addr: u64,
+        buffer: usize,
+        offset: u64,
+        size: u64,
+        buffer_len: u64,
+    },
 }
 
 impl std::fmt::Display for AddressFault {
@@ -41,7 +47,13 @@ impl std::fmt::Display for AddressFault {
             AddressFault::Unmapped { addr } => {
                 write!(f, "address {addr:#x} is not inside any buffer")
             }
-            AddressFault::OutOfBounds { addr, buffer, offset, size, buffer_len } => write!(
+            AddressFault::OutOfBounds {
+                addr,
+                buffer,
+                offset,
+                size,
+                buffer_len,
+            } => write!(
                 f,
                 "address {addr:#x} is byte offset {offset} of buffer {buffer}, \
                  whose {buffer_len} bytes cannot hold a {size}-byte access there"
@@ -58,10 +70,18 @@ pub fn resolve_access(
     buffer_lens: &[u64],
 ) -> Result<(usize, usize), AddressFault> {
     let (buffer, offset) = decode_address(addr).ok_or(AddressFault::Unmapped { addr })?;
-    let buffer_len = *buffer_lens.get(buffer).ok_or(AddressFault::Unmapped { addr })?;
+    let buffer_len = *buffer_lens
+        .get(buffer)
+        .ok_or(AddressFault::Unmapped { addr })?;
     match offset.checked_add(size) {
         Some(end) if end <= buffer_len => Ok((buffer, offset as usize)),
-        _ => Err(AddressFault::OutOfBounds { addr, buffer, offset, size, buffer_len }),
+        _ => Err(AddressFault::OutOfBounds {
+            addr,
+            buffer,
+            offset,
+            size,
+            buffer_len,
+        }),
     }
 }
 
@@ -83,7 +103,11 @@ mod tests {
         assert_eq!(resolve_access(buffer_base(0) + 12, 4, &lens), Ok((0, 12)));
         assert!(matches!(
             resolve_access(buffer_base(0) + 16, 4, &lens),
-            Err(AddressFault::OutOfBounds { buffer: 0, offset: 16, .. })
+            Err(AddressFault::OutOfBounds {
+                buffer: 0,
+                offset: 16,
+                ..
+            })
         ));
         assert!(matches!(
             resolve_access(buffer_base(0).wrapping_sub(4), 4, &lens),

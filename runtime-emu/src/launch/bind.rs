@@ -106,7 +106,11 @@ pub fn accepted_dtypes(pointee: &Type) -> Option<&'static [&'static str]> {
 /// Binds `spec` to `params`.
 pub fn bind(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, LaunchError> {
     let param_list = || {
-        params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect::<Vec<_>>().join(", ")
+        params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     for (name, _) in &spec.args {
         if !params.iter().any(|p| &p.name == name) {
@@ -120,9 +124,17 @@ pub fn bind(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, La
     let mut args = Vec::with_capacity(params.len());
     let mut buffers = Vec::new();
     for param in params {
-        let value = spec.args.iter().find(|(n, _)| n == &param.name).map(|(_, v)| v);
+        let value = spec
+            .args
+            .iter()
+            .find(|(n, _)| n == &param.name)
+            .map(|(_, v)| v);
         let Some(value) = value else {
-            let hint = if param.ty.is_ptr() { "FILE.npy" } else { "NUMBER" };
+            let hint = if param.ty.is_ptr() {
+                "FILE.npy"
+            } else {
+                "NUMBER"
+            };
             return Err(LaunchError::MissingArg {
                 name: param.name.clone(),
                 ty: param.ty.to_string(),
@@ -132,14 +144,20 @@ pub fn bind(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, La
         match &param.ty {
             Type::Ptr { pointee, .. } => {
                 let buffer = bind_buffer(param, pointee, value)?;
-                args.push(BoundArg::Buffer { index: buffers.len() });
+                args.push(BoundArg::Buffer {
+                    index: buffers.len(),
+                });
                 buffers.push(buffer);
             }
             ty => {
                 let bits = match value {
-                    ArgValue::Text(text) => parse_scalar(text, ty).map_err(|reason| {
-                        LaunchError::BadScalar { name: param.name.clone(), text: text.clone(), reason }
-                    })?,
+                    ArgValue::Text(text) => {
+                        parse_scalar(text, ty).map_err(|reason| LaunchError::BadScalar {
+                            name: param.name.clone(),
+                            text: text.clone(),
+                            reason,
+                        })?
+                    }
                     ArgValue::Bits(bits) => *bits,
                     ArgValue::Buffer(_) => {
                         return Err(LaunchError::BadScalar {
@@ -171,12 +189,25 @@ pub fn bind(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, La
                 ),
             });
         };
-        outputs.push(OutputRequest { buffer, path: path.clone() });
+        outputs.push(OutputRequest {
+            buffer,
+            path: path.clone(),
+        });
     }
-    Ok(BoundLaunch { grid: spec.grid, params: params.to_vec(), args, buffers, outputs })
+    Ok(BoundLaunch {
+        grid: spec.grid,
+        params: params.to_vec(),
+        args,
+        buffers,
+        outputs,
+    })
 }
 
-fn bind_buffer(param: &KernelParam, pointee: &Type, value: &ArgValue) -> Result<BoundBuffer, LaunchError> {
+fn bind_buffer(
+    param: &KernelParam,
+    pointee: &Type,
+    value: &ArgValue,
+) -> Result<BoundBuffer, LaunchError> {
     let (host, source) = match value {
         ArgValue::Text(path) => {
             let path = PathBuf::from(path);
@@ -191,7 +222,10 @@ fn bind_buffer(param: &KernelParam, pointee: &Type, value: &ArgValue) -> Result<
         ArgValue::Bits(_) => {
             return Err(LaunchError::BadBuffer {
                 name: param.name.clone(),
-                reason: format!("the parameter is a pointer ({}); pass a .npy file", param.ty),
+                reason: format!(
+                    "the parameter is a pointer ({}); pass a .npy file",
+                    param.ty
+                ),
             })
         }
     };
@@ -222,10 +256,18 @@ fn bind_buffer(param: &KernelParam, pointee: &Type, value: &ArgValue) -> Result<
     if host.bytes.len() as u64 > MAX_BUFFER_BYTES {
         return Err(LaunchError::BadBuffer {
             name: param.name.clone(),
-            reason: format!("{} bytes is larger than the 4 GiB a buffer may have", host.bytes.len()),
+            reason: format!(
+                "{} bytes is larger than the 4 GiB a buffer may have",
+                host.bytes.len()
+            ),
         });
     }
-    Ok(BoundBuffer { name: param.name.clone(), pointee: pointee.clone(), host, source })
+    Ok(BoundBuffer {
+        name: param.name.clone(),
+        pointee: pointee.clone(),
+        host,
+        source,
+    })
 }
 
 /// Writes every `--out` buffer with its input's dtype and shape.
@@ -241,9 +283,14 @@ pub fn write_outputs(launch: &BoundLaunch, final_memory: &[Vec<u8>]) -> Result<(
         let bytes = final_memory
             .get(out.buffer)
             .ok_or_else(|| write_err("the run produced no contents for this buffer".into()))?;
-        let host = HostBuffer::new(buffer.host.dtype.clone(), buffer.host.shape.clone(), bytes.clone())
+        let host = HostBuffer::new(
+            buffer.host.dtype.clone(),
+            buffer.host.shape.clone(),
+            bytes.clone(),
+        )
+        .map_err(|e| write_err(e.to_string()))?;
+        host.write(&out.path)
             .map_err(|e| write_err(e.to_string()))?;
-        host.write(&out.path).map_err(|e| write_err(e.to_string()))?;
     }
     Ok(())
 }
@@ -255,9 +302,18 @@ mod tests {
 
     fn params() -> Vec<KernelParam> {
         vec![
-            KernelParam { name: "x".into(), ty: Type::ptr(Type::F32) },
-            KernelParam { name: "n".into(), ty: Type::I32 },
-            KernelParam { name: "y".into(), ty: Type::ptr(Type::Float(FloatType::BF16)) },
+            KernelParam {
+                name: "x".into(),
+                ty: Type::ptr(Type::F32),
+            },
+            KernelParam {
+                name: "n".into(),
+                ty: Type::I32,
+            },
+            KernelParam {
+                name: "y".into(),
+                ty: Type::ptr(Type::Float(FloatType::BF16)),
+            },
         ]
     }
 
@@ -295,7 +351,10 @@ mod tests {
     fn missing_and_extra_arguments_are_named() {
         let s = spec(vec![("x", buffer("<f4", 4)), ("y", buffer("<u2", 1))]);
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.contains("missing argument `n`") && err.contains("--arg n=NUMBER"), "{err}");
+        assert!(
+            err.contains("missing argument `n`") && err.contains("--arg n=NUMBER"),
+            "{err}"
+        );
         let s = spec(vec![
             ("x", buffer("<f4", 4)),
             ("n", ArgValue::Bits(1)),
@@ -303,41 +362,75 @@ mod tests {
             ("z", ArgValue::Bits(1)),
         ]);
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.contains("--arg z") && err.contains("no parameter `z`"), "{err}");
+        assert!(
+            err.contains("--arg z") && err.contains("no parameter `z`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_dtype_says_what_was_expected() {
-        let s = spec(vec![("x", buffer("<f8", 4)), ("n", ArgValue::Bits(1)), ("y", buffer("<u2", 1))]);
+        let s = spec(vec![
+            ("x", buffer("<f8", 4)),
+            ("n", ArgValue::Bits(1)),
+            ("y", buffer("<u2", 1)),
+        ]);
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.contains("'<f8'") && err.contains("expected '<f4'"), "{err}");
-        let s = spec(vec![("x", buffer("<f4", 4)), ("n", ArgValue::Bits(1)), ("y", buffer("<f2", 1))]);
+        assert!(
+            err.contains("'<f8'") && err.contains("expected '<f4'"),
+            "{err}"
+        );
+        let s = spec(vec![
+            ("x", buffer("<f4", 4)),
+            ("n", ArgValue::Bits(1)),
+            ("y", buffer("<f2", 1)),
+        ]);
         let err = bind(&params(), &s).unwrap_err().to_string();
         assert!(err.contains("expected '<u2' (or '|V2')"), "{err}");
     }
 
     #[test]
     fn outputs_must_name_pointer_parameters() {
-        let mut s = spec(vec![("x", buffer("<f4", 4)), ("n", ArgValue::Bits(1)), ("y", buffer("<u2", 1))]);
+        let mut s = spec(vec![
+            ("x", buffer("<f4", 4)),
+            ("n", ArgValue::Bits(1)),
+            ("y", buffer("<u2", 1)),
+        ]);
         s.outs.push(("n".into(), PathBuf::from("n.npy")));
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.starts_with("--out n") && err.contains("scalar"), "{err}");
+        assert!(
+            err.starts_with("--out n") && err.contains("scalar"),
+            "{err}"
+        );
         s.outs[0].0 = "q".into();
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.starts_with("--out q") && err.contains("no parameter"), "{err}");
+        assert!(
+            err.starts_with("--out q") && err.contains("no parameter"),
+            "{err}"
+        );
     }
 
     #[test]
     fn pointer_parameters_need_buffers() {
-        let s = spec(vec![("x", ArgValue::Bits(0)), ("n", ArgValue::Bits(1)), ("y", buffer("<u2", 1))]);
-        assert!(matches!(bind(&params(), &s), Err(LaunchError::BadBuffer { .. })));
+        let s = spec(vec![
+            ("x", ArgValue::Bits(0)),
+            ("n", ArgValue::Bits(1)),
+            ("y", buffer("<u2", 1)),
+        ]);
+        assert!(matches!(
+            bind(&params(), &s),
+            Err(LaunchError::BadBuffer { .. })
+        ));
         let s = spec(vec![
             ("x", ArgValue::Text("/nonexistent/x.npy".into())),
             ("n", ArgValue::Bits(1)),
             ("y", buffer("<u2", 1)),
         ]);
         let err = bind(&params(), &s).unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/x.npy") && err.contains("cannot read"), "{err}");
+        assert!(
+            err.contains("/nonexistent/x.npy") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -345,7 +438,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("maiac-launch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("y.npy");
-        let mut s = spec(vec![("x", buffer("<f4", 4)), ("n", ArgValue::Bits(1)), ("y", buffer("|V2", 2))]);
+        let mut s = spec(vec![
+            ("x", buffer("<f4", 4)),
+            ("n", ArgValue::Bits(1)),
+            ("y", buffer("|V2", 2)),
+        ]);
         s.outs.push(("y".into(), out.clone()));
         let bound = bind(&params(), &s).unwrap();
         let mut memory = bound.initial_memory();

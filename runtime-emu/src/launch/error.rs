@@ -23,15 +23,27 @@ pub enum LaunchError {
 
     /// A kernel parameter without `--arg`.
     #[error("missing argument `{name}` ({ty}): pass --arg {name}={hint}")]
-    MissingArg { name: String, ty: String, hint: &'static str },
+    MissingArg {
+        name: String,
+        ty: String,
+        hint: &'static str,
+    },
 
     /// An `--arg` or `--out` whose name is not a kernel parameter.
     #[error("{flag} {name}: the kernel has no parameter `{name}` (its parameters are: {params})")]
-    UnknownParam { flag: &'static str, name: String, params: String },
+    UnknownParam {
+        flag: &'static str,
+        name: String,
+        params: String,
+    },
 
     /// A scalar argument that does not parse as the parameter's type.
     #[error("--arg {name}={text}: {reason}")]
-    BadScalar { name: String, text: String, reason: String },
+    BadScalar {
+        name: String,
+        text: String,
+        reason: String,
+    },
 
     /// A pointer argument given something other than a buffer.
     #[error("--arg {name}: {reason}")]
@@ -39,14 +51,24 @@ pub enum LaunchError {
 
     /// A `.npy` file that cannot be read or decoded.
     #[error("--arg {name}: {}: {error}", path.display())]
-    Npy { name: String, path: PathBuf, error: NpyError },
+    Npy {
+        name: String,
+        path: PathBuf,
+        error: NpyError,
+    },
 
     /// A `.npy` dtype that does not hold the parameter's pointee type.
     #[error(
         "--arg {name}: {}: dtype '{found}' does not match the parameter type {ty}: expected {expected}",
         path.display()
     )]
-    DtypeMismatch { name: String, path: PathBuf, found: String, ty: String, expected: String },
+    DtypeMismatch {
+        name: String,
+        path: PathBuf,
+        found: String,
+        ty: String,
+        expected: String,
+    },
 
     /// `--out` for something that is not a pointer parameter.
     #[error("--out {name}: {reason}")]
@@ -54,5 +76,9 @@ pub enum LaunchError {
 
     /// Writing an output file failed.
     #[error("--out {name}: {}: {reason}", path.display())]
-    Write { name: String, path: PathBuf, reason: String },
+    Write {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
 }

@@ -25,24 +25,43 @@ impl Grid {
 
     /// Parses `X`, `X,Y` or `X,Y,Z` (missing dimensions are 1).
     pub fn parse(text: &str) -> Result<Grid, LaunchError> {
-        let err = |reason: String| LaunchError::Grid { text: text.to_string(), reason };
+        let err = |reason: String| LaunchError::Grid {
+            text: text.to_string(),
+            reason,
+        };
         let parts: Vec<&str> = text.split(',').map(str::trim).collect();
         if parts.len() > 3 {
-            return Err(err(format!("a grid has at most 3 dimensions, got {}", parts.len())));
+            return Err(err(format!(
+                "a grid has at most 3 dimensions, got {}",
+                parts.len()
+            )));
         }
         let mut dims = [1u32; 3];
         for (i, part) in parts.iter().enumerate() {
             let value: u64 = part.parse().map_err(|_| {
-                err(format!("dimension {} ({part:?}) is not a non-negative integer", "xyz".as_bytes()[i] as char))
+                err(format!(
+                    "dimension {} ({part:?}) is not a non-negative integer",
+                    "xyz".as_bytes()[i] as char
+                ))
             })?;
             dims[i] = u32::try_from(value)
                 .map_err(|_| err(format!("more than 2^31 programs ({value} along one axis)")))?;
         }
-        Grid::validate(Grid { x: dims[0], y: dims[1], z: dims[2] }, text)
+        Grid::validate(
+            Grid {
+                x: dims[0],
+                y: dims[1],
+                z: dims[2],
+            },
+            text,
+        )
     }
 
     fn validate(grid: Grid, text: &str) -> Result<Grid, LaunchError> {
-        let err = |reason: String| LaunchError::Grid { text: text.to_string(), reason };
+        let err = |reason: String| LaunchError::Grid {
+            text: text.to_string(),
+            reason,
+        };
         if grid.x == 0 || grid.y == 0 || grid.z == 0 {
             return Err(err("empty grid: every dimension must be at least 1".into()));
         }
@@ -102,11 +121,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_grids_naming_the_argument() {
-        for bad in ["", "0", "4,0", "1,2,3,4", "x", "-1", "65536,65536", "4294967296"] {
+        for bad in [
+            "",
+            "0",
+            "4,0",
+            "1,2,3,4",
+            "x",
+            "-1",
+            "65536,65536",
+            "4294967296",
+        ] {
             let err = Grid::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("--grid"), "{bad}: {err}");
         }
-        assert!(Grid::parse("65536,32768").is_ok(), "exactly 2^31 programs is allowed");
-        assert!(Grid::parse("0").unwrap_err().to_string().contains("empty grid"));
+        assert!(
+            Grid::parse("65536,32768").is_ok(),
+            "exactly 2^31 programs is allowed"
+        );
+        assert!(Grid::parse("0")
+            .unwrap_err()
+            .to_string()
+            .contains("empty grid"));
     }
 }

@@ -41,7 +41,11 @@ impl NpyDtype {
         let kind = kind.ok_or_else(|| unsupported("empty type code"))?;
         let size_text: String = chars.collect();
         match kind {
-            'O' => return Err(unsupported("object arrays hold Python references, not numbers")),
+            'O' => {
+                return Err(unsupported(
+                    "object arrays hold Python references, not numbers",
+                ))
+            }
             'U' | 'S' | 'a' => return Err(unsupported("string arrays cannot be kernel buffers")),
             'M' | 'm' => return Err(unsupported("datetime arrays cannot be kernel buffers")),
             'b' | 'i' | 'u' | 'f' | 'c' | 'V' => {}
@@ -53,7 +57,9 @@ impl NpyDtype {
             .filter(|&s| s > 0)
             .ok_or_else(|| unsupported("missing or invalid item size"))?;
         if order == '>' && size > 1 && kind != 'V' {
-            return Err(NpyError::BigEndian { descr: descr.to_string() });
+            return Err(NpyError::BigEndian {
+                descr: descr.to_string(),
+            });
         }
         Ok(NpyDtype { kind, size })
     }
@@ -76,7 +82,11 @@ impl NpyDtype {
 
 impl fmt::Display for NpyDtype {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let order = if self.size == 1 || self.kind == 'V' { '|' } else { '<' };
+        let order = if self.size == 1 || self.kind == 'V' {
+            '|'
+        } else {
+            '<'
+        };
         write!(f, "{order}{}{}", self.kind, self.size)
     }
 }
@@ -120,9 +130,16 @@ impl HostBuffer {
     pub fn new(dtype: NpyDtype, shape: Vec<usize>, bytes: Vec<u8>) -> Result<HostBuffer, NpyError> {
         let expected = expected_bytes(&dtype, &shape)?;
         if expected != bytes.len() as u64 {
-            return Err(NpyError::DataSize { expected, found: bytes.len() as u64 });
+            return Err(NpyError::DataSize {
+                expected,
+                found: bytes.len() as u64,
+            });
         }
-        Ok(HostBuffer { dtype, shape, bytes })
+        Ok(HostBuffer {
+            dtype,
+            shape,
+            bytes,
+        })
     }
 
     /// Number of elements.
@@ -169,7 +186,8 @@ impl HostBuffer {
             if !header_bytes.is_ascii() {
                 return Err(NpyError::BadHeader("the header is not ASCII".into()));
             }
-            std::str::from_utf8(header_bytes).map_err(|_| NpyError::BadHeader("not ASCII".into()))?
+            std::str::from_utf8(header_bytes)
+                .map_err(|_| NpyError::BadHeader("not ASCII".into()))?
         };
         let (dtype, fortran, shape) = parse_header(header)?;
         if fortran && shape.len() > 1 {
@@ -184,9 +202,16 @@ impl HostBuffer {
             )));
         }
         if payload.len() as u64 != expected {
-            return Err(NpyError::DataSize { expected, found: payload.len() as u64 });
+            return Err(NpyError::DataSize {
+                expected,
+                found: payload.len() as u64,
+            });
         }
-        Ok(HostBuffer { dtype, shape, bytes: payload.to_vec() })
+        Ok(HostBuffer {
+            dtype,
+            shape,
+            bytes: payload.to_vec(),
+        })
     }
 
     /// Encodes the buffer as a `.npy` file (format 1.0 when the header fits,
@@ -201,7 +226,10 @@ impl HostBuffer {
                 format!("({})", parts.join(", "))
             }
         };
-        let dict = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}", self.dtype);
+        let dict = format!(
+            "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+            self.dtype
+        );
         let mut out = Vec::with_capacity(self.bytes.len() + dict.len() + 80);
         out.extend_from_slice(MAGIC);
         // Header length counts the dict, the space padding and the final newline.
@@ -245,7 +273,9 @@ fn push_padded(out: &mut Vec<u8>, dict: &str, header_len: usize) {
 fn expected_bytes(dtype: &NpyDtype, shape: &[usize]) -> Result<u64, NpyError> {
     shape
         .iter()
-        .try_fold(dtype.item_size() as u64, |acc, &d| acc.checked_mul(d as u64))
+        .try_fold(dtype.item_size() as u64, |acc, &d| {
+            acc.checked_mul(d as u64)
+        })
         .ok_or_else(|| NpyError::BadHeader(format!("the shape {shape:?} is too large")))
 }
 
@@ -262,11 +292,16 @@ enum PyLiteral {
 
 /// Parses the header dict into (dtype, fortran_order, shape).
 fn parse_header(text: &str) -> Result<(NpyDtype, bool, Vec<usize>), NpyError> {
-    let mut parser = LiteralParser { text: text.as_bytes(), pos: 0 };
+    let mut parser = LiteralParser {
+        text: text.as_bytes(),
+        pos: 0,
+    };
     let dict = parser.literal()?;
     parser.skip_ws();
     if parser.pos != parser.text.len() {
-        return Err(NpyError::BadHeader("unexpected text after the header dict".into()));
+        return Err(NpyError::BadHeader(
+            "unexpected text after the header dict".into(),
+        ));
     }
     let PyLiteral::Dict(entries) = dict else {
         return Err(NpyError::BadHeader("the header is not a dict".into()));
@@ -289,7 +324,11 @@ fn parse_header(text: &str) -> Result<(NpyDtype, bool, Vec<usize>), NpyError> {
     };
     let fortran = match get("fortran_order") {
         Some(PyLiteral::Bool(b)) => *b,
-        _ => return Err(NpyError::BadHeader("missing or invalid 'fortran_order'".into())),
+        _ => {
+            return Err(NpyError::BadHeader(
+                "missing or invalid 'fortran_order'".into(),
+            ))
+        }
     };
     let shape = match get("shape") {
         Some(PyLiteral::Tuple(dims)) => dims
@@ -315,7 +354,11 @@ impl LiteralParser<'_> {
     const MAX_DEPTH: usize = 16;
 
     fn skip_ws(&mut self) {
-        while self.text.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
+        while self
+            .text
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_whitespace())
+        {
             self.pos += 1;
         }
     }
@@ -402,11 +445,18 @@ impl LiteralParser<'_> {
                 let digits = std::str::from_utf8(&self.text[start..self.pos])
                     .unwrap_or("")
                     .trim_end_matches('L');
-                digits.parse().map(PyLiteral::Int).map_err(|_| self.error("integer too large"))
+                digits
+                    .parse()
+                    .map(PyLiteral::Int)
+                    .map_err(|_| self.error("integer too large"))
             }
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.pos;
-                while self.text.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                while self
+                    .text
+                    .get(self.pos)
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+                {
                     self.pos += 1;
                 }
                 match &self.text[start..self.pos] {
@@ -441,12 +491,20 @@ mod tests {
 
     #[test]
     fn round_trips_through_bytes() {
-        let buf = HostBuffer::new(NpyDtype::parse("<f4").unwrap(), vec![2, 3], vec![7; 24]).unwrap();
+        let buf =
+            HostBuffer::new(NpyDtype::parse("<f4").unwrap(), vec![2, 3], vec![7; 24]).unwrap();
         let bytes = buf.to_npy_bytes();
-        assert_eq!((bytes.len() - 24) % 64, 0, "data starts on a 64-byte boundary");
+        assert_eq!(
+            (bytes.len() - 24) % 64,
+            0,
+            "data starts on a 64-byte boundary"
+        );
         assert_eq!(HostBuffer::from_npy_bytes(&bytes).unwrap(), buf);
         let scalar = HostBuffer::new(NpyDtype::parse("|u1").unwrap(), vec![], vec![9]).unwrap();
-        assert_eq!(HostBuffer::from_npy_bytes(&scalar.to_npy_bytes()).unwrap(), scalar);
+        assert_eq!(
+            HostBuffer::from_npy_bytes(&scalar.to_npy_bytes()).unwrap(),
+            scalar
+        );
     }
 
     #[test]
@@ -470,7 +528,10 @@ mod tests {
     #[test]
     fn rejects_bad_files_clearly() {
         let ok_header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
-        assert_eq!(HostBuffer::from_npy_bytes(b"PK\x03\x04"), Err(NpyError::BadMagic));
+        assert_eq!(
+            HostBuffer::from_npy_bytes(b"PK\x03\x04"),
+            Err(NpyError::BadMagic)
+        );
         assert!(matches!(
             HostBuffer::from_npy_bytes(&file((4, 0), ok_header, &[0; 8])),
             Err(NpyError::UnsupportedVersion { major: 4, .. })
@@ -481,7 +542,10 @@ mod tests {
         ));
         let mut cut = file((1, 0), ok_header, &[]);
         cut.truncate(20);
-        assert!(matches!(HostBuffer::from_npy_bytes(&cut), Err(NpyError::Truncated(_))));
+        assert!(matches!(
+            HostBuffer::from_npy_bytes(&cut),
+            Err(NpyError::Truncated(_))
+        ));
         let fortran = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }";
         assert_eq!(
             HostBuffer::from_npy_bytes(&file((1, 0), fortran, &[0; 16])),
@@ -501,7 +565,13 @@ mod tests {
             Err(NpyError::UnsupportedDtype { .. })
         ));
         let extra = HostBuffer::from_npy_bytes(&file((1, 0), ok_header, &[0; 12]));
-        assert_eq!(extra, Err(NpyError::DataSize { expected: 8, found: 12 }));
+        assert_eq!(
+            extra,
+            Err(NpyError::DataSize {
+                expected: 8,
+                found: 12
+            })
+        );
         let garbage = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,) ";
         assert!(matches!(
             HostBuffer::from_npy_bytes(&file((1, 0), garbage, &[0; 8])),

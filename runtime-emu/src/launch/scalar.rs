@@ -48,30 +48,54 @@ fn parse_int(text: &str, width: u32) -> Result<u64, String> {
         return Err(expected());
     }
     let magnitude = u128::from_str_radix(&digits, radix).map_err(|_| expected())?;
-    let value = if negative { -(magnitude.min(1 << 100) as i128) } else { magnitude.min(1 << 100) as i128 };
+    let value = if negative {
+        -(magnitude.min(1 << 100) as i128)
+    } else {
+        magnitude.min(1 << 100) as i128
+    };
     let min = -(1i128 << (width - 1));
     let max = (1i128 << width) - 1;
     if value < min || value > max {
-        return Err(format!("{text} does not fit in i{width} (range {min} ..= {max})"));
+        return Err(format!(
+            "{text} does not fit in i{width} (range {min} ..= {max})"
+        ));
     }
-    let mask = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let mask = if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     Ok((value as u64) & mask)
 }
 
 fn parse_float(text: &str, ty: FloatType) -> Result<u64, String> {
-    let expected = || format!("expected a {} number like 1.5, 1e-05, inf or nan", ty.mlir_name());
+    let expected = || {
+        format!(
+            "expected a {} number like 1.5, 1e-05, inf or nan",
+            ty.mlir_name()
+        )
+    };
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         let bits = u64::from_str_radix(hex, 16).map_err(|_| expected())?;
         if ty.bits() < 64 && bits >> ty.bits() != 0 {
-            return Err(format!("bit pattern {text} is wider than {}", ty.mlir_name()));
+            return Err(format!(
+                "bit pattern {text} is wider than {}",
+                ty.mlir_name()
+            ));
         }
         return Ok(bits);
     }
     match ty {
         // Parse straight to the target width: no double rounding.
-        FloatType::F32 => text.parse::<f32>().map(|v| u64::from(convert::canonical_f32(v).to_bits())),
-        FloatType::F64 => text.parse::<f64>().map(|v| convert::canonical_f64(v).to_bits()),
-        _ => text.parse::<f64>().map(|v| convert::f64_to_float_bits(v, ty)),
+        FloatType::F32 => text
+            .parse::<f32>()
+            .map(|v| u64::from(convert::canonical_f32(v).to_bits())),
+        FloatType::F64 => text
+            .parse::<f64>()
+            .map(|v| convert::canonical_f64(v).to_bits()),
+        _ => text
+            .parse::<f64>()
+            .map(|v| convert::f64_to_float_bits(v, ty)),
     }
     .map_err(|_| expected())
 }
@@ -89,23 +113,47 @@ mod tests {
         assert_eq!(parse_scalar("1_000", &Type::I16), Ok(1000));
         assert_eq!(parse_scalar("true", &Type::I1), Ok(1));
         assert_eq!(parse_scalar("-128", &Type::I8), Ok(0x80));
-        assert!(parse_scalar("256", &Type::I8).unwrap_err().contains("does not fit in i8"));
+        assert!(parse_scalar("256", &Type::I8)
+            .unwrap_err()
+            .contains("does not fit in i8"));
         assert!(parse_scalar("-129", &Type::I8).is_err());
-        assert!(parse_scalar("1.5", &Type::I32).unwrap_err().contains("expected an i32"));
+        assert!(parse_scalar("1.5", &Type::I32)
+            .unwrap_err()
+            .contains("expected an i32"));
         assert!(parse_scalar("", &Type::I32).is_err());
         assert!(parse_scalar("--1", &Type::I32).is_err());
     }
 
     #[test]
     fn floats_including_specials() {
-        assert_eq!(parse_scalar("1e-05", &Type::F32), Ok(u64::from(1e-05f32.to_bits())));
-        assert_eq!(parse_scalar("inf", &Type::F32), Ok(u64::from(f32::INFINITY.to_bits())));
-        assert_eq!(parse_scalar("-inf", &Type::F32), Ok(u64::from(f32::NEG_INFINITY.to_bits())));
+        assert_eq!(
+            parse_scalar("1e-05", &Type::F32),
+            Ok(u64::from(1e-05f32.to_bits()))
+        );
+        assert_eq!(
+            parse_scalar("inf", &Type::F32),
+            Ok(u64::from(f32::INFINITY.to_bits()))
+        );
+        assert_eq!(
+            parse_scalar("-inf", &Type::F32),
+            Ok(u64::from(f32::NEG_INFINITY.to_bits()))
+        );
         assert_eq!(parse_scalar("NaN", &Type::F32), Ok(0x7FC0_0000));
         assert_eq!(parse_scalar("0x3F800000", &Type::F32), Ok(0x3F80_0000));
-        assert_eq!(parse_scalar("2.5", &Type::Float(FloatType::F64)), Ok(2.5f64.to_bits()));
-        assert_eq!(parse_scalar("1.0", &Type::Float(FloatType::BF16)), Ok(0x3F80));
-        assert_eq!(parse_scalar("1.0", &Type::Float(FloatType::F16)), Ok(0x3C00));
-        assert!(parse_scalar("abc", &Type::F32).unwrap_err().contains("expected a f32"));
+        assert_eq!(
+            parse_scalar("2.5", &Type::Float(FloatType::F64)),
+            Ok(2.5f64.to_bits())
+        );
+        assert_eq!(
+            parse_scalar("1.0", &Type::Float(FloatType::BF16)),
+            Ok(0x3F80)
+        );
+        assert_eq!(
+            parse_scalar("1.0", &Type::Float(FloatType::F16)),
+            Ok(0x3C00)
+        );
+        assert!(parse_scalar("abc", &Type::F32)
+            .unwrap_err()
+            .contains("expected a f32"));
     }
 }

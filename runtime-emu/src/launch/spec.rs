@@ -35,9 +35,17 @@ pub struct LaunchSpec {
 
 impl LaunchSpec {
     /// Builds a spec from the command line's `--grid`, `--arg` and `--out` strings.
-    pub fn from_cli(grid: &str, args: &[String], outs: &[String]) -> Result<LaunchSpec, LaunchError> {
+    pub fn from_cli(
+        grid: &str,
+        args: &[String],
+        outs: &[String],
+    ) -> Result<LaunchSpec, LaunchError> {
         let grid = Grid::parse(grid)?;
-        let mut spec = LaunchSpec { grid, args: Vec::new(), outs: Vec::new() };
+        let mut spec = LaunchSpec {
+            grid,
+            args: Vec::new(),
+            outs: Vec::new(),
+        };
         for text in args {
             let (name, value) = split_assignment("--arg", text)?;
             spec.push_arg(name, ArgValue::Text(value.to_string()))?;
@@ -45,7 +53,10 @@ impl LaunchSpec {
         for text in outs {
             let (name, path) = split_assignment("--out", text)?;
             if spec.outs.iter().any(|(n, _)| n == name) {
-                return Err(LaunchError::Duplicate { flag: "--out", name: name.to_string() });
+                return Err(LaunchError::Duplicate {
+                    flag: "--out",
+                    name: name.to_string(),
+                });
             }
             spec.outs.push((name.to_string(), PathBuf::from(path)));
         }
@@ -54,13 +65,20 @@ impl LaunchSpec {
 
     /// An in-memory spec with no arguments yet.
     pub fn new(grid: Grid) -> LaunchSpec {
-        LaunchSpec { grid, args: Vec::new(), outs: Vec::new() }
+        LaunchSpec {
+            grid,
+            args: Vec::new(),
+            outs: Vec::new(),
+        }
     }
 
     /// Adds an argument; a name may be given only once.
     pub fn push_arg(&mut self, name: &str, value: ArgValue) -> Result<(), LaunchError> {
         if self.args.iter().any(|(n, _)| n == name) {
-            return Err(LaunchError::Duplicate { flag: "--arg", name: name.to_string() });
+            return Err(LaunchError::Duplicate {
+                flag: "--arg",
+                name: name.to_string(),
+            });
         }
         self.args.push((name.to_string(), value));
         Ok(())
@@ -73,12 +91,18 @@ impl LaunchSpec {
     }
 }
 
-fn split_assignment<'a>(flag: &'static str, text: &'a str) -> Result<(&'a str, &'a str), LaunchError> {
+fn split_assignment<'a>(
+    flag: &'static str,
+    text: &'a str,
+) -> Result<(&'a str, &'a str), LaunchError> {
     match text.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() && !value.is_empty() => {
             Ok((name.trim(), value))
         }
-        _ => Err(LaunchError::Syntax { flag, text: text.to_string() }),
+        _ => Err(LaunchError::Syntax {
+            flag,
+            text: text.to_string(),
+        }),
     }
 }
 
@@ -92,8 +116,9 @@ mod tests {
 
     #[test]
     fn parses_command_line() {
-        let spec = LaunchSpec::from_cli("4", &strings(&["x=a.npy", "n=-3"]), &strings(&["x=o.npy"]))
-            .unwrap();
+        let spec =
+            LaunchSpec::from_cli("4", &strings(&["x=a.npy", "n=-3"]), &strings(&["x=o.npy"]))
+                .unwrap();
         assert_eq!(spec.args.len(), 2);
         assert_eq!(spec.args[1], ("n".to_string(), ArgValue::Text("-3".into())));
         assert_eq!(spec.outs, vec![("x".to_string(), PathBuf::from("o.npy"))]);
@@ -104,7 +129,13 @@ mod tests {
         let err = LaunchSpec::from_cli("1", &strings(&["x"]), &[]).unwrap_err();
         assert!(err.to_string().starts_with("--arg \"x\""), "{err}");
         let err = LaunchSpec::from_cli("1", &strings(&["x=1", "x=2"]), &[]).unwrap_err();
-        assert_eq!(err, LaunchError::Duplicate { flag: "--arg", name: "x".into() });
+        assert_eq!(
+            err,
+            LaunchError::Duplicate {
+                flag: "--arg",
+                name: "x".into()
+            }
+        );
         let err = LaunchSpec::from_cli("1", &[], &strings(&["=o.npy"])).unwrap_err();
         assert!(matches!(err, LaunchError::Syntax { flag: "--out", .. }));
     }

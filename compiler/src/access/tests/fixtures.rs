@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use maiac_ir::{Module, Type};
-use maiac_runtime_emu::launch::{buffer_base, parse_scalar};
+use maiac_runtime_emu::launch::buffer_base;
+use maiac_runtime_emu::launch::scalar::parse_scalar;
 
 use super::eval::{check, Launch};
 use crate::access::analyze;

@@ -19,7 +19,11 @@ const F32_INF_BITS: u32 = 0x7F80_0000;
 pub fn scale_code(values: &[f32], element: MxElement) -> u8 {
     // Magnitude bit patterns order like the magnitudes, and NaNs sort above
     // Inf, so one integer max finds both the largest value and any non-finite.
-    let max_bits = values.iter().map(|v| v.to_bits() & !(1 << 31)).max().unwrap_or(0);
+    let max_bits = values
+        .iter()
+        .map(|v| v.to_bits() & !(1 << 31))
+        .max()
+        .unwrap_or(0);
     if max_bits >= F32_INF_BITS {
         return SCALE_NAN;
     }
@@ -50,7 +54,11 @@ pub fn quantize_block(values: &[f32], element: MxElement) -> (u8, Vec<u8>) {
 /// # Panics
 /// If `codes` and `values` differ in length.
 pub fn quantize_block_into(values: &[f32], element: MxElement, codes: &mut [u8]) -> u8 {
-    assert_eq!(values.len(), codes.len(), "quantize_block_into: length mismatch");
+    assert_eq!(
+        values.len(),
+        codes.len(),
+        "quantize_block_into: length mismatch"
+    );
     let scale = scale_code(values, element);
     if scale == SCALE_NAN {
         codes.fill(element.nan_block_code());
@@ -79,7 +87,10 @@ pub fn dequantize_value(scale: u8, code: u8, element: MxElement) -> f32 {
 
 /// Dequantizes one block.
 pub fn dequantize_block(scale: u8, codes: &[u8], element: MxElement) -> Vec<f32> {
-    codes.iter().map(|&code| dequantize_value(scale, code, element)).collect()
+    codes
+        .iter()
+        .map(|&code| dequantize_value(scale, code, element))
+        .collect()
 }
 
 /// Dequantizes one block into `out`.
@@ -87,7 +98,11 @@ pub fn dequantize_block(scale: u8, codes: &[u8], element: MxElement) -> Vec<f32>
 /// # Panics
 /// If `codes` and `out` differ in length.
 pub fn dequantize_block_into(scale: u8, codes: &[u8], element: MxElement, out: &mut [f32]) {
-    assert_eq!(codes.len(), out.len(), "dequantize_block_into: length mismatch");
+    assert_eq!(
+        codes.len(),
+        out.len(),
+        "dequantize_block_into: length mismatch"
+    );
     for (value, &code) in out.iter_mut().zip(codes) {
         *value = dequantize_value(scale, code, element);
     }
@@ -142,7 +157,9 @@ mod tests {
     #[test]
     fn scaled_round_trip_of_representable_values() {
         // Values that are exactly element values times 2^s survive.
-        let block: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 2f32.powi(-20)).collect();
+        let block: Vec<f32> = (0..32)
+            .map(|i| (i as f32 - 16.0) * 2f32.powi(-20))
+            .collect();
         for element in MxElement::ALL {
             let (scale, codes) = quantize_block(&block, element);
             let back = dequantize_block(scale, &codes, element);
@@ -156,7 +173,11 @@ mod tests {
             }
         }
         let (scale, codes) = quantize_block(&block, E4M3);
-        assert_eq!(dequantize_block(scale, &codes, E4M3), block, "4-bit integers times 16 are exact");
+        assert_eq!(
+            dequantize_block(scale, &codes, E4M3),
+            block,
+            "4-bit integers times 16 are exact"
+        );
     }
 
     #[test]

@@ -24,8 +24,13 @@ pub enum MxElement {
 
 impl MxElement {
     /// Every element format, in a stable order.
-    pub const ALL: [MxElement; 5] =
-        [MxElement::E4M3, MxElement::E5M2, MxElement::E3M2, MxElement::E2M3, MxElement::E2M1];
+    pub const ALL: [MxElement; 5] = [
+        MxElement::E4M3,
+        MxElement::E5M2,
+        MxElement::E3M2,
+        MxElement::E2M3,
+        MxElement::E2M1,
+    ];
 
     /// The float format of the elements.
     pub fn format(self) -> FloatFormat {

@@ -54,8 +54,8 @@ mod pack;
 mod rows;
 
 pub use block::{
-    dequantize_block, dequantize_block_into, dequantize_value, quantize_block,
-    quantize_block_into, scale_code, BLOCK_SIZE,
+    dequantize_block, dequantize_block_into, dequantize_value, quantize_block, quantize_block_into,
+    scale_code, BLOCK_SIZE,
 };
 pub use element::MxElement;
 pub use pack::{pack_fp4, unpack_fp4};

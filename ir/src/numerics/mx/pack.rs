@@ -15,7 +15,10 @@ pub fn pack_fp4(codes: &[u8]) -> Vec<u8> {
 
 /// Unpacks bytes into two FP4 codes each, low nibble first.
 pub fn unpack_fp4(packed: &[u8]) -> Vec<u8> {
-    packed.iter().flat_map(|&byte| [byte & 0xF, byte >> 4]).collect()
+    packed
+        .iter()
+        .flat_map(|&byte| [byte & 0xF, byte >> 4])
+        .collect()
 }
 
 #[cfg(test)]
@@ -26,7 +29,11 @@ mod tests {
     fn nibble_order() {
         assert_eq!(pack_fp4(&[0x1, 0x2, 0x3, 0xF]), [0x21, 0xF3]);
         assert_eq!(pack_fp4(&[0x7]), [0x07]);
-        assert_eq!(pack_fp4(&[0xA5, 0x5A]), [0xA5], "only the low nibble of each code counts");
+        assert_eq!(
+            pack_fp4(&[0xA5, 0x5A]),
+            [0xA5],
+            "only the low nibble of each code counts"
+        );
         assert_eq!(unpack_fp4(&[0x21, 0xF3]), [0x1, 0x2, 0x3, 0xF]);
         let codes: Vec<u8> = (0..16).collect();
         assert_eq!(unpack_fp4(&pack_fp4(&codes)), codes);

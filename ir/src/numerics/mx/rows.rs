@@ -17,7 +17,12 @@ pub enum MxError {
     #[error("{len} values do not form whole rows of {row_len}")]
     PartialRow { len: usize, row_len: usize },
     #[error("{codes} element codes in rows of {row_len} need {expected} scales, got {got}")]
-    ScaleCount { codes: usize, row_len: usize, expected: usize, got: usize },
+    ScaleCount {
+        codes: usize,
+        row_len: usize,
+        expected: usize,
+        got: usize,
+    },
 }
 
 /// A row-major array quantized to MX along its last axis.
@@ -52,10 +57,10 @@ impl MxArray {
 }
 
 fn check_shape(len: usize, row_len: usize) -> Result<(), MxError> {
-    if row_len == 0 || row_len % BLOCK_SIZE != 0 {
+    if row_len == 0 || !row_len.is_multiple_of(BLOCK_SIZE) {
         return Err(MxError::AxisLength(row_len));
     }
-    if len % row_len != 0 {
+    if !len.is_multiple_of(row_len) {
         return Err(MxError::PartialRow { len, row_len });
     }
     Ok(())
@@ -63,7 +68,11 @@ fn check_shape(len: usize, row_len: usize) -> Result<(), MxError> {
 
 /// Quantizes a row-major array whose last axis has length `row_len` (a
 /// positive multiple of 32) in blocks of 32 along that axis.
-pub fn quantize_rows(values: &[f32], row_len: usize, element: MxElement) -> Result<MxArray, MxError> {
+pub fn quantize_rows(
+    values: &[f32],
+    row_len: usize,
+    element: MxElement,
+) -> Result<MxArray, MxError> {
     check_shape(values.len(), row_len)?;
     let mut codes = vec![0; values.len()];
     let scales = values
@@ -71,7 +80,12 @@ pub fn quantize_rows(values: &[f32], row_len: usize, element: MxElement) -> Resu
         .zip(codes.chunks_mut(BLOCK_SIZE))
         .map(|(block, block_codes)| quantize_block_into(block, element, block_codes))
         .collect();
-    Ok(MxArray { element, row_len, scales, codes })
+    Ok(MxArray {
+        element,
+        row_len,
+        scales,
+        codes,
+    })
 }
 
 /// Dequantizes unpacked element `codes` of a row-major array with last
@@ -85,7 +99,12 @@ pub fn dequantize_rows(
     check_shape(codes.len(), row_len)?;
     let expected = codes.len() / BLOCK_SIZE;
     if scales.len() != expected {
-        return Err(MxError::ScaleCount { codes: codes.len(), row_len, expected, got: scales.len() });
+        return Err(MxError::ScaleCount {
+            codes: codes.len(),
+            row_len,
+            expected,
+            got: scales.len(),
+        });
     }
     let mut out = vec![0.0; codes.len()];
     dequantize_blocks(scales, codes, element, &mut out);
@@ -93,8 +112,10 @@ pub fn dequantize_rows(
 }
 
 fn dequantize_blocks(scales: &[u8], codes: &[u8], element: MxElement, out: &mut [f32]) {
-    for ((&scale, block), block_out) in
-        scales.iter().zip(codes.chunks(BLOCK_SIZE)).zip(out.chunks_mut(BLOCK_SIZE))
+    for ((&scale, block), block_out) in scales
+        .iter()
+        .zip(codes.chunks(BLOCK_SIZE))
+        .zip(out.chunks_mut(BLOCK_SIZE))
     {
         dequantize_block_into(scale, block, element, block_out);
     }
@@ -134,20 +155,37 @@ mod tests {
     #[test]
     fn shape_errors() {
         let values = vec![0.0f32; 96];
-        assert_eq!(quantize_rows(&values, 48, MxElement::E4M3), Err(MxError::AxisLength(48)));
-        assert_eq!(quantize_rows(&values, 0, MxElement::E4M3), Err(MxError::AxisLength(0)));
+        assert_eq!(
+            quantize_rows(&values, 48, MxElement::E4M3),
+            Err(MxError::AxisLength(48))
+        );
+        assert_eq!(
+            quantize_rows(&values, 0, MxElement::E4M3),
+            Err(MxError::AxisLength(0))
+        );
         assert_eq!(
             quantize_rows(&values, 64, MxElement::E4M3),
-            Err(MxError::PartialRow { len: 96, row_len: 64 })
+            Err(MxError::PartialRow {
+                len: 96,
+                row_len: 64
+            })
         );
         assert_eq!(
             dequantize_rows(&[0; 2], &[0; 96], 32, MxElement::E5M2),
-            Err(MxError::ScaleCount { codes: 96, row_len: 32, expected: 3, got: 2 })
+            Err(MxError::ScaleCount {
+                codes: 96,
+                row_len: 32,
+                expected: 3,
+                got: 2
+            })
         );
         assert_eq!(
             MxError::AxisLength(48).to_string(),
             "the MX axis has length 48; it must be a positive multiple of the block size 32"
         );
-        assert!(quantize_rows(&[], 32, MxElement::E4M3).unwrap().codes.is_empty());
+        assert!(quantize_rows(&[], 32, MxElement::E4M3)
+            .unwrap()
+            .codes
+            .is_empty());
     }
 }

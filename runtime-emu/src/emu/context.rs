@@ -1,0 +1,110 @@
+//! What an executing instruction sees: the module, the machine, the
+//! register snapshot taken when the CP dispatched it, and its unit; and
+//! what it reports back (memory accesses, HBM traffic, MACs).
+
+use maiac_backend::isa::{Address, DType, Module, Space, TtuPrecision, Unit, View, NUM_REGS};
+use maiac_backend::machine::Machine;
+
+use super::error::{ExecResult, Fault};
+use super::memory::{Memory, Place, Region};
+use super::strided::{Ranges, Strided};
+
+/// The execution context of one instruction.
+pub struct ExecCtx<'a> {
+    pub module: &'a Module,
+    pub machine: &'a Machine,
+    pub regs: &'a [u64; NUM_REGS],
+    /// The issuing tile; `None` for the cluster program.
+    pub tile: Option<u32>,
+    pub cluster: u32,
+}
+
+/// One memory access of an instruction.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub region: Region,
+    pub write: bool,
+    pub ranges: Ranges,
+}
+
+/// The observable side effects of an instruction besides memory contents.
+#[derive(Clone, Debug, Default)]
+pub struct Effects {
+    pub accesses: Vec<Access>,
+    /// Bytes moved to or from HBM.
+    pub hbm_bytes: u64,
+    /// TTU multiply-accumulates and their precision class.
+    pub macs: u64,
+    pub precision: Option<TtuPrecision>,
+}
+
+impl Effects {
+    pub fn read(&mut self, s: &Strided) {
+        self.push(s, false);
+    }
+
+    pub fn write(&mut self, s: &Strided) {
+        self.push(s, true);
+    }
+
+    fn push(&mut self, s: &Strided, write: bool) {
+        if s.is_empty() {
+            return;
+        }
+        if let Region::Hbm(_) = s.region {
+            self.hbm_bytes += (s.len() as u64 * u64::from(s.bits)).div_ceil(8);
+        }
+        self.accesses.push(Access { region: s.region, write, ranges: s.ranges() });
+    }
+
+    /// Records a single byte range (scalar and indexed accesses).
+    pub fn range(&mut self, region: Region, lo: usize, hi: usize, write: bool) {
+        if let Region::Hbm(_) = region {
+            self.hbm_bytes += (hi - lo) as u64;
+        }
+        self.accesses.push(Access { region, write, ranges: vec![(lo as u64, hi as u64)] });
+    }
+}
+
+impl ExecCtx<'_> {
+    /// The unit an address names: its cluster (CSRAM) or global tile (TSRAM/ACC).
+    pub fn unit_of(&self, addr: &Address) -> ExecResult<u32> {
+        let unit = match addr.unit {
+            Unit::Local => match addr.space {
+                Space::Hbm | Space::Csram => self.cluster,
+                Space::Tsram | Space::Acc => self.tile.ok_or_else(|| {
+                    Fault::new(format!(
+                        "the cluster program has no local {}; name a tile with `{}@TILE`",
+                        addr.space, addr.space
+                    ))
+                })?,
+            },
+            Unit::Remote(op) => {
+                if addr.space == Space::Acc {
+                    return Err(Fault::new("accumulators are not remotely addressable"));
+                }
+                let v = op.eval(self.regs);
+                u32::try_from(v).map_err(|_| Fault::new(format!("unit {v} does not exist")))?
+            }
+        };
+        Ok(unit)
+    }
+
+    /// Resolves an address (with the dispatch-time registers) to a place.
+    pub fn place(&self, mem: &Memory, addr: &Address) -> ExecResult<Place> {
+        let unit = self.unit_of(addr)?;
+        mem.place(addr.space, unit, addr.offset.eval(self.regs))
+    }
+
+    /// Resolves and bounds-checks a tensor view.
+    pub fn view(&self, mem: &Memory, view: &View) -> ExecResult<Strided> {
+        let place = self.place(mem, &view.addr)?;
+        Strided::new(mem, place, view.dtype.storage_bits(), &view.shape, &view.strides)
+    }
+
+    /// A dense run of `count` elements of `dtype` at `addr`.
+    pub fn dense(&self, mem: &Memory, addr: &Address, dtype: DType, count: u32) -> ExecResult<Strided> {
+        let place = self.place(mem, addr)?;
+        Strided::new(mem, place, dtype.storage_bits(), &[count], &[1])
+    }
+}

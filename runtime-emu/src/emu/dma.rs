@@ -1,0 +1,222 @@
+//! Functional semantics of DMA instructions: strided copies with valid
+//! boxes and fill values, broadcasts, gathers, scatters and HBM atomics.
+
+use maiac_backend::isa::{
+    Address, Atomic, DType, DmaOp, Gather, Scatter, Space, StridedCopy, Unit, UnitSet,
+};
+
+use super::context::{Effects, ExecCtx};
+use super::error::{ExecResult, Fault};
+use super::memory::{read_bits, units_of, write_bits, Memory, Region};
+use super::strided::Strided;
+
+/// Executes one DMA instruction.
+pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &DmaOp) -> ExecResult<Effects> {
+    let mut fx = Effects::default();
+    match op {
+        DmaOp::Copy(copy) => {
+            let dst = ctx.place(mem, &copy.dst)?;
+            strided_copy(ctx, mem, copy, &[dst], &mut fx)?;
+        }
+        DmaOp::Broadcast { copy, to } => {
+            if !matches!(copy.dst.unit, Unit::Local) {
+                return Err(Fault::new("a broadcast destination must be a local address"));
+            }
+            let own = ctx.tile.unwrap_or(ctx.cluster * ctx.machine.tiles_per_cluster);
+            let units = broadcast_units(ctx, to, copy.dst.space, own)?;
+            let offset = copy.dst.offset.eval(ctx.regs);
+            let places = units
+                .into_iter()
+                .map(|u| mem.place(copy.dst.space, u, offset))
+                .collect::<ExecResult<Vec<_>>>()?;
+            strided_copy(ctx, mem, copy, &places, &mut fx)?;
+        }
+        DmaOp::Gather(g) => gather(ctx, mem, g, &mut fx)?,
+        DmaOp::Scatter(s) => scatter(ctx, mem, s, &mut fx)?,
+        DmaOp::Atomic(a) => atomic(ctx, mem, a, &mut fx)?,
+    }
+    Ok(fx)
+}
+
+fn broadcast_units(ctx: &ExecCtx<'_>, to: &UnitSet, space: Space, own: u32) -> ExecResult<Vec<u32>> {
+    if !matches!(space, Space::Csram | Space::Tsram) {
+        return Err(Fault::new(format!("cannot broadcast into {space}")));
+    }
+    Ok(units_of(to, space, ctx.machine, own))
+}
+
+/// The strided copy's source box (valid part only), then each destination.
+fn strided_copy(
+    ctx: &ExecCtx<'_>,
+    mem: &mut Memory,
+    copy: &StridedCopy,
+    dsts: &[super::memory::Place],
+    fx: &mut Effects,
+) -> ExecResult<()> {
+    if copy.dims.len() > 4 {
+        return Err(Fault::new("a DMA copy has at most 4 dimensions"));
+    }
+    let bits = copy.dtype.storage_bits();
+    let extents: Vec<u32> = copy.dims.iter().map(|d| d.extent).collect();
+    let valid: Vec<u32> = copy
+        .dims
+        .iter()
+        .map(|d| match d.valid {
+            None => d.extent,
+            Some(v) => (v.eval(ctx.regs) as i64).clamp(0, i64::from(d.extent)) as u32,
+        })
+        .collect();
+    let src_strides: Vec<i64> = copy.dims.iter().map(|d| d.src_stride.eval(ctx.regs) as i64).collect();
+    let dst_strides: Vec<i64> = copy.dims.iter().map(|d| d.dst_stride.eval(ctx.regs) as i64).collect();
+    let partial = valid != extents;
+
+    let src_place = ctx.place(mem, &copy.src)?;
+    let src = Strided::new(mem, src_place, bits, &valid, &src_strides)?;
+    let mut values = Vec::new();
+    src.read(mem, &mut values);
+    fx.read(&src);
+
+    let (shape, data) = match (partial, copy.fill) {
+        (true, Some(fill)) => (extents.clone(), expand_with_fill(&extents, &valid, &values, fill)),
+        _ => (valid.clone(), values),
+    };
+    for &place in dsts {
+        let dst = Strided::new(mem, place, bits, &shape, &dst_strides)?;
+        dst.write(mem, &data);
+        fx.write(&dst);
+    }
+    Ok(())
+}
+
+/// Lays the valid box's values into the full box, `fill` elsewhere.
+fn expand_with_fill(extents: &[u32], valid: &[u32], values: &[u64], fill: u64) -> Vec<u64> {
+    let pad = 4 - extents.len();
+    let mut e = [1u32; 4];
+    let mut v = [1u32; 4];
+    e[pad..].copy_from_slice(extents);
+    v[pad..].copy_from_slice(valid);
+    let total: usize = e.iter().map(|&x| x as usize).product();
+    let mut out = Vec::with_capacity(total);
+    let mut it = values.iter();
+    for i0 in 0..e[0] {
+        for i1 in 0..e[1] {
+            for i2 in 0..e[2] {
+                let row_valid = i0 < v[0] && i1 < v[1] && i2 < v[2];
+                for i3 in 0..e[3] {
+                    if row_valid && i3 < v[3] {
+                        out.push(it.next().copied().unwrap_or(fill));
+                    } else {
+                        out.push(fill);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads `count` elements of `dtype` from a dense TSRAM tensor.
+fn read_dense(
+    ctx: &ExecCtx<'_>,
+    mem: &Memory,
+    addr: &Address,
+    dtype: DType,
+    count: u32,
+    fx: &mut Effects,
+) -> ExecResult<Vec<u64>> {
+    let s = ctx.dense(mem, addr, dtype, count)?;
+    let mut out = Vec::new();
+    s.read(mem, &mut out);
+    fx.read(&s);
+    Ok(out)
+}
+
+fn element_bytes(dtype: DType) -> ExecResult<u64> {
+    let bits = dtype.storage_bits();
+    if bits % 8 != 0 {
+        return Err(Fault::new(format!("indexed DMA cannot move sub-byte {dtype} elements")));
+    }
+    Ok(u64::from(bits / 8))
+}
+
+fn mask_of(
+    ctx: &ExecCtx<'_>,
+    mem: &Memory,
+    mask: &Option<Address>,
+    count: u32,
+    fx: &mut Effects,
+) -> ExecResult<Vec<bool>> {
+    match mask {
+        None => Ok(vec![true; count as usize]),
+        Some(m) => Ok(read_dense(ctx, mem, m, DType::I8, count, fx)?
+            .into_iter()
+            .map(|b| b != 0)
+            .collect()),
+    }
+}
+
+fn gather(ctx: &ExecCtx<'_>, mem: &mut Memory, g: &Gather, fx: &mut Effects) -> ExecResult<()> {
+    let size = element_bytes(g.dtype)?;
+    let addrs = read_dense(ctx, mem, &g.addrs, DType::I64, g.count, fx)?;
+    let mask = mask_of(ctx, mem, &g.mask, g.count, fx)?;
+    let mut values = Vec::with_capacity(g.count as usize);
+    for (&addr, &active) in addrs.iter().zip(&mask) {
+        if !active {
+            values.push(g.fill);
+            continue;
+        }
+        let (buffer, off) = mem.check_hbm(addr, size)?;
+        values.push(read_bits(&mem.hbm[buffer], off as u64 * 8, size as u32 * 8));
+        fx.range(Region::Hbm(buffer), off, off + size as usize, false);
+    }
+    let dst = ctx.dense(mem, &g.dst, g.dtype, g.count)?;
+    dst.write(mem, &values);
+    fx.write(&dst);
+    Ok(())
+}
+
+fn scatter(ctx: &ExecCtx<'_>, mem: &mut Memory, s: &Scatter, fx: &mut Effects) -> ExecResult<()> {
+    let size = element_bytes(s.dtype)?;
+    let addrs = read_dense(ctx, mem, &s.addrs, DType::I64, s.count, fx)?;
+    let mask = mask_of(ctx, mem, &s.mask, s.count, fx)?;
+    let values = read_dense(ctx, mem, &s.src, s.dtype, s.count, fx)?;
+    for ((&addr, &active), &v) in addrs.iter().zip(&mask).zip(&values) {
+        if active {
+            let (buffer, off) = mem.check_hbm(addr, size)?;
+            write_bits(&mut mem.hbm[buffer], off as u64 * 8, size as u32 * 8, v);
+            fx.range(Region::Hbm(buffer), off, off + size as usize, true);
+        }
+    }
+    Ok(())
+}
+
+fn atomic(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &Atomic, fx: &mut Effects) -> ExecResult<()> {
+    let size = element_bytes(a.dtype)?;
+    let addrs = read_dense(ctx, mem, &a.addrs, DType::I64, a.count, fx)?;
+    let mask = mask_of(ctx, mem, &a.mask, a.count, fx)?;
+    let values = read_dense(ctx, mem, &a.values, a.dtype, a.count, fx)?;
+    let compare = match &a.compare {
+        Some(c) => read_dense(ctx, mem, c, a.dtype, a.count, fx)?,
+        None => vec![0; a.count as usize],
+    };
+    let mut olds = Vec::with_capacity(a.count as usize);
+    for i in 0..a.count as usize {
+        if !mask[i] {
+            olds.push(0);
+            continue;
+        }
+        let (buffer, off) = mem.check_hbm(addrs[i], size)?;
+        let bits = size as u32 * 8;
+        let old = read_bits(&mem.hbm[buffer], off as u64 * 8, bits);
+        let new = a.kind.apply(a.dtype, old, values[i], compare[i]);
+        write_bits(&mut mem.hbm[buffer], off as u64 * 8, bits, new);
+        fx.range(Region::Hbm(buffer), off, off + size as usize, true);
+        olds.push(old);
+    }
+    if let Some(old) = &a.old {
+        let dst = ctx.dense(mem, old, a.dtype, a.count)?;
+        dst.write(mem, &olds);
+        fx.write(&dst);
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The machine's memories: HBM buffers (the launch contract's address map),
+//! per-cluster CSRAM, per-tile TSRAM and accumulators; bounds-checked
+//! resolution of addresses and bit-level element access.
+
+use maiac_backend::isa::{Space, UnitSet};
+use maiac_backend::machine::Machine;
+
+use crate::launch::{decode_address, resolve_access};
+
+use super::error::{ExecResult, Fault};
+
+/// One addressable memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Region {
+    Hbm(usize),
+    Csram(u32),
+    Tsram(u32),
+    Acc(u32),
+}
+
+impl std::fmt::Display for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Region::Hbm(b) => write!(f, "HBM buffer {b}"),
+            Region::Csram(c) => write!(f, "the CSRAM of cluster {c}"),
+            Region::Tsram(t) => write!(f, "the TSRAM of tile {t}"),
+            Region::Acc(t) => write!(f, "the accumulators of tile {t}"),
+        }
+    }
+}
+
+/// A resolved address: a memory and a byte offset into it (for HBM, the
+/// offset inside the buffer).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub region: Region,
+    pub offset: i128,
+}
+
+/// Every memory of the chip.
+pub struct Memory {
+    pub hbm: Vec<Vec<u8>>,
+    pub csram: Vec<Vec<u8>>,
+    pub tsram: Vec<Vec<u8>>,
+    pub acc: Vec<Vec<u8>>,
+}
+
+impl Memory {
+    /// Zeroed SRAM sized from the machine and HBM from the launch buffers.
+    pub fn new(machine: &Machine, hbm: Vec<Vec<u8>>) -> Memory {
+        let tiles = machine.num_tiles() as usize;
+        let clusters = machine.clusters as usize;
+        Memory {
+            hbm,
+            csram: vec![vec![0; machine.cluster.csram_bytes as usize]; clusters],
+            tsram: vec![vec![0; machine.tile.tsram_bytes as usize]; tiles],
+            acc: vec![vec![0; machine.tile.acc_bytes as usize]; tiles],
+        }
+    }
+
+    pub fn bytes(&self, region: Region) -> &[u8] {
+        match region {
+            Region::Hbm(b) => &self.hbm[b],
+            Region::Csram(c) => &self.csram[c as usize],
+            Region::Tsram(t) => &self.tsram[t as usize],
+            Region::Acc(t) => &self.acc[t as usize],
+        }
+    }
+
+    pub fn bytes_mut(&mut self, region: Region) -> &mut [u8] {
+        match region {
+            Region::Hbm(b) => &mut self.hbm[b],
+            Region::Csram(c) => &mut self.csram[c as usize],
+            Region::Tsram(t) => &mut self.tsram[t as usize],
+            Region::Acc(t) => &mut self.acc[t as usize],
+        }
+    }
+
+    /// Resolves `space` + unit + byte offset to a place. `unit` is the
+    /// cluster (CSRAM) or global tile (TSRAM/ACC) already chosen by the
+    /// caller; HBM decodes the chip address.
+    pub fn place(&self, space: Space, unit: u32, offset: u64) -> ExecResult<Place> {
+        let region = match space {
+            Space::Hbm => {
+                let (buffer, off) = decode_address(offset).ok_or_else(|| {
+                    Fault::new(format!("address {offset:#x} is not inside any buffer"))
+                })?;
+                if buffer >= self.hbm.len() {
+                    return Err(Fault::new(format!(
+                        "address {offset:#x} is not inside any buffer (the launch has {} buffers)",
+                        self.hbm.len()
+                    )));
+                }
+                return Ok(Place { region: Region::Hbm(buffer), offset: i128::from(off) });
+            }
+            Space::Csram if (unit as usize) < self.csram.len() => Region::Csram(unit),
+            Space::Tsram if (unit as usize) < self.tsram.len() => Region::Tsram(unit),
+            Space::Acc if (unit as usize) < self.acc.len() => Region::Acc(unit),
+            _ => {
+                return Err(Fault::new(format!(
+                    "{} unit {unit} does not exist on this machine",
+                    space.name()
+                )))
+            }
+        };
+        // SRAM offsets are signed: a negative offset is simply out of bounds.
+        Ok(Place { region, offset: i128::from(offset as i64) })
+    }
+
+    /// Checks that bytes `lo..hi` relative to `place` lie inside its memory
+    /// and returns the absolute byte range.
+    pub fn check_span(&self, place: Place, lo: i128, hi: i128) -> ExecResult<(usize, usize)> {
+        let len = self.bytes(place.region).len() as i128;
+        let (start, end) = (place.offset + lo, place.offset + hi);
+        if start < 0 || end > len || start > end {
+            let what = match place.region {
+                Region::Hbm(b) => format!(
+                    "bytes {start}..{end} of HBM buffer {b} are out of bounds (the buffer has {len} bytes)"
+                ),
+                other => format!(
+                    "bytes {start}..{end} exceed the capacity of {other} ({len} bytes)"
+                ),
+            };
+            return Err(Fault::new(what));
+        }
+        Ok((start as usize, end as usize))
+    }
+
+    /// Checks one HBM access of `size` bytes at chip address `addr`.
+    pub fn check_hbm(&self, addr: u64, size: u64) -> ExecResult<(usize, usize)> {
+        let lens: Vec<u64> = self.hbm.iter().map(|b| b.len() as u64).collect();
+        resolve_access(addr, size, &lens).map_err(|e| Fault::new(e.to_string()))
+    }
+}
+
+/// The units a broadcast or constant reaches: clusters for CSRAM, global
+/// tiles for TSRAM.
+pub fn units_of(set: &UnitSet, space: Space, machine: &Machine, own_tile: u32) -> Vec<u32> {
+    let count = match space {
+        Space::Csram => machine.clusters,
+        _ => machine.num_tiles(),
+    };
+    match set {
+        UnitSet::All => (0..count).collect(),
+        UnitSet::OwnCluster => match space {
+            Space::Csram => vec![machine.cluster_of(own_tile)],
+            _ => {
+                let c = machine.cluster_of(own_tile);
+                let per = machine.tiles_per_cluster;
+                (c * per..(c + 1) * per).collect()
+            }
+        },
+        UnitSet::List(units) => units.clone(),
+    }
+}
+
+/// Reads the element of `bits` storage bits at bit offset `bit` (little
+/// endian; 4-bit elements are nibbles, low nibble first). The caller has
+/// bounds-checked the byte range.
+#[inline]
+pub fn read_bits(mem: &[u8], bit: u64, bits: u32) -> u64 {
+    let byte = (bit / 8) as usize;
+    match bits {
+        4 => u64::from((mem[byte] >> (bit % 8)) & 0xF),
+        8 => u64::from(mem[byte]),
+        16 => u64::from(u16::from_le_bytes([mem[byte], mem[byte + 1]])),
+        32 => u64::from(u32::from_le_bytes([mem[byte], mem[byte + 1], mem[byte + 2], mem[byte + 3]])),
+        _ => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&mem[byte..byte + 8]);
+            u64::from_le_bytes(b)
+        }
+    }
+}
+
+/// Writes the low `bits` of `value` at bit offset `bit` (see [`read_bits`]).
+#[inline]
+pub fn write_bits(mem: &mut [u8], bit: u64, bits: u32, value: u64) {
+    let byte = (bit / 8) as usize;
+    match bits {
+        4 => {
+            let shift = bit % 8;
+            let keep = mem[byte] & !(0xF << shift);
+            mem[byte] = keep | (((value & 0xF) as u8) << shift);
+        }
+        8 => mem[byte] = value as u8,
+        16 => mem[byte..byte + 2].copy_from_slice(&(value as u16).to_le_bytes()),
+        32 => mem[byte..byte + 4].copy_from_slice(&(value as u32).to_le_bytes()),
+        _ => mem[byte..byte + 8].copy_from_slice(&value.to_le_bytes()),
+    }
+}

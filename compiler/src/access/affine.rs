@@ -60,7 +60,10 @@ pub struct Dim {
 
 impl Dim {
     fn zero(width: u32) -> Dim {
-        Dim { coef: ScalarExpr::constant(0, width), wrap: None }
+        Dim {
+            coef: ScalarExpr::constant(0, width),
+            wrap: None,
+        }
     }
 
     fn plain(coef: ScalarExpr) -> Dim {
@@ -115,9 +118,19 @@ fn term_cap(width: u32) -> i128 {
 impl Affine {
     /// A uniform value (every element equal to `offset`).
     pub fn uniform(shape: Vec<i64>, offset: ScalarExpr, elem_bytes: Option<u64>) -> Affine {
-        let coef_width = if elem_bytes.is_some() { 64 } else { offset.width() };
+        let coef_width = if elem_bytes.is_some() {
+            64
+        } else {
+            offset.width()
+        };
         let dims = shape.iter().map(|_| Dim::zero(coef_width)).collect();
-        Affine { shape, offset, dims, guards: Vec::new(), elem_bytes }
+        Affine {
+            shape,
+            offset,
+            dims,
+            guards: Vec::new(),
+            elem_bytes,
+        }
     }
 
     /// `tt.make_range {start, end}`: an `i32` tensor `start + i`.
@@ -146,7 +159,10 @@ impl Affine {
 
     /// Whether every element is equal (all coefficients are zero).
     pub fn is_uniform(&self) -> bool {
-        self.dims.iter().enumerate().all(|(d, dim)| dim.coef.is_zero() || self.shape[d] == 1 && dim.wrap.is_none())
+        self.dims
+            .iter()
+            .enumerate()
+            .all(|(d, dim)| dim.coef.is_zero() || self.shape[d] == 1 && dim.wrap.is_none())
     }
 
     /// The index value of dimension `d` as an expression of the loop index
@@ -175,7 +191,10 @@ impl Affine {
     /// the element size for pointers).
     fn add_scaled_to_offset(&self, term: ScalarExpr) -> ScalarExpr {
         match self.elem_bytes {
-            Some(es) => ScalarExpr::add(self.offset.clone(), ScalarExpr::mul(term, ScalarExpr::constant(i128::from(es), 64))),
+            Some(es) => ScalarExpr::add(
+                self.offset.clone(),
+                ScalarExpr::mul(term, ScalarExpr::constant(i128::from(es), 64)),
+            ),
             None => ScalarExpr::add(self.offset.clone(), term),
         }
     }
@@ -217,7 +236,8 @@ impl Affine {
             }
             // The product itself must stay far from overflowing i64.
             let coef_range = coef.signed_range();
-            let extreme = coef_range.0.abs().max(coef_range.1.abs()) * max_index.signed_range().1.max(0);
+            let extreme =
+                coef_range.0.abs().max(coef_range.1.abs()) * max_index.signed_range().1.max(0);
             if extreme > 1i128 << 62 {
                 return None;
             }
@@ -229,7 +249,11 @@ impl Affine {
         // `offset ≤ upper` and `offset ≥ lower` at the offset's own width.
         let offset_bound = |pred, bound: i128| {
             if bound < wlo || bound > whi {
-                let always = if pred == Sle { bound >= whi } else { bound <= wlo };
+                let always = if pred == Sle {
+                    bound >= whi
+                } else {
+                    bound <= wlo
+                };
                 ScalarExpr::bool(always)
             } else {
                 ScalarExpr::cmp(pred, self.offset.clone(), ScalarExpr::constant(bound, w))
@@ -249,7 +273,11 @@ impl Affine {
                 let t = terms.pop().unwrap_or_else(|| ScalarExpr::constant(0, 64));
                 let (upper_sum, lower_sum) = match self.offset.as_signed_const() {
                     Some(c) => (
-                        ScalarExpr::cmp(Sle, t.clone(), ScalarExpr::constant(upper - i128::from(c), 64)),
+                        ScalarExpr::cmp(
+                            Sle,
+                            t.clone(),
+                            ScalarExpr::constant(upper - i128::from(c), 64),
+                        ),
                         ScalarExpr::cmp(Sge, t, ScalarExpr::constant(lower - i128::from(c), 64)),
                     ),
                     None => {
@@ -270,8 +298,14 @@ impl Affine {
                 // the sums cannot wrap.
                 let cap_e = ScalarExpr::constant(cap, 64);
                 let zero = ScalarExpr::constant(0, 64);
-                let capped = |t: ScalarExpr| ScalarExpr::min_s(ScalarExpr::max_s(t, zero.clone()), cap_e.clone());
-                let pos = terms.iter().cloned().map(&capped).fold(ScalarExpr::constant(0, 64), ScalarExpr::add);
+                let capped = |t: ScalarExpr| {
+                    ScalarExpr::min_s(ScalarExpr::max_s(t, zero.clone()), cap_e.clone())
+                };
+                let pos = terms
+                    .iter()
+                    .cloned()
+                    .map(&capped)
+                    .fold(ScalarExpr::constant(0, 64), ScalarExpr::add);
                 let neg = terms
                     .into_iter()
                     .map(|t| capped(ScalarExpr::sub(zero.clone(), t)))
@@ -303,7 +337,10 @@ impl Affine {
         extra_guards: &[ScalarExpr],
     ) -> Result<Affine, NotAffine> {
         if self.shape != other.shape {
-            return Err(format!("shapes {:?} and {:?} differ", self.shape, other.shape));
+            return Err(format!(
+                "shapes {:?} and {:?} differ",
+                self.shape, other.shape
+            ));
         }
         let mut dims = Vec::with_capacity(self.dims.len());
         for (a, b) in self.dims.iter().zip(&other.dims) {
@@ -318,19 +355,35 @@ impl Affine {
             dims.push(Dim { coef: c, wrap });
         }
         let guards = merge_guards(&merge_guards(&self.guards, &other.guards), extra_guards);
-        Ok(Affine { shape: self.shape.clone(), offset, dims, guards, elem_bytes: self.elem_bytes })
+        Ok(Affine {
+            shape: self.shape.clone(),
+            offset,
+            dims,
+            guards,
+            elem_bytes: self.elem_bytes,
+        })
     }
 
     /// `arith.addi`.
     pub fn add(&self, other: &Affine) -> Result<Affine, NotAffine> {
         let offset = ScalarExpr::add(self.offset.clone(), other.offset.clone());
-        self.combine(other, offset, |a, b| ScalarExpr::add(a.clone(), b.clone()), &[])
+        self.combine(
+            other,
+            offset,
+            |a, b| ScalarExpr::add(a.clone(), b.clone()),
+            &[],
+        )
     }
 
     /// `arith.subi`.
     pub fn sub(&self, other: &Affine) -> Result<Affine, NotAffine> {
         let offset = ScalarExpr::sub(self.offset.clone(), other.offset.clone());
-        self.combine(other, offset, |a, b| ScalarExpr::sub(a.clone(), b.clone()), &[])
+        self.combine(
+            other,
+            offset,
+            |a, b| ScalarExpr::sub(a.clone(), b.clone()),
+            &[],
+        )
     }
 
     /// Multiplies every part by a scalar of the same width.
@@ -393,7 +446,11 @@ impl Affine {
     pub fn cast(&self, kind: CastKind, to: u32) -> Result<Affine, NotAffine> {
         let from = self.width();
         if self.is_uniform() {
-            let mut out = Affine::uniform(self.shape.clone(), ScalarExpr::cast(kind, to, self.offset.clone()), None);
+            let mut out = Affine::uniform(
+                self.shape.clone(),
+                ScalarExpr::cast(kind, to, self.offset.clone()),
+                None,
+            );
             out.guards = self.guards.clone();
             return Ok(out);
         }
@@ -401,7 +458,11 @@ impl Affine {
         if to > from {
             // Extension needs the mathematical value: no wrap (and, for a
             // zero extension, no negative element, making it equal to sext).
-            let lo = if kind == CastKind::ZeroExtend { 0 } else { width_range(from).0 };
+            let lo = if kind == CastKind::ZeroExtend {
+                0
+            } else {
+                width_range(from).0
+            };
             let new = self
                 .range_guards(lo, width_range(from).1)
                 .ok_or("cannot bound a 64-bit offset")?;
@@ -409,11 +470,18 @@ impl Affine {
                 push_guard(&mut guards, g);
             }
         }
-        let cast_kind = if to > from { CastKind::SignExtend } else { CastKind::Truncate };
+        let cast_kind = if to > from {
+            CastKind::SignExtend
+        } else {
+            CastKind::Truncate
+        };
         let dims = self
             .dims
             .iter()
-            .map(|d| Dim { coef: ScalarExpr::cast(cast_kind, to, d.coef.clone()), wrap: d.wrap.clone() })
+            .map(|d| Dim {
+                coef: ScalarExpr::cast(cast_kind, to, d.coef.clone()),
+                wrap: d.wrap.clone(),
+            })
             .collect();
         Ok(Affine {
             shape: self.shape.clone(),
@@ -427,7 +495,11 @@ impl Affine {
     /// `arith.remsi` / `arith.remui` by a uniform modulus: `(start + i) mod M`
     /// along a single dimension becomes a wrapped dimension.
     pub fn rem(&self, modulus: &Affine, signed: bool) -> Result<Affine, NotAffine> {
-        let op = if signed { IntBinaryOp::RemS } else { IntBinaryOp::RemU };
+        let op = if signed {
+            IntBinaryOp::RemS
+        } else {
+            IntBinaryOp::RemU
+        };
         if !modulus.is_uniform() {
             return Err("remainder by an index-dependent value".into());
         }
@@ -435,7 +507,9 @@ impl Affine {
             return self.uniform_binary(op, modulus);
         }
         let varying: Vec<usize> = (0..self.dims.len())
-            .filter(|&d| !(self.dims[d].coef.is_zero() || self.shape[d] == 1 && self.dims[d].wrap.is_none()))
+            .filter(|&d| {
+                !(self.dims[d].coef.is_zero() || self.shape[d] == 1 && self.dims[d].wrap.is_none())
+            })
             .collect();
         let [d] = varying[..] else {
             return Err("remainder of a value varying along several dimensions".into());
@@ -448,17 +522,32 @@ impl Affine {
         // start + i must not wrap, start ≥ 0 (so the dividend is
         // non-negative and remsi = remui = mod) and M ≥ 1.
         let (_, max) = width_range(w);
-        for g in self.range_guards(0, max).ok_or("cannot bound a 64-bit index")? {
+        for g in self
+            .range_guards(0, max)
+            .ok_or("cannot bound a 64-bit index")?
+        {
             push_guard(&mut guards, g);
         }
         use maiac_ir::semantics::int::IntPredicate::Sge;
-        push_guard(&mut guards, ScalarExpr::cmp(Sge, modulus.offset.clone(), ScalarExpr::constant(1, w)));
+        push_guard(
+            &mut guards,
+            ScalarExpr::cmp(Sge, modulus.offset.clone(), ScalarExpr::constant(1, w)),
+        );
         let mut dims: Vec<Dim> = self.dims.iter().map(|_| Dim::zero(w)).collect();
         dims[d] = Dim {
             coef: ScalarExpr::constant(1, w),
-            wrap: Some(Wrap { start: self.offset.clone(), modulus: modulus.offset.clone() }),
+            wrap: Some(Wrap {
+                start: self.offset.clone(),
+                modulus: modulus.offset.clone(),
+            }),
         };
-        Ok(Affine { shape: self.shape.clone(), offset: ScalarExpr::constant(0, w), dims, guards, elem_bytes: None })
+        Ok(Affine {
+            shape: self.shape.clone(),
+            offset: ScalarExpr::constant(0, w),
+            dims,
+            guards,
+            elem_bytes: None,
+        })
     }
 
     /// `tt.addptr self, offsets` (`self` a pointer, `offsets` an integer
@@ -475,10 +564,18 @@ impl Affine {
             offsets.cast(CastKind::SignExtend, 64)?
         };
         guards.extend(widened.guards.iter().cloned());
-        let offset = ScalarExpr::add(self.offset.clone(), ScalarExpr::mul(widened.offset.clone(), es_expr));
+        let offset = ScalarExpr::add(
+            self.offset.clone(),
+            ScalarExpr::mul(widened.offset.clone(), es_expr),
+        );
         let mut widened_ptr = widened.clone();
         widened_ptr.elem_bytes = self.elem_bytes;
-        self.combine(&widened_ptr, offset, |a, b| ScalarExpr::add(a.clone(), b.clone()), &guards)
+        self.combine(
+            &widened_ptr,
+            offset,
+            |a, b| ScalarExpr::add(a.clone(), b.clone()),
+            &guards,
+        )
     }
 
     // ---- shape ops ---------------------------------------------------------
@@ -497,7 +594,11 @@ impl Affine {
     /// `tt.broadcast` to `shape` (size-1 dimensions grow).
     pub fn broadcast(&self, shape: &[i64]) -> Result<Affine, NotAffine> {
         if shape.len() != self.shape.len()
-            || self.shape.iter().zip(shape).any(|(&a, &b)| a != b && a != 1)
+            || self
+                .shape
+                .iter()
+                .zip(shape)
+                .any(|(&a, &b)| a != b && a != 1)
         {
             return Err(format!("cannot broadcast {:?} to {shape:?}", self.shape));
         }
@@ -516,7 +617,11 @@ impl Affine {
     /// `tt.trans {order}`: result dimension `k` is source dimension `order[k]`.
     pub fn trans(&self, order: &[usize]) -> Result<Affine, NotAffine> {
         let mut seen = vec![false; self.shape.len()];
-        if order.len() != self.shape.len() || order.iter().any(|&d| d >= seen.len() || std::mem::replace(&mut seen[d], true)) {
+        if order.len() != self.shape.len()
+            || order
+                .iter()
+                .any(|&d| d >= seen.len() || std::mem::replace(&mut seen[d], true))
+        {
             return Err(format!("order {order:?} is not a permutation"));
         }
         let mut out = self.clone();
@@ -531,7 +636,9 @@ impl Affine {
         let src = self.clone().fold_unit_dims();
         let cw = self.coef_width();
         // Non-unit dimensions of source and target.
-        let s: Vec<usize> = (0..src.shape.len()).filter(|&d| src.shape[d] != 1).collect();
+        let s: Vec<usize> = (0..src.shape.len())
+            .filter(|&d| src.shape[d] != 1)
+            .collect();
         let t: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
         let mut dims: Vec<Dim> = shape.iter().map(|_| Dim::zero(cw)).collect();
         let (mut si, mut ti) = (0, 0);
@@ -566,9 +673,15 @@ impl Affine {
             let last = &src.dims[*sg.last().unwrap_or(&0)];
             for pair in sg.windows(2) {
                 let (outer, inner) = (&src.dims[pair[0]], &src.dims[pair[1]]);
-                let expected = ScalarExpr::mul(inner.coef.clone(), ScalarExpr::constant(i128::from(src.shape[pair[1]]), cw));
+                let expected = ScalarExpr::mul(
+                    inner.coef.clone(),
+                    ScalarExpr::constant(i128::from(src.shape[pair[1]]), cw),
+                );
                 if outer.wrap.is_some() || inner.wrap.is_some() || outer.coef != expected {
-                    return Err(format!("reshape of {:?} to {shape:?} is not affine", self.shape));
+                    return Err(format!(
+                        "reshape of {:?} to {shape:?} is not affine",
+                        self.shape
+                    ));
                 }
             }
             let mut stride = last.coef.clone();
@@ -577,7 +690,13 @@ impl Affine {
                 stride = ScalarExpr::mul(stride, ScalarExpr::constant(i128::from(shape[d]), cw));
             }
         }
-        Ok(Affine { shape: shape.to_vec(), offset: src.offset, dims, guards: src.guards, elem_bytes: src.elem_bytes })
+        Ok(Affine {
+            shape: shape.to_vec(),
+            offset: src.offset,
+            dims,
+            guards: src.guards,
+            elem_bytes: src.elem_bytes,
+        })
     }
 }
 
@@ -600,34 +719,70 @@ mod tests {
     }
 
     fn show(a: &Affine) -> String {
-        let dims: Vec<String> = a.dims.iter().map(|d| d.coef.display(&names).to_string()).collect();
-        let guards: Vec<String> = a.guards.iter().map(|g| g.display(&names).to_string()).collect();
-        format!("{} + [{}] if [{}]", a.offset.display(&names), dims.join(", "), guards.join(", "))
+        let dims: Vec<String> = a
+            .dims
+            .iter()
+            .map(|d| d.coef.display(&names).to_string())
+            .collect();
+        let guards: Vec<String> = a
+            .guards
+            .iter()
+            .map(|g| g.display(&names).to_string())
+            .collect();
+        format!(
+            "{} + [{}] if [{}]",
+            a.offset.display(&names),
+            dims.join(", "),
+            guards.join(", ")
+        )
     }
 
     #[test]
     fn offsets_of_a_2d_tile() {
         // (pid*64 + range)[:, None] * stride + range[None, :]
-        let rows = Affine::uniform(vec![64], atom(1, 32), None).add(&Affine::range(0, 64)).unwrap();
+        let rows = Affine::uniform(vec![64], atom(1, 32), None)
+            .add(&Affine::range(0, 64))
+            .unwrap();
         let rows = rows.expand_dims(1).unwrap();
         let stride = Affine::uniform(vec![64, 1], atom(2, 32), None);
         let rows = rows.mul(&stride).unwrap().broadcast(&[64, 32]).unwrap();
-        let cols = Affine::range(0, 32).expand_dims(0).unwrap().broadcast(&[64, 32]).unwrap();
+        let cols = Affine::range(0, 32)
+            .expand_dims(0)
+            .unwrap()
+            .broadcast(&[64, 32])
+            .unwrap();
         let offs = rows.add(&cols).unwrap();
         assert_eq!(show(&offs), "(%v1 * %v2) + [%v2, 1] if []");
         let ptr = Affine::uniform(vec![64, 32], atom(0, 64), Some(4));
         let p = ptr.add_offsets(&offs).unwrap();
-        assert_eq!(p.offset.display(&names).to_string(), "(%v0 + (sext64((%v1 * %v2)) * 4))");
+        assert_eq!(
+            p.offset.display(&names).to_string(),
+            "(%v0 + (sext64((%v1 * %v2)) * 4))"
+        );
         assert_eq!(p.dims[1].coef.as_signed_const(), Some(1));
         assert_eq!(p.guards.len(), 3, "{}", show(&p));
     }
 
     #[test]
     fn constant_offsets_need_no_guard() {
-        let offs = Affine::range(0, 128).add(&Affine::uniform(vec![128], ScalarExpr::constant(7, 32), None)).unwrap();
-        let p = Affine::uniform(vec![128], atom(0, 64), Some(2)).add_offsets(&offs).unwrap();
+        let offs = Affine::range(0, 128)
+            .add(&Affine::uniform(
+                vec![128],
+                ScalarExpr::constant(7, 32),
+                None,
+            ))
+            .unwrap();
+        let p = Affine::uniform(vec![128], atom(0, 64), Some(2))
+            .add_offsets(&offs)
+            .unwrap();
         assert!(p.guards.is_empty(), "{}", show(&p));
-        let too_far = Affine::range(0, 128).add(&Affine::uniform(vec![128], ScalarExpr::constant(i128::from(i32::MAX), 32), None)).unwrap();
+        let too_far = Affine::range(0, 128)
+            .add(&Affine::uniform(
+                vec![128],
+                ScalarExpr::constant(i128::from(i32::MAX), 32),
+                None,
+            ))
+            .unwrap();
         let g = too_far.no_wrap_guards().unwrap();
         assert_eq!(g, vec![ScalarExpr::bool(false)]);
     }
@@ -635,24 +790,49 @@ mod tests {
     #[test]
     fn reshape_merges_contiguous_dims_and_splits_any() {
         let a = Affine::range(0, 8).expand_dims(1).unwrap();
-        let a = a.mul(&Affine::uniform(vec![8, 1], ScalarExpr::constant(4, 32), None)).unwrap().broadcast(&[8, 4]).unwrap();
-        let b = Affine::range(0, 4).expand_dims(0).unwrap().broadcast(&[8, 4]).unwrap();
+        let a = a
+            .mul(&Affine::uniform(
+                vec![8, 1],
+                ScalarExpr::constant(4, 32),
+                None,
+            ))
+            .unwrap()
+            .broadcast(&[8, 4])
+            .unwrap();
+        let b = Affine::range(0, 4)
+            .expand_dims(0)
+            .unwrap()
+            .broadcast(&[8, 4])
+            .unwrap();
         let flat = a.add(&b).unwrap().reshape(&[32]).unwrap();
         assert_eq!(show(&flat), "0 + [1] if []");
         let split = flat.reshape(&[2, 16]).unwrap();
         assert_eq!(show(&split), "0 + [16, 1] if []");
-        let bad = a.add(&b.mul(&Affine::uniform(vec![8, 4], ScalarExpr::constant(3, 32), None)).unwrap()).unwrap();
+        let bad = a
+            .add(
+                &b.mul(&Affine::uniform(
+                    vec![8, 4],
+                    ScalarExpr::constant(3, 32),
+                    None,
+                ))
+                .unwrap(),
+            )
+            .unwrap();
         assert!(bad.reshape(&[32]).is_err());
     }
 
     #[test]
     fn remainder_makes_a_wrapped_dimension() {
-        let x = Affine::uniform(vec![64], atom(1, 32), None).add(&Affine::range(0, 64)).unwrap();
+        let x = Affine::uniform(vec![64], atom(1, 32), None)
+            .add(&Affine::range(0, 64))
+            .unwrap();
         let m = Affine::uniform(vec![64], atom(2, 32), None);
         let r = x.rem(&m, true).unwrap();
         assert!(r.dims[0].wrap.is_some());
         assert_eq!(r.guards.len(), 3, "{}", show(&r));
-        let scaled = r.mul(&Affine::uniform(vec![64], atom(3, 32), None)).unwrap();
+        let scaled = r
+            .mul(&Affine::uniform(vec![64], atom(3, 32), None))
+            .unwrap();
         assert!(scaled.dims[0].wrap.is_some());
         assert!(scaled.rem(&m, true).is_err());
     }

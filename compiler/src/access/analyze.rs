@@ -20,8 +20,8 @@ use super::mask::BoxMask;
 use super::names::ValueNames;
 use super::scalar::{Atom, CastKind, ScalarExpr};
 use super::{
-    AccessDim, AccessKind, AccessMap, BlockPtrForm, CarriedPart, CarriedSlot, CarriedValue, DescriptorForm, Fill,
-    IndirectAccess, MemAccess, StridedAccess, ValidBox, ValueForm,
+    AccessDim, AccessKind, AccessMap, BlockPtrForm, CarriedPart, CarriedSlot, CarriedValue,
+    DescriptorForm, Fill, IndirectAccess, MemAccess, StridedAccess, ValidBox, ValueForm,
 };
 
 /// How many times a loop body is re-analyzed before its tensor iter_args
@@ -41,8 +41,13 @@ enum Form {
 /// A tensor iter_arg being tracked through a loop.
 #[derive(Clone, Debug)]
 enum Candidate {
-    Affine { init: Affine, carried_dims: Vec<bool> },
-    Block { init: BlockPtrForm },
+    Affine {
+        init: Affine,
+        carried_dims: Vec<bool>,
+    },
+    Block {
+        init: BlockPtrForm,
+    },
     Off(String),
 }
 
@@ -101,7 +106,8 @@ impl<'m> Analyzer<'m> {
         let mut values = BTreeMap::new();
         let visit_value = |this: &Self, v: Value, values: &mut BTreeMap<Value, ValueForm>| {
             let ty = this.m.dfg.value_type(v);
-            let pointerish = matches!(ty.element(), Type::Ptr { .. }) || matches!(ty, Type::TensorDesc { .. });
+            let pointerish =
+                matches!(ty.element(), Type::Ptr { .. }) || matches!(ty, Type::TensorDesc { .. });
             if pointerish {
                 let form = match this.form(v) {
                     Form::Affine(a) => ValueForm::Affine(a),
@@ -149,7 +155,10 @@ impl<'m> Analyzer<'m> {
 
     fn describe_op(&self, op: Op) -> String {
         let data = &self.m.dfg.ops[op];
-        let at = data.pos.map(|p| format!(" at {}:{}", p.line, p.col)).unwrap_or_default();
+        let at = data
+            .pos
+            .map(|p| format!(" at {}:{}", p.line, p.col))
+            .unwrap_or_default();
         match self.m.dfg.results(op).first() {
             Some(&r) => format!("{} = {}{at}", self.names.name(r), data.opcode.name()),
             None => format!("{}{at}", data.opcode.name()),
@@ -201,7 +210,11 @@ impl<'m> Analyzer<'m> {
                 None => Form::Opaque(self.describe_origin(v)),
             },
             Type::Ptr { pointee, .. } if !pointee.is_tensor() => match self.scalar_expr(v) {
-                Some(e) => Form::Affine(Affine::uniform(Vec::new(), e, Some(pointee.scalar_size_bytes()))),
+                Some(e) => Form::Affine(Affine::uniform(
+                    Vec::new(),
+                    e,
+                    Some(pointee.scalar_size_bytes()),
+                )),
                 None => Form::Opaque(self.describe_origin(v)),
             },
             _ => Form::Opaque(self.describe_origin(v)),
@@ -212,7 +225,10 @@ impl<'m> Analyzer<'m> {
         match self.form(v) {
             Form::Affine(a) => Ok(a),
             Form::Opaque(r) => Err(r),
-            _ => Err(format!("{} is not an integer or pointer", self.names.name(v))),
+            _ => Err(format!(
+                "{} is not an integer or pointer",
+                self.names.name(v)
+            )),
         }
     }
 
@@ -259,8 +275,12 @@ impl<'m> Analyzer<'m> {
             self.analyze_region(region);
         }
         if let Some(kind) = access_kind(opcode) {
-            let access = self.access(op, kind);
-            self.accesses[op] = Some(access);
+            // (A memory op without operands is malformed; the verifier
+            // reports it.)
+            if !self.m.dfg.operands(op).is_empty() {
+                let access = self.access(op, kind);
+                self.accesses[op] = Some(access);
+            }
         }
         let results = self.m.dfg.results(op).to_vec();
         if let [r] = results[..] {
@@ -279,7 +299,11 @@ impl<'m> Analyzer<'m> {
             self.set(results[0], form);
         } else {
             for r in results {
-                let reason = format!("{} is a result of {}", self.names.name(r), self.describe_op(op));
+                let reason = format!(
+                    "{} is a result of {}",
+                    self.names.name(r),
+                    self.describe_op(op)
+                );
                 self.set(r, Form::Opaque(reason));
             }
         }
@@ -296,13 +320,22 @@ impl<'m> Analyzer<'m> {
         let shape = ty.shape().to_vec();
         let fail = |e: String| format!("{}: {e}", self.describe_op(op));
         let is_mask = ty.element() == &Type::I1;
-        let operand = |i: usize| operands.get(i).copied().ok_or_else(|| fail("missing operand".into()));
+        let operand = |i: usize| {
+            operands
+                .get(i)
+                .copied()
+                .ok_or_else(|| fail("missing operand".into()))
+        };
         let int_attr = |name: &str| dfg.attr(op, name).and_then(Attribute::as_int);
         let form = match opcode {
             Constant => match dfg.attr(op, "value") {
-                Some(Attribute::Dense { elems: DenseElements::Splat(v), .. }) => {
+                Some(Attribute::Dense {
+                    elems: DenseElements::Splat(v),
+                    ..
+                }) => {
                     let bits = attr_bits(v).ok_or_else(|| fail("unsupported constant".into()))?;
-                    let width = scalar_width(ty.element()).ok_or_else(|| fail("unsupported element type".into()))?;
+                    let width = scalar_width(ty.element())
+                        .ok_or_else(|| fail("unsupported element type".into()))?;
                     let value = ScalarExpr::constant(i128::from(bits), width);
                     if is_mask {
                         Form::Mask(BoxMask::uniform(shape, value))
@@ -316,8 +349,13 @@ impl<'m> Analyzer<'m> {
             },
             MakeRange => {
                 let (start, end) = (int_attr("start").unwrap_or(0), int_attr("end").unwrap_or(0));
-                let (start, end) = (i64::try_from(start).map_err(|_| fail("bad start".into()))?, i64::try_from(end).map_err(|_| fail("bad end".into()))?);
-                Form::Affine(Affine::range(start, end - start))
+                let len = end - start;
+                match (i64::try_from(start), i64::try_from(len)) {
+                    (Ok(start), Ok(len)) if len >= 0 && shape == [len] => {
+                        Form::Affine(Affine::range(start, len))
+                    }
+                    _ => return opaque(fail("a malformed range".into())),
+                }
             }
             Splat => match self.form(operand(0)?) {
                 Form::Affine(a) => Form::Affine(a.splat(&shape)),
@@ -332,7 +370,9 @@ impl<'m> Analyzer<'m> {
                 _ => return opaque(fail("unsupported operand".into())),
             },
             ExpandDims => {
-                let axis = int_attr("axis").and_then(|a| usize::try_from(a).ok()).ok_or_else(|| fail("bad axis".into()))?;
+                let axis = int_attr("axis")
+                    .and_then(|a| usize::try_from(a).ok())
+                    .ok_or_else(|| fail("bad axis".into()))?;
                 match self.form(operand(0)?) {
                     Form::Affine(a) => Form::Affine(a.expand_dims(axis).map_err(fail)?),
                     Form::Mask(m) => Form::Mask(m.expand_dims(axis).map_err(fail)?),
@@ -342,8 +382,12 @@ impl<'m> Analyzer<'m> {
             }
             Trans => {
                 let rank = shape.len();
-                let order: Vec<usize> = match dfg.attr(op, "order").and_then(Attribute::as_int_list) {
-                    Some(o) => o.iter().map(|&d| usize::try_from(d).unwrap_or(usize::MAX)).collect(),
+                let order: Vec<usize> = match dfg.attr(op, "order").and_then(Attribute::as_int_list)
+                {
+                    Some(o) => o
+                        .iter()
+                        .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
+                        .collect(),
                     None => (0..rank).rev().collect(),
                 };
                 match self.form(operand(0)?) {
@@ -369,11 +413,22 @@ impl<'m> Analyzer<'m> {
             }
             OrI | XOrI if is_mask => {
                 let (a, b) = (self.mask(operand(0)?)?, self.mask(operand(1)?)?);
-                let all_uniform = |m: &BoxMask| m.shape.is_empty() || m.begin.iter().all(ScalarExpr::is_zero) && m.end.iter().zip(&m.shape).all(|(e, &n)| e.as_signed_const() == Some(n));
+                let all_uniform = |m: &BoxMask| {
+                    m.shape.is_empty()
+                        || m.begin.iter().all(ScalarExpr::is_zero)
+                            && m.end
+                                .iter()
+                                .zip(&m.shape)
+                                .all(|(e, &n)| e.as_signed_const() == Some(n))
+                };
                 if !(all_uniform(&a) && all_uniform(&b)) {
                     return opaque(fail("a disjunction of masks is not a box".into()));
                 }
-                let op = if opcode == OrI { IntBinaryOp::Or } else { IntBinaryOp::Xor };
+                let op = if opcode == OrI {
+                    IntBinaryOp::Or
+                } else {
+                    IntBinaryOp::Xor
+                };
                 let mut m = BoxMask::uniform(shape, ScalarExpr::binary(op, a.cond, b.cond));
                 m.guards = a.guards;
                 for g in b.guards {
@@ -390,8 +445,8 @@ impl<'m> Analyzer<'m> {
                 let (a, b) = (self.affine(operand(0)?)?, self.affine(operand(1)?)?);
                 Form::Mask(BoxMask::compare(pred, &a, &b).map_err(fail)?)
             }
-            AddI | SubI | MulI | ShLI | RemSI | RemUI | DivSI | DivUI | CeilDivSI | CeilDivUI | FloorDivSI | AndI | OrI
-            | XOrI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI => {
+            AddI | SubI | MulI | ShLI | RemSI | RemUI | DivSI | DivUI | CeilDivSI | CeilDivUI
+            | FloorDivSI | AndI | OrI | XOrI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI => {
                 let (a, b) = (self.affine(operand(0)?)?, self.affine(operand(1)?)?);
                 let r = match opcode {
                     AddI => a.add(&b),
@@ -406,7 +461,10 @@ impl<'m> Analyzer<'m> {
             }
             ExtSI | ExtUI | TruncI | IndexCast | IndexCastUI => {
                 let a = self.affine(operand(0)?)?;
-                let to = ty.element().int_width().ok_or_else(|| fail("not an integer".into()))?;
+                let to = ty
+                    .element()
+                    .int_width()
+                    .ok_or_else(|| fail("not an integer".into()))?;
                 let from = a.width();
                 let kind = match opcode {
                     _ if to < from => CastKind::Truncate,
@@ -421,11 +479,23 @@ impl<'m> Analyzer<'m> {
             Select => {
                 let cond = self.mask(operand(0)?)?;
                 let (a, b) = (self.affine(operand(1)?)?, self.affine(operand(2)?)?);
-                let full = cond.shape.is_empty() || cond.begin.iter().all(ScalarExpr::is_zero) && cond.end.iter().zip(&cond.shape).all(|(e, &n)| e.as_signed_const() == Some(n));
+                let full = cond.shape.is_empty()
+                    || cond.begin.iter().all(ScalarExpr::is_zero)
+                        && cond
+                            .end
+                            .iter()
+                            .zip(&cond.shape)
+                            .all(|(e, &n)| e.as_signed_const() == Some(n));
                 if !(full && a.is_uniform() && b.is_uniform()) || a.elem_bytes != b.elem_bytes {
-                    return opaque(fail("a select of index-dependent values is not affine".into()));
+                    return opaque(fail(
+                        "a select of index-dependent values is not affine".into(),
+                    ));
                 }
-                let mut out = Affine::uniform(shape, ScalarExpr::select(cond.cond, a.offset, b.offset), a.elem_bytes);
+                let mut out = Affine::uniform(
+                    shape,
+                    ScalarExpr::select(cond.cond, a.offset, b.offset),
+                    a.elem_bytes,
+                );
                 out.guards = cond.guards;
                 for g in a.guards.into_iter().chain(b.guards) {
                     push_guard(&mut out.guards, g);
@@ -435,11 +505,20 @@ impl<'m> Analyzer<'m> {
             MakeTensorPtr => Form::Block(self.make_tensor_ptr(op).map_err(fail)?),
             Advance => {
                 let Form::Block(mut bp) = self.form(operand(0)?) else {
-                    return opaque(format!("{}: {}", self.describe_op(op), self.reason_of(operand(0)?)));
+                    return opaque(format!(
+                        "{}: {}",
+                        self.describe_op(op),
+                        self.reason_of(operand(0)?)
+                    ));
                 };
                 for (d, &delta) in operands[1..].iter().enumerate() {
-                    let delta = self.scalar_expr(delta).ok_or_else(|| fail("non-integer offset".into()))?;
-                    let slot = bp.offsets.get_mut(d).ok_or_else(|| fail("too many offsets".into()))?;
+                    let delta = self
+                        .scalar_expr(delta)
+                        .ok_or_else(|| fail("non-integer offset".into()))?;
+                    let slot = bp
+                        .offsets
+                        .get_mut(d)
+                        .ok_or_else(|| fail("too many offsets".into()))?;
                     *slot = ScalarExpr::add(slot.clone(), ScalarExpr::sext(64, delta));
                 }
                 Form::Block(bp)
@@ -460,20 +539,38 @@ impl<'m> Analyzer<'m> {
     fn make_tensor_ptr(&self, op: Op) -> Result<BlockPtrForm, String> {
         let dfg = &self.m.dfg;
         let ty = dfg.value_type(dfg.results(op)[0]);
-        let block = ty.pointee().filter(|p| p.is_tensor()).ok_or("the result is not a block pointer")?;
+        let block = ty
+            .pointee()
+            .filter(|p| p.is_tensor())
+            .ok_or("the result is not a block pointer")?;
         let rank = block.shape().len();
         let operands = dfg.operands(op);
         if operands.len() != 1 + 3 * rank {
             return Err(format!("expected {} operands", 1 + 3 * rank));
         }
-        let expr = |v: Value| self.scalar_expr(v).map(|e| ScalarExpr::sext(64, e)).ok_or("a non-integer operand");
+        let expr = |v: Value| {
+            self.scalar_expr(v)
+                .map(|e| ScalarExpr::sext(64, e))
+                .ok_or("a non-integer operand")
+        };
         Ok(BlockPtrForm {
-            base: self.scalar_expr(operands[0]).ok_or("the base is not a scalar pointer")?,
+            base: self
+                .scalar_expr(operands[0])
+                .ok_or("the base is not a scalar pointer")?,
             elem_bytes: block.scalar_size_bytes(),
             block_shape: block.shape().to_vec(),
-            shape: operands[1..1 + rank].iter().map(|&v| expr(v)).collect::<Result<_, _>>()?,
-            strides: operands[1 + rank..1 + 2 * rank].iter().map(|&v| expr(v)).collect::<Result<_, _>>()?,
-            offsets: operands[1 + 2 * rank..].iter().map(|&v| expr(v)).collect::<Result<_, _>>()?,
+            shape: operands[1..1 + rank]
+                .iter()
+                .map(|&v| expr(v))
+                .collect::<Result<_, _>>()?,
+            strides: operands[1 + rank..1 + 2 * rank]
+                .iter()
+                .map(|&v| expr(v))
+                .collect::<Result<_, _>>()?,
+            offsets: operands[1 + 2 * rank..]
+                .iter()
+                .map(|&v| expr(v))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -488,14 +585,26 @@ impl<'m> Analyzer<'m> {
         if operands.len() != 1 + 2 * rank {
             return Err(format!("expected {} operands", 1 + 2 * rank));
         }
-        let expr = |v: Value| self.scalar_expr(v).map(|e| ScalarExpr::sext(64, e)).ok_or("a non-integer operand");
+        let expr = |v: Value| {
+            self.scalar_expr(v)
+                .map(|e| ScalarExpr::sext(64, e))
+                .ok_or("a non-integer operand")
+        };
         let pad_nan = matches!(dfg.attr(op, "padding"), Some(a) if a.as_str() == Some("nan") || a.as_int() == Some(2));
         Ok(DescriptorForm {
-            base: self.scalar_expr(operands[0]).ok_or("the base is not a scalar pointer")?,
+            base: self
+                .scalar_expr(operands[0])
+                .ok_or("the base is not a scalar pointer")?,
             elem_bytes: block.scalar_size_bytes(),
             block_shape: block.shape().to_vec(),
-            shape: operands[1..1 + rank].iter().map(|&v| expr(v)).collect::<Result<_, _>>()?,
-            strides: operands[1 + rank..].iter().map(|&v| expr(v)).collect::<Result<_, _>>()?,
+            shape: operands[1..1 + rank]
+                .iter()
+                .map(|&v| expr(v))
+                .collect::<Result<_, _>>()?,
+            strides: operands[1 + rank..]
+                .iter()
+                .map(|&v| expr(v))
+                .collect::<Result<_, _>>()?,
             pad_nan,
         })
     }
@@ -519,7 +628,10 @@ impl<'m> Analyzer<'m> {
             .map(|&v| match self.form(v) {
                 Form::Affine(a) if !a.shape.is_empty() => {
                     let rank = a.shape.len();
-                    Candidate::Affine { init: a, carried_dims: vec![false; rank] }
+                    Candidate::Affine {
+                        init: a,
+                        carried_dims: vec![false; rank],
+                    }
                 }
                 Form::Block(b) => Candidate::Block { init: b },
                 Form::Opaque(r) => Candidate::Off(r),
@@ -530,7 +642,9 @@ impl<'m> Analyzer<'m> {
         let mut converged = false;
         for _round in 0..MAX_LOOP_ROUNDS {
             for (k, candidate) in candidates.iter().enumerate() {
-                let Some(&arg) = args.get(k + 1) else { continue };
+                let Some(&arg) = args.get(k + 1) else {
+                    continue;
+                };
                 let ty_is_scalar = !self.m.dfg.value_type(arg).is_tensor()
                     && !matches!(self.m.dfg.value_type(arg), Type::Ptr { pointee, .. } if pointee.is_tensor());
                 if ty_is_scalar {
@@ -539,7 +653,9 @@ impl<'m> Analyzer<'m> {
                     continue;
                 }
                 let form = match candidate {
-                    Candidate::Affine { init, carried_dims } => Form::Affine(carried_affine(arg, init, carried_dims)),
+                    Candidate::Affine { init, carried_dims } => {
+                        Form::Affine(carried_affine(arg, init, carried_dims))
+                    }
                     Candidate::Block { init } => Form::Block(carried_block(arg, init)),
                     Candidate::Off(r) => Form::Opaque(format!(
                         "{} is loop-carried and {}",
@@ -550,7 +666,9 @@ impl<'m> Analyzer<'m> {
                 self.forms.insert(arg, form);
             }
             self.analyze_region(region);
-            let yields: Vec<Value> = yield_op.map(|y| self.m.dfg.operands(y).to_vec()).unwrap_or_default();
+            let yields: Vec<Value> = yield_op
+                .map(|y| self.m.dfg.operands(y).to_vec())
+                .unwrap_or_default();
             let mut changed = false;
             for (k, candidate) in candidates.iter_mut().enumerate() {
                 let Some(&yielded) = yields.get(k) else {
@@ -562,13 +680,15 @@ impl<'m> Analyzer<'m> {
                 };
                 let next = self.form(yielded);
                 match candidate {
-                    Candidate::Affine { init, carried_dims } => match check_affine_yield(init, carried_dims, &next) {
-                        Ok(grew) => changed |= grew,
-                        Err(reason) => {
-                            *candidate = Candidate::Off(reason);
-                            changed = true;
+                    Candidate::Affine { init, carried_dims } => {
+                        match check_affine_yield(init, carried_dims, &next) {
+                            Ok(grew) => changed |= grew,
+                            Err(reason) => {
+                                *candidate = Candidate::Off(reason);
+                                changed = true;
+                            }
                         }
-                    },
+                    }
                     Candidate::Block { init } => {
                         if let Err(reason) = check_block_yield(init, &next) {
                             *candidate = Candidate::Off(reason);
@@ -589,36 +709,76 @@ impl<'m> Analyzer<'m> {
             }
             for (k, _) in candidates.iter().enumerate() {
                 if let Some(&arg) = args.get(k + 1) {
-                    self.forms.insert(arg, Form::Opaque(format!("{} is loop-carried with a varying form", self.names.name(arg))));
+                    self.forms.insert(
+                        arg,
+                        Form::Opaque(format!(
+                            "{} is loop-carried with a varying form",
+                            self.names.name(arg)
+                        )),
+                    );
                 }
             }
             self.analyze_region(region);
         }
         // Record the carried registers.
-        let yields: Vec<Value> = yield_op.map(|y| self.m.dfg.operands(y).to_vec()).unwrap_or_default();
+        let yields: Vec<Value> = yield_op
+            .map(|y| self.m.dfg.operands(y).to_vec())
+            .unwrap_or_default();
         for (k, candidate) in candidates.iter().enumerate() {
             self.carried.remove(&(op, k));
-            let (Some(&arg), Some(&yielded)) = (args.get(k + 1), yields.get(k)) else { continue };
+            let (Some(&arg), Some(&yielded)) = (args.get(k + 1), yields.get(k)) else {
+                continue;
+            };
             let slots = match (candidate, self.form(yielded)) {
                 (Candidate::Affine { init, carried_dims }, Form::Affine(next)) => {
-                    let mut slots = vec![slot(arg, 0, CarriedPart::Base, init.offset.clone(), next.offset.clone())];
+                    let mut slots = vec![slot(
+                        arg,
+                        0,
+                        CarriedPart::Base,
+                        init.offset.clone(),
+                        next.offset.clone(),
+                    )];
                     for (d, &carried) in carried_dims.iter().enumerate() {
                         if carried {
                             let s = 1 + d as u32;
-                            slots.push(slot(arg, s, CarriedPart::Coefficient(d), init.dims[d].coef.clone(), next.dims[d].coef.clone()));
+                            slots.push(slot(
+                                arg,
+                                s,
+                                CarriedPart::Coefficient(d),
+                                init.dims[d].coef.clone(),
+                                next.dims[d].coef.clone(),
+                            ));
                         }
                     }
                     slots
                 }
                 (Candidate::Block { init }, Form::Block(next)) => (0..init.offsets.len())
-                    .map(|d| slot(arg, d as u32, CarriedPart::BlockOffset(d), init.offsets[d].clone(), next.offsets[d].clone()))
+                    .map(|d| {
+                        slot(
+                            arg,
+                            d as u32,
+                            CarriedPart::BlockOffset(d),
+                            init.offsets[d].clone(),
+                            next.offsets[d].clone(),
+                        )
+                    })
                     .collect(),
                 _ => continue,
             };
-            self.carried.insert((op, k), CarriedValue { for_op: op, index: k, arg, slots });
+            self.carried.insert(
+                (op, k),
+                CarriedValue {
+                    for_op: op,
+                    index: k,
+                    arg,
+                    slots,
+                },
+            );
         }
         for r in results {
-            if self.m.dfg.value_type(r).is_tensor() || matches!(self.m.dfg.value_type(r), Type::Ptr { pointee, .. } if pointee.is_tensor()) {
+            if self.m.dfg.value_type(r).is_tensor()
+                || matches!(self.m.dfg.value_type(r), Type::Ptr { pointee, .. } if pointee.is_tensor())
+            {
                 let reason = format!("{} is the result of an scf.for", self.names.name(r));
                 self.forms.insert(r, Form::Opaque(reason));
             } else {
@@ -633,16 +793,30 @@ impl<'m> Analyzer<'m> {
         let dfg = &self.m.dfg;
         let operands = dfg.operands(op);
         let (elem_ty, shape) = match kind {
-            AccessKind::Load | AccessKind::DescriptorLoad | AccessKind::DescriptorGather | AccessKind::AtomicRmw | AccessKind::AtomicCas => {
-                let ty = dfg.results(op).first().map(|&r| dfg.value_type(r).clone()).unwrap_or(Type::I8);
+            AccessKind::Load
+            | AccessKind::DescriptorLoad
+            | AccessKind::DescriptorGather
+            | AccessKind::AtomicRmw
+            | AccessKind::AtomicCas => {
+                let ty = dfg
+                    .results(op)
+                    .first()
+                    .map(|&r| dfg.value_type(r).clone())
+                    .unwrap_or(Type::I8);
                 (ty.element().clone(), ty.shape().to_vec())
             }
             AccessKind::Store | AccessKind::DescriptorStore => {
-                let ty = operands.get(1).map(|&v| dfg.value_type(v).clone()).unwrap_or(Type::I8);
+                let ty = operands
+                    .get(1)
+                    .map(|&v| dfg.value_type(v).clone())
+                    .unwrap_or(Type::I8);
                 (ty.element().clone(), ty.shape().to_vec())
             }
             AccessKind::DescriptorScatter => {
-                let ty = operands.get(3).map(|&v| dfg.value_type(v).clone()).unwrap_or(Type::I8);
+                let ty = operands
+                    .get(3)
+                    .map(|&v| dfg.value_type(v).clone())
+                    .unwrap_or(Type::I8);
                 (ty.element().clone(), ty.shape().to_vec())
             }
         };
@@ -656,8 +830,9 @@ impl<'m> Analyzer<'m> {
             AccessKind::AtomicRmw => operands.get(2).copied(),
             _ => operands.get(i).copied(),
         });
-        let fill = (kind == AccessKind::Load && mask_value.is_some()).then(|| self.fill(op, &elem_ty));
-        let source = operands.first().copied().unwrap_or_else(|| dfg.results(op)[0]);
+        let fill =
+            (kind == AccessKind::Load && mask_value.is_some()).then(|| self.fill(op, &elem_ty));
+        let source = operands[0];
         let indirect = |reason: String| {
             let access = IndirectAccess {
                 kind,
@@ -676,11 +851,17 @@ impl<'m> Analyzer<'m> {
             }
         };
         let strided = match kind {
-            AccessKind::DescriptorGather | AccessKind::DescriptorScatter => Err("row indices are a tensor".to_string()),
-            AccessKind::DescriptorLoad | AccessKind::DescriptorStore => self.descriptor_access(op, kind, &elem_ty),
+            AccessKind::DescriptorGather | AccessKind::DescriptorScatter => {
+                Err("row indices are a tensor".to_string())
+            }
+            AccessKind::DescriptorLoad | AccessKind::DescriptorStore => {
+                self.descriptor_access(op, kind, &elem_ty)
+            }
             _ => match self.form(source) {
                 Form::Block(bp) => self.block_ptr_access(op, kind, &elem_ty, &bp),
-                Form::Affine(ptr) => self.pointer_access(kind, &elem_ty, &ptr, mask_value, fill.clone()),
+                Form::Affine(ptr) => {
+                    self.pointer_access(kind, &elem_ty, &ptr, mask_value, fill.clone())
+                }
                 Form::Opaque(r) => Err(r),
                 _ => Err("the pointer operand has an unexpected form".into()),
             },
@@ -705,8 +886,15 @@ impl<'m> Analyzer<'m> {
             match self.m.dfg.opcode(def) {
                 Opcode::Constant => {
                     let bits = match self.m.dfg.attr(def, "value") {
-                        Some(Attribute::Dense { elems: DenseElements::Splat(v), .. }) => attr_bits(v),
-                        Some(a @ (Attribute::Int { .. } | Attribute::Float { .. } | Attribute::Bool(_))) => attr_bits(a),
+                        Some(Attribute::Dense {
+                            elems: DenseElements::Splat(v),
+                            ..
+                        }) => attr_bits(v),
+                        Some(
+                            a @ (Attribute::Int { .. }
+                            | Attribute::Float { .. }
+                            | Attribute::Bool(_)),
+                        ) => attr_bits(a),
                         _ => None,
                     };
                     if let Some(bits) = bits {
@@ -714,7 +902,13 @@ impl<'m> Analyzer<'m> {
                     }
                 }
                 Opcode::Splat => {
-                    if let Some(e) = self.m.dfg.operands(def).first().and_then(|&s| self.scalar_expr(s)) {
+                    if let Some(e) = self
+                        .m
+                        .dfg
+                        .operands(def)
+                        .first()
+                        .and_then(|&s| self.scalar_expr(s))
+                    {
                         return Fill::Value(e);
                     }
                 }
@@ -737,34 +931,61 @@ impl<'m> Analyzer<'m> {
         mask: Option<Value>,
         fill: Option<Fill>,
     ) -> Result<StridedAccess, String> {
-        let es = ptr.elem_bytes.ok_or("the pointer operand is not a pointer")?;
+        let es = ptr
+            .elem_bytes
+            .ok_or("the pointer operand is not a pointer")?;
         let mut guards = ptr.guards.clone();
         let valid = match mask {
             None => None,
             Some(m) => {
-                let mask = self.mask(m).map_err(|r| format!("the mask is not a box: {r}"))?;
+                let mask = self
+                    .mask(m)
+                    .map_err(|r| format!("the mask is not a box: {r}"))?;
                 if mask.shape != ptr.shape {
                     return Err("mask and pointer shapes differ".into());
                 }
                 for g in &mask.guards {
                     push_guard(&mut guards, g.clone());
                 }
-                (!mask.is_full()).then_some(ValidBox { begin: mask.begin, end: mask.end, cond: mask.cond })
+                (!mask.is_full()).then_some(ValidBox {
+                    begin: mask.begin,
+                    end: mask.end,
+                    cond: mask.cond,
+                })
             }
         };
         let dims = ptr
             .dims
             .iter()
             .zip(&ptr.shape)
-            .map(|(d, &size)| AccessDim { size, stride: d.coef.clone(), wrap: d.wrap.clone() })
+            .map(|(d, &size)| AccessDim {
+                size,
+                stride: d.coef.clone(),
+                wrap: d.wrap.clone(),
+            })
             .collect();
         let fill = if valid.is_some() { fill } else { None };
-        Ok(StridedAccess { kind, elem: elem.clone(), elem_bytes: es, base: ptr.offset.clone(), dims, valid, fill, guards })
+        Ok(StridedAccess {
+            kind,
+            elem: elem.clone(),
+            elem_bytes: es,
+            base: ptr.offset.clone(),
+            dims,
+            valid,
+            fill,
+            guards,
+        })
     }
 
     /// A load or store through a block pointer: `boundaryCheck` dimensions
     /// are clipped to `[0, shape)`.
-    fn block_ptr_access(&self, op: Op, kind: AccessKind, elem: &Type, bp: &BlockPtrForm) -> Result<StridedAccess, String> {
+    fn block_ptr_access(
+        &self,
+        op: Op,
+        kind: AccessKind,
+        elem: &Type,
+        bp: &BlockPtrForm,
+    ) -> Result<StridedAccess, String> {
         if !matches!(kind, AccessKind::Load | AccessKind::Store) {
             return Err("atomics through block pointers are not strided".into());
         }
@@ -780,28 +1001,67 @@ impl<'m> Analyzer<'m> {
             .collect();
         let pad_nan = matches!(self.m.dfg.attr(op, "padding"), Some(a) if a.as_str() == Some("nan") || a.as_int() == Some(2));
         let checked_dims: Vec<bool> = (0..rank).map(|d| checked.contains(&d)).collect();
-        self.box_access(kind, elem, bp.base.clone(), bp.elem_bytes, &bp.block_shape, &bp.shape, &bp.strides, &bp.offsets, &checked_dims, pad_nan)
+        self.box_access(
+            kind,
+            elem,
+            bp.base.clone(),
+            bp.elem_bytes,
+            &bp.block_shape,
+            &bp.shape,
+            &bp.strides,
+            &bp.offsets,
+            &checked_dims,
+            pad_nan,
+        )
     }
 
-    fn descriptor_access(&self, op: Op, kind: AccessKind, elem: &Type) -> Result<StridedAccess, String> {
+    fn descriptor_access(
+        &self,
+        op: Op,
+        kind: AccessKind,
+        elem: &Type,
+    ) -> Result<StridedAccess, String> {
         let operands = self.m.dfg.operands(op);
-        let desc = match self.form(operands[0]) {
+        let desc = match operands.first().map(|&d| self.form(d)) {
+            Some(form) => form,
+            None => return Err("missing descriptor operand".into()),
+        };
+        let desc = match desc {
             Form::Desc(d) => d,
             Form::Opaque(r) => return Err(r),
             _ => return Err("the descriptor operand has an unexpected form".into()),
         };
-        let first_index = if kind == AccessKind::DescriptorStore { 2 } else { 1 };
+        let first_index = if kind == AccessKind::DescriptorStore {
+            2
+        } else {
+            1
+        };
         let origin: Vec<ScalarExpr> = operands
             .get(first_index..)
             .unwrap_or(&[])
             .iter()
-            .map(|&v| self.scalar_expr(v).map(|e| ScalarExpr::sext(64, e)).ok_or("a non-integer index"))
+            .map(|&v| {
+                self.scalar_expr(v)
+                    .map(|e| ScalarExpr::sext(64, e))
+                    .ok_or("a non-integer index")
+            })
             .collect::<Result<_, _>>()?;
         let rank = desc.block_shape.len();
         if origin.len() != rank {
             return Err(format!("expected {rank} indices"));
         }
-        self.box_access(kind, elem, desc.base.clone(), desc.elem_bytes, &desc.block_shape, &desc.shape, &desc.strides, &origin, &vec![true; rank], desc.pad_nan)
+        self.box_access(
+            kind,
+            elem,
+            desc.base.clone(),
+            desc.elem_bytes,
+            &desc.block_shape,
+            &desc.shape,
+            &desc.strides,
+            &origin,
+            &vec![true; rank],
+            desc.pad_nan,
+        )
     }
 
     /// The strided access of a block `[origin, origin + block)` of a global
@@ -828,16 +1088,29 @@ impl<'m> Analyzer<'m> {
         // address = base + es × Σ (origin_d + i_d) × stride_d  (mod 2^64)
         let mut offset = ScalarExpr::constant(0, 64);
         for d in 0..rank {
-            offset = ScalarExpr::add(offset, ScalarExpr::mul(origin[d].clone(), strides[d].clone()));
+            offset = ScalarExpr::add(
+                offset,
+                ScalarExpr::mul(origin[d].clone(), strides[d].clone()),
+            );
         }
-        let base = ScalarExpr::add(base, ScalarExpr::mul(offset, ScalarExpr::constant(i128::from(elem_bytes), 64)));
+        let base = ScalarExpr::add(
+            base,
+            ScalarExpr::mul(offset, ScalarExpr::constant(i128::from(elem_bytes), 64)),
+        );
         let dims = (0..rank)
-            .map(|d| AccessDim { size: block_shape[d], stride: strides[d].clone(), wrap: None })
+            .map(|d| AccessDim {
+                size: block_shape[d],
+                stride: strides[d].clone(),
+                wrap: None,
+            })
             .collect();
         let mut guards = Vec::new();
         let mut valid = ValidBox {
             begin: vec![ScalarExpr::constant(0, 64); rank],
-            end: block_shape.iter().map(|&n| ScalarExpr::constant(i128::from(n), 64)).collect(),
+            end: block_shape
+                .iter()
+                .map(|&n| ScalarExpr::constant(i128::from(n), 64))
+                .collect(),
             cond: ScalarExpr::bool(true),
         };
         let mut clipped = false;
@@ -845,10 +1118,14 @@ impl<'m> Analyzer<'m> {
             let n = block_shape[d];
             // origin + i must not wrap in i64 for the comparison to match.
             let limit = ScalarExpr::constant(i128::from(i64::MAX) - i128::from(n - 1), 64);
-            push_guard(&mut guards, ScalarExpr::cmp(IntPredicate::Sle, origin[d].clone(), limit));
+            push_guard(
+                &mut guards,
+                ScalarExpr::cmp(IntPredicate::Sle, origin[d].clone(), limit),
+            );
             let zero = ScalarExpr::constant(0, 64);
             valid.begin[d] = ScalarExpr::clamp_diff(zero, origin[d].clone(), false, n as u64);
-            valid.end[d] = ScalarExpr::clamp_diff(shape[d].clone(), origin[d].clone(), false, n as u64);
+            valid.end[d] =
+                ScalarExpr::clamp_diff(shape[d].clone(), origin[d].clone(), false, n as u64);
             clipped = true;
         }
         let is_load = matches!(kind, AccessKind::Load | AccessKind::DescriptorLoad);
@@ -861,7 +1138,11 @@ impl<'m> Analyzer<'m> {
             Fill::Value(ScalarExpr::constant(i128::from(bits), width))
         });
         let full = valid.begin.iter().all(ScalarExpr::is_zero)
-            && valid.end.iter().zip(block_shape).all(|(e, &n)| e.as_signed_const() == Some(n));
+            && valid
+                .end
+                .iter()
+                .zip(block_shape)
+                .all(|(e, &n)| e.as_signed_const() == Some(n));
         Ok(StridedAccess {
             kind,
             elem: elem.clone(),
@@ -917,14 +1198,27 @@ fn int_op(opcode: Opcode) -> IntBinaryOp {
 
 /// The form of a carried affine iter_arg inside the body.
 fn carried_affine(arg: Value, init: &Affine, carried_dims: &[bool]) -> Affine {
-    let coef_width = if init.elem_bytes.is_some() { 64 } else { init.width() };
+    let coef_width = if init.elem_bytes.is_some() {
+        64
+    } else {
+        init.width()
+    };
     let dims = init
         .dims
         .iter()
         .enumerate()
         .map(|(d, dim)| {
             if carried_dims[d] {
-                Dim { coef: ScalarExpr::atom(Atom::Carried { arg, slot: 1 + d as u32 }, coef_width), wrap: dim.wrap.clone() }
+                Dim {
+                    coef: ScalarExpr::atom(
+                        Atom::Carried {
+                            arg,
+                            slot: 1 + d as u32,
+                        },
+                        coef_width,
+                    ),
+                    wrap: dim.wrap.clone(),
+                }
             } else {
                 dim.clone()
             }
@@ -942,21 +1236,34 @@ fn carried_affine(arg: Value, init: &Affine, carried_dims: &[bool]) -> Affine {
 fn carried_block(arg: Value, init: &BlockPtrForm) -> BlockPtrForm {
     let mut bp = init.clone();
     for (d, o) in bp.offsets.iter_mut().enumerate() {
-        *o = ScalarExpr::atom(Atom::Carried { arg, slot: d as u32 }, 64);
+        *o = ScalarExpr::atom(
+            Atom::Carried {
+                arg,
+                slot: d as u32,
+            },
+            64,
+        );
     }
     bp
 }
 
 /// Checks the yielded form of an affine iter_arg; returns whether more
 /// dimensions became carried.
-fn check_affine_yield(init: &Affine, carried_dims: &mut [bool], next: &Form) -> Result<bool, String> {
+fn check_affine_yield(
+    init: &Affine,
+    carried_dims: &mut [bool],
+    next: &Form,
+) -> Result<bool, String> {
     let Form::Affine(next) = next else {
         return Err(match next {
             Form::Opaque(r) => format!("its update is not affine ({r})"),
             _ => "its update has another kind".into(),
         });
     };
-    if next.shape != init.shape || next.elem_bytes != init.elem_bytes || next.width() != init.width() {
+    if next.shape != init.shape
+        || next.elem_bytes != init.elem_bytes
+        || next.width() != init.width()
+    {
         return Err("its update changes its type".into());
     }
     if next.guards.iter().any(|g| !init.guards.contains(g)) {
@@ -977,17 +1284,37 @@ fn check_affine_yield(init: &Affine, carried_dims: &mut [bool], next: &Form) -> 
 
 fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
     match next {
-        Form::Block(b) if b.base == init.base && b.shape == init.shape && b.strides == init.strides && b.block_shape == init.block_shape => Ok(()),
-        Form::Block(_) => Err("its update changes the block pointer's base, shape or strides".into()),
+        Form::Block(b)
+            if b.base == init.base
+                && b.shape == init.shape
+                && b.strides == init.strides
+                && b.block_shape == init.block_shape =>
+        {
+            Ok(())
+        }
+        Form::Block(_) => {
+            Err("its update changes the block pointer's base, shape or strides".into())
+        }
         Form::Opaque(r) => Err(format!("its update is not analyzable ({r})")),
         _ => Err("its update has another kind".into()),
     }
 }
 
-fn slot(arg: Value, slot: u32, part: CarriedPart, init: ScalarExpr, next: ScalarExpr) -> CarriedSlot {
+fn slot(
+    arg: Value,
+    slot: u32,
+    part: CarriedPart,
+    init: ScalarExpr,
+    next: ScalarExpr,
+) -> CarriedSlot {
     let me = Atom::Carried { arg, slot };
     let increment = match &next {
-        ScalarExpr::Binary { op: IntBinaryOp::Add, lhs, rhs, .. } => {
+        ScalarExpr::Binary {
+            op: IntBinaryOp::Add,
+            lhs,
+            rhs,
+            ..
+        } => {
             let is_me = |e: &ScalarExpr| matches!(e, ScalarExpr::Atom { atom, .. } if *atom == me);
             if is_me(lhs) && !rhs.reads(&|a| a == me) {
                 Some((**rhs).clone())
@@ -1000,5 +1327,11 @@ fn slot(arg: Value, slot: u32, part: CarriedPart, init: ScalarExpr, next: Scalar
         ScalarExpr::Atom { atom, width } if *atom == me => Some(ScalarExpr::constant(0, *width)),
         _ => None,
     };
-    CarriedSlot { slot, part, init, next, increment }
+    CarriedSlot {
+        slot,
+        part,
+        init,
+        next,
+        increment,
+    }
 }

@@ -46,15 +46,28 @@ impl BoxMask {
     /// A mask that is `cond` everywhere.
     pub fn uniform(shape: Vec<i64>, cond: ScalarExpr) -> BoxMask {
         let begin = shape.iter().map(|_| ScalarExpr::constant(0, 64)).collect();
-        let end = shape.iter().map(|&n| ScalarExpr::constant(i128::from(n), 64)).collect();
-        BoxMask { shape, begin, end, cond, guards: Vec::new() }
+        let end = shape
+            .iter()
+            .map(|&n| ScalarExpr::constant(i128::from(n), 64))
+            .collect();
+        BoxMask {
+            shape,
+            begin,
+            end,
+            cond,
+            guards: Vec::new(),
+        }
     }
 
     /// Whether every element is statically true.
     pub fn is_full(&self) -> bool {
         self.cond.is_true()
             && self.begin.iter().all(ScalarExpr::is_zero)
-            && self.end.iter().zip(&self.shape).all(|(e, &n)| e.as_signed_const() == Some(n))
+            && self
+                .end
+                .iter()
+                .zip(&self.shape)
+                .all(|(e, &n)| e.as_signed_const() == Some(n))
     }
 
     /// `arith.andi`.
@@ -62,8 +75,18 @@ impl BoxMask {
         if self.shape != other.shape {
             return Err("mask shapes differ".into());
         }
-        let begin = self.begin.iter().zip(&other.begin).map(|(a, b)| ScalarExpr::max_s(a.clone(), b.clone())).collect();
-        let end = self.end.iter().zip(&other.end).map(|(a, b)| ScalarExpr::min_s(a.clone(), b.clone())).collect();
+        let begin = self
+            .begin
+            .iter()
+            .zip(&other.begin)
+            .map(|(a, b)| ScalarExpr::max_s(a.clone(), b.clone()))
+            .collect();
+        let end = self
+            .end
+            .iter()
+            .zip(&other.end)
+            .map(|(a, b)| ScalarExpr::min_s(a.clone(), b.clone()))
+            .collect();
         let mut guards = self.guards.clone();
         for g in &other.guards {
             push_guard(&mut guards, g.clone());
@@ -79,7 +102,11 @@ impl BoxMask {
 
     /// The condition that a size-1 dimension's only element is inside.
     fn unit_dim_inside(&self, d: usize) -> ScalarExpr {
-        ScalarExpr::cmp(IntPredicate::Slt, self.begin[d].clone(), self.end[d].clone())
+        ScalarExpr::cmp(
+            IntPredicate::Slt,
+            self.begin[d].clone(),
+            self.end[d].clone(),
+        )
     }
 
     /// `tt.expand_dims {axis}`.
@@ -97,15 +124,21 @@ impl BoxMask {
     /// `tt.broadcast`: a grown size-1 dimension's interval becomes part of
     /// the uniform condition.
     pub fn broadcast(&self, shape: &[i64]) -> Result<BoxMask, NotAffine> {
-        if shape.len() != self.shape.len() || self.shape.iter().zip(shape).any(|(&a, &b)| a != b && a != 1) {
+        if shape.len() != self.shape.len()
+            || self
+                .shape
+                .iter()
+                .zip(shape)
+                .any(|(&a, &b)| a != b && a != 1)
+        {
             return Err(format!("cannot broadcast {:?} to {shape:?}", self.shape));
         }
         let mut out = self.clone();
-        for d in 0..shape.len() {
-            if self.shape[d] == 1 && shape[d] != 1 {
+        for (d, (&from, &to)) in self.shape.iter().zip(shape).enumerate() {
+            if from == 1 && to != 1 {
                 out.cond = ScalarExpr::and(out.cond, self.unit_dim_inside(d));
                 out.begin[d] = ScalarExpr::constant(0, 64);
-                out.end[d] = ScalarExpr::constant(i128::from(shape[d]), 64);
+                out.end[d] = ScalarExpr::constant(i128::from(to), 64);
             }
         }
         out.shape = shape.to_vec();
@@ -122,7 +155,11 @@ impl BoxMask {
     /// `tt.trans {order}`.
     pub fn trans(&self, order: &[usize]) -> Result<BoxMask, NotAffine> {
         let mut seen = vec![false; self.shape.len()];
-        if order.len() != self.shape.len() || order.iter().any(|&d| d >= seen.len() || std::mem::replace(&mut seen[d], true)) {
+        if order.len() != self.shape.len()
+            || order
+                .iter()
+                .any(|&d| d >= seen.len() || std::mem::replace(&mut seen[d], true))
+        {
             return Err(format!("order {order:?} is not a permutation"));
         }
         let mut out = self.clone();
@@ -134,10 +171,20 @@ impl BoxMask {
 
     /// `tt.reshape` that only inserts or removes size-1 dimensions.
     pub fn reshape(&self, shape: &[i64]) -> Result<BoxMask, NotAffine> {
-        let src: Vec<usize> = (0..self.shape.len()).filter(|&d| self.shape[d] != 1).collect();
+        let src: Vec<usize> = (0..self.shape.len())
+            .filter(|&d| self.shape[d] != 1)
+            .collect();
         let dst: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
-        if src.len() != dst.len() || src.iter().zip(&dst).any(|(&s, &t)| self.shape[s] != shape[t]) {
-            return Err(format!("mask reshape {:?} to {shape:?} is not a box", self.shape));
+        if src.len() != dst.len()
+            || src
+                .iter()
+                .zip(&dst)
+                .any(|(&s, &t)| self.shape[s] != shape[t])
+        {
+            return Err(format!(
+                "mask reshape {:?} to {shape:?} is not a box",
+                self.shape
+            ));
         }
         let mut out = BoxMask::uniform(shape.to_vec(), self.cond.clone());
         out.guards = self.guards.clone();
@@ -163,7 +210,10 @@ impl BoxMask {
             push_guard(&mut guards, g.clone());
         }
         if lhs.is_uniform() && rhs.is_uniform() {
-            let mut out = BoxMask::uniform(shape, ScalarExpr::cmp(pred, lhs.offset.clone(), rhs.offset.clone()));
+            let mut out = BoxMask::uniform(
+                shape,
+                ScalarExpr::cmp(pred, lhs.offset.clone(), rhs.offset.clone()),
+            );
             out.guards = guards;
             return Ok(out);
         }
@@ -175,7 +225,9 @@ impl BoxMask {
             return Err("comparison of two index-dependent values".into());
         };
         let varying: Vec<usize> = (0..shape.len())
-            .filter(|&d| !(index.dims[d].coef.is_zero() || shape[d] == 1 && index.dims[d].wrap.is_none()))
+            .filter(|&d| {
+                !(index.dims[d].coef.is_zero() || shape[d] == 1 && index.dims[d].wrap.is_none())
+            })
             .collect();
         let [d] = varying[..] else {
             return Err("comparison varying along several dimensions".into());
@@ -190,11 +242,17 @@ impl BoxMask {
         // start + i must not wrap; unsigned comparisons agree with signed
         // ones when both sides are non-negative.
         let lo = if unsigned { 0 } else { min };
-        for g in index.range_guards(lo, max).ok_or("cannot bound a 64-bit index")? {
+        for g in index
+            .range_guards(lo, max)
+            .ok_or("cannot bound a 64-bit index")?
+        {
             push_guard(&mut guards, g);
         }
         if unsigned {
-            push_guard(&mut guards, ScalarExpr::cmp(Sge, bound.offset.clone(), ScalarExpr::constant(0, w)));
+            push_guard(
+                &mut guards,
+                ScalarExpr::cmp(Sge, bound.offset.clone(), ScalarExpr::constant(0, w)),
+            );
         }
         let n = shape[d] as u64;
         let s = index.offset.clone();
@@ -247,14 +305,25 @@ mod tests {
 
     #[test]
     fn bounds_checks_of_a_2d_tile() {
-        let rows = Affine::uniform(vec![32], atom(1, 32), None).add(&Affine::range(0, 32)).unwrap().expand_dims(1).unwrap();
+        let rows = Affine::uniform(vec![32], atom(1, 32), None)
+            .add(&Affine::range(0, 32))
+            .unwrap()
+            .expand_dims(1)
+            .unwrap();
         let m_bound = Affine::uniform(vec![32, 1], atom(2, 32), None);
         let row_mask = BoxMask::compare(IntPredicate::Slt, &rows, &m_bound).unwrap();
         let cols = Affine::range(0, 16).expand_dims(0).unwrap();
         let n_bound = Affine::uniform(vec![1, 16], atom(3, 32), None);
         let col_mask = BoxMask::compare(IntPredicate::Sgt, &n_bound, &cols).unwrap();
-        let mask = row_mask.broadcast(&[32, 16]).unwrap().and(&col_mask.broadcast(&[32, 16]).unwrap()).unwrap();
-        assert_eq!(show(&mask), "[0, clamp(%v2 - %v1, 0, 32)) x [0, clamp(%v3, 0, 16)) if true");
+        let mask = row_mask
+            .broadcast(&[32, 16])
+            .unwrap()
+            .and(&col_mask.broadcast(&[32, 16]).unwrap())
+            .unwrap();
+        assert_eq!(
+            show(&mask),
+            "[0, clamp(%v2 - %v1, 0, 32)) x [0, clamp(%v3, 0, 16)) if true"
+        );
         assert_eq!(mask.guards.len(), 1);
         let t = mask.trans(&[1, 0]).unwrap();
         assert_eq!(t.shape, vec![16, 32]);
@@ -263,7 +332,12 @@ mod tests {
     #[test]
     fn unit_dims_become_conditions() {
         let one = Affine::range(0, 1);
-        let m = BoxMask::compare(IntPredicate::Slt, &one, &Affine::uniform(vec![1], atom(4, 32), None)).unwrap();
+        let m = BoxMask::compare(
+            IntPredicate::Slt,
+            &one,
+            &Affine::uniform(vec![1], atom(4, 32), None),
+        )
+        .unwrap();
         let b = m.broadcast(&[8]).unwrap();
         assert!(b.cond.width() == 1 && !b.cond.is_true());
         assert!(b.end[0].as_signed_const() == Some(8));
@@ -273,10 +347,23 @@ mod tests {
     fn non_boxes_are_rejected() {
         let r = Affine::range(0, 8);
         let two_r = r.add(&r).unwrap();
-        assert!(BoxMask::compare(IntPredicate::Slt, &two_r, &Affine::uniform(vec![8], atom(1, 32), None)).is_err());
-        assert!(BoxMask::compare(IntPredicate::Ne, &r, &Affine::uniform(vec![8], atom(1, 32), None)).is_err());
+        assert!(BoxMask::compare(
+            IntPredicate::Slt,
+            &two_r,
+            &Affine::uniform(vec![8], atom(1, 32), None)
+        )
+        .is_err());
+        assert!(BoxMask::compare(
+            IntPredicate::Ne,
+            &r,
+            &Affine::uniform(vec![8], atom(1, 32), None)
+        )
+        .is_err());
         let rows = r.expand_dims(1).unwrap().broadcast(&[8, 8]).unwrap();
         let cols = r.expand_dims(0).unwrap().broadcast(&[8, 8]).unwrap();
-        assert!(BoxMask::compare(IntPredicate::Sle, &cols, &rows).is_err(), "a triangle is not a box");
+        assert!(
+            BoxMask::compare(IntPredicate::Sle, &cols, &rows).is_err(),
+            "a triangle is not a box"
+        );
     }
 }

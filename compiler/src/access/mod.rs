@@ -61,8 +61,8 @@
 //! `--emit`); [`StridedAccess::address`] and friends evaluate it for given
 //! atom values (used by the differential tests).
 
-mod analyze;
 pub mod affine;
+mod analyze;
 pub mod mask;
 pub mod names;
 mod print;
@@ -70,7 +70,6 @@ pub mod scalar;
 
 #[cfg(test)]
 pub(crate) mod tests;
-
 
 use std::collections::BTreeMap;
 
@@ -103,7 +102,10 @@ pub enum AccessKind {
 impl AccessKind {
     /// Whether the op writes memory.
     pub fn writes(self) -> bool {
-        !matches!(self, AccessKind::Load | AccessKind::DescriptorLoad | AccessKind::DescriptorGather)
+        !matches!(
+            self,
+            AccessKind::Load | AccessKind::DescriptorLoad | AccessKind::DescriptorGather
+        )
     }
 }
 
@@ -305,7 +307,9 @@ impl AccessMap {
 
     /// Every memory op and its access, in program order.
     pub fn iter(&self) -> impl Iterator<Item = (Op, &MemAccess)> + '_ {
-        self.order.iter().filter_map(|&op| self.accesses[op].as_ref().map(|a| (op, a)))
+        self.order
+            .iter()
+            .filter_map(|&op| self.accesses[op].as_ref().map(|a| (op, a)))
     }
 
     /// The loop-carried value whose body argument is `arg`.
@@ -350,7 +354,9 @@ impl StridedAccess {
                 }
             };
             let stride = dim.stride.eval(env)?;
-            let step = (idx as u64).wrapping_mul(stride).wrapping_mul(self.elem_bytes);
+            let step = (idx as u64)
+                .wrapping_mul(stride)
+                .wrapping_mul(self.elem_bytes);
             addr = addr.wrapping_add(step);
         }
         Some(addr)

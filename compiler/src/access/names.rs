@@ -21,9 +21,16 @@ impl ValueNames {
         let mut names = ValueNames::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut add = |v: Value, names: &mut ValueNames| {
-            let base = module.dfg.values[v].name.clone().unwrap_or_else(|| format!("v{}", v.as_u32()));
+            let base = module.dfg.values[v]
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("v{}", v.as_u32()));
             let count = seen.entry(base.clone()).or_insert(0);
-            let name = if *count == 0 { format!("%{base}") } else { format!("%{base}#{count}") };
+            let name = if *count == 0 {
+                format!("%{base}")
+            } else {
+                format!("%{base}#{count}")
+            };
             *count += 1;
             names.names.insert(v, name);
         };
@@ -61,7 +68,10 @@ impl ValueNames {
 
     /// The display name of `v` (`%v<index>` for a value outside the function).
     pub fn name(&self, v: Value) -> String {
-        self.names.get(&v).cloned().unwrap_or_else(|| format!("%v{}", v.as_u32()))
+        self.names
+            .get(&v)
+            .cloned()
+            .unwrap_or_else(|| format!("%v{}", v.as_u32()))
     }
 }
 

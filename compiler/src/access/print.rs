@@ -81,12 +81,19 @@ pub(super) fn render(map: &AccessMap, module: &Module) -> String {
 }
 
 fn join(map: &AccessMap, exprs: &[super::ScalarExpr]) -> String {
-    exprs.iter().map(|e| map.show(e)).collect::<Vec<_>>().join(", ")
+    exprs
+        .iter()
+        .map(|e| map.show(e))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe_op(map: &AccessMap, module: &Module, op: Op) -> String {
     let data = &module.dfg.ops[op];
-    let at = data.pos.map(|p| format!(" @{}:{}", p.line, p.col)).unwrap_or_default();
+    let at = data
+        .pos
+        .map(|p| format!(" @{}:{}", p.line, p.col))
+        .unwrap_or_default();
     match module.dfg.results(op).first() {
         Some(&r) => format!("{} = {}{at}", map.names.name(r), data.opcode.name()),
         None => format!("{}{at}", data.opcode.name()),
@@ -100,12 +107,25 @@ fn affine_line(map: &AccessMap, a: &Affine) -> String {
         .zip(&a.shape)
         .map(|(d, n)| match &d.wrap {
             None => format!("{n}:{}", map.show(&d.coef)),
-            Some(w) => format!("{n}:{} wrap({}, {})", map.show(&d.coef), map.show(&w.start), map.show(&w.modulus)),
+            Some(w) => format!(
+                "{n}:{} wrap({}, {})",
+                map.show(&d.coef),
+                map.show(&w.start),
+                map.show(&w.modulus)
+            ),
         })
         .collect();
     let mut line = format!("{} + [{}]", map.show(&a.offset), dims.join(", "));
     if !a.guards.is_empty() {
-        let _ = write!(line, " if {}", a.guards.iter().map(|g| map.show(g)).collect::<Vec<_>>().join(" && "));
+        let _ = write!(
+            line,
+            " if {}",
+            a.guards
+                .iter()
+                .map(|g| map.show(g))
+                .collect::<Vec<_>>()
+                .join(" && ")
+        );
     }
     line
 }
@@ -114,7 +134,11 @@ fn shape_text(shape: &[i64]) -> String {
     if shape.is_empty() {
         "scalar".into()
     } else {
-        shape.iter().map(i64::to_string).collect::<Vec<_>>().join("x")
+        shape
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join("x")
     }
 }
 
@@ -129,13 +153,29 @@ fn fill_text(map: &AccessMap, fill: &Fill) -> String {
 }
 
 fn render_strided(out: &mut String, map: &AccessMap, s: &StridedAccess) {
-    let _ = writeln!(out, "    strided {:?} {} {}", s.kind, s.elem, shape_text(&s.shape()));
+    let _ = writeln!(
+        out,
+        "    strided {:?} {} {}",
+        s.kind,
+        s.elem,
+        shape_text(&s.shape())
+    );
     let _ = writeln!(out, "      base   {}", map.show(&s.base));
     for (d, dim) in s.dims.iter().enumerate() {
-        let _ = write!(out, "      dim {d}  size {} stride {}", dim.size, map.show(&dim.stride));
+        let _ = write!(
+            out,
+            "      dim {d}  size {} stride {}",
+            dim.size,
+            map.show(&dim.stride)
+        );
         match &dim.wrap {
             Some(w) => {
-                let _ = writeln!(out, " index ({} + i) mod {}", map.show(&w.start), map.show(&w.modulus));
+                let _ = writeln!(
+                    out,
+                    " index ({} + i) mod {}",
+                    map.show(&w.start),
+                    map.show(&w.modulus)
+                );
             }
             None => out.push('\n'),
         }
@@ -162,7 +202,14 @@ fn render_strided(out: &mut String, map: &AccessMap, s: &StridedAccess) {
 }
 
 fn render_indirect(out: &mut String, map: &AccessMap, what: &str, i: &IndirectAccess) {
-    let _ = writeln!(out, "    {what} {:?} {} {} via {}", i.kind, i.elem, shape_text(&i.shape), map.names.name(i.source));
+    let _ = writeln!(
+        out,
+        "    {what} {:?} {} {} via {}",
+        i.kind,
+        i.elem,
+        shape_text(&i.shape),
+        map.names.name(i.source)
+    );
     if let Some(m) = i.mask {
         let _ = writeln!(out, "      mask   {}", map.names.name(m));
     }

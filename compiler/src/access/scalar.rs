@@ -49,19 +49,41 @@ pub enum ScalarExpr {
     /// A register value of `width` bits.
     Atom { atom: Atom, width: u32 },
     /// A wrapping integer op at `width` bits (both operands have that width).
-    Binary { op: IntBinaryOp, width: u32, lhs: Box<ScalarExpr>, rhs: Box<ScalarExpr> },
+    Binary {
+        op: IntBinaryOp,
+        width: u32,
+        lhs: Box<ScalarExpr>,
+        rhs: Box<ScalarExpr>,
+    },
     /// `arith.cmpi` of two operands of equal width; an `i1`.
-    Cmp { pred: IntPredicate, lhs: Box<ScalarExpr>, rhs: Box<ScalarExpr> },
+    Cmp {
+        pred: IntPredicate,
+        lhs: Box<ScalarExpr>,
+        rhs: Box<ScalarExpr>,
+    },
     /// A width conversion to `to` bits.
-    Cast { kind: CastKind, to: u32, arg: Box<ScalarExpr> },
+    Cast {
+        kind: CastKind,
+        to: u32,
+        arg: Box<ScalarExpr>,
+    },
     /// `cond ? if_true : if_false` (`cond` is an `i1`).
-    Select { cond: Box<ScalarExpr>, if_true: Box<ScalarExpr>, if_false: Box<ScalarExpr> },
+    Select {
+        cond: Box<ScalarExpr>,
+        if_true: Box<ScalarExpr>,
+        if_false: Box<ScalarExpr>,
+    },
     /// `clamp(bound − start + (plus_one ? 1 : 0), 0, max)` computed exactly
     /// (no wrapping) on the signed values of `bound` and `start` (which
     /// share a width); an `i64`. It counts the indices `i ∈ [0, max)` with
     /// `start + i < bound` (or `≤ bound` with `plus_one`): the valid extent
     /// of a masked dimension.
-    ClampDiff { bound: Box<ScalarExpr>, start: Box<ScalarExpr>, plus_one: bool, max: u64 },
+    ClampDiff {
+        bound: Box<ScalarExpr>,
+        start: Box<ScalarExpr>,
+        plus_one: bool,
+        max: u64,
+    },
 }
 
 /// The signed range of a `width`-bit integer.
@@ -78,7 +100,10 @@ impl ScalarExpr {
 
     /// The constant `value` truncated to `width` bits.
     pub fn constant(value: i128, width: u32) -> ScalarExpr {
-        ScalarExpr::Const { bits: (value as u64) & int::mask(width), width }
+        ScalarExpr::Const {
+            bits: (value as u64) & int::mask(width),
+            width,
+        }
     }
 
     /// A register value.
@@ -162,7 +187,11 @@ impl ScalarExpr {
                 rhs.collect_atoms(out);
             }
             ScalarExpr::Cast { arg, .. } => arg.collect_atoms(out),
-            ScalarExpr::Select { cond, if_true, if_false } => {
+            ScalarExpr::Select {
+                cond,
+                if_true,
+                if_false,
+            } => {
                 cond.collect_atoms(out);
                 if_true.collect_atoms(out);
                 if_false.collect_atoms(out);
@@ -187,11 +216,18 @@ impl ScalarExpr {
         let width = lhs.width();
         debug_assert_eq!(width, rhs.width(), "{op:?} of mismatched widths");
         if let (Some(a), Some(b)) = (lhs.as_const(), rhs.as_const()) {
-            return ScalarExpr::Const { bits: int::int_binary(op, width, a, b), width };
+            return ScalarExpr::Const {
+                bits: int::int_binary(op, width, a, b),
+                width,
+            };
         }
         let commutative = matches!(op, Add | Mul | And | Or | Xor | MaxS | MaxU | MinS | MinU);
         // Canonical order: a constant operand goes right.
-        let (lhs, rhs) = if commutative && lhs.as_const().is_some() { (rhs, lhs) } else { (lhs, rhs) };
+        let (lhs, rhs) = if commutative && lhs.as_const().is_some() {
+            (rhs, lhs)
+        } else {
+            (lhs, rhs)
+        };
         let all_ones = int::mask(width);
         match (op, rhs.as_const()) {
             (Add | Sub | Or | Xor | Shl | ShrS | ShrU, Some(0)) => return lhs,
@@ -200,7 +236,10 @@ impl ScalarExpr {
             (And, Some(m)) if m == all_ones => return lhs,
             (Sub, Some(c)) => {
                 // x − c ≡ x + (−c) (mod 2^w): one canonical form for offsets.
-                let neg = ScalarExpr::Const { bits: c.wrapping_neg() & all_ones, width };
+                let neg = ScalarExpr::Const {
+                    bits: c.wrapping_neg() & all_ones,
+                    width,
+                };
                 return ScalarExpr::binary(Add, lhs, neg);
             }
             _ => {}
@@ -223,10 +262,19 @@ impl ScalarExpr {
         }
         // (x op c1) op c2 → x op (c1 op c2) for associative add and mul.
         if let (Add | Mul, Some(c2)) = (op, rhs.as_const()) {
-            if let ScalarExpr::Binary { op: inner, lhs: x, rhs: c1, .. } = &lhs {
+            if let ScalarExpr::Binary {
+                op: inner,
+                lhs: x,
+                rhs: c1,
+                ..
+            } = &lhs
+            {
                 if *inner == op {
                     if let Some(c1) = c1.as_const() {
-                        let c = ScalarExpr::Const { bits: int::int_binary(op, width, c1, c2), width };
+                        let c = ScalarExpr::Const {
+                            bits: int::int_binary(op, width, c1, c2),
+                            width,
+                        };
                         return ScalarExpr::binary(op, (**x).clone(), c);
                     }
                 }
@@ -235,10 +283,19 @@ impl ScalarExpr {
         // (x + c) * k → x*k + c*k keeps constants outermost, so offsets built
         // in different orders compare equal.
         if let (Mul, Some(k)) = (op, rhs.as_const()) {
-            if let ScalarExpr::Binary { op: Add, lhs: x, rhs: c, .. } = &lhs {
+            if let ScalarExpr::Binary {
+                op: Add,
+                lhs: x,
+                rhs: c,
+                ..
+            } = &lhs
+            {
                 if let Some(c) = c.as_const() {
                     let scaled = ScalarExpr::binary(Mul, (**x).clone(), rhs.clone());
-                    let c = ScalarExpr::Const { bits: int::int_binary(Mul, width, c, k), width };
+                    let c = ScalarExpr::Const {
+                        bits: int::int_binary(Mul, width, c, k),
+                        width,
+                    };
                     return ScalarExpr::binary(Add, scaled, c);
                 }
             }
@@ -246,7 +303,13 @@ impl ScalarExpr {
         // (x + c) + y → (x + y) + c, likewise.
         if let Add = op {
             if rhs.as_const().is_none() {
-                if let ScalarExpr::Binary { op: Add, lhs: x, rhs: c, .. } = &lhs {
+                if let ScalarExpr::Binary {
+                    op: Add,
+                    lhs: x,
+                    rhs: c,
+                    ..
+                } = &lhs
+                {
                     if c.as_const().is_some() {
                         let sum = ScalarExpr::binary(Add, (**x).clone(), rhs);
                         return ScalarExpr::binary(Add, sum, (**c).clone());
@@ -254,20 +317,31 @@ impl ScalarExpr {
                 }
             }
         }
-        ScalarExpr::Binary { op, width, lhs: Box::new(lhs), rhs: Box::new(rhs) }
+        ScalarExpr::Binary {
+            op,
+            width,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        }
     }
 
+    // `add`, `sub` and `mul` build expressions (simplifying as they go);
+    // they are not arithmetic on values, hence not the `std::ops` traits.
+
     /// `a + b`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(a: ScalarExpr, b: ScalarExpr) -> ScalarExpr {
         ScalarExpr::binary(IntBinaryOp::Add, a, b)
     }
 
     /// `a − b`.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(a: ScalarExpr, b: ScalarExpr) -> ScalarExpr {
         ScalarExpr::binary(IntBinaryOp::Sub, a, b)
     }
 
     /// `a × b`.
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(a: ScalarExpr, b: ScalarExpr) -> ScalarExpr {
         ScalarExpr::binary(IntBinaryOp::Mul, a, b)
     }
@@ -322,7 +396,11 @@ impl ScalarExpr {
                 return ScalarExpr::bool(v);
             }
         }
-        ScalarExpr::Cmp { pred, lhs: Box::new(lhs), rhs: Box::new(rhs) }
+        ScalarExpr::Cmp {
+            pred,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        }
     }
 
     /// A width conversion, simplified.
@@ -341,24 +419,44 @@ impl ScalarExpr {
         }
         match (&arg, kind) {
             // sext(sext(x)) = sext(x); zext(zext(x)) = zext(x).
-            (ScalarExpr::Cast { kind: inner, arg: x, .. }, CastKind::SignExtend | CastKind::ZeroExtend)
-                if *inner == kind =>
-            {
+            (
+                ScalarExpr::Cast {
+                    kind: inner,
+                    arg: x,
+                    ..
+                },
+                CastKind::SignExtend | CastKind::ZeroExtend,
+            ) if *inner == kind => {
                 return ScalarExpr::cast(kind, to, (**x).clone());
             }
             // trunc(ext(x)) back to x's width (or narrower) only drops the extension.
             (
-                ScalarExpr::Cast { kind: CastKind::SignExtend | CastKind::ZeroExtend, arg: x, .. },
+                ScalarExpr::Cast {
+                    kind: CastKind::SignExtend | CastKind::ZeroExtend,
+                    arg: x,
+                    ..
+                },
                 CastKind::Truncate,
             ) if x.width() >= to => {
                 return ScalarExpr::cast(CastKind::Truncate, to, (**x).clone());
             }
-            (ScalarExpr::Cast { kind: CastKind::Truncate, arg: x, .. }, CastKind::Truncate) => {
+            (
+                ScalarExpr::Cast {
+                    kind: CastKind::Truncate,
+                    arg: x,
+                    ..
+                },
+                CastKind::Truncate,
+            ) => {
                 return ScalarExpr::cast(CastKind::Truncate, to, (**x).clone());
             }
             _ => {}
         }
-        ScalarExpr::Cast { kind, to, arg: Box::new(arg) }
+        ScalarExpr::Cast {
+            kind,
+            to,
+            arg: Box::new(arg),
+        }
     }
 
     /// Sign extension to `to` bits.
@@ -368,7 +466,11 @@ impl ScalarExpr {
 
     /// Sign extension or truncation to `to` bits, whichever applies.
     pub fn resize_signed(to: u32, arg: ScalarExpr) -> ScalarExpr {
-        let kind = if to >= arg.width() { CastKind::SignExtend } else { CastKind::Truncate };
+        let kind = if to >= arg.width() {
+            CastKind::SignExtend
+        } else {
+            CastKind::Truncate
+        };
         ScalarExpr::cast(kind, to, arg)
     }
 
@@ -380,13 +482,26 @@ impl ScalarExpr {
         if cond.is_false() {
             return b;
         }
-        ScalarExpr::Select { cond: Box::new(cond), if_true: Box::new(a), if_false: Box::new(b) }
+        ScalarExpr::Select {
+            cond: Box::new(cond),
+            if_true: Box::new(a),
+            if_false: Box::new(b),
+        }
     }
 
     /// `clamp(bound − start (+1), 0, max)` computed exactly (see
     /// [`ScalarExpr::ClampDiff`]).
-    pub fn clamp_diff(bound: ScalarExpr, start: ScalarExpr, plus_one: bool, max: u64) -> ScalarExpr {
-        debug_assert_eq!(bound.width(), start.width(), "clamp_diff of mismatched widths");
+    pub fn clamp_diff(
+        bound: ScalarExpr,
+        start: ScalarExpr,
+        plus_one: bool,
+        max: u64,
+    ) -> ScalarExpr {
+        debug_assert_eq!(
+            bound.width(),
+            start.width(),
+            "clamp_diff of mismatched widths"
+        );
         let (b, s) = (bound.signed_range(), start.signed_range());
         let k = i128::from(plus_one);
         let (lo, hi) = (b.0 - s.1 + k, b.1 - s.0 + k);
@@ -401,7 +516,12 @@ impl ScalarExpr {
             let v = (i128::from(b) - i128::from(s) + k).clamp(0, max_i);
             return ScalarExpr::constant(v, 64);
         }
-        ScalarExpr::ClampDiff { bound: Box::new(bound), start: Box::new(start), plus_one, max }
+        ScalarExpr::ClampDiff {
+            bound: Box::new(bound),
+            start: Box::new(start),
+            plus_one,
+            max,
+        }
     }
 
     // ---- analysis ----------------------------------------------------------
@@ -454,7 +574,9 @@ impl ScalarExpr {
                     }
                 }
             }
-            ScalarExpr::Select { if_true, if_false, .. } => {
+            ScalarExpr::Select {
+                if_true, if_false, ..
+            } => {
                 let (a, b) = (if_true.signed_range(), if_false.signed_range());
                 (a.0.min(b.0), a.1.max(b.1))
             }
@@ -470,12 +592,18 @@ impl ScalarExpr {
         Some(match self {
             ScalarExpr::Const { bits, .. } => *bits,
             ScalarExpr::Atom { atom, width } => int::truncate(env(*atom)?, *width),
-            ScalarExpr::Binary { op, width, lhs, rhs } => {
-                int::int_binary(*op, *width, lhs.eval(env)?, rhs.eval(env)?)
-            }
-            ScalarExpr::Cmp { pred, lhs, rhs } => {
-                u64::from(int::cmp_int(*pred, lhs.width(), lhs.eval(env)?, rhs.eval(env)?))
-            }
+            ScalarExpr::Binary {
+                op,
+                width,
+                lhs,
+                rhs,
+            } => int::int_binary(*op, *width, lhs.eval(env)?, rhs.eval(env)?),
+            ScalarExpr::Cmp { pred, lhs, rhs } => u64::from(int::cmp_int(
+                *pred,
+                lhs.width(),
+                lhs.eval(env)?,
+                rhs.eval(env)?,
+            )),
             ScalarExpr::Cast { kind, to, arg } => {
                 let v = arg.eval(env)?;
                 match kind {
@@ -484,14 +612,23 @@ impl ScalarExpr {
                     CastKind::Truncate => int::truncate(v, *to),
                 }
             }
-            ScalarExpr::Select { cond, if_true, if_false } => {
+            ScalarExpr::Select {
+                cond,
+                if_true,
+                if_false,
+            } => {
                 if cond.eval(env)? & 1 != 0 {
                     if_true.eval(env)?
                 } else {
                     if_false.eval(env)?
                 }
             }
-            ScalarExpr::ClampDiff { bound, start, plus_one, max } => {
+            ScalarExpr::ClampDiff {
+                bound,
+                start,
+                plus_one,
+                max,
+            } => {
                 let w = bound.width();
                 let b = i128::from(int::sign_extend(bound.eval(env)?, w));
                 let s = i128::from(int::sign_extend(start.eval(env)?, w));
@@ -502,7 +639,8 @@ impl ScalarExpr {
 
     /// Evaluates to a signed integer.
     pub fn eval_signed(&self, env: &dyn Fn(Atom) -> Option<u64>) -> Option<i64> {
-        self.eval(env).map(|bits| int::sign_extend(bits, self.width()))
+        self.eval(env)
+            .map(|bits| int::sign_extend(bits, self.width()))
     }
 
     // ---- printing ------------------------------------------------------------
@@ -573,7 +711,13 @@ fn predicate_symbol(pred: IntPredicate) -> &'static str {
 
 impl fmt::Display for DisplayExpr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sub = |e: &'_ ScalarExpr| DisplayExpr { expr: e, names: self.names }.to_string();
+        let sub = |e: &'_ ScalarExpr| {
+            DisplayExpr {
+                expr: e,
+                names: self.names,
+            }
+            .to_string()
+        };
         match self.expr {
             ScalarExpr::Const { bits, width: 1 } => write!(f, "{}", *bits != 0),
             ScalarExpr::Const { bits, width } => write!(f, "{}", int::sign_extend(*bits, *width)),
@@ -593,10 +737,25 @@ impl fmt::Display for DisplayExpr<'_> {
                 };
                 write!(f, "{name}{to}({})", sub(arg))
             }
-            ScalarExpr::Select { cond, if_true, if_false } => {
-                write!(f, "select({}, {}, {})", sub(cond), sub(if_true), sub(if_false))
+            ScalarExpr::Select {
+                cond,
+                if_true,
+                if_false,
+            } => {
+                write!(
+                    f,
+                    "select({}, {}, {})",
+                    sub(cond),
+                    sub(if_true),
+                    sub(if_false)
+                )
             }
-            ScalarExpr::ClampDiff { bound, start, plus_one, max } => {
+            ScalarExpr::ClampDiff {
+                bound,
+                start,
+                plus_one,
+                max,
+            } => {
                 let one = if *plus_one { " + 1" } else { "" };
                 if start.is_zero() {
                     write!(f, "clamp({}{one}, 0, {max})", sub(bound))
@@ -643,12 +802,20 @@ mod tests {
         assert!(ScalarExpr::mul(x.clone(), c(0, 32)).is_zero());
         assert!(ScalarExpr::sub(x.clone(), x.clone()).is_zero());
         // (x + 3) * 4 + 5 → x*4 + 17
-        let e = ScalarExpr::add(ScalarExpr::mul(ScalarExpr::add(x.clone(), c(3, 32)), c(4, 32)), c(5, 32));
+        let e = ScalarExpr::add(
+            ScalarExpr::mul(ScalarExpr::add(x.clone(), c(3, 32)), c(4, 32)),
+            c(5, 32),
+        );
         assert_eq!(e.display(&names).to_string(), "((%v1 * 4) + 17)");
         // (x + 1) + y → (x + y) + 1
         let e = ScalarExpr::add(ScalarExpr::add(x.clone(), c(1, 32)), v(2, 32));
         assert_eq!(e.display(&names).to_string(), "((%v1 + %v2) + 1)");
-        assert_eq!(ScalarExpr::sub(x.clone(), c(2, 32)).display(&names).to_string(), "(%v1 + -2)");
+        assert_eq!(
+            ScalarExpr::sub(x.clone(), c(2, 32))
+                .display(&names)
+                .to_string(),
+            "(%v1 + -2)"
+        );
     }
 
     #[test]
@@ -668,8 +835,14 @@ mod tests {
         let limit = c(i128::from(i32::MAX) + 1, 64);
         assert!(ScalarExpr::cmp(IntPredicate::Slt, narrow.clone(), limit).is_true());
         assert!(!ScalarExpr::cmp(IntPredicate::Slt, v(1, 32), c(7, 32)).is_true());
-        assert_eq!(ScalarExpr::clamp_diff(c(100, 32), c(30, 32), false, 64).as_signed_const(), Some(64));
-        assert_eq!(ScalarExpr::clamp_diff(c(40, 32), c(30, 32), true, 64).as_signed_const(), Some(11));
+        assert_eq!(
+            ScalarExpr::clamp_diff(c(100, 32), c(30, 32), false, 64).as_signed_const(),
+            Some(64)
+        );
+        assert_eq!(
+            ScalarExpr::clamp_diff(c(40, 32), c(30, 32), true, 64).as_signed_const(),
+            Some(11)
+        );
         let e = ScalarExpr::clamp_diff(v(5, 32), v(6, 32), false, 64);
         assert_eq!(e.display(&names).to_string(), "clamp(%v5 - %v6, 0, 64)");
         assert_eq!(e.eval(&env), Some(0));

@@ -18,6 +18,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show a machine model and its derived figures.
+    Machine {
+        /// A built-in machine name (`maia200-like`, `tiny`) or a TOML file.
+        #[arg(long)]
+        machine: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assemble ISA text into a binary.
+    Asm {
+        /// The assembly file.
+        input: PathBuf,
+        /// The binary to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Disassemble a binary into ISA text.
+    Disasm {
+        /// The binary file.
+        input: PathBuf,
+    },
     /// Print a TTIR module in canonical form (FILE or `-` for stdin).
     Fmt {
         /// The TTIR file, or `-`.
@@ -56,6 +78,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Machine { machine, json } => maiac_backend::machine::describe(machine.as_deref(), json)
+            .map(|text| print!("{text}"))
+            .map_err(|e| format!("error: {e}\n")),
+        Command::Asm { input, output } => {
+            maiac_backend::asm::assemble_file(&input, &output).map_err(|e| format!("error: {e}\n"))
+        }
+        Command::Disasm { input } => maiac_backend::asm::disassemble_file(&input)
+            .map(|text| print!("{text}"))
+            .map_err(|e| format!("error: {e}\n")),
         Command::Fmt { file } => {
             maiac_compiler::cli::fmt_command(&file).map(|text| print!("{text}"))
         }

@@ -98,8 +98,14 @@ pub(crate) fn constant_value(m: &Module, v: Value) -> Option<ConstValue> {
     let ty = m.dfg.value_type(v);
     let width = elem_width(ty)?;
     match m.dfg.attr(def, "value")? {
-        Attribute::Dense { elems: DenseElements::Splat(a), .. } => attr_bits(a, width).map(ConstValue::Splat),
-        Attribute::Dense { elems: DenseElements::Elements(items), .. } => {
+        Attribute::Dense {
+            elems: DenseElements::Splat(a),
+            ..
+        } => attr_bits(a, width).map(ConstValue::Splat),
+        Attribute::Dense {
+            elems: DenseElements::Elements(items),
+            ..
+        } => {
             let bits: Option<Vec<u64>> = items.iter().map(|a| attr_bits(a, width)).collect();
             let bits = bits?;
             (bits.len() as u64 == ty.num_elements()).then_some(ConstValue::Elements(bits))
@@ -116,7 +122,10 @@ fn element_attr(bits: u64, elem: &Type) -> Attribute {
         Type::Float(f) => Attribute::Float { bits, ty: *f },
         other => {
             let width = other.int_width().unwrap_or(64);
-            Attribute::Int { value: i128::from(sign_extend(bits, width)), ty: other.clone() }
+            Attribute::Int {
+                value: i128::from(sign_extend(bits, width)),
+                ty: other.clone(),
+            }
         }
     }
 }
@@ -126,9 +135,10 @@ pub(crate) fn constant_attr(value: &ConstValue, ty: &Type) -> Attribute {
     let elem = ty.element();
     match (ty.is_tensor(), value) {
         (false, v) => element_attr(v.get(0), elem),
-        (true, ConstValue::Splat(b)) => {
-            Attribute::Dense { ty: ty.clone(), elems: DenseElements::Splat(Box::new(element_attr(*b, elem))) }
-        }
+        (true, ConstValue::Splat(b)) => Attribute::Dense {
+            ty: ty.clone(),
+            elems: DenseElements::Splat(Box::new(element_attr(*b, elem))),
+        },
         (true, ConstValue::Elements(v)) => Attribute::Dense {
             ty: ty.clone(),
             elems: DenseElements::Elements(v.iter().map(|&b| element_attr(b, elem)).collect()),
@@ -151,7 +161,9 @@ fn fold_function(m: &mut Module, func: Op) {
             continue;
         }
         substitute_operands(m, op, &subst);
-        let Some(folded) = fold_op(m, op) else { continue };
+        let Some(folded) = fold_op(m, op) else {
+            continue;
+        };
         let result = m.dfg.results(op)[0];
         let replacement = match folded {
             Folded::Value(v) => resolve(&subst, v),
@@ -184,7 +196,9 @@ fn fold_op(m: &Module, op: Op) -> Option<Folded> {
     if !data.regions.is_empty() || opcode == Constant {
         return None;
     }
-    let &[result] = m.dfg.results(op) else { return None };
+    let &[result] = m.dfg.results(op) else {
+        return None;
+    };
     let result_ty = m.dfg.value_type(result);
     let operands = m.dfg.operands(op);
     let consts: Vec<Option<ConstValue>> = operands.iter().map(|&v| constant_value(m, v)).collect();
@@ -208,7 +222,10 @@ fn fold_op(m: &Module, op: Op) -> Option<Folded> {
         // No pointer constants.
         AddPtr | IntToPtr | PtrToInt => None,
         _ if opcode.is_elementwise() => {
-            let types: Vec<Type> = operands.iter().map(|&v| m.dfg.value_type(v).clone()).collect();
+            let types: Vec<Type> = operands
+                .iter()
+                .map(|&v| m.dfg.value_type(v).clone())
+                .collect();
             let e = ElementwiseOp::resolve(opcode, &data.attrs, &types, result_ty).ok()?;
             elem_width(result_ty)?;
             if consts.iter().all(|c| c.splat().is_some()) {
@@ -216,7 +233,11 @@ fn fold_op(m: &Module, op: Op) -> Option<Folded> {
                 return Some(Folded::Constant(ConstValue::Splat(e.eval(&args))));
             }
             let n = usize::try_from(result_ty.num_elements()).ok()?;
-            if n > MAX_FOLDED_ELEMENTS {
+            let sizes_agree = consts.iter().all(|c| match c {
+                ConstValue::Splat(_) => true,
+                ConstValue::Elements(v) => v.len() == n,
+            });
+            if n > MAX_FOLDED_ELEMENTS || !sizes_agree {
                 return None;
             }
             let mut args = vec![0u64; consts.len()];
@@ -235,7 +256,13 @@ fn fold_op(m: &Module, op: Op) -> Option<Folded> {
 }
 
 /// Exact integer identities (see the module docs).
-fn fold_identity(m: &Module, opcode: Opcode, operands: &[Value], consts: &[Option<ConstValue>], ty: &Type) -> Option<Folded> {
+fn fold_identity(
+    m: &Module,
+    opcode: Opcode,
+    operands: &[Value],
+    consts: &[Option<ConstValue>],
+    ty: &Type,
+) -> Option<Folded> {
     use Opcode::*;
     let width = match ty.element() {
         Type::Int(w) => *w,
@@ -243,7 +270,12 @@ fn fold_identity(m: &Module, opcode: Opcode, operands: &[Value], consts: &[Optio
         _ if opcode == Select => 0,
         _ => return None,
     };
-    let splat = |i: usize| consts.get(i).and_then(|c| c.as_ref()).and_then(ConstValue::splat);
+    let splat = |i: usize| {
+        consts
+            .get(i)
+            .and_then(|c| c.as_ref())
+            .and_then(ConstValue::splat)
+    };
     let same = operands.len() == 2 && operands[0] == operands[1];
     let zero = || Some(Folded::Constant(ConstValue::Splat(0)));
     let ones = mask(width);
@@ -253,13 +285,19 @@ fn fold_identity(m: &Module, opcode: Opcode, operands: &[Value], consts: &[Optio
                 return None;
             }
             return match splat(0) {
-                Some(c) => Some(Folded::Value(if c & 1 != 0 { operands[1] } else { operands[2] })),
+                Some(c) => Some(Folded::Value(if c & 1 != 0 {
+                    operands[1]
+                } else {
+                    operands[2]
+                })),
                 None if operands[1] == operands[2] => Some(Folded::Value(operands[1])),
                 None => None,
             };
         }
         SubI | XOrI if same => return zero(),
-        AndI | OrI | MaxSI | MaxUI | MinSI | MinUI if same => return Some(Folded::Value(operands[0])),
+        AndI | OrI | MaxSI | MaxUI | MinSI | MinUI if same => {
+            return Some(Folded::Value(operands[0]))
+        }
         _ => {}
     }
     if operands.len() != 2 || m.dfg.value_type(operands[0]) != ty {
@@ -267,7 +305,11 @@ fn fold_identity(m: &Module, opcode: Opcode, operands: &[Value], consts: &[Optio
     }
     let commutative = matches!(opcode, AddI | MulI | AndI | OrI | XOrI);
     // (constant side, other side) orders to try.
-    let orders: &[(usize, usize)] = if commutative { &[(1, 0), (0, 1)] } else { &[(1, 0)] };
+    let orders: &[(usize, usize)] = if commutative {
+        &[(1, 0), (0, 1)]
+    } else {
+        &[(1, 0)]
+    };
     for &(c, x) in orders {
         let Some(k) = splat(c) else { continue };
         let keep = Some(Folded::Value(operands[x]));

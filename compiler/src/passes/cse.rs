@@ -29,7 +29,10 @@ impl Pass<Module> for Cse {
     fn run(&mut self, m: &mut Module, _cx: &mut PassContext) -> Result<(), Diagnostic> {
         let funcs: Vec<Op> = m.functions().collect();
         for func in funcs {
-            let mut walker = Walker { subst: HashMap::new(), scopes: Vec::new() };
+            let mut walker = Walker {
+                subst: HashMap::new(),
+                scopes: Vec::new(),
+            };
             let regions = m.dfg.ops[func].regions.clone();
             for region in regions {
                 walker.region(m, region);
@@ -75,12 +78,22 @@ impl Walker {
                 let key = Key {
                     opcode: m.dfg.opcode(op),
                     operands: m.dfg.operands(op).to_vec(),
-                    results: m.dfg.results(op).iter().map(|&r| m.dfg.value_type(r).clone()).collect(),
+                    results: m
+                        .dfg
+                        .results(op)
+                        .iter()
+                        .map(|&r| m.dfg.value_type(r).clone())
+                        .collect(),
                     attrs: format!("{:?}", m.dfg.ops[op].attrs),
                 };
                 if let Some(&earlier) = self.scopes.iter().rev().find_map(|s| s.get(&key)) {
-                    let pairs: Vec<(Value, Value)> =
-                        m.dfg.results(op).iter().copied().zip(m.dfg.results(earlier).iter().copied()).collect();
+                    let pairs: Vec<(Value, Value)> = m
+                        .dfg
+                        .results(op)
+                        .iter()
+                        .copied()
+                        .zip(m.dfg.results(earlier).iter().copied())
+                        .collect();
                     self.subst.extend(pairs);
                     erase_op(m, op);
                     continue;

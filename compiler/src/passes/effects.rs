@@ -23,9 +23,13 @@ pub fn is_pure(m: &Module, op: Op) -> bool {
         return false;
     }
     match opcode {
-        Load | DescriptorLoad | DescriptorGather | AtomicRmw | AtomicCas | Func | For | If | While => false,
+        Load | DescriptorLoad | DescriptorGather | AtomicRmw | AtomicCas | Func | For | If
+        | While => false,
         // An external function is pure only if it says so.
-        ExternElementwise => matches!(data.attrs.get("pure"), Some(Attribute::Bool(true) | Attribute::Unit)),
+        ExternElementwise => matches!(
+            data.attrs.get("pure"),
+            Some(Attribute::Bool(true) | Attribute::Unit)
+        ),
         _ => true,
     }
 }
@@ -51,7 +55,10 @@ fn regions_removable(m: &Module, op: Op) -> bool {
     for &region in &m.dfg.ops[op].regions {
         m.walk_region(region, &mut |inner| {
             let opcode = m.dfg.opcode(inner);
-            let terminator = matches!(opcode, Opcode::Yield | Opcode::ReduceReturn | Opcode::ScanReturn);
+            let terminator = matches!(
+                opcode,
+                Opcode::Yield | Opcode::ReduceReturn | Opcode::ScanReturn
+            );
             if !terminator && !is_removable(m, inner) {
                 ok = false;
             }
@@ -67,5 +74,9 @@ fn positive_constant_step(m: &Module, op: Op) -> bool {
     let Some(def) = m.dfg.defining_op(step) else {
         return false;
     };
-    m.dfg.opcode(def) == Opcode::Constant && m.dfg.attr(def, "value").and_then(Attribute::as_int).is_some_and(|v| v > 0)
+    m.dfg.opcode(def) == Opcode::Constant
+        && m.dfg
+            .attr(def, "value")
+            .and_then(Attribute::as_int)
+            .is_some_and(|v| v > 0)
 }

@@ -52,7 +52,11 @@ fn hoist_invariants(m: &mut Module, loop_op: Op) {
     for block in blocks {
         let ops: Vec<Op> = m.layout.ops(block).to_vec();
         for op in ops {
-            let invariant = is_pure(m, op) && m.dfg.operands(op).iter().all(|&v| !defined_inside(m, v, loop_op));
+            let invariant = is_pure(m, op)
+                && m.dfg
+                    .operands(op)
+                    .iter()
+                    .all(|&v| !defined_inside(m, v, loop_op));
             if invariant {
                 m.layout.remove_op(op);
                 m.layout.insert_op_before(op, loop_op);

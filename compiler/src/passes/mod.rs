@@ -50,7 +50,13 @@ pub fn render_module(m: &Module) -> String {
     let mut out = String::new();
     let mut stack: Vec<(maiac_ir::Block, usize)> = vec![(m.body, 0)];
     while let Some((block, depth)) = stack.pop() {
-        let _ = writeln!(out, "{}^{}({:?}):", "  ".repeat(depth), block, m.dfg.blocks[block].args);
+        let _ = writeln!(
+            out,
+            "{}^{}({:?}):",
+            "  ".repeat(depth),
+            block,
+            m.dfg.blocks[block].args
+        );
         for &op in m.layout.ops(block) {
             let results = m.dfg.results(op);
             let _ = writeln!(

@@ -508,4 +508,30 @@ mod tests {
             "`arith.constant` is missing its required attribute `value`",
         ]);
     }
+
+    #[test]
+    fn extended_multiply_index_cast_and_clamp() {
+        let mut b = Builder::kernel(&[Type::I32, Type::Index, Type::F32]);
+        let (i, idx, f) = (b.arg(0), b.arg(1), b.arg(2));
+        b.op(Opcode::MulSIExtended, &[i, i], &[Type::I32, Type::I32]);
+        b.op(Opcode::MulUIExtended, &[i, i], &[Type::I32, Type::I64]);
+        b.op(Opcode::IndexCast, &[i], &[Type::Index]);
+        b.op(Opcode::IndexCast, &[idx], &[Type::I64]);
+        b.op(Opcode::IndexCast, &[i], &[Type::I64]);
+        b.op_attrs(
+            Opcode::ClampF,
+            &[f, f, f],
+            &[Type::F32],
+            &[("propagateNan", Attribute::Enum("all".into()))],
+        );
+        b.op(Opcode::ClampF, &[f, f, f], &[Type::F32]);
+        b.op(Opcode::Fma, &[f, f], &[Type::F32]);
+        b.ret();
+        b.assert_errors(&[
+            "`arith.mului_extended` results must both have the operand type `i32`",
+            "`arith.index_cast` casts between `index` and an integer type, but got `i32` to `i64`",
+            "`tt.clampf` is missing its required attribute `propagateNan`",
+            "`math.fma` expects 3 operands, but has 2",
+        ]);
+    }
 }

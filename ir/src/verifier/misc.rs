@@ -56,3 +56,53 @@ pub(super) fn assume(cx: &OpCx) -> Check {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::opcode::Opcode;
+    use crate::types::Type;
+    use crate::verifier::test_builder::Builder;
+    use crate::Attribute;
+
+    #[test]
+    fn debugging_and_hints() {
+        let mut b = Builder::kernel(&[Type::tensor(vec![8], Type::I1), Type::I32, Type::I1]);
+        let (mask, i, c) = (b.arg(0), b.arg(1), b.arg(2));
+        b.op_attrs(
+            Opcode::Assert,
+            &[mask],
+            &[],
+            &[("message", Attribute::String("oops".into()))],
+        );
+        b.op_attrs(
+            Opcode::Assert,
+            &[i],
+            &[],
+            &[("message", Attribute::String("oops".into()))],
+        );
+        let print = |signs: Vec<i64>| {
+            [
+                ("prefix", Attribute::String(" x: ".into())),
+                ("hex", Attribute::Bool(false)),
+                (
+                    "isSigned",
+                    Attribute::DenseArray {
+                        elem: Type::I32,
+                        values: signs,
+                    },
+                ),
+            ]
+        };
+        b.op_attrs(Opcode::Print, &[i, mask], &[], &print(vec![1, 0]));
+        b.op_attrs(Opcode::Print, &[i, mask], &[], &print(vec![1]));
+        b.op(Opcode::Poison, &[], &[Type::F32]);
+        b.op(Opcode::Assume, &[c], &[]);
+        b.op(Opcode::Assume, &[i], &[]);
+        b.ret();
+        b.assert_errors(&[
+            "`tt.assert` condition must be `i1` or a tensor of `i1`, but is `i32`",
+            "`tt.print` attribute `isSigned` has 1 entries for 2 values",
+            "`llvm.intr.assume` condition must be `i1`, but is `i32`",
+        ]);
+    }
+}

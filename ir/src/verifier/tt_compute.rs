@@ -605,4 +605,127 @@ mod tests {
             "`tt.fp_to_fp` narrowing `tensor<16xf32>` to `tensor<16xf8E4M3FN>` requires a rounding mode",
         ]);
     }
+
+    #[test]
+    fn program_ids_and_bitcasts() {
+        let mut b = Builder::kernel(&[Type::F32, Type::ptr(Type::F32)]);
+        let (f, p) = (b.arg(0), b.arg(1));
+        b.op_attrs(
+            Opcode::GetProgramId,
+            &[],
+            &[Type::I32],
+            &[("axis", i32_attr(3))],
+        );
+        b.op_attrs(
+            Opcode::GetNumPrograms,
+            &[],
+            &[Type::I64],
+            &[("axis", i32_attr(0))],
+        );
+        b.op(Opcode::Bitcast, &[f], &[Type::I32]);
+        b.op(Opcode::Bitcast, &[f], &[Type::I64]);
+        b.op(Opcode::Bitcast, &[p], &[Type::ptr(Type::I8)]);
+        b.op(Opcode::Bitcast, &[p], &[Type::I64]);
+        b.ret();
+        b.assert_errors(&[
+            "`tt.get_program_id` axis must be 0, 1 or 2 (x, y or z), but is 3",
+            "`tt.get_num_programs` result must be `i32`, but is `i64`",
+            "`tt.bitcast` operand `f32` and result `i64` must have the same bit width",
+            "`tt.bitcast` cannot cast between a pointer and a non-pointer",
+        ]);
+    }
+
+    #[test]
+    fn dot_scaled_formats_and_scales() {
+        let fp4 = |r, c| t(&[r, c], Type::I8);
+        let mut b = Builder::kernel(&[
+            fp4(128, 32),
+            fp4(32, 128),
+            t(&[128, 128], Type::F32),
+            fp4(128, 2),
+            fp4(128, 4),
+            t(&[64, 128], Type::Float(FloatType::F8E4M3FN)),
+        ]);
+        let (a, bm, c, scale, wide_scale, fp8) =
+            (b.arg(0), b.arg(1), b.arg(2), b.arg(3), b.arg(4), b.arg(5));
+        let formats = |x: &str, y: &str| {
+            [
+                ("a_elem_type", Attribute::Enum(x.into())),
+                ("b_elem_type", Attribute::Enum(y.into())),
+            ]
+        };
+        let acc = || t(&[128, 128], Type::F32);
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c, scale, scale],
+            &[acc()],
+            &formats("e2m1", "e2m1"),
+        );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c],
+            &[acc()],
+            &formats("e2m1", "e2m1"),
+        );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, fp8, c],
+            &[acc()],
+            &formats("e2m1", "e4m3"),
+        );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c, scale, wide_scale],
+            &[acc()],
+            &formats("e2m1", "e2m1"),
+        );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c],
+            &[acc()],
+            &formats("e2m1", "bf16"),
+        );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c, scale],
+            &[acc()],
+            &formats("e2m1", "e2m1"),
+        );
+        b.ret();
+        b.assert_errors(&[
+            "`tt.dot_scaled` scales of A and B must cover the same number of elements (32 vs 16)",
+            "`tt.dot_scaled` operand B in format `bf16` must hold `bf16`, but is `tensor<32x128xi8>`",
+            "`tt.dot_scaled` needs the attribute `operandSegmentSizes` to tell its 4 operands apart",
+        ]);
+    }
+
+    #[test]
+    fn extern_elementwise_shapes_and_attributes() {
+        let mut b = Builder::kernel(&[t(&[8], Type::F32), Type::F32]);
+        let (v, s) = (b.arg(0), b.arg(1));
+        let lib = [
+            ("libname", Attribute::String(String::new())),
+            ("libpath", Attribute::String(String::new())),
+            ("symbol", Attribute::String("__nv_sinf".into())),
+            ("pure", Attribute::Bool(true)),
+        ];
+        b.op_attrs(Opcode::ExternElementwise, &[v], &[t(&[8], Type::F32)], &lib);
+        b.op_attrs(
+            Opcode::ExternElementwise,
+            &[v, s],
+            &[t(&[8], Type::F32)],
+            &lib,
+        );
+        b.op_attrs(
+            Opcode::ExternElementwise,
+            &[v],
+            &[t(&[8], Type::F32)],
+            &lib[..3],
+        );
+        b.ret();
+        b.assert_errors(&[
+            "`tt.extern_elementwise` operand `f32` must have the shape of the result `tensor<8xf32>`",
+            "`tt.extern_elementwise` is missing its required attribute `pure`",
+        ]);
+    }
 }

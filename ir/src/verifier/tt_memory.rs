@@ -283,36 +283,50 @@ fn all_of(cx: &OpCx, types: &[&Type], want: &Type, role: &str) -> Check {
     Ok(())
 }
 
+/// The operand group sizes of an op whose groups follow from its result
+/// type: `operandSegmentSizes` when the text gave it, else `expected`, which
+/// the operand count must then match (`mismatch` says how it does not).
+fn operand_groups(
+    cx: &OpCx,
+    expected: &[usize],
+    mismatch: impl FnOnce() -> String,
+) -> Result<Vec<usize>, String> {
+    if cx.attr("operandSegmentSizes").is_none() && cx.operands().len() != expected.iter().sum() {
+        return Err(cx.msg(mismatch()));
+    }
+    cx.segments(expected.len(), |_| Some(expected.to_vec()))
+}
+
 /// `tt.make_tensor_ptr`: `[base, shape..., strides..., offsets...]`, one of
 /// each per dimension of the block it points to.
 pub(super) fn make_tensor_ptr(cx: &OpCx) -> Check {
-    let sizes = cx.segments(4, |n| {
-        let rest = n.checked_sub(1)?;
-        (rest % 3 == 0).then(|| vec![1, rest / 3, rest / 3, rest / 3])
-    })?;
     let [result] = cx.results_exact::<1>()?;
+    let block = match result {
+        Type::Ptr { pointee, .. } if pointee.is_tensor() => &**pointee,
+        _ => {
+            return cx.fail(format_args!(
+                "result must be a block pointer `!tt.ptr<tensor<...>>`, but is {}",
+                q(result)
+            ))
+        }
+    };
+    let (block_shape, elem) = (block.shape(), block.element());
+    let rank = block_shape.len();
+    let sizes = operand_groups(cx, &[1, rank, rank, rank], || {
+        format!(
+            "expects a base pointer and one shape entry, stride and offset per dimension of {} \
+             ({} operands), but has {}",
+            q(result),
+            1 + 3 * rank,
+            cx.operands().len()
+        )
+    })?;
     let types = cx.operand_types();
-    let Type::Ptr { pointee, .. } = result else {
-        return cx.fail(format_args!(
-            "result must be a block pointer `!tt.ptr<tensor<...>>`, but is {}",
-            q(result)
-        ));
-    };
-    let Type::Tensor {
-        shape: block_shape,
-        elem,
-    } = &**pointee
-    else {
-        return cx.fail(format_args!(
-            "result must be a block pointer `!tt.ptr<tensor<...>>`, but is {}",
-            q(result)
-        ));
-    };
     if sizes[0] != 1 {
         return cx.fail("expects exactly one base pointer");
     }
     let base = types[0];
-    if base.pointee() != Some(&**elem) || base.is_tensor() {
+    if base.pointee() != Some(elem) || base.is_tensor() {
         return cx.fail(format_args!(
             "base must be `!tt.ptr<{elem}>`, but is {}",
             q(base)
@@ -381,12 +395,18 @@ fn descriptor_block<'t>(cx: &OpCx, desc: &'t Type) -> Result<&'t Type, String> {
 /// `tt.make_tensor_descriptor`: `[base, shape..., strides...]` with one
 /// `i32` size and one `i64` stride per block dimension.
 pub(super) fn make_tensor_descriptor(cx: &OpCx) -> Check {
-    let sizes = cx.segments(3, |n| {
-        let rest = n.checked_sub(1)?;
-        (rest % 2 == 0).then(|| vec![1, rest / 2, rest / 2])
-    })?;
     let [result] = cx.results_exact::<1>()?;
     let block = descriptor_block(cx, result)?;
+    let rank = block.shape().len();
+    let sizes = operand_groups(cx, &[1, rank, rank], || {
+        format!(
+            "expects a base pointer and one shape entry and stride per dimension of {} \
+             ({} operands), but has {}",
+            q(result),
+            1 + 2 * rank,
+            cx.operands().len()
+        )
+    })?;
     let types = cx.operand_types();
     if sizes[0] != 1 {
         return cx.fail("expects exactly one base pointer");
@@ -430,7 +450,10 @@ fn check_descriptor_access(cx: &OpCx, block: &Type, tensor: &Type, indices: &[&T
     if indices.len() != block.shape().len() {
         return cx.fail(format_args!(
             "takes {} for {}, but has {}",
-            plural(block.shape().len(), "index"),
+            match block.shape().len() {
+                1 => "1 index".to_string(),
+                n => format!("{n} indices"),
+            },
             q(block),
             indices.len()
         ));
@@ -565,6 +588,148 @@ mod tests {
             "`tt.atomic_rmw` operation `xor` does not apply to `f32` values",
             "`tt.atomic_rmw` pointer `!tt.ptr<f32>` must point to `i32`",
             "`tt.atomic_rmw` is missing its required attribute `atomic_rmw_op`",
+        ]);
+    }
+
+    #[test]
+    fn pointer_casts() {
+        let mut b = Builder::kernel(&[Type::I64, Type::I32, Type::ptr(Type::F32)]);
+        let (wide, narrow, p) = (b.arg(0), b.arg(1), b.arg(2));
+        b.op(Opcode::IntToPtr, &[wide], &[Type::ptr(Type::F32)]);
+        b.op(Opcode::IntToPtr, &[narrow], &[Type::ptr(Type::F32)]);
+        b.op(Opcode::PtrToInt, &[p], &[Type::I64]);
+        b.op(Opcode::PtrToInt, &[p], &[Type::I32]);
+        b.ret();
+        b.assert_errors(&[
+            "`tt.int_to_ptr` operand must be `i64` or a tensor of `i64`, but is `i32`",
+            "`tt.ptr_to_int` result must be `i64`, but is `i32`",
+        ]);
+    }
+
+    #[test]
+    fn block_pointers() {
+        let block = || Type::ptr(Type::tensor(vec![32, 16], Type::F32));
+        let mut b = Builder::kernel(&[Type::ptr(Type::F32), Type::I64, Type::I32]);
+        let (base, i64v, i32v) = (b.arg(0), b.arg(1), b.arg(2));
+        let order = || {
+            (
+                "order",
+                Attribute::DenseArray {
+                    elem: Type::I32,
+                    values: vec![1, 0],
+                },
+            )
+        };
+        let ptr = b.op_attrs(
+            Opcode::MakeTensorPtr,
+            &[base, i64v, i64v, i64v, i64v, i32v, i32v],
+            &[block()],
+            &[order()],
+        );
+        b.op_attrs(
+            Opcode::MakeTensorPtr,
+            &[base, i64v, i64v, i32v, i32v],
+            &[block()],
+            &[order()],
+        );
+        b.op(Opcode::Advance, &[ptr, i32v, i32v], &[block()]);
+        b.op(Opcode::Advance, &[ptr, i32v], &[block()]);
+        let loaded = b.op_attrs(
+            Opcode::Load,
+            &[ptr],
+            &[Type::tensor(vec![32, 16], Type::F32)],
+            &[(
+                "boundaryCheck",
+                Attribute::DenseArray {
+                    elem: Type::I32,
+                    values: vec![0, 1],
+                },
+            )],
+        );
+        b.op(Opcode::Store, &[ptr, loaded], &[]);
+        b.op_attrs(
+            Opcode::Load,
+            &[ptr],
+            &[Type::tensor(vec![32, 16], Type::F32)],
+            &[(
+                "boundaryCheck",
+                Attribute::DenseArray {
+                    elem: Type::I32,
+                    values: vec![2],
+                },
+            )],
+        );
+        b.ret();
+        b.assert_errors(&[
+            "`tt.make_tensor_ptr` expects a base pointer and one shape entry, stride and offset per dimension of `!tt.ptr<tensor<32x16xf32>>` (7 operands), but has 5",
+            "`tt.advance` takes 2 offsets for `!tt.ptr<tensor<32x16xf32>>`, but has 1",
+            "`tt.load` `boundaryCheck` dimension 2 is out of range for `tensor<32x16xf32>`",
+        ]);
+    }
+
+    #[test]
+    fn tensor_descriptors() {
+        let desc = || Type::TensorDesc {
+            block: Box::new(Type::tensor(vec![32, 64], Type::I8)),
+        };
+        let rows = || Type::TensorDesc {
+            block: Box::new(Type::tensor(vec![1, 64], Type::I8)),
+        };
+        let mut b = Builder::kernel(&[
+            Type::ptr(Type::I8),
+            Type::I32,
+            Type::I64,
+            Type::tensor(vec![8], Type::I32),
+        ]);
+        let (base, i32v, i64v, xs) = (b.arg(0), b.arg(1), b.arg(2), b.arg(3));
+        let d = b.op(
+            Opcode::MakeTensorDescriptor,
+            &[base, i32v, i32v, i64v, i64v],
+            &[desc()],
+        );
+        b.op(
+            Opcode::MakeTensorDescriptor,
+            &[base, i32v, i32v, i32v, i64v],
+            &[desc()],
+        );
+        let tile = b.op(
+            Opcode::DescriptorLoad,
+            &[d, i32v, i32v],
+            &[Type::tensor(vec![32, 64], Type::I8)],
+        );
+        b.op(Opcode::DescriptorStore, &[d, tile, i32v, i32v], &[]);
+        b.op(
+            Opcode::DescriptorLoad,
+            &[d, i32v],
+            &[Type::tensor(vec![32, 64], Type::I8)],
+        );
+        b.op(
+            Opcode::DescriptorLoad,
+            &[d, i32v, i32v],
+            &[Type::tensor(vec![32, 32], Type::I8)],
+        );
+        let r = b.op(
+            Opcode::MakeTensorDescriptor,
+            &[base, i32v, i32v, i64v, i64v],
+            &[rows()],
+        );
+        let g = b.op(
+            Opcode::DescriptorGather,
+            &[r, xs, i32v],
+            &[Type::tensor(vec![8, 64], Type::I8)],
+        );
+        b.op(Opcode::DescriptorScatter, &[r, xs, i32v, g], &[]);
+        b.op(
+            Opcode::DescriptorGather,
+            &[d, xs, i32v],
+            &[Type::tensor(vec![8, 64], Type::I8)],
+        );
+        b.ret();
+        b.assert_errors(&[
+            "`tt.make_tensor_descriptor` strides must be `i64`, but one is `i32`",
+            "`tt.descriptor_load` takes 2 indices for `tensor<32x64xi8>`, but has 1",
+            "`tt.descriptor_load` tensor `tensor<32x32xi8>` must have the element type and element count",
+            "`tt.descriptor_gather` descriptor block must be 2-D with exactly 1 row",
         ]);
     }
 }

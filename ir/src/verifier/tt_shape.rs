@@ -481,4 +481,46 @@ mod tests {
             "`tt.split` operand `tensor<64x1xi32>` must have 2 as its last dimension",
         ]);
     }
+
+    #[test]
+    fn gather_histogram_unsplat() {
+        let mut b = Builder::kernel(&[
+            t(&[16, 8], Type::F32),
+            t(&[4, 8], Type::I32),
+            t(&[4, 4], Type::I32),
+            t(&[1, 1], Type::F32),
+            t(&[128], Type::I32),
+        ]);
+        let (src, idx, bad_idx, one, vals) = (b.arg(0), b.arg(1), b.arg(2), b.arg(3), b.arg(4));
+        let axis = |a| [("axis", i32_attr(a))];
+        b.op_attrs(
+            Opcode::Gather,
+            &[src, idx],
+            &[t(&[4, 8], Type::F32)],
+            &axis(0),
+        );
+        b.op_attrs(
+            Opcode::Gather,
+            &[src, bad_idx],
+            &[t(&[4, 4], Type::F32)],
+            &axis(0),
+        );
+        b.op_attrs(
+            Opcode::Gather,
+            &[src, idx],
+            &[t(&[4, 8], Type::F32)],
+            &axis(2),
+        );
+        b.op(Opcode::Histogram, &[vals], &[t(&[16], Type::I32)]);
+        b.op(Opcode::Histogram, &[vals], &[t(&[16], Type::F32)]);
+        b.op(Opcode::Unsplat, &[one], &[Type::F32]);
+        b.op(Opcode::Unsplat, &[src], &[Type::F32]);
+        b.ret();
+        b.assert_errors(&[
+            "`tt.gather` indices dimension 1 (4) must match the source dimension (8)",
+            "`tt.gather` axis 2 is out of range; expected 0 to 1",
+            "`tt.histogram` result must be a 1-D integer tensor, but is `tensor<16xf32>`",
+            "`tt.unsplat` operand `tensor<16x8xf32>` must have exactly one element",
+        ]);
+    }
 }

@@ -4,7 +4,10 @@
 use maiac_ir::{AttrList, Attribute, Block, DenseElements, Module, Op, Opcode, Type, Value};
 
 pub(crate) fn i32_attr(v: i64) -> Attribute {
-    Attribute::Int { value: i128::from(v), ty: Type::I32 }
+    Attribute::Int {
+        value: i128::from(v),
+        ty: Type::I32,
+    }
 }
 
 /// Builds `tt.func public @kernel(params)` op by op.
@@ -22,7 +25,13 @@ impl Builder {
         let mut attrs = AttrList::new();
         attrs.set("sym_name", Attribute::String("kernel".into()));
         let inputs: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-        attrs.set("function_type", Attribute::FunctionType { inputs: inputs.clone(), results: vec![] });
+        attrs.set(
+            "function_type",
+            Attribute::FunctionType {
+                inputs: inputs.clone(),
+                results: vec![],
+            },
+        );
         let func = m.dfg.make_op(Opcode::Func, &[], &[], attrs, loc);
         m.layout.append_op(m.body, func);
         let region = m.dfg.make_region(func);
@@ -36,7 +45,13 @@ impl Builder {
     }
 
     /// Appends an op.
-    pub fn op(&mut self, opcode: Opcode, operands: &[Value], results: &[Type], attrs: &[(&str, Attribute)]) -> Op {
+    pub fn op(
+        &mut self,
+        opcode: Opcode,
+        operands: &[Value],
+        results: &[Type],
+        attrs: &[(&str, Attribute)],
+    ) -> Op {
         let mut list = AttrList::new();
         for (name, value) in attrs {
             list.set(name, value.clone());
@@ -48,7 +63,13 @@ impl Builder {
     }
 
     /// Appends a single-result op and returns the result.
-    pub fn val(&mut self, opcode: Opcode, operands: &[Value], result: Type, attrs: &[(&str, Attribute)]) -> Value {
+    pub fn val(
+        &mut self,
+        opcode: Opcode,
+        operands: &[Value],
+        result: Type,
+        attrs: &[(&str, Attribute)],
+    ) -> Value {
         let op = self.op(opcode, operands, &[result], attrs);
         self.m.dfg.results(op)[0]
     }
@@ -64,7 +85,10 @@ impl Builder {
     }
 
     pub fn constant(&mut self, value: i64, ty: Type) -> Value {
-        let attr = Attribute::Int { value: i128::from(value), ty: ty.clone() };
+        let attr = Attribute::Int {
+            value: i128::from(value),
+            ty: ty.clone(),
+        };
         self.val(Opcode::Constant, &[], ty, &[("value", attr)])
     }
 
@@ -75,17 +99,30 @@ impl Builder {
     /// A dense splat constant of raw `bits` at `ty`'s element type.
     pub fn dense(&mut self, shape: &[i64], elem: Type, value: Attribute) -> Value {
         let ty = Type::tensor(shape.to_vec(), elem);
-        let attr = Attribute::Dense { ty: ty.clone(), elems: DenseElements::Splat(Box::new(value)) };
+        let attr = Attribute::Dense {
+            ty: ty.clone(),
+            elems: DenseElements::Splat(Box::new(value)),
+        };
         self.val(Opcode::Constant, &[], ty, &[("value", attr)])
     }
 
     pub fn program_id(&mut self, axis: i64) -> Value {
-        self.val(Opcode::GetProgramId, &[], Type::I32, &[("axis", i32_attr(axis))])
+        self.val(
+            Opcode::GetProgramId,
+            &[],
+            Type::I32,
+            &[("axis", i32_attr(axis))],
+        )
     }
 
     pub fn range(&mut self, start: i64, end: i64) -> Value {
         let ty = Type::tensor(vec![end - start], Type::I32);
-        self.val(Opcode::MakeRange, &[], ty, &[("start", i32_attr(start)), ("end", i32_attr(end))])
+        self.val(
+            Opcode::MakeRange,
+            &[],
+            ty,
+            &[("start", i32_attr(start)), ("end", i32_attr(end))],
+        )
     }
 
     pub fn splat(&mut self, v: Value, shape: &[i64]) -> Value {
@@ -98,7 +135,12 @@ impl Builder {
         let mut shape = ty.shape().to_vec();
         shape.insert(axis, 1);
         let out = Type::tensor(shape, ty.element().clone());
-        self.val(Opcode::ExpandDims, &[v], out, &[("axis", i32_attr(axis as i64))])
+        self.val(
+            Opcode::ExpandDims,
+            &[v],
+            out,
+            &[("axis", i32_attr(axis as i64))],
+        )
     }
 
     pub fn broadcast(&mut self, v: Value, shape: &[i64]) -> Value {
@@ -114,7 +156,10 @@ impl Builder {
         let ty = self.ty(v);
         let shape = order.iter().map(|&d| ty.shape()[d as usize]).collect();
         let out = Type::tensor(shape, ty.element().clone());
-        let order = Attribute::DenseArray { elem: Type::I32, values: order.to_vec() };
+        let order = Attribute::DenseArray {
+            elem: Type::I32,
+            values: order.to_vec(),
+        };
         self.val(Opcode::Trans, &[v], out, &[("order", order)])
     }
 
@@ -131,7 +176,12 @@ impl Builder {
 
     pub fn cmpi(&mut self, pred: &str, a: Value, b: Value) -> Value {
         let ty = self.ty(a).with_element(Type::I1);
-        self.val(Opcode::CmpI, &[a, b], ty, &[("predicate", Attribute::Enum(pred.into()))])
+        self.val(
+            Opcode::CmpI,
+            &[a, b],
+            ty,
+            &[("predicate", Attribute::Enum(pred.into()))],
+        )
     }
 
     /// `arith.extsi` / `arith.extui` / `arith.trunci` to `width` bits.
@@ -201,7 +251,10 @@ impl Builder {
     ) -> Vec<Value> {
         let op = self.op(Opcode::If, &[cond], result_types, &[]);
         let saved = self.block;
-        for body in [Box::new(then_body) as Box<dyn FnOnce(&mut Builder) -> Vec<Value>>, Box::new(else_body)] {
+        for body in [
+            Box::new(then_body) as Box<dyn FnOnce(&mut Builder) -> Vec<Value>>,
+            Box::new(else_body),
+        ] {
             let region = self.m.dfg.make_region(op);
             let block = self.m.dfg.make_block(Some(region), &[]);
             self.m.layout.append_block(region, block);

@@ -97,7 +97,14 @@ struct Evaluator<'a> {
 
 /// Evaluates `func` for one program and checks `map` against it.
 pub(crate) fn check(m: &Module, func: Op, map: &AccessMap, launch: &Launch) -> Report {
-    let mut ev = Evaluator { m, map, launch, values: HashMap::new(), registers: HashMap::new(), report: Report::default() };
+    let mut ev = Evaluator {
+        m,
+        map,
+        launch,
+        values: HashMap::new(),
+        registers: HashMap::new(),
+        report: Report::default(),
+    };
     if let Some(entry) = m.func_entry(func) {
         for (i, &arg) in m.dfg.blocks[entry].args.iter().enumerate() {
             let bits = launch.args.get(i).copied().unwrap_or(0);
@@ -109,7 +116,10 @@ pub(crate) fn check(m: &Module, func: Op, map: &AccessMap, launch: &Launch) -> R
 }
 
 fn scalar(bits: u64) -> Ev {
-    Ev::Known(Rc::new(Tensor { shape: vec![], data: vec![bits] }))
+    Ev::Known(Rc::new(Tensor {
+        shape: vec![],
+        data: vec![bits],
+    }))
 }
 
 fn shape_of(ty: &Type) -> Vec<usize> {
@@ -165,7 +175,9 @@ impl Evaluator<'_> {
     }
 
     fn scalar_bits(&self, v: Value) -> Option<u64> {
-        self.known(v).filter(|t| t.data.len() == 1).map(|t| t.data[0])
+        self.known(v)
+            .filter(|t| t.data.len() == 1)
+            .map(|t| t.data[0])
     }
 
     fn signed(&self, v: Value) -> Option<i64> {
@@ -193,7 +205,14 @@ impl Evaluator<'_> {
             let opcode = self.m.dfg.opcode(op);
             match opcode {
                 Opcode::Yield | Opcode::Condition | Opcode::Return => {
-                    return Some(self.m.dfg.operands(op).iter().map(|&v| self.get(v)).collect());
+                    return Some(
+                        self.m
+                            .dfg
+                            .operands(op)
+                            .iter()
+                            .map(|&v| self.get(v))
+                            .collect(),
+                    );
                 }
                 _ => self.exec(op),
             }
@@ -212,7 +231,8 @@ impl Evaluator<'_> {
             For => return self.exec_for(op),
             If => return self.exec_if(op),
             While => return self.exec_while(op),
-            Load | Store | AtomicRmw | AtomicCas | DescriptorLoad | DescriptorStore | DescriptorGather | DescriptorScatter => {
+            Load | Store | AtomicRmw | AtomicCas | DescriptorLoad | DescriptorStore
+            | DescriptorGather | DescriptorScatter => {
                 self.check_access(op);
                 self.set_results_unknown(op);
                 // A scalar load gives a small pseudo-random integer (the
@@ -221,14 +241,23 @@ impl Evaluator<'_> {
                     if !ty.is_tensor() {
                         let seed = self.scalar_bits(operands[0]).unwrap_or(op.as_u32() as u64);
                         let r = dfg.results(op)[0];
-                        self.values.insert(r, scalar(pseudo(seed) & mask(width_of(ty))));
+                        self.values
+                            .insert(r, scalar(pseudo(seed) & mask(width_of(ty))));
                     }
                 }
                 return;
             }
             GetProgramId | GetNumPrograms => {
-                let axis = dfg.attr(op, "axis").and_then(Attribute::as_int).unwrap_or(0).clamp(0, 2) as usize;
-                let v = if opcode == GetProgramId { self.launch.pid[axis] } else { self.launch.grid[axis] };
+                let axis = dfg
+                    .attr(op, "axis")
+                    .and_then(Attribute::as_int)
+                    .unwrap_or(0)
+                    .clamp(0, 2) as usize;
+                let v = if opcode == GetProgramId {
+                    self.launch.pid[axis]
+                } else {
+                    self.launch.grid[axis]
+                };
                 scalar(u64::from(v))
             }
             Constant => {
@@ -237,11 +266,20 @@ impl Evaluator<'_> {
                 let shape = shape_of(&ty);
                 let n: usize = shape.iter().product();
                 match dfg.attr(op, "value") {
-                    Some(Attribute::Dense { elems: DenseElements::Splat(v), .. }) => match attr_bits(v, w) {
-                        Some(b) => out(Tensor { shape, data: vec![b; n] }),
+                    Some(Attribute::Dense {
+                        elems: DenseElements::Splat(v),
+                        ..
+                    }) => match attr_bits(v, w) {
+                        Some(b) => out(Tensor {
+                            shape,
+                            data: vec![b; n],
+                        }),
                         None => Ev::Unknown,
                     },
-                    Some(Attribute::Dense { elems: DenseElements::Elements(vs), .. }) => {
+                    Some(Attribute::Dense {
+                        elems: DenseElements::Elements(vs),
+                        ..
+                    }) => {
                         let data: Option<Vec<u64>> = vs.iter().map(|v| attr_bits(v, w)).collect();
                         match data {
                             Some(data) if data.len() == n => out(Tensor { shape, data }),
@@ -249,23 +287,35 @@ impl Evaluator<'_> {
                         }
                     }
                     Some(a) => match attr_bits(a, w) {
-                        Some(b) => out(Tensor { shape, data: vec![b; n.max(1)] }),
+                        Some(b) => out(Tensor {
+                            shape,
+                            data: vec![b; n.max(1)],
+                        }),
                         None => Ev::Unknown,
                     },
                     None => Ev::Unknown,
                 }
             }
             MakeRange => {
-                let start = dfg.attr(op, "start").and_then(Attribute::as_int).unwrap_or(0) as i64;
+                let start = dfg
+                    .attr(op, "start")
+                    .and_then(Attribute::as_int)
+                    .unwrap_or(0) as i64;
                 let end = dfg.attr(op, "end").and_then(Attribute::as_int).unwrap_or(0) as i64;
                 let data: Vec<u64> = (start..end).map(|v| (v as u64) & 0xFFFF_FFFF).collect();
-                out(Tensor { shape: vec![data.len()], data })
+                out(Tensor {
+                    shape: vec![data.len()],
+                    data,
+                })
             }
             Splat => match self.scalar_bits(operands[0]) {
                 Some(b) => {
                     let shape = shape_of(result_ty.as_ref().unwrap_or(&Type::I32));
                     let n = shape.iter().product();
-                    out(Tensor { shape, data: vec![b; n] })
+                    out(Tensor {
+                        shape,
+                        data: vec![b; n],
+                    })
                 }
                 None => Ev::Unknown,
             },
@@ -289,7 +339,10 @@ impl Evaluator<'_> {
                 None => Ev::Unknown,
             },
             ExpandDims | Reshape => match self.known(operands[0]) {
-                Some(src) => out(Tensor { shape: shape_of(result_ty.as_ref().unwrap_or(&Type::I32)), data: src.data.clone() }),
+                Some(src) => out(Tensor {
+                    shape: shape_of(result_ty.as_ref().unwrap_or(&Type::I32)),
+                    data: src.data.clone(),
+                }),
                 None => Ev::Unknown,
             },
             Trans => match self.known(operands[0]) {
@@ -309,7 +362,10 @@ impl Evaluator<'_> {
                             for (k, &d) in order.iter().enumerate() {
                                 src_idx[d] = idx[k] as usize;
                             }
-                            let s = src_idx.iter().zip(&src.shape).fold(0, |acc, (&i, &n)| acc * n + i);
+                            let s = src_idx
+                                .iter()
+                                .zip(&src.shape)
+                                .fold(0, |acc, (&i, &n)| acc * n + i);
                             src.data[s]
                         })
                         .collect();
@@ -321,22 +377,26 @@ impl Evaluator<'_> {
                 let ty = result_ty.clone().unwrap_or(Type::I32);
                 let block_ty = ty.pointee().cloned().unwrap_or(Type::I32);
                 let rank = block_ty.shape().len();
-                let ints: Option<Vec<i64>> = operands[1..].iter().map(|&v| self.signed(v)).collect();
+                let ints: Option<Vec<i64>> =
+                    operands[1..].iter().map(|&v| self.signed(v)).collect();
                 match (self.scalar_bits(operands[0]), ints) {
-                    (Some(base), Some(ints)) if ints.len() == 3 * rank => Ev::Block(Rc::new(BlockPtr {
-                        base,
-                        shape: ints[..rank].to_vec(),
-                        strides: ints[rank..2 * rank].to_vec(),
-                        offsets: ints[2 * rank..].to_vec(),
-                        block: shape_of(&block_ty),
-                        elem_size: block_ty.scalar_size_bytes(),
-                    })),
+                    (Some(base), Some(ints)) if ints.len() == 3 * rank => {
+                        Ev::Block(Rc::new(BlockPtr {
+                            base,
+                            shape: ints[..rank].to_vec(),
+                            strides: ints[rank..2 * rank].to_vec(),
+                            offsets: ints[2 * rank..].to_vec(),
+                            block: shape_of(&block_ty),
+                            elem_size: block_ty.scalar_size_bytes(),
+                        }))
+                    }
                     _ => Ev::Unknown,
                 }
             }
             Advance => match self.get(operands[0]) {
                 Ev::Block(bp) => {
-                    let deltas: Option<Vec<i64>> = operands[1..].iter().map(|&v| self.signed(v)).collect();
+                    let deltas: Option<Vec<i64>> =
+                        operands[1..].iter().map(|&v| self.signed(v)).collect();
                     match deltas {
                         Some(deltas) => {
                             let mut bp = (*bp).clone();
@@ -352,9 +412,12 @@ impl Evaluator<'_> {
             },
             MakeTensorDescriptor => {
                 let ty = result_ty.clone().unwrap_or(Type::I32);
-                let Type::TensorDesc { block } = &ty else { return self.set_results_unknown(op) };
+                let Type::TensorDesc { block } = &ty else {
+                    return self.set_results_unknown(op);
+                };
                 let rank = block.shape().len();
-                let ints: Option<Vec<i64>> = operands[1..].iter().map(|&v| self.signed(v)).collect();
+                let ints: Option<Vec<i64>> =
+                    operands[1..].iter().map(|&v| self.signed(v)).collect();
                 let pad_nan = matches!(dfg.attr(op, "padding"), Some(a) if a.as_str() == Some("nan") || a.as_int() == Some(2));
                 match (self.scalar_bits(operands[0]), ints) {
                     (Some(base), Some(ints)) if ints.len() == 2 * rank => Ev::Desc(Rc::new(Desc {
@@ -379,9 +442,19 @@ impl Evaluator<'_> {
     fn elementwise(&self, op: Op) -> Ev {
         let dfg = &self.m.dfg;
         let operands = dfg.operands(op);
-        let types: Vec<Type> = operands.iter().map(|&v| dfg.value_type(v).clone()).collect();
-        let Some(&r) = dfg.results(op).first() else { return Ev::Unknown };
-        let Ok(e) = ElementwiseOp::resolve(dfg.opcode(op), &dfg.ops[op].attrs, &types, dfg.value_type(r)) else {
+        let types: Vec<Type> = operands
+            .iter()
+            .map(|&v| dfg.value_type(v).clone())
+            .collect();
+        let Some(&r) = dfg.results(op).first() else {
+            return Ev::Unknown;
+        };
+        let Ok(e) = ElementwiseOp::resolve(
+            dfg.opcode(op),
+            &dfg.ops[op].attrs,
+            &types,
+            dfg.value_type(r),
+        ) else {
             return Ev::Unknown;
         };
         let args: Option<Vec<Rc<Tensor>>> = operands.iter().map(|&v| self.known(v)).collect();
@@ -392,7 +465,11 @@ impl Evaluator<'_> {
         let data = (0..n)
             .map(|i| {
                 for (s, t) in scratch.iter_mut().zip(&args) {
-                    *s = if t.data.len() == 1 { t.data[0] } else { t.data[i] };
+                    *s = if t.data.len() == 1 {
+                        t.data[0]
+                    } else {
+                        t.data[i]
+                    };
                 }
                 e.eval(&scratch)
             })
@@ -401,7 +478,12 @@ impl Evaluator<'_> {
     }
 
     fn exec_if(&mut self, op: Op) {
-        let cond = self.m.dfg.operands(op).first().and_then(|&c| self.scalar_bits(c));
+        let cond = self
+            .m
+            .dfg
+            .operands(op)
+            .first()
+            .and_then(|&c| self.scalar_bits(c));
         let regions = self.m.dfg.ops[op].regions.clone();
         let results = self.m.dfg.results(op).to_vec();
         let branch = match cond {
@@ -409,9 +491,14 @@ impl Evaluator<'_> {
             Some(_) => regions.get(1).copied(),
             None => None,
         };
-        let yielded = branch.and_then(|r| self.m.layout.entry_block(r)).and_then(|b| self.run_block(b));
+        let yielded = branch
+            .and_then(|r| self.m.layout.entry_block(r))
+            .and_then(|b| self.run_block(b));
         for (i, r) in results.into_iter().enumerate() {
-            let v = yielded.as_ref().and_then(|y| y.get(i).cloned()).unwrap_or(Ev::Unknown);
+            let v = yielded
+                .as_ref()
+                .and_then(|y| y.get(i).cloned())
+                .unwrap_or(Ev::Unknown);
             self.values.insert(r, v);
         }
     }
@@ -419,7 +506,13 @@ impl Evaluator<'_> {
     fn exec_while(&mut self, op: Op) {
         let regions = self.m.dfg.ops[op].regions.clone();
         let results = self.m.dfg.results(op).to_vec();
-        let mut carried: Vec<Ev> = self.m.dfg.operands(op).iter().map(|&v| self.get(v)).collect();
+        let mut carried: Vec<Ev> = self
+            .m
+            .dfg
+            .operands(op)
+            .iter()
+            .map(|&v| self.get(v))
+            .collect();
         let (Some(before), Some(after)) = (
             regions.first().and_then(|&r| self.m.layout.entry_block(r)),
             regions.get(1).and_then(|&r| self.m.layout.entry_block(r)),
@@ -429,9 +522,12 @@ impl Evaluator<'_> {
         let mut finished = None;
         for _ in 0..=self.launch.max_iterations {
             for (i, &a) in self.m.dfg.blocks[before].args.clone().iter().enumerate() {
-                self.values.insert(a, carried.get(i).cloned().unwrap_or(Ev::Unknown));
+                self.values
+                    .insert(a, carried.get(i).cloned().unwrap_or(Ev::Unknown));
             }
-            let Some(cond_out) = self.run_block(before) else { break };
+            let Some(cond_out) = self.run_block(before) else {
+                break;
+            };
             let go = match cond_out.first() {
                 Some(Ev::Known(t)) if t.data.len() == 1 => t.data[0] & 1 != 0,
                 _ => break,
@@ -441,7 +537,8 @@ impl Evaluator<'_> {
                 break;
             }
             for (i, &a) in self.m.dfg.blocks[after].args.clone().iter().enumerate() {
-                self.values.insert(a, cond_out.get(i + 1).cloned().unwrap_or(Ev::Unknown));
+                self.values
+                    .insert(a, cond_out.get(i + 1).cloned().unwrap_or(Ev::Unknown));
             }
             match self.run_block(after) {
                 Some(y) => carried = y,
@@ -449,7 +546,10 @@ impl Evaluator<'_> {
             }
         }
         for (i, r) in results.into_iter().enumerate() {
-            let v = finished.as_ref().and_then(|f| f.get(i).cloned()).unwrap_or(Ev::Unknown);
+            let v = finished
+                .as_ref()
+                .and_then(|f| f.get(i).cloned())
+                .unwrap_or(Ev::Unknown);
             self.values.insert(r, v);
         }
     }
@@ -457,10 +557,18 @@ impl Evaluator<'_> {
     fn exec_for(&mut self, op: Op) {
         let operands = self.m.dfg.operands(op).to_vec();
         let results = self.m.dfg.results(op).to_vec();
-        let Some(body) = self.m.dfg.ops[op].regions.first().and_then(|&r| self.m.layout.entry_block(r)) else {
+        let Some(body) = self.m.dfg.ops[op]
+            .regions
+            .first()
+            .and_then(|&r| self.m.layout.entry_block(r))
+        else {
             return self.set_results_unknown(op);
         };
-        let (Some(lb), Some(ub), Some(step)) = (self.signed(operands[0]), self.signed(operands[1]), self.signed(operands[2])) else {
+        let (Some(lb), Some(ub), Some(step)) = (
+            self.signed(operands[0]),
+            self.signed(operands[1]),
+            self.signed(operands[2]),
+        ) else {
             return self.set_results_unknown(op);
         };
         let iv_width = width_of(self.m.dfg.value_type(operands[0]));
@@ -470,7 +578,18 @@ impl Evaluator<'_> {
             .carried
             .values()
             .filter(|c| c.for_op == op)
-            .flat_map(|c| c.slots.iter().map(move |s| (Atom::Carried { arg: c.arg, slot: s.slot }, s.init.clone(), s.next.clone())))
+            .flat_map(|c| {
+                c.slots.iter().map(move |s| {
+                    (
+                        Atom::Carried {
+                            arg: c.arg,
+                            slot: s.slot,
+                        },
+                        s.init.clone(),
+                        s.next.clone(),
+                    )
+                })
+            })
             .collect();
         for (atom, init, _) in &slots {
             match init.eval(&|a| self.atom(a)) {
@@ -491,15 +610,20 @@ impl Evaluator<'_> {
                 complete = false;
                 break;
             }
-            self.values.insert(args[0], scalar((iv as u64) & mask(iv_width)));
+            self.values
+                .insert(args[0], scalar((iv as u64) & mask(iv_width)));
             for (i, &a) in args[1..].iter().enumerate() {
-                self.values.insert(a, iter.get(i).cloned().unwrap_or(Ev::Unknown));
+                self.values
+                    .insert(a, iter.get(i).cloned().unwrap_or(Ev::Unknown));
             }
             let Some(yielded) = self.run_block(body) else {
                 complete = false;
                 break;
             };
-            let next: Vec<(Atom, Option<u64>)> = slots.iter().map(|(atom, _, next)| (*atom, next.eval(&|a| self.atom(a)))).collect();
+            let next: Vec<(Atom, Option<u64>)> = slots
+                .iter()
+                .map(|(atom, _, next)| (*atom, next.eval(&|a| self.atom(a))))
+                .collect();
             for (atom, v) in next {
                 match v {
                     Some(v) => {
@@ -515,7 +639,11 @@ impl Evaluator<'_> {
             iterations += 1;
         }
         for (i, r) in results.into_iter().enumerate() {
-            let v = if complete { iter.get(i).cloned().unwrap_or(Ev::Unknown) } else { Ev::Unknown };
+            let v = if complete {
+                iter.get(i).cloned().unwrap_or(Ev::Unknown)
+            } else {
+                Ev::Unknown
+            };
             self.values.insert(r, v);
         }
     }
@@ -531,11 +659,22 @@ impl Evaluator<'_> {
         let elem_width = |v: Value| width_of(dfg.value_type(v));
         match opcode {
             DescriptorLoad | DescriptorStore => {
-                let Ev::Desc(d) = self.get(operands[0]) else { return None };
+                let Ev::Desc(d) = self.get(operands[0]) else {
+                    return None;
+                };
                 let first = if opcode == DescriptorStore { 2 } else { 1 };
-                let origin: Option<Vec<i64>> = operands[first..].iter().map(|&v| self.signed(v)).collect();
+                let origin: Option<Vec<i64>> =
+                    operands[first..].iter().map(|&v| self.signed(v)).collect();
                 let checked = vec![true; d.block.len()];
-                let elements = box_elements(d.base, &d.shape, &d.strides, &origin?, &d.block, &checked, d.elem_size);
+                let elements = box_elements(
+                    d.base,
+                    &d.shape,
+                    &d.strides,
+                    &origin?,
+                    &d.block,
+                    &checked,
+                    d.elem_size,
+                );
                 let fill = (opcode == DescriptorLoad).then(|| {
                     let ty = dfg.value_type(dfg.results(op)[0]).element().clone();
                     match ty.float_type() {
@@ -549,12 +688,24 @@ impl Evaluator<'_> {
                 Ev::Block(bp) => {
                     let rank = bp.block.len();
                     let mut checked = vec![false; rank];
-                    for d in dfg.attr(op, "boundaryCheck").and_then(Attribute::as_int_list).unwrap_or_default() {
+                    for d in dfg
+                        .attr(op, "boundaryCheck")
+                        .and_then(Attribute::as_int_list)
+                        .unwrap_or_default()
+                    {
                         if let Some(c) = usize::try_from(d).ok().and_then(|d| checked.get_mut(d)) {
                             *c = true;
                         }
                     }
-                    let elements = box_elements(bp.base, &bp.shape, &bp.strides, &bp.offsets, &bp.block, &checked, bp.elem_size);
+                    let elements = box_elements(
+                        bp.base,
+                        &bp.shape,
+                        &bp.strides,
+                        &bp.offsets,
+                        &bp.block,
+                        &checked,
+                        bp.elem_size,
+                    );
                     let nan = matches!(dfg.attr(op, "padding"), Some(a) if a.as_str() == Some("nan") || a.as_int() == Some(2));
                     let fill = (opcode == Load).then(|| {
                         let ty = dfg.value_type(dfg.results(op)[0]).element().clone();
@@ -581,7 +732,11 @@ impl Evaluator<'_> {
                         .enumerate()
                         .map(|(i, &a)| {
                             let on = mask_tensor.as_ref().is_none_or(|m| {
-                                let b = if m.data.len() == 1 { m.data[0] } else { m.data[i] };
+                                let b = if m.data.len() == 1 {
+                                    m.data[0]
+                                } else {
+                                    m.data[i]
+                                };
                                 b & 1 != 0
                             });
                             on.then_some(a)
@@ -590,7 +745,10 @@ impl Evaluator<'_> {
                     let fill = match (opcode, operands.get(2)) {
                         (Load, Some(&other)) => self.known(other).and_then(|t| {
                             let first = t.data[0];
-                            t.data.iter().all(|&b| b == first).then_some(first & mask(elem_width(other)))
+                            t.data
+                                .iter()
+                                .all(|&b| b == first)
+                                .then_some(first & mask(elem_width(other)))
                         }),
                         (Load, None) => Some(0),
                         _ => None,
@@ -604,7 +762,9 @@ impl Evaluator<'_> {
     }
 
     fn check_access(&mut self, op: Op) {
-        let Some(access) = self.map.get(op) else { return };
+        let Some(access) = self.map.get(op) else {
+            return;
+        };
         let outcome = match access {
             MemAccess::Strided(s) => match self.actual(op) {
                 Some(actual) => self.compare(op, s, &actual),
@@ -631,10 +791,23 @@ impl Evaluator<'_> {
         }
         let shape: Vec<usize> = s.dims.iter().map(|d| d.size as usize).collect();
         let n: usize = shape.iter().product();
-        let subject = self.m.dfg.results(op).first().copied().unwrap_or(self.m.dfg.operands(op)[0]);
-        let what = format!("{} ({})", self.map.names.name(subject), self.m.dfg.opcode(op).name());
+        let subject = self
+            .m
+            .dfg
+            .results(op)
+            .first()
+            .copied()
+            .unwrap_or(self.m.dfg.operands(op)[0]);
+        let what = format!(
+            "{} ({})",
+            self.map.names.name(subject),
+            self.m.dfg.opcode(op).name()
+        );
         if actual.elements.len() != n {
-            return Outcome::Mismatch(format!("{what}: {} elements, analysis says {n}", actual.elements.len()));
+            return Outcome::Mismatch(format!(
+                "{what}: {} elements, analysis says {n}",
+                actual.elements.len()
+            ));
         }
         let mut any_masked = false;
         for (flat, got) in actual.elements.iter().enumerate() {
@@ -652,7 +825,8 @@ impl Evaluator<'_> {
                 }
             }
         }
-        if let (true, Some(Fill::Value(e)), Some(actual_fill)) = (any_masked, &s.fill, actual.fill) {
+        if let (true, Some(Fill::Value(e)), Some(actual_fill)) = (any_masked, &s.fill, actual.fill)
+        {
             if e.eval(&env) != Some(actual_fill) {
                 return Outcome::Mismatch(format!(
                     "{what}: fill {:x?} but masked elements get {actual_fill:x}",

@@ -26,7 +26,10 @@ pub(crate) struct Fixture {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Every `.ttir` file under `tests/fixtures`, sorted by path.
@@ -35,7 +38,9 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     let mut files = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -50,7 +55,10 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         .into_iter()
         .map(|path| {
             let rel = path.strip_prefix(&root).unwrap_or(&path).with_extension("");
-            let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            let mut parts: Vec<String> = rel
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
             if parts.len() > 1 && parts.last().is_some_and(|p| p == "kernel") {
                 parts.pop();
             }
@@ -60,14 +68,19 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
                 .filter(|c| c.is_file() && path.file_name().is_some_and(|f| f == "kernel.ttir"))
                 .and_then(|c| std::fs::read_to_string(c).ok())
                 .and_then(|t| serde_json::from_str(&t).ok());
-            Fixture { name: parts.join("__"), path, case }
+            Fixture {
+                name: parts.join("__"),
+                path,
+                case,
+            }
         })
         .collect()
 }
 
 /// Parses a fixture; a fixture that does not parse is a test failure.
 pub(crate) fn parse(f: &Fixture) -> Module {
-    let text = std::fs::read_to_string(&f.path).unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
+    let text =
+        std::fs::read_to_string(&f.path).unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
     maiac_ir::parser::parse_module(&text, &f.path.display().to_string())
         .unwrap_or_else(|d| panic!("{}", d.render(Some(&text))))
 }
@@ -75,7 +88,9 @@ pub(crate) fn parse(f: &Fixture) -> Module {
 /// The cleanup pipeline applied to a copy of `m`.
 pub(crate) fn cleaned(m: &Module) -> Module {
     let mut out = m.clone();
-    cleanup_passes().run(&mut out, &mut PassContext::default()).unwrap_or_else(|d| panic!("{d}"));
+    cleanup_passes()
+        .run(&mut out, &mut PassContext::default())
+        .unwrap_or_else(|d| panic!("{d}"));
     out
 }
 
@@ -84,7 +99,11 @@ pub(crate) fn cleaned(m: &Module) -> Module {
 fn arguments(m: &Module, f: &Fixture) -> Vec<u64> {
     let func = m.kernel().expect("a kernel");
     let entry = m.func_entry(func).expect("a body");
-    let case_args = f.case.as_ref().and_then(|c| c["args"].as_array().cloned()).unwrap_or_default();
+    let case_args = f
+        .case
+        .as_ref()
+        .and_then(|c| c["args"].as_array().cloned())
+        .unwrap_or_default();
     let mut buffers = 0;
     m.dfg.blocks[entry]
         .args
@@ -100,7 +119,8 @@ fn arguments(m: &Module, f: &Fixture) -> Vec<u64> {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             });
-            text.and_then(|t| parse_scalar(&t, ty).ok()).unwrap_or(48 + 16 * i as u64)
+            text.and_then(|t| parse_scalar(&t, ty).ok())
+                .unwrap_or(48 + 16 * i as u64)
         })
         .collect()
 }
@@ -109,7 +129,11 @@ fn grid(f: &Fixture) -> [u32; 3] {
     let mut grid = [1u32; 3];
     if let Some(values) = f.case.as_ref().and_then(|c| c["grid"].as_array()) {
         for (slot, v) in grid.iter_mut().zip(values) {
-            *slot = v.as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(1).max(1);
+            *slot = v
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(1)
+                .max(1);
         }
     } else {
         grid = [3, 2, 1];
@@ -119,7 +143,11 @@ fn grid(f: &Fixture) -> [u32; 3] {
 
 /// First, middle and last program of the grid.
 fn sample_programs(grid: [u32; 3]) -> Vec<[u32; 3]> {
-    let mut pids = vec![[0, 0, 0], [grid[0] / 2, grid[1] / 2, grid[2] / 2], [grid[0] - 1, grid[1] - 1, grid[2] - 1]];
+    let mut pids = vec![
+        [0, 0, 0],
+        [grid[0] / 2, grid[1] / 2, grid[2] / 2],
+        [grid[0] - 1, grid[1] - 1, grid[2] - 1],
+    ];
     pids.dedup();
     pids
 }
@@ -127,7 +155,10 @@ fn sample_programs(grid: [u32; 3]) -> Vec<[u32; 3]> {
 #[test]
 fn fixture_access_snapshots() {
     let fixtures = fixtures();
-    assert!(!fixtures.is_empty(), "no fixture kernels under tests/fixtures");
+    assert!(
+        !fixtures.is_empty(),
+        "no fixture kernels under tests/fixtures"
+    );
     for f in &fixtures {
         let m = cleaned(&parse(f));
         let mut text = String::new();
@@ -142,14 +173,27 @@ fn fixture_access_snapshots() {
 fn fixture_accesses_match_the_evaluator() {
     for f in &fixtures() {
         let raw = parse(f);
-        for (stage, m) in [("as written", raw.clone()), ("after cleanup", cleaned(&raw))] {
+        for (stage, m) in [
+            ("as written", raw.clone()),
+            ("after cleanup", cleaned(&raw)),
+        ] {
             let func = m.kernel().expect("a kernel");
             let map = analyze(&m, func);
             let args = arguments(&m, f);
             let grid = grid(f);
             let mut checked = 0;
             for pid in sample_programs(grid) {
-                let report = check(&m, func, &map, &Launch { args: args.clone(), pid, grid, max_iterations: 3 });
+                let report = check(
+                    &m,
+                    func,
+                    &map,
+                    &Launch {
+                        args: args.clone(),
+                        pid,
+                        grid,
+                        max_iterations: 3,
+                    },
+                );
                 assert!(
                     report.mismatches.is_empty(),
                     "{} ({stage}), program {pid:?}: {:#?}\n{}",
@@ -160,7 +204,11 @@ fn fixture_accesses_match_the_evaluator() {
                 checked += report.checked;
             }
             let strided = map.iter().filter(|(_, a)| a.as_strided().is_some()).count();
-            assert!(strided == 0 || checked > 0, "{} ({stage}): no strided access was checked", f.name);
+            assert!(
+                strided == 0 || checked > 0,
+                "{} ({stage}): no strided access was checked",
+                f.name
+            );
         }
     }
 }

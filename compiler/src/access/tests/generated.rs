@@ -24,7 +24,10 @@ enum Scalar {
 #[derive(Clone, Debug)]
 enum IntExpr {
     /// `start + arange` along `dim`, expanded and broadcast to the tile.
-    Range { dim: usize, start: i64 },
+    Range {
+        dim: usize,
+        start: i64,
+    },
     Splat(Scalar),
     Add(Box<IntExpr>, Box<IntExpr>),
     Sub(Box<IntExpr>, Box<IntExpr>),
@@ -67,7 +70,11 @@ impl IntExpr {
 }
 
 fn scalar() -> impl Strategy<Value = Scalar> {
-    prop_oneof![(-4i64..9).prop_map(Scalar::Const), (0usize..4).prop_map(Scalar::Arg), Just(Scalar::Pid)]
+    prop_oneof![
+        (-4i64..9).prop_map(Scalar::Const),
+        (0usize..4).prop_map(Scalar::Arg),
+        Just(Scalar::Pid)
+    ]
 }
 
 fn int_expr(square: bool) -> impl Strategy<Value = IntExpr> {
@@ -77,11 +84,36 @@ fn int_expr(square: bool) -> impl Strategy<Value = IntExpr> {
     ];
     leaf.prop_recursive(4, 16, 2, move |inner| {
         let mut options = vec![
-            (3, (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Add(Box::new(a), Box::new(b))).boxed()),
-            (2, (inner.clone(), inner.clone()).prop_map(|(a, b)| IntExpr::Sub(Box::new(a), Box::new(b))).boxed()),
-            (3, (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Mul(Box::new(a), s)).boxed()),
-            (1, (inner.clone(), scalar()).prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s)).boxed()),
-            (1, (index_expr(), scalar()).prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s)).boxed()),
+            (
+                3,
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| IntExpr::Add(Box::new(a), Box::new(b)))
+                    .boxed(),
+            ),
+            (
+                2,
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| IntExpr::Sub(Box::new(a), Box::new(b)))
+                    .boxed(),
+            ),
+            (
+                3,
+                (inner.clone(), scalar())
+                    .prop_map(|(a, s)| IntExpr::Mul(Box::new(a), s))
+                    .boxed(),
+            ),
+            (
+                1,
+                (inner.clone(), scalar())
+                    .prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s))
+                    .boxed(),
+            ),
+            (
+                1,
+                (index_expr(), scalar())
+                    .prop_map(|(a, s)| IntExpr::Rem(Box::new(a), s))
+                    .boxed(),
+            ),
         ];
         if square {
             options.push((1, inner.prop_map(|a| IntExpr::Trans(Box::new(a))).boxed()));
@@ -93,21 +125,29 @@ fn int_expr(square: bool) -> impl Strategy<Value = IntExpr> {
 /// `start + arange` along a dimension, offset by a scalar: the shape of
 /// Triton's bounds-checked indices.
 fn index_expr() -> impl Strategy<Value = IntExpr> {
-    ((0usize..2), (-3i64..5), scalar())
-        .prop_map(|(dim, start, s)| IntExpr::Add(Box::new(IntExpr::Range { dim, start }), Box::new(IntExpr::Splat(s))))
+    ((0usize..2), (-3i64..5), scalar()).prop_map(|(dim, start, s)| {
+        IntExpr::Add(
+            Box::new(IntExpr::Range { dim, start }),
+            Box::new(IntExpr::Splat(s)),
+        )
+    })
 }
 
 fn mask_expr(square: bool) -> impl Strategy<Value = MaskExpr> {
-    let pred = prop::sample::select(vec!["slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge", "eq", "ne"]);
-    let bounds_check = (pred.clone(), index_expr(), scalar(), any::<bool>()).prop_map(|(p, i, s, swap)| {
-        let bound = IntExpr::Splat(s);
-        if swap {
-            MaskExpr::Cmp(p, bound, i)
-        } else {
-            MaskExpr::Cmp(p, i, bound)
-        }
-    });
-    let any_cmp = (pred, int_expr(square), int_expr(square)).prop_map(|(p, a, b)| MaskExpr::Cmp(p, a, b));
+    let pred = prop::sample::select(vec![
+        "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge", "eq", "ne",
+    ]);
+    let bounds_check =
+        (pred.clone(), index_expr(), scalar(), any::<bool>()).prop_map(|(p, i, s, swap)| {
+            let bound = IntExpr::Splat(s);
+            if swap {
+                MaskExpr::Cmp(p, bound, i)
+            } else {
+                MaskExpr::Cmp(p, i, bound)
+            }
+        });
+    let any_cmp =
+        (pred, int_expr(square), int_expr(square)).prop_map(|(p, a, b)| MaskExpr::Cmp(p, a, b));
     let cmp = prop_oneof![3 => bounds_check, 1 => any_cmp];
     cmp.prop_recursive(2, 4, 2, |inner| {
         prop_oneof![
@@ -133,7 +173,16 @@ fn case() -> impl Strategy<Value = Case> {
             [arg_value(), arg_value(), arg_value(), arg_value()],
             0u32..6,
         )
-            .prop_map(move |(offsets, widen, more, mask, args, pid)| Case { rows, cols, offsets, widen, more, mask, args, pid })
+            .prop_map(move |(offsets, widen, more, mask, args, pid)| Case {
+                rows,
+                cols,
+                offsets,
+                widen,
+                more,
+                mask,
+                args,
+                pid,
+            })
     })
 }
 
@@ -174,14 +223,22 @@ impl Emitter<'_> {
             }
             IntExpr::Add(a, c) | IntExpr::Sub(a, c) => {
                 let (x, y) = (self.int(a, shape), self.int(c, shape));
-                let op = if matches!(e, IntExpr::Add(..)) { Opcode::AddI } else { Opcode::SubI };
+                let op = if matches!(e, IntExpr::Add(..)) {
+                    Opcode::AddI
+                } else {
+                    Opcode::SubI
+                };
                 self.b.binary(op, x, y)
             }
             IntExpr::Mul(a, s) | IntExpr::Rem(a, s) => {
                 let x = self.int(a, shape);
                 let v = self.scalar(s);
                 let v = self.b.splat(v, &shape);
-                let op = if matches!(e, IntExpr::Mul(..)) { Opcode::MulI } else { Opcode::RemSI };
+                let op = if matches!(e, IntExpr::Mul(..)) {
+                    Opcode::MulI
+                } else {
+                    Opcode::RemSI
+                };
                 self.b.binary(op, x, v)
             }
             IntExpr::Trans(a) => {
@@ -199,7 +256,11 @@ impl Emitter<'_> {
             }
             MaskExpr::And(a, c) | MaskExpr::Or(a, c) => {
                 let (x, y) = (self.mask(a), self.mask(c));
-                let op = if matches!(m, MaskExpr::And(..)) { Opcode::AndI } else { Opcode::OrI };
+                let op = if matches!(m, MaskExpr::And(..)) {
+                    Opcode::AndI
+                } else {
+                    Opcode::OrI
+                };
                 self.b.binary(op, x, y)
             }
         }
@@ -208,13 +269,29 @@ impl Emitter<'_> {
 
 fn build(case: &Case) -> maiac_ir::Module {
     let ptr = Type::ptr(Type::F32);
-    let params = [("p", ptr.clone()), ("out", ptr), ("a0", Type::I32), ("a1", Type::I32), ("a2", Type::I32), ("a3", Type::I32)];
+    let params = [
+        ("p", ptr.clone()),
+        ("out", ptr),
+        ("a0", Type::I32),
+        ("a1", Type::I32),
+        ("a2", Type::I32),
+        ("a3", Type::I32),
+    ];
     let (mut b, p) = Builder::kernel(&params);
     let shape = [case.rows, case.cols];
     let pid = b.program_id(0);
-    let mut em = Emitter { b: &mut b, args: p[2..].to_vec(), pid, shape };
+    let mut em = Emitter {
+        b: &mut b,
+        args: p[2..].to_vec(),
+        pid,
+        shape,
+    };
     let offsets = em.int(&case.offsets, shape);
-    let offsets = if case.widen { em.b.cast(Opcode::ExtSI, offsets, 64) } else { offsets };
+    let offsets = if case.widen {
+        em.b.cast(Opcode::ExtSI, offsets, 64)
+    } else {
+        offsets
+    };
     let base = em.b.splat(p[0], &shape);
     let mut ptrs = em.b.addptr(base, offsets);
     if let Some(more) = &case.more {
@@ -222,7 +299,16 @@ fn build(case: &Case) -> maiac_ir::Module {
         ptrs = em.b.addptr(ptrs, o);
     }
     let mask = case.mask.as_ref().map(|m| em.mask(m));
-    let other = mask.map(|_| em.b.dense(&shape, Type::F32, Attribute::Float { bits: 0x3F80_0000, ty: FloatType::F32 }));
+    let other = mask.map(|_| {
+        em.b.dense(
+            &shape,
+            Type::F32,
+            Attribute::Float {
+                bits: 0x3F80_0000,
+                ty: FloatType::F32,
+            },
+        )
+    });
     let tile = em.b.load(ptrs, mask, other);
     em.b.store(ptrs, tile, mask);
     b.finish()
@@ -237,15 +323,31 @@ fn affine_forms_match_evaluated_pointers() {
     use proptest::test_runner::{Config, TestRunner};
     use std::cell::Cell;
     let (strided, guarded, indirect) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
-    let mut runner = TestRunner::new(Config { cases: 400, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
     let result = runner.run(&case(), |case| {
         let m = build(&case);
-        let args: Vec<u64> = [1u64 << 32, 2 << 32].into_iter().chain(case.args.iter().map(|&a| u64::from(a as u32))).collect();
-        let launch = Launch { args, pid: [case.pid, 0, 0], grid: [6, 1, 1], max_iterations: 1 };
+        let args: Vec<u64> = [1u64 << 32, 2 << 32]
+            .into_iter()
+            .chain(case.args.iter().map(|&a| u64::from(a as u32)))
+            .collect();
+        let launch = Launch {
+            args,
+            pid: [case.pid, 0, 0],
+            grid: [6, 1, 1],
+            max_iterations: 1,
+        };
         let func = m.kernel().expect("kernel");
         let map = crate::access::analyze(&m, func);
         let report = super::eval::check(&m, func, &map, &launch);
-        prop_assert!(report.mismatches.is_empty(), "{:#?}\n{}", report.mismatches, map.render(&m));
+        prop_assert!(
+            report.mismatches.is_empty(),
+            "{:#?}\n{}",
+            report.mismatches,
+            map.render(&m)
+        );
         prop_assert_eq!(report.unknown, 0);
         strided.set(strided.get() + report.checked);
         guarded.set(guarded.get() + report.guarded_out);
@@ -255,7 +357,11 @@ fn affine_forms_match_evaluated_pointers() {
         let plain = case.offsets.is_plain() && case.more.as_ref().is_none_or(IntExpr::is_plain);
         if plain && case.mask.is_none() {
             for (_, access) in map.iter() {
-                prop_assert!(matches!(access, MemAccess::Strided(_)), "{}", map.render(&m));
+                prop_assert!(
+                    matches!(access, MemAccess::Strided(_)),
+                    "{}",
+                    map.render(&m)
+                );
             }
         }
         Ok(())
@@ -265,7 +371,15 @@ fn affine_forms_match_evaluated_pointers() {
     }
     // 400 cases × 2 accesses; about a third are strided with their guards
     // holding (random masks are often not boxes).
-    assert!(strided.get() > 200, "only {} strided executions checked", strided.get());
-    assert!(guarded.get() > 10, "only {} guarded-out executions", guarded.get());
+    assert!(
+        strided.get() > 200,
+        "only {} strided executions checked",
+        strided.get()
+    );
+    assert!(
+        guarded.get() > 10,
+        "only {} guarded-out executions",
+        guarded.get()
+    );
     assert!(indirect.get() > 50, "only {} gathers", indirect.get());
 }

@@ -17,11 +17,21 @@ fn buffer(i: u64) -> u64 {
 }
 
 fn launches(args: &[u64], pids: &[[u32; 3]], grid: [u32; 3]) -> Vec<Launch> {
-    pids.iter().map(|&pid| Launch { args: args.to_vec(), pid, grid, max_iterations: 4 }).collect()
+    pids.iter()
+        .map(|&pid| Launch {
+            args: args.to_vec(),
+            pid,
+            grid,
+            max_iterations: 4,
+        })
+        .collect()
 }
 
 fn f32_zero() -> Attribute {
-    Attribute::Float { bits: 0, ty: FloatType::F32 }
+    Attribute::Float {
+        bits: 0,
+        ty: FloatType::F32,
+    }
 }
 
 /// `offs = pid * B + arange(B); mask = offs < n; out[offs] = x[offs] (other 0)`.
@@ -57,7 +67,10 @@ fn masked_vector_tile() {
     assert_eq!(checked, 10);
     let (_, load) = map.iter().next().unwrap();
     let s = load.as_strided().expect("strided");
-    assert_eq!(s.fill, Some(Fill::Value(crate::access::ScalarExpr::constant(0, 32))));
+    assert_eq!(
+        s.fill,
+        Some(Fill::Value(crate::access::ScalarExpr::constant(0, 32)))
+    );
     insta::assert_snapshot!("masked_vector_tile", map.render(&m));
 }
 
@@ -98,7 +111,14 @@ pub(crate) fn matmul_tiles() -> Module {
     let c0 = b.const_i32(0);
     let c1 = b.const_i32(1);
     let nk = b.const_i32(3);
-    let acc = b.dense(&[bm, bk], Type::Float(FloatType::F16), Attribute::Float { bits: 0, ty: FloatType::F16 });
+    let acc = b.dense(
+        &[bm, bk],
+        Type::Float(FloatType::F16),
+        Attribute::Float {
+            bits: 0,
+            ty: FloatType::F16,
+        },
+    );
     let out = b.for_loop(c0, nk, c1, &[a_ptrs, acc], |b, k, args| {
         let b_k = b.name(k, "k");
         let cbk = b.const_i32(bk);
@@ -108,7 +128,14 @@ pub(crate) fn matmul_tiles() -> Module {
         let ls = b.splat(left, &[1, bk]);
         let kmask = b.cmpi("slt", cols, ls);
         let kmask = b.broadcast(kmask, &[bm, bk]);
-        let other = b.dense(&[bm, bk], Type::Float(FloatType::F16), Attribute::Float { bits: 0x3C00, ty: FloatType::F16 });
+        let other = b.dense(
+            &[bm, bk],
+            Type::Float(FloatType::F16),
+            Attribute::Float {
+                bits: 0x3C00,
+                ty: FloatType::F16,
+            },
+        );
         let a = b.load(args[0], Some(kmask), Some(other));
         let a = b.name(a, "a_tile");
         let sum = b.binary(Opcode::AddF, args[1], a);
@@ -150,7 +177,12 @@ fn loop_carried_gemm_tiles() {
 /// `table[idx[i] * D + cols]`: offsets loaded from memory gather; a scalar
 /// index loaded from memory is an atom.
 pub(crate) fn gathers() -> Module {
-    let (mut b, p) = Builder::kernel(&[("idx", Type::ptr(Type::I32)), ("table", f32_ptr()), ("out", f32_ptr()), ("D", Type::I32)]);
+    let (mut b, p) = Builder::kernel(&[
+        ("idx", Type::ptr(Type::I32)),
+        ("table", f32_ptr()),
+        ("out", f32_ptr()),
+        ("D", Type::I32),
+    ]);
     let pid = b.program_id(0);
     let r = b.range(0, 8);
     // Tensor of indices → gather.
@@ -165,7 +197,12 @@ pub(crate) fn gathers() -> Module {
     let n = b.splat(p[3], &[8]);
     let inside = b.cmpi("slt", r, n);
     let zero = b.dense(&[8], Type::I32, i32_attr(0));
-    let sel = b.val(Opcode::Select, &[inside, r, zero], Type::tensor(vec![8], Type::I32), &[]);
+    let sel = b.val(
+        Opcode::Select,
+        &[inside, r, zero],
+        Type::tensor(vec![8], Type::I32),
+        &[],
+    );
     let sp = b.addptr(ts, sel);
     let s = b.load(sp, None, None);
     // A scalar index from memory → strided with the index as an atom.
@@ -189,7 +226,8 @@ pub(crate) fn gathers() -> Module {
 fn gathers_fall_back_and_scalar_indices_stay_strided() {
     let m = gathers();
     let args = [buffer(0), buffer(1), buffer(2), 6];
-    let (map, checked) = check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [3, 0, 0]], [4, 1, 1]));
+    let (map, checked) =
+        check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [3, 0, 0]], [4, 1, 1]));
     let kinds: Vec<&str> = map
         .iter()
         .map(|(_, a)| match a {
@@ -198,14 +236,24 @@ fn gathers_fall_back_and_scalar_indices_stay_strided() {
             MemAccess::Scatter(_) => "scatter",
         })
         .collect();
-    assert_eq!(kinds, ["strided", "gather", "gather", "strided", "strided", "strided"]);
+    assert_eq!(
+        kinds,
+        ["strided", "gather", "gather", "strided", "strided", "strided"]
+    );
     assert_eq!(checked, 2 * 4);
     insta::assert_snapshot!("gathers", map.render(&m));
 }
 
 /// Block pointers advanced in a loop, and tensor descriptors.
 pub(crate) fn block_pointers_and_descriptors() -> Module {
-    let (mut b, p) = Builder::kernel(&[("x", f32_ptr()), ("y", f32_ptr()), ("M", Type::I64), ("N", Type::I64), ("Mi", Type::I32), ("Ni", Type::I32)]);
+    let (mut b, p) = Builder::kernel(&[
+        ("x", f32_ptr()),
+        ("y", f32_ptr()),
+        ("M", Type::I64),
+        ("N", Type::I64),
+        ("Mi", Type::I32),
+        ("Ni", Type::I32),
+    ]);
     let pid = b.program_id(0);
     let c16 = b.const_i32(16);
     let row0 = b.binary(Opcode::MulI, pid, c16);
@@ -217,7 +265,13 @@ pub(crate) fn block_pointers_and_descriptors() -> Module {
         Opcode::MakeTensorPtr,
         &[p[0], p[2], p[3], p[3], one64, row0, c0],
         Type::ptr(block_ty.clone()),
-        &[("order", Attribute::DenseArray { elem: Type::I32, values: vec![1, 0] })],
+        &[(
+            "order",
+            Attribute::DenseArray {
+                elem: Type::I32,
+                values: vec![1, 0],
+            },
+        )],
     );
     let bp = b.name(bp, "bp");
     let c1 = b.const_i32(1);
@@ -229,16 +283,37 @@ pub(crate) fn block_pointers_and_descriptors() -> Module {
             Opcode::Load,
             &[args[0]],
             block_ty.clone(),
-            &[("boundaryCheck", Attribute::DenseArray { elem: Type::I32, values: vec![0, 1] }), ("padding", Attribute::Enum("zero".into()))],
+            &[
+                (
+                    "boundaryCheck",
+                    Attribute::DenseArray {
+                        elem: Type::I32,
+                        values: vec![0, 1],
+                    },
+                ),
+                ("padding", Attribute::Enum("zero".into())),
+            ],
         );
         let sum = b.binary(Opcode::AddF, args[1], tile);
         let next = b.val(Opcode::Advance, &[args[0], c0, c8], b.ty(args[0]), &[]);
         vec![next, sum]
     });
-    let desc_ty = Type::TensorDesc { block: Box::new(block_ty.clone()) };
-    let desc = b.val(Opcode::MakeTensorDescriptor, &[p[1], p[4], p[5], p[3], one64], desc_ty, &[]);
+    let desc_ty = Type::TensorDesc {
+        block: Box::new(block_ty.clone()),
+    };
+    let desc = b.val(
+        Opcode::MakeTensorDescriptor,
+        &[p[1], p[4], p[5], p[3], one64],
+        desc_ty,
+        &[],
+    );
     let desc = b.name(desc, "desc");
-    let prev = b.val(Opcode::DescriptorLoad, &[desc, row0, c8], block_ty.clone(), &[]);
+    let prev = b.val(
+        Opcode::DescriptorLoad,
+        &[desc, row0, c8],
+        block_ty.clone(),
+        &[],
+    );
     let sum = b.binary(Opcode::AddF, out[1], prev);
     b.op(Opcode::DescriptorStore, &[desc, sum, row0, c0], &[], &[]);
     b.finish()
@@ -252,9 +327,20 @@ fn block_pointers_and_descriptors_are_boxes() {
     let pids: Vec<[u32; 3]> = (0..3).map(|p| [p, 0, 0]).collect();
     let (map, checked) = check_against_evaluator(&m, &launches(&args, &pids, [3, 1, 1]));
     assert_eq!(checked, 3 * (3 + 2));
-    assert!(map.iter().all(|(_, a)| a.as_strided().is_some()), "{}", map.render(&m));
+    assert!(
+        map.iter().all(|(_, a)| a.as_strided().is_some()),
+        "{}",
+        map.render(&m)
+    );
     let kinds: Vec<AccessKind> = map.iter().map(|(_, a)| a.kind()).collect();
-    assert_eq!(kinds, [AccessKind::Load, AccessKind::DescriptorLoad, AccessKind::DescriptorStore]);
+    assert_eq!(
+        kinds,
+        [
+            AccessKind::Load,
+            AccessKind::DescriptorLoad,
+            AccessKind::DescriptorStore
+        ]
+    );
     insta::assert_snapshot!("block_pointers_and_descriptors", map.render(&m));
 }
 
@@ -321,9 +407,13 @@ fn casts_transposes_and_reshapes() -> Module {
 fn casts_transposes_and_reshapes_stay_affine() {
     let m = casts_transposes_and_reshapes();
     let args = [buffer(0), buffer(1), 8];
-    let (map, checked) = check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [5, 0, 0]], [6, 1, 1]));
+    let (map, checked) =
+        check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [5, 0, 0]], [6, 1, 1]));
     assert_eq!(checked, 2 * 4, "{}", map.render(&m));
-    let gathers = map.iter().filter(|(_, a)| matches!(a, MemAccess::Gather(_))).count();
+    let gathers = map
+        .iter()
+        .filter(|(_, a)| matches!(a, MemAccess::Gather(_)))
+        .count();
     assert_eq!(gathers, 1);
     insta::assert_snapshot!("casts_transposes_and_reshapes", map.render(&m));
 }
@@ -345,6 +435,15 @@ fn overflowing_offsets_are_guarded() {
         }
     };
     assert_eq!(s.guards_hold(&env_for(0x7FFF_FFC0)), Some(true));
-    assert_eq!(s.guards_hold(&env_for(0x7FFF_FFC1)), Some(false), "{}", map.render(&m));
-    assert_eq!(s.guards_hold(&env_for(0x8000_0000)), Some(true), "a negative start does not wrap");
+    assert_eq!(
+        s.guards_hold(&env_for(0x7FFF_FFC1)),
+        Some(false),
+        "{}",
+        map.render(&m)
+    );
+    assert_eq!(
+        s.guards_hold(&env_for(0x8000_0000)),
+        Some(true),
+        "a negative start does not wrap"
+    );
 }

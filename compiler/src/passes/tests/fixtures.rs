@@ -12,8 +12,19 @@ use crate::passes::render_module;
 fn launch_spec(f: &Fixture) -> Option<LaunchSpec> {
     let case = f.case.as_ref()?;
     let dir = f.path.parent()?;
-    let grid: Vec<u32> = case["grid"].as_array()?.iter().map(|v| v.as_u64().unwrap_or(1) as u32).collect();
-    let mut spec = LaunchSpec::new(Grid::new(grid[0], *grid.get(1).unwrap_or(&1), *grid.get(2).unwrap_or(&1)).ok()?);
+    let grid: Vec<u32> = case["grid"]
+        .as_array()?
+        .iter()
+        .map(|v| v.as_u64().unwrap_or(1) as u32)
+        .collect();
+    let mut spec = LaunchSpec::new(
+        Grid::new(
+            grid[0],
+            *grid.get(1).unwrap_or(&1),
+            *grid.get(2).unwrap_or(&1),
+        )
+        .ok()?,
+    );
     for arg in case["args"].as_array()? {
         let name = arg["name"].as_str()?;
         let text = match (&arg["file"], &arg["value"]) {
@@ -29,7 +40,10 @@ fn launch_spec(f: &Fixture) -> Option<LaunchSpec> {
 #[test]
 fn cleanup_verifies_and_is_snapshotted() {
     let fixtures = fixtures();
-    assert!(!fixtures.is_empty(), "no fixture kernels under tests/fixtures");
+    assert!(
+        !fixtures.is_empty(),
+        "no fixture kernels under tests/fixtures"
+    );
     for f in &fixtures {
         let m = cleaned(&parse(f));
         if let Err(errors) = maiac_ir::verifier::verify(&m) {
@@ -46,10 +60,15 @@ fn cleanup_keeps_fixture_results_bit_exact() {
         let Some(spec) = launch_spec(f) else { continue };
         let raw = parse(f);
         let clean = cleaned(&raw);
-        let launch = bind(&kernel_params(&raw).unwrap(), &spec).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let launch = bind(&kernel_params(&raw).unwrap(), &spec)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.name));
         let before = run_kernel(&raw, &launch).unwrap_or_else(|d| panic!("{}: {d}", f.name));
         let after = run_kernel(&clean, &launch).unwrap_or_else(|d| panic!("{}: {d}", f.name));
-        assert!(before.buffers == after.buffers, "{}: the cleanup pipeline changed the results", f.name);
+        assert!(
+            before.buffers == after.buffers,
+            "{}: the cleanup pipeline changed the results",
+            f.name
+        );
         ran += 1;
     }
     assert!(ran > 0, "no fixture case folder found");

@@ -1,0 +1,815 @@
+//! The event-driven machine: every tile's (and cluster program's) control
+//! processor and engine queues, semaphores, barriers, shared HBM bandwidth,
+//! and the functional execution of each instruction when it starts.
+//!
+//! One simulation drives functional results and cycles alike. Agents are
+//! visited in a fixed order and events are ordered by (cycle, sequence
+//! number), so results are deterministic. An engine instruction's memory
+//! effects happen when it starts; its signal when it completes, so any
+//! instruction that waits for it sees them.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use maiac_backend::isa::{
+    BarrierScope, CpOp, DmaOp, Engine, Instr, Module, Op, Program, SemRef, SemScope, Space,
+    Special, Sync, TtuOp, TtuPrecision, NUM_REGS,
+};
+use maiac_backend::machine::Machine;
+
+use super::context::{Effects, ExecCtx};
+use super::error::{EmuError, ExecResult, Fault};
+use super::memory::{read_bits, write_bits, Memory, Region};
+use super::race::{join, Clock, InstrRef, RaceDetector};
+use super::stats::{Stats, TraceEvent};
+use super::{dma, ttu, tvp};
+
+/// Options of the simulation (see [`crate::emu::RunOptions`]).
+pub struct SimOptions {
+    pub detect_races: bool,
+    pub trace: bool,
+    pub max_cycles: u64,
+}
+
+/// An engine instruction waiting in a queue, with the CP state at dispatch.
+struct Queued {
+    pc: u32,
+    regs: Box<[u64; NUM_REGS]>,
+    vc: Clock,
+}
+
+/// An instruction in flight on an agent.
+struct Busy {
+    signal: Option<SemRef>,
+}
+
+/// A CP or an engine.
+struct Agent {
+    id: usize,
+    kind: Engine,
+    queue: VecDeque<Queued>,
+    busy: Option<Busy>,
+    vc: Clock,
+}
+
+/// The control state of a tile program or a cluster program.
+struct Core {
+    /// Global tile id, or the cluster id for a cluster program.
+    unit: u32,
+    cluster: u32,
+    cluster_program: bool,
+    instances: Vec<[u32; 3]>,
+    instance: usize,
+    pc: u32,
+    regs: [u64; NUM_REGS],
+    done: bool,
+    /// Index 0: CP; then DMA, TTU, TVP (a cluster program has only DMA).
+    agents: Vec<Agent>,
+    sems: Vec<i64>,
+    sem_vcs: Vec<Clock>,
+    barriers_arrived: u64,
+    waiting_at_barrier: bool,
+}
+
+/// The whole simulated chip.
+pub struct Sim<'a> {
+    module: &'a Module,
+    machine: &'a Machine,
+    grid: [u32; 3],
+    args: &'a [u64],
+    opts: SimOptions,
+    pub mem: Memory,
+    cores: Vec<Core>,
+    cluster_sems: Vec<Vec<i64>>,
+    cluster_sem_vcs: Vec<Vec<Clock>>,
+    races: RaceDetector,
+    events: BinaryHeap<Reverse<(u64, u64, usize, usize)>>,
+    seq: u64,
+    now: u64,
+    hbm_free: u64,
+    n_agents: usize,
+    pub stats: Stats,
+    macs: BTreeMap<TtuPrecision, u64>,
+    pub trace: Vec<TraceEvent>,
+    pub threads: BTreeMap<u32, String>,
+}
+
+fn slot_of(engine: Engine) -> usize {
+    match engine {
+        Engine::Cp => 0,
+        Engine::Dma => 1,
+        Engine::Ttu => 2,
+        Engine::Tvp => 3,
+    }
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(
+        module: &'a Module,
+        machine: &'a Machine,
+        grid: [u32; 3],
+        args: &'a [u64],
+        mem: Memory,
+        opts: SimOptions,
+    ) -> Result<Sim<'a>, EmuError> {
+        let assignment = module
+            .dispatch
+            .assign(grid, machine.num_tiles())
+            .map_err(|e| EmuError::Setup(e.to_string()))?;
+        let mut cores = Vec::new();
+        let mut next_agent = 0usize;
+        let mut threads = BTreeMap::new();
+        let tile_sems = machine.tile.semaphores as usize;
+        for (tile, instances) in assignment.into_iter().enumerate() {
+            let tile = tile as u32;
+            let kinds = [Engine::Cp, Engine::Dma, Engine::Ttu, Engine::Tvp];
+            cores.push(Core::new(tile, machine.cluster_of(tile), false, instances, &kinds, tile_sems, &mut next_agent));
+        }
+        if module.cluster_program.is_some() {
+            for c in 0..machine.clusters {
+                cores.push(Core::new(c, c, true, vec![[0; 3]], &[Engine::Cp, Engine::Dma], 0, &mut next_agent));
+            }
+        }
+        let n_agents = if opts.detect_races { next_agent } else { 0 };
+        for (ci, core) in cores.iter_mut().enumerate() {
+            for a in &mut core.agents {
+                a.vc = vec![0; n_agents];
+                let what = if core.cluster_program { "cluster" } else { "tile" };
+                threads.insert((ci * 4 + slot_of(a.kind)) as u32, format!("{what} {} {}", core.unit, a.kind.name()));
+            }
+            core.sem_vcs = vec![vec![0; n_agents]; core.sems.len()];
+        }
+        let csems = machine.cluster.semaphores as usize;
+        Ok(Sim {
+            module,
+            machine,
+            grid,
+            args,
+            opts,
+            mem,
+            cores,
+            cluster_sems: vec![vec![0; csems]; machine.clusters as usize],
+            cluster_sem_vcs: vec![vec![vec![0; n_agents]; csems]; machine.clusters as usize],
+            races: RaceDetector::default(),
+            events: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            hbm_free: 0,
+            n_agents,
+            stats: Stats::default(),
+            macs: BTreeMap::new(),
+            trace: Vec::new(),
+            threads,
+        })
+    }
+
+    fn program(&self, core: usize) -> &'a Program {
+        let module = self.module;
+        if self.cores[core].cluster_program {
+            module.cluster_program.as_ref().unwrap_or(&module.tile_program)
+        } else {
+            &module.tile_program
+        }
+    }
+
+    fn unit_name(&self, core: usize) -> String {
+        let c = &self.cores[core];
+        if c.cluster_program {
+            format!("cluster {}", c.unit)
+        } else {
+            format!("tile {}", c.unit)
+        }
+    }
+
+    fn fault(&self, core: usize, pc: u32, fault: Fault) -> EmuError {
+        let c = &self.cores[core];
+        let instr = self
+            .program(core)
+            .code
+            .get(pc as usize)
+            .map(|i| format!("`{}` at ", maiac_backend::asm::instruction_text(self.module, i)))
+            .unwrap_or_default();
+        EmuError::Fault {
+            unit: self.unit_name(core),
+            location: format!("{instr}{}", self.module.describe_pc(c.cluster_program, pc)),
+            message: fault.0,
+        }
+    }
+
+    fn describe(&self, r: InstrRef) -> String {
+        let which = if r.cluster_program { "cluster" } else { "tile" };
+        let text = self
+            .program_of(r.cluster_program)
+            .code
+            .get(r.pc as usize)
+            .map(|i| maiac_backend::asm::instruction_text(self.module, i))
+            .unwrap_or_default();
+        format!("`{text}` ({which} {}, {})", r.unit, self.module.describe_pc(r.cluster_program, r.pc))
+    }
+
+    fn program_of(&self, cluster_program: bool) -> &'a Program {
+        let module = self.module;
+        match (cluster_program, module.cluster_program.as_ref()) {
+            (true, Some(p)) => p,
+            _ => &module.tile_program,
+        }
+    }
+
+    /// Runs the launch to completion.
+    pub fn run(&mut self) -> Result<(), EmuError> {
+        loop {
+            loop {
+                let mut progress = false;
+                for core in 0..self.cores.len() {
+                    progress |= self.step_core(core)?;
+                }
+                if !progress {
+                    break;
+                }
+            }
+            let Some(Reverse((time, _, core, slot))) = self.events.pop() else {
+                break;
+            };
+            self.now = time;
+            if time > self.opts.max_cycles {
+                return Err(EmuError::Deadlock(format!(
+                    "the launch exceeded the cycle limit of {} cycles (an endless loop?)",
+                    self.opts.max_cycles
+                )));
+            }
+            self.complete(core, slot);
+            while let Some(&Reverse((t, _, c, s))) = self.events.peek() {
+                if t != time {
+                    break;
+                }
+                self.events.pop();
+                self.complete(c, s);
+            }
+            if self.opts.detect_races && self.races.len() > 8192 {
+                self.prune_races();
+            }
+        }
+        if let Some(stuck) = self.cores.iter().position(|c| !c.done) {
+            let c = &self.cores[stuck];
+            let mut why = format!(
+                "{} cannot make progress at {}",
+                self.unit_name(stuck),
+                self.module.describe_pc(c.cluster_program, c.pc)
+            );
+            for a in &c.agents[1..] {
+                if let Some(q) = a.queue.front() {
+                    why.push_str(&format!(
+                        "; its {} queue waits at {}",
+                        a.kind.name(),
+                        self.module.describe_pc(c.cluster_program, q.pc)
+                    ));
+                }
+            }
+            return Err(EmuError::Deadlock(why + " (a semaphore wait that is never satisfied, or a barrier not every tile reaches)"));
+        }
+        self.stats.cycles = self.now;
+        let macs = std::mem::take(&mut self.macs);
+        self.stats.finish(self.machine, &macs);
+        Ok(())
+    }
+
+    fn prune_races(&mut self) {
+        let mut floor: Clock = vec![u32::MAX; self.n_agents];
+        for core in &self.cores {
+            for a in &core.agents {
+                for (f, &x) in floor.iter_mut().zip(&a.vc) {
+                    *f = (*f).min(x);
+                }
+                for q in &a.queue {
+                    for (f, &x) in floor.iter_mut().zip(&q.vc) {
+                        *f = (*f).min(x);
+                    }
+                }
+            }
+        }
+        self.races.prune(&floor);
+    }
+
+    fn schedule(&mut self, core: usize, slot: usize, cycles: u64) -> u64 {
+        let end = self.now + cycles;
+        self.seq += 1;
+        self.events.push(Reverse((end, self.seq, core, slot)));
+        end
+    }
+
+    /// An instruction on `(core, slot)` completes: its signal fires.
+    fn complete(&mut self, core: usize, slot: usize) {
+        let Some(busy) = self.cores[core].agents[slot].busy.take() else {
+            return;
+        };
+        if let Some(sem) = busy.signal {
+            let vc = self.cores[core].agents[slot].vc.clone();
+            let cluster = self.cores[core].cluster as usize;
+            let (value, svc) = match sem.scope {
+                SemScope::Tile => {
+                    let c = &mut self.cores[core];
+                    (&mut c.sems[sem.index as usize], &mut c.sem_vcs[sem.index as usize])
+                }
+                SemScope::Cluster => (
+                    &mut self.cluster_sems[cluster][sem.index as usize],
+                    &mut self.cluster_sem_vcs[cluster][sem.index as usize],
+                ),
+            };
+            *value += 1;
+            join(svc, &vc);
+        }
+    }
+
+    fn check_sem(&self, core: usize, pc: u32, sem: SemRef) -> Result<(), EmuError> {
+        let n = match sem.scope {
+            SemScope::Tile => self.cores[core].sems.len(),
+            SemScope::Cluster => self.cluster_sems.first().map_or(0, Vec::len),
+        };
+        if usize::from(sem.index) >= n {
+            return Err(self.fault(core, pc, Fault::new(format!("semaphore {sem} does not exist (the machine has {n})"))));
+        }
+        Ok(())
+    }
+
+    /// Whether every wait of `sync` holds with `regs`; on success joins the
+    /// semaphores' clocks into `vc`.
+    fn waits_hold(&self, core: usize, pc: u32, sync: &Sync, regs: &[u64; NUM_REGS]) -> Result<bool, EmuError> {
+        for w in &sync.waits {
+            self.check_sem(core, pc, w.sem)?;
+            let want = w.value.eval(regs) as i64;
+            let have = match w.sem.scope {
+                SemScope::Tile => self.cores[core].sems[w.sem.index as usize],
+                SemScope::Cluster => self.cluster_sems[self.cores[core].cluster as usize][w.sem.index as usize],
+            };
+            if have < want {
+                return Ok(false);
+            }
+        }
+        if let Some(s) = sync.signal {
+            self.check_sem(core, pc, s)?;
+        }
+        Ok(true)
+    }
+
+    fn join_waits(&mut self, core: usize, slot: usize, sync: &Sync) {
+        if self.n_agents == 0 {
+            return;
+        }
+        let cluster = self.cores[core].cluster as usize;
+        for w in &sync.waits {
+            let svc = match w.sem.scope {
+                SemScope::Tile => self.cores[core].sem_vcs[w.sem.index as usize].clone(),
+                SemScope::Cluster => self.cluster_sem_vcs[cluster][w.sem.index as usize].clone(),
+            };
+            join(&mut self.cores[core].agents[slot].vc, &svc);
+        }
+    }
+
+    fn tick(&mut self, core: usize, slot: usize) {
+        let a = &mut self.cores[core].agents[slot];
+        if let Some(x) = a.vc.get_mut(a.id) {
+            *x += 1;
+        }
+    }
+
+    fn step_core(&mut self, core: usize) -> Result<bool, EmuError> {
+        let mut progress = false;
+        for slot in 1..self.cores[core].agents.len() {
+            progress |= self.start_engine(core, slot)?;
+        }
+        progress |= self.step_cp(core)?;
+        Ok(progress)
+    }
+
+    fn start_engine(&mut self, core: usize, slot: usize) -> Result<bool, EmuError> {
+        let agent = &self.cores[core].agents[slot];
+        if agent.busy.is_some() {
+            return Ok(false);
+        }
+        let Some(head) = agent.queue.front() else {
+            return Ok(false);
+        };
+        let pc = head.pc;
+        let program = self.program(core);
+        let instr: &'a Instr = &program.code[pc as usize];
+        if !self.waits_hold(core, pc, &instr.sync, &head.regs)? {
+            return Ok(false);
+        }
+        let Some(queued) = self.cores[core].agents[slot].queue.pop_front() else {
+            return Ok(false);
+        };
+        {
+            let a = &mut self.cores[core].agents[slot];
+            join(&mut a.vc, &queued.vc);
+        }
+        self.join_waits(core, slot, &instr.sync);
+        self.tick(core, slot);
+        let c = &self.cores[core];
+        let ctx = ExecCtx {
+            module: self.module,
+            machine: self.machine,
+            regs: &queued.regs,
+            tile: (!c.cluster_program).then_some(c.unit),
+            cluster: c.cluster,
+        };
+        let result: ExecResult<Effects> = match &instr.op {
+            Op::Dma(op) => dma::execute(&ctx, &mut self.mem, op),
+            Op::Ttu(op) => ttu::execute(&ctx, &mut self.mem, op),
+            Op::Tvp(op) => tvp::execute(&ctx, &mut self.mem, op),
+            Op::Cp(_) => Err(Fault::new("a CP instruction reached an engine queue")),
+        };
+        let fx = result.map_err(|f| self.fault(core, pc, f))?;
+        self.record_accesses(core, slot, pc, &fx)?;
+        let cycles = self.engine_cycles(core, &instr.op, &fx);
+        self.begin(core, slot, pc, instr, cycles);
+        Ok(true)
+    }
+
+    fn record_accesses(&mut self, core: usize, slot: usize, pc: u32, fx: &Effects) -> Result<(), EmuError> {
+        self.stats.hbm_bytes += fx.hbm_bytes;
+        if let Some(p) = fx.precision {
+            *self.macs.entry(p).or_default() += fx.macs;
+        }
+        if !self.opts.detect_races {
+            return Ok(());
+        }
+        let c = &self.cores[core];
+        let me = InstrRef { cluster_program: c.cluster_program, pc, unit: c.unit };
+        let a = &c.agents[slot];
+        self.races.access(a.id, &a.vc, &fx.accesses, me).map_err(|race| EmuError::Race {
+            first: self.describe(race.first),
+            second: self.describe(race.second),
+            region: race.region.to_string(),
+        })
+    }
+
+    /// The modelled duration of an engine instruction (documented in docs/emulator.md).
+    fn engine_cycles(&mut self, core: usize, op: &Op, fx: &Effects) -> u64 {
+        let m = self.machine;
+        let base = match op {
+            Op::Dma(DmaOp::Copy(c)) | Op::Dma(DmaOp::Broadcast { copy: c, .. }) => {
+                let cost = m.dma_cost(&c.src, &c.dst, self.cores[core].cluster_program);
+                cost.cycles(c.bytes(), cost.engine_bytes_per_cycle)
+            }
+            Op::Dma(DmaOp::Gather(g)) => m.indexed_dma_cycles(u64::from(g.count)),
+            Op::Dma(DmaOp::Scatter(s)) => m.indexed_dma_cycles(u64::from(s.count)),
+            Op::Dma(DmaOp::Atomic(a)) => m.indexed_dma_cycles(u64::from(a.count)),
+            Op::Ttu(TtuOp::Matmul(mm)) => m.matmul_cycles(mm),
+            Op::Ttu(TtuOp::Drain(d)) => m.drain_cycles(d, self.module),
+            Op::Tvp(t) => m.tvp_cycles(t, self.module),
+            Op::Cp(c) => m.cp_cycles(c),
+        }
+        .max(1);
+        let mut end = self.now + base;
+        if fx.hbm_bytes > 0 {
+            // HBM is one chip-wide resource: transfers occupy it back to back.
+            let start = self.now.max(self.hbm_free);
+            self.hbm_free = start + fx.hbm_bytes.div_ceil(u64::from(m.hbm.bytes_per_cycle.max(1)));
+            end = end.max(self.hbm_free);
+        }
+        end - self.now
+    }
+
+    /// Marks `(core, slot)` busy for `cycles` and records stats and trace.
+    fn begin(&mut self, core: usize, slot: usize, pc: u32, instr: &Instr, cycles: u64) {
+        self.cores[core].agents[slot].busy = Some(Busy { signal: instr.sync.signal });
+        self.schedule(core, slot, cycles);
+        self.stats.instructions += 1;
+        let c = &self.cores[core];
+        let kind = match (c.cluster_program, c.agents[slot].kind) {
+            (true, Engine::Cp) => "cluster_cp",
+            (true, _) => "cluster_dma",
+            (false, k) => k.name(),
+        };
+        *self.stats.engine_busy_cycles.entry(kind.to_string()).or_default() += cycles;
+        let line = self.line_of(c.cluster_program, pc);
+        if c.agents[slot].kind != Engine::Cp || line != "<no debug line>" {
+            *self.stats.by_source_line.entry(line.clone()).or_default() += cycles;
+        }
+        if self.opts.trace {
+            self.trace.push(TraceEvent {
+                name: instr.op.mnemonic(),
+                tid: (core * 4 + slot_of(c.agents[slot].kind)) as u32,
+                start: self.now,
+                dur: cycles,
+                line,
+            });
+        }
+    }
+
+    fn line_of(&self, cluster_program: bool, pc: u32) -> String {
+        let loc = self
+            .program_of(cluster_program)
+            .loc_of(pc)
+            .and_then(|id| self.module.debug_loc(id));
+        match loc {
+            None => "<no debug line>".to_string(),
+            Some(l) => match &l.python {
+                Some(p) => format!("{}:{}", p.file, p.line),
+                None => format!("{} (TTIR line {})", l.op_name, l.ttir_line),
+            },
+        }
+    }
+
+    /// Whether the core's engines are idle with empty queues.
+    fn drained(&self, core: usize) -> bool {
+        self.cores[core].agents[1..].iter().all(|a| a.busy.is_none() && a.queue.is_empty())
+    }
+
+    fn step_cp(&mut self, core: usize) -> Result<bool, EmuError> {
+        if self.cores[core].done || self.cores[core].agents[0].busy.is_some() {
+            return Ok(false);
+        }
+        if self.cores[core].instance >= self.cores[core].instances.len() {
+            self.cores[core].done = true;
+            return Ok(true);
+        }
+        let pc = self.cores[core].pc;
+        let program = self.program(core);
+        let Some(instr) = program.code.get(pc as usize) else {
+            return Err(self.fault(core, pc.saturating_sub(1), Fault::new("the program ran past its last instruction without `halt`")));
+        };
+        let regs = self.cores[core].regs;
+        if !self.waits_hold(core, pc, &instr.sync, &regs)? {
+            return Ok(false);
+        }
+        let engine = instr.op.engine();
+        if engine != Engine::Cp {
+            let slot = match self.cores[core].agents.iter().position(|a| a.kind == engine) {
+                Some(s) => s,
+                None => {
+                    return Err(self.fault(core, pc, Fault::new(format!("a cluster program has no {} engine", engine.name()))))
+                }
+            };
+            let depth = self.queue_depth(core, engine);
+            if self.cores[core].agents[slot].queue.len() >= depth {
+                return Ok(false);
+            }
+            self.join_waits(core, 0, &instr.sync);
+            self.tick(core, 0);
+            let vc = self.cores[core].agents[0].vc.clone();
+            self.cores[core].agents[slot].queue.push_back(Queued { pc, regs: Box::new(regs), vc });
+            self.cores[core].pc += 1;
+            let cycles = u64::from(self.machine.cp.dispatch_cycles).max(1);
+            self.begin(core, 0, pc, instr, cycles);
+            return Ok(true);
+        }
+        let Op::Cp(op) = &instr.op else { return Ok(false) };
+        match self.exec_cp(core, pc, op)? {
+            CpStep::Blocked => Ok(false),
+            CpStep::Done { next } => {
+                self.join_waits(core, 0, &instr.sync);
+                self.cores[core].pc = next;
+                let cycles = self.machine.cp_cycles(op).max(1);
+                self.begin(core, 0, pc, instr, cycles);
+                Ok(true)
+            }
+        }
+    }
+
+    fn queue_depth(&self, core: usize, engine: Engine) -> usize {
+        let t = &self.machine.tile;
+        let d = if self.cores[core].cluster_program {
+            self.machine.cluster.dma_queue_depth
+        } else {
+            match engine {
+                Engine::Dma => t.dma_queue_depth,
+                Engine::Ttu => t.ttu_queue_depth,
+                _ => t.tvp_queue_depth,
+            }
+        };
+        d.max(1) as usize
+    }
+
+    fn reg(&self, core: usize, pc: u32, r: maiac_backend::isa::Reg) -> Result<usize, EmuError> {
+        if r.is_valid() {
+            Ok(r.index())
+        } else {
+            Err(self.fault(core, pc, Fault::new(format!("register {r} does not exist (r0..r{})", NUM_REGS - 1))))
+        }
+    }
+
+    /// Executes one CP instruction's effect; `Blocked` leaves it for later.
+    fn exec_cp(&mut self, core: usize, pc: u32, op: &CpOp) -> Result<CpStep, EmuError> {
+        let next = pc + 1;
+        let regs = self.cores[core].regs;
+        let set = |sim: &mut Sim<'_>, r, v| -> Result<CpStep, EmuError> {
+            let i = sim.reg(core, pc, r)?;
+            sim.cores[core].regs[i] = v;
+            Ok(CpStep::Done { next })
+        };
+        match op {
+            CpOp::Mov { dst, src } => set(self, *dst, src.eval(&regs)),
+            CpOp::Alu { op, dst, a, b } => {
+                let a = regs[self.reg(core, pc, *a)?];
+                set(self, *dst, op.eval(a, b.eval(&regs)))
+            }
+            CpOp::Select { dst, cond, a, b } => {
+                let c = regs[self.reg(core, pc, *cond)?];
+                set(self, *dst, if c != 0 { a.eval(&regs) } else { b.eval(&regs) })
+            }
+            CpOp::ReadSpecial { dst, special } => {
+                let v = self.special(core, *special);
+                set(self, *dst, v)
+            }
+            CpOp::Arg { dst, index } => match self.args.get(usize::from(*index)) {
+                Some(&v) => set(self, *dst, v),
+                None => Err(self.fault(core, pc, Fault::new(format!("kernel argument {index} does not exist ({} given)", self.args.len())))),
+            },
+            CpOp::Load { dst, addr, width, signed } => {
+                let (region, lo, hi) = self.scalar_place(core, pc, addr, width.bytes())?;
+                let raw = read_bits(self.mem.bytes(region), lo as u64 * 8, width.bytes() * 8);
+                let bits = width.bytes() * 8;
+                let v = if *signed && bits < 64 {
+                    maiac_ir::semantics::int::sign_extend(raw, bits) as u64
+                } else {
+                    raw
+                };
+                self.cp_access(core, pc, region, lo, hi, false)?;
+                set(self, *dst, v)
+            }
+            CpOp::Store { src, addr, width } => {
+                let v = regs[self.reg(core, pc, *src)?];
+                let (region, lo, hi) = self.scalar_place(core, pc, addr, width.bytes())?;
+                write_bits(self.mem.bytes_mut(region), lo as u64 * 8, width.bytes() * 8, v);
+                self.cp_access(core, pc, region, lo, hi, true)?;
+                Ok(CpStep::Done { next })
+            }
+            CpOp::Jump { target } => Ok(CpStep::Done { next: target.0 }),
+            CpOp::Branch { cond, if_zero, target } => {
+                let c = regs[self.reg(core, pc, *cond)?];
+                Ok(CpStep::Done { next: if (c == 0) == *if_zero { target.0 } else { next } })
+            }
+            CpOp::Loop { counter, target } => {
+                let i = self.reg(core, pc, *counter)?;
+                let v = regs[i].wrapping_sub(1);
+                self.cores[core].regs[i] = v;
+                Ok(CpStep::Done { next: if (v as i64) > 0 { target.0 } else { next } })
+            }
+            CpOp::Nop => Ok(CpStep::Done { next }),
+            CpOp::Trap { code } => Err(EmuError::Trap {
+                unit: self.unit_name(core),
+                location: self.module.describe_pc(self.cores[core].cluster_program, pc),
+                code: *code,
+            }),
+            CpOp::Fence => {
+                if !self.drained(core) {
+                    return Ok(CpStep::Blocked);
+                }
+                self.join_engines(core);
+                Ok(CpStep::Done { next })
+            }
+            CpOp::Halt => {
+                if !self.drained(core) {
+                    return Ok(CpStep::Blocked);
+                }
+                self.join_engines(core);
+                self.end_instance(core);
+                Ok(CpStep::Done { next: 0 })
+            }
+            CpOp::Barrier { scope } => {
+                if !self.drained(core) {
+                    return Ok(CpStep::Blocked);
+                }
+                self.join_engines(core);
+                self.barrier(core, *scope)
+            }
+        }
+    }
+
+    fn barrier(&mut self, core: usize, scope: BarrierScope) -> Result<CpStep, EmuError> {
+        let next = self.cores[core].pc + 1;
+        if self.cores[core].cluster_program {
+            // A cluster program only orders its own DMA at a barrier.
+            return Ok(CpStep::Done { next });
+        }
+        if !self.cores[core].waiting_at_barrier {
+            self.cores[core].waiting_at_barrier = true;
+            self.cores[core].barriers_arrived += 1;
+        }
+        let mine = self.cores[core].barriers_arrived;
+        let cluster = self.cores[core].cluster;
+        let participants: Vec<usize> = (0..self.cores.len())
+            .filter(|&i| {
+                let c = &self.cores[i];
+                !c.cluster_program
+                    && !c.instances.is_empty()
+                    && (scope == BarrierScope::Chip || c.cluster == cluster)
+            })
+            .collect();
+        if participants.iter().any(|&i| self.cores[i].barriers_arrived < mine) {
+            return Ok(CpStep::Blocked);
+        }
+        if self.n_agents > 0 {
+            let mut vc = self.cores[core].agents[0].vc.clone();
+            for &i in &participants {
+                join(&mut vc, &self.cores[i].agents[0].vc);
+            }
+            self.cores[core].agents[0].vc = vc;
+        }
+        self.cores[core].waiting_at_barrier = false;
+        Ok(CpStep::Done { next })
+    }
+
+    fn join_engines(&mut self, core: usize) {
+        if self.n_agents == 0 {
+            return;
+        }
+        let c = &mut self.cores[core];
+        let (cp, engines) = c.agents.split_at_mut(1);
+        for e in engines {
+            join(&mut cp[0].vc, &e.vc);
+        }
+    }
+
+    fn end_instance(&mut self, core: usize) {
+        let c = &mut self.cores[core];
+        c.instance += 1;
+        c.regs = [0; NUM_REGS];
+        c.sems.iter_mut().for_each(|s| *s = 0);
+        if !c.cluster_program && self.opts.detect_races {
+            let t = c.unit;
+            self.races.forget(Region::Acc(t));
+        }
+    }
+
+    fn special(&self, core: usize, s: Special) -> u64 {
+        let c = &self.cores[core];
+        let pid = c.instances.get(c.instance).copied().unwrap_or([0; 3]);
+        match s {
+            Special::ProgramId(d) => u64::from(pid[usize::from(d.min(2))]),
+            Special::NumPrograms(d) => u64::from(self.grid[usize::from(d.min(2))]),
+            Special::TileId => u64::from(if c.cluster_program { 0 } else { c.unit }),
+            Special::ClusterId => u64::from(c.cluster),
+            Special::LocalTileId => u64::from(if c.cluster_program { 0 } else { c.unit % self.machine.tiles_per_cluster.max(1) }),
+            Special::Instance => c.instance as u64,
+        }
+    }
+
+    fn scalar_place(&self, core: usize, pc: u32, addr: &maiac_backend::isa::Address, bytes: u32) -> Result<(Region, usize, usize), EmuError> {
+        if !matches!(addr.space, Space::Tsram | Space::Csram) {
+            return Err(self.fault(core, pc, Fault::new(format!("the CP cannot load or store {}", addr.space))));
+        }
+        let c = &self.cores[core];
+        let regs = c.regs;
+        let ctx = ExecCtx {
+            module: self.module,
+            machine: self.machine,
+            regs: &regs,
+            tile: (!c.cluster_program).then_some(c.unit),
+            cluster: c.cluster,
+        };
+        let place = ctx.place(&self.mem, addr).map_err(|f| self.fault(core, pc, f))?;
+        let (lo, hi) = self.mem.check_span(place, 0, i128::from(bytes)).map_err(|f| self.fault(core, pc, f))?;
+        Ok((place.region, lo, hi))
+    }
+
+    fn cp_access(&mut self, core: usize, pc: u32, region: Region, lo: usize, hi: usize, write: bool) -> Result<(), EmuError> {
+        let mut fx = Effects::default();
+        fx.range(region, lo, hi, write);
+        self.tick(core, 0);
+        self.record_accesses(core, 0, pc, &fx)
+    }
+}
+
+/// What a CP instruction did.
+enum CpStep {
+    Blocked,
+    Done { next: u32 },
+}
+
+impl Core {
+    fn new(
+        unit: u32,
+        cluster: u32,
+        cluster_program: bool,
+        instances: Vec<[u32; 3]>,
+        kinds: &[Engine],
+        sems: usize,
+        next_agent: &mut usize,
+    ) -> Core {
+        let agents = kinds
+            .iter()
+            .map(|&kind| {
+                let id = *next_agent;
+                *next_agent += 1;
+                Agent { id, kind, queue: VecDeque::new(), busy: None, vc: Vec::new() }
+            })
+            .collect();
+        Core {
+            unit,
+            cluster,
+            cluster_program,
+            done: instances.is_empty(),
+            instances,
+            instance: 0,
+            pc: 0,
+            regs: [0; NUM_REGS],
+            agents,
+            sems: vec![0; sems],
+            sem_vcs: Vec::new(),
+            barriers_arrived: 0,
+            waiting_at_barrier: false,
+        }
+    }
+}

@@ -198,7 +198,16 @@ impl fmt::Display for Type {
                 }
                 write!(f, "{elem}>")
             }
-            Type::TensorDesc { block } => write!(f, "!tt.tensordesc<{block}>"),
+            Type::TensorDesc { block } => match &**block {
+                Type::Tensor { shape, elem } => {
+                    write!(f, "!tt.tensordesc<")?;
+                    for d in shape {
+                        write!(f, "{d}x")?;
+                    }
+                    write!(f, "{elem}>")
+                }
+                other => write!(f, "!tt.tensordesc<{other}>"),
+            },
         }
     }
 }

@@ -118,7 +118,7 @@ fn corpus() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 20000, ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_kernels_never_panic(
@@ -160,15 +160,11 @@ enum IrEdit {
 fn ir_edit() -> impl Strategy<Value = IrEdit> {
     let i = any::<usize>();
     prop_oneof![
-        (i.clone(), i.clone(), i.clone()).prop_map(|(op, operand, value)| IrEdit::Rewire {
-            op,
-            operand,
-            value
-        }),
-        (i.clone(), i.clone()).prop_map(|(value, ty)| IrEdit::Retype { value, ty }),
-        (i.clone(), i.clone()).prop_map(|(op, attr)| IrEdit::DropAttr { op, attr }),
-        i.clone().prop_map(|op| IrEdit::Remove { op }),
-        (i.clone(), i).prop_map(|(op, other)| IrEdit::Swap { op, other }),
+        (i, i, i).prop_map(|(op, operand, value)| IrEdit::Rewire { op, operand, value }),
+        (i, i).prop_map(|(value, ty)| IrEdit::Retype { value, ty }),
+        (i, i).prop_map(|(op, attr)| IrEdit::DropAttr { op, attr }),
+        i.prop_map(|op| IrEdit::Remove { op }),
+        (i, i).prop_map(|(op, other)| IrEdit::Swap { op, other }),
     ]
 }
 
@@ -258,7 +254,7 @@ fn parsed_corpus() -> &'static [Module] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 20000, ..ProptestConfig::default() })]
 
     #[test]
     fn edited_modules_never_panic_the_verifier(

@@ -14,8 +14,21 @@ use std::collections::BTreeSet;
 use maiac_ir::Diagnostic;
 use verify_support::{malformed_dir, read_lossy, render_all};
 
+/// Which layer must catch the problem.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Stage {
+    /// The text is not TTIR: `parse_module` fails.
+    Parse,
+    /// The text parses but the module is ill-typed: `verify` fails.
+    Verify,
+    /// Either layer may catch it (e.g. a type mismatch the pretty syntax
+    /// already exposes to the parser).
+    Either,
+}
+
 struct Case {
     file: &'static str,
+    stage: Stage,
     /// A string on the line the first diagnostic must point at; `None` when
     /// only the presence of a position is required (end-of-input errors).
     line_of: Option<&'static str>,
@@ -26,16 +39,19 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         file: "empty.ttir",
+        stage: Stage::Parse,
         line_of: None,
         mentions: &[&["empty", "expected", "module", "end of"]],
     },
     Case {
         file: "truncated.ttir",
+        stage: Stage::Parse,
         line_of: None,
         mentions: &[&["end of", "unexpected", "expected", "truncated", "eof"]],
     },
     Case {
         file: "garbage_text.ttir",
+        stage: Stage::Parse,
         line_of: None,
         mentions: &[&[
             "expected",
@@ -47,6 +63,7 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "garbage_bytes.ttir",
+        stage: Stage::Parse,
         line_of: None,
         mentions: &[&[
             "expected",
@@ -58,36 +75,43 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "unknown_op.ttir",
+        stage: Stage::Parse,
         line_of: Some("tt.frobnicate"),
         mentions: &[&["tt.frobnicate"]],
     },
     Case {
         file: "undefined_value.ttir",
+        stage: Stage::Parse,
         line_of: Some("%nope"),
         mentions: &[&["%nope"]],
     },
     Case {
         file: "undefined_loc.ttir",
+        stage: Stage::Parse,
         line_of: Some("#loc99"),
         mentions: &[&["#loc99", "loc99"]],
     },
     Case {
         file: "duplicate_definition.ttir",
+        stage: Stage::Parse,
         line_of: Some("%x_6 = tt.load %y_7"),
         mentions: &[&["%x_6"], &["redefin", "duplicate", "already"]],
     },
     Case {
         file: "type_mismatch.ttir",
+        stage: Stage::Verify,
         line_of: Some("%2 = arith.addi"),
         mentions: &[&["`arith.addi`"], &["integer"], &["tensor<1024xf32>"]],
     },
     Case {
         file: "shape_mismatch.ttir",
+        stage: Stage::Verify,
         line_of: Some("tt.make_range"),
         mentions: &[&["`tt.make_range`"], &["[0, 512)"]],
     },
     Case {
         file: "unbalanced_braces.ttir",
+        stage: Stage::Parse,
         line_of: None,
         mentions: &[&[
             "}",
@@ -101,11 +125,13 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "absurd_shape.ttir",
+        stage: Stage::Verify,
         line_of: Some("%big ="),
         mentions: &[&["tensor too large"]],
     },
     Case {
         file: "absurd_shape_overflow.ttir",
+        stage: Stage::Parse,
         line_of: Some("%big ="),
         mentions: &[&[
             "too large",
@@ -117,31 +143,37 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "swapped_operands.ttir",
+        stage: Stage::Either,
         line_of: Some("%x_5 = tt.addptr"),
         mentions: &[&["pointer", "ptr", "type"]],
     },
     Case {
         file: "swapped_operands_generic.ttir",
+        stage: Stage::Verify,
         line_of: Some("%x_5 ="),
         mentions: &[&["`tt.addptr`"], &["pointer"], &["swapped"]],
     },
     Case {
         file: "reduce_region_arity.ttir",
+        stage: Stage::Verify,
         line_of: Some("%x_6 = \"tt.reduce\""),
         mentions: &[&["`tt.reduce`"], &["2 arguments"], &["takes 3"]],
     },
     Case {
         file: "reduce_return_arity.ttir",
+        stage: Stage::Verify,
         line_of: Some("tt.reduce.return %x_13, %x_13"),
         mentions: &[&["`tt.reduce.return`"], &["2 values"]],
     },
     Case {
         file: "yield_type_mismatch.ttir",
+        stage: Stage::Verify,
         line_of: Some("scf.yield %cols_12"),
         mentions: &[&["`scf.yield`"], &["tensor<256xi32>"], &["tensor<256xf32>"]],
     },
     Case {
         file: "use_before_def.ttir",
+        stage: Stage::Either,
         line_of: Some("%offs_0 = arith.muli %pid"),
         mentions: &[
             &["%pid"],
@@ -156,36 +188,43 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "missing_return.ttir",
+        stage: Stage::Verify,
         line_of: Some("tt.func public"),
         mentions: &[&["`tt.return`"], &["must end with"]],
     },
     Case {
         file: "bad_int_width.ttir",
+        stage: Stage::Verify,
         line_of: Some("tt.func public"),
         mentions: &[&["`i7`"]],
     },
     Case {
         file: "non_power_of_two.ttir",
+        stage: Stage::Verify,
         line_of: Some("%odd ="),
         mentions: &[&["power-of-two"], &["tensor<1000xi32>"]],
     },
     Case {
         file: "cast_direction.ttir",
+        stage: Stage::Verify,
         line_of: Some("%h = arith.extf"),
         mentions: &[&["`arith.extf`"], &["wider"]],
     },
     Case {
         file: "call_undefined.ttir",
+        stage: Stage::Verify,
         line_of: Some("tt.call"),
         mentions: &[&["@missing_helper"]],
     },
     Case {
         file: "bad_predicate.ttir",
+        stage: Stage::Either,
         line_of: Some("arith.cmpi less"),
         mentions: &[&["less"]],
     },
     Case {
         file: "wrong_terminator.ttir",
+        stage: Stage::Verify,
         line_of: Some("scf.yield loc"),
         mentions: &[&["`scf.yield`"]],
     },
@@ -208,6 +247,14 @@ fn check_case(case: &Case) -> Result<(), String> {
         Err(d) => d,
     };
     let shown = render_all(&diagnostics, &text);
+    let parsed = maiac_ir::parser::parse_module(&text, case.file).is_ok();
+    let caught_by = if parsed { Stage::Verify } else { Stage::Parse };
+    if case.stage != Stage::Either && case.stage != caught_by {
+        return Err(format!(
+            "{}: should be caught by {:?} but was caught by {caught_by:?}\n{shown}",
+            case.file, case.stage
+        ));
+    }
     let first = diagnostics
         .first()
         .ok_or_else(|| format!("{}: rejected without a diagnostic", case.file))?;
@@ -276,7 +323,7 @@ fn every_malformed_file_has_a_case() {
 fn all_errors_are_reported_in_order_with_python_lines() {
     let file = "multiple_errors.ttir";
     let text = read_lossy(&malformed_dir().join(file));
-    let diagnostics = maiac_ir::check_text(&text, file).err().expect("rejected");
+    let diagnostics = maiac_ir::check_text(&text, file).expect_err("rejected");
     let shown = render_all(&diagnostics, &text);
     let lines: Vec<u32> = diagnostics
         .iter()

@@ -42,37 +42,7 @@ impl IrLevel for Module {
     }
 }
 
-/// The TTIR text of a module.
-///
-/// Interim: a compact generic listing until `maiac_ir::printer` lands.
+/// The TTIR text of a module (`maiac_ir::printer`).
 pub fn render_module(m: &Module) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut stack: Vec<(maiac_ir::Block, usize)> = vec![(m.body, 0)];
-    while let Some((block, depth)) = stack.pop() {
-        let _ = writeln!(
-            out,
-            "{}^{}({:?}):",
-            "  ".repeat(depth),
-            block,
-            m.dfg.blocks[block].args
-        );
-        for &op in m.layout.ops(block) {
-            let results = m.dfg.results(op);
-            let _ = writeln!(
-                out,
-                "{}{results:?} = {} {:?} {:?}",
-                "  ".repeat(depth + 1),
-                m.dfg.opcode(op).name(),
-                m.dfg.operands(op),
-                m.dfg.ops[op].attrs
-            );
-            for &r in m.dfg.ops[op].regions.iter().rev() {
-                for &b in m.layout.blocks(r).iter().rev() {
-                    stack.push((b, depth + 2));
-                }
-            }
-        }
-    }
-    out
+    maiac_ir::printer::print_module(m)
 }

@@ -363,10 +363,17 @@ impl Parser<'_> {
                     for (o, t) in ops.iter().zip(&from) {
                         self.check_type(o.0, t, o.1)?;
                     }
-                } else if from.len() == 1 {
-                    self.check_all(&ops, &from[0])?;
+                } else if let Some(first) = ops.first() {
+                    // Extra operands (tt.histogram's mask) have implied types.
+                    self.check_type(first.0, &from[0], first.1)?;
                 }
-                let to = if self.cur.eat("->") { self.parse_type_list()? } else { from.clone() };
+                let to = if self.cur.eat("->") {
+                    self.parse_type_list()?
+                } else if opcode == Unsplat {
+                    vec![from[0].element().clone()]
+                } else {
+                    from.clone()
+                };
                 p.operands = ops.iter().map(|o| o.0).collect();
                 p.results = if opcode == Split && to.len() == 1 { vec![to[0].clone(), to[0].clone()] } else { to };
             }
@@ -698,6 +705,7 @@ impl Parser<'_> {
             args.push(ArgDef { name, ty: ty.clone(), loc: None, pos });
         }
         p.regions.push(self.parse_region(args)?);
+        self.trailing_attrs(&mut p)?;
         let _ = n_results;
         p.results = result_types;
         Ok(p)
@@ -825,7 +833,18 @@ impl Parser<'_> {
                 self.trailing_attrs(&mut p)?;
                 self.cur.expect(":")?;
                 let first = self.parse_ptr_type()?;
-                let result = if self.cur.eat(",") { self.parse_ptr_type()? } else { first };
+                let result = if self.cur.eat(",") {
+                    if opcode == MakeTensorDescriptor && self.cur.peek() == Some(b'<') {
+                        self.cur.expect("<")?;
+                        let block = self.parse_desc_block()?;
+                        self.cur.expect(">")?;
+                        Type::TensorDesc { block: Box::new(block) }
+                    } else {
+                        self.parse_ptr_type()?
+                    }
+                } else {
+                    first
+                };
                 p.results.push(result);
                 if opcode != Advance {
                     p.attr("operandSegmentSizes", Attribute::DenseArray { elem: Type::I32, values: segments });
@@ -844,12 +863,17 @@ impl Parser<'_> {
                 self.inline_props(&mut p)?;
                 self.trailing_attrs(&mut p)?;
                 self.cur.expect(":")?;
+                if self.cur.peek() == Some(b'(') {
+                    let (_, results) = self.parse_function_type()?;
+                    p.results = results;
+                    return Ok(p);
+                }
                 let _desc_ty = self.parse_type()?;
                 if matches!(opcode, DescriptorLoad | DescriptorGather) {
                     self.cur.expect("->")?;
                     p.results.push(self.parse_type()?);
                 } else if self.cur.eat(",") {
-                    let _ = self.parse_type()?;
+                    let _ = self.parse_type_list()?;
                 }
             }
         }

@@ -62,7 +62,7 @@ impl<'a> Parser<'a> {
         }
         if self.cur.eat("!tt.tensordesc") {
             self.cur.expect("<")?;
-            let block = self.parse_type()?;
+            let block = self.parse_desc_block()?;
             self.cur.expect(">")?;
             return Ok(Type::TensorDesc { block: Box::new(block) });
         }
@@ -93,6 +93,17 @@ impl<'a> Parser<'a> {
             return Ok(Type::Int(w));
         }
         Err(self.cur.error_at(start, format!("unknown type `{word}`")))
+    }
+
+    /// The block of a tensor descriptor: `32x32xf16` (Triton 3.9) or
+    /// `tensor<32x32xf16>` (older).
+    pub fn parse_desc_block(&mut self) -> PResult<Type> {
+        if self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {
+            let shape = self.cur.dims()?;
+            let elem = self.parse_type()?;
+            return Ok(Type::Tensor { shape, elem: Box::new(elem) });
+        }
+        self.parse_type()
     }
 
     /// `(T, U) -> R` or `(T) -> (R, S)`.

@@ -350,4 +350,32 @@ mod tests {
             "`scf.condition` forwarded values must match the results of `scf.while`: `(i32, i32)` vs `(i32)`",
         );
     }
+
+    #[test]
+    fn branch_arguments_match_successors() {
+        let mut b = Builder::kernel(&[Type::I1, Type::I32, Type::F32]);
+        let (c, f) = (b.arg(0), b.arg(2));
+        let region = b.m.dfg.ops[b.func].regions[0];
+        let block = |b: &mut Builder, args: &[Type]| {
+            let blk = b.m.dfg.make_block(Some(region), args);
+            b.m.layout.append_block(region, blk);
+            blk
+        };
+        let takes_int = block(&mut b, &[Type::I32]);
+        let takes_nothing = block(&mut b, &[]);
+        b.m.dfg.blocks[takes_int].label = Some("bb1".into());
+        let cond_br = b.add(Opcode::CondBr, &[c, f], &[], &[]);
+        b.m.dfg.ops[cond_br].successors = vec![takes_int, takes_nothing];
+        b.within(takes_int, |b| {
+            b.ret();
+        });
+        b.within(takes_nothing, |b| {
+            let br = b.add(Opcode::Br, &[f], &[], &[]);
+            b.m.dfg.ops[br].successors = vec![takes_int];
+        });
+        b.assert_errors(&[
+            "`cf.cond_br` passes `(f32)` to `^bb1`, which takes `(i32)`",
+            "`cf.br` passes `(f32)` to `^bb1`, which takes `(i32)`",
+        ]);
+    }
 }

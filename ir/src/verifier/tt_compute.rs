@@ -645,9 +645,11 @@ mod tests {
             fp4(128, 2),
             fp4(128, 4),
             t(&[64, 128], Type::Float(FloatType::F8E4M3FN)),
+            fp4(128, 8),
         ]);
         let (a, bm, c, scale, wide_scale, fp8) =
             (b.arg(0), b.arg(1), b.arg(2), b.arg(3), b.arg(4), b.arg(5));
+        let fine_scale = b.arg(6);
         let formats = |x: &str, y: &str| {
             [
                 ("a_elem_type", Attribute::Enum(x.into())),
@@ -691,11 +693,18 @@ mod tests {
             &[acc()],
             &formats("e2m1", "e2m1"),
         );
+        b.op_attrs(
+            Opcode::DotScaled,
+            &[a, bm, c, fine_scale, scale],
+            &[acc()],
+            &formats("e2m1", "e2m1"),
+        );
         b.ret();
         b.assert_errors(&[
             "`tt.dot_scaled` scales of A and B must cover the same number of elements (32 vs 16)",
             "`tt.dot_scaled` operand B in format `bf16` must hold `bf16`, but is `tensor<32x128xi8>`",
             "`tt.dot_scaled` needs the attribute `operandSegmentSizes` to tell its 4 operands apart",
+            "`tt.dot_scaled` scale of A `tensor<128x8xi8>` must hold one scale per 16 or 32 elements of K = 64",
         ]);
     }
 

@@ -1,11 +1,23 @@
 //! The functional emulator and its cycle model (see `docs/emulator.md`).
+//!
+//! [`run`] loads HBM from the launch contract, sizes SRAM from the
+//! [`Machine`](maiac_backend::machine::Machine), and simulates every tile's
+//! control processor and engines ([`sched`]), executing each engine
+//! instruction's semantics on whole views ([`dma`], [`ttu`], [`tvp`]) and
+//! checking capacities, bounds and races.
 
 pub mod context;
 pub mod dma;
 pub mod error;
 pub mod memory;
+pub mod race;
+pub mod run;
+pub mod sched;
+pub mod stats;
 pub mod strided;
 pub mod ttu;
 pub mod tvp;
 
 pub use error::EmuError;
+pub use run::{run, run_raw, RunOptions, RunOutcome};
+pub use stats::Stats;

@@ -187,7 +187,7 @@ impl<'a> Sim<'a> {
             .program(core)
             .code
             .get(pc as usize)
-            .map(|i| format!("`{}` at ", maiac_backend::asm::instruction_text(self.module, i)))
+            .map(|i| format!("`{}` at ", maiac_backend::asm::instruction_text(i)))
             .unwrap_or_default();
         EmuError::Fault {
             unit: self.unit_name(core),
@@ -202,7 +202,7 @@ impl<'a> Sim<'a> {
             .program_of(r.cluster_program)
             .code
             .get(r.pc as usize)
-            .map(|i| maiac_backend::asm::instruction_text(self.module, i))
+            .map(|i| maiac_backend::asm::instruction_text(i))
             .unwrap_or_default();
         format!("`{text}` ({which} {}, {})", r.unit, self.module.describe_pc(r.cluster_program, r.pc))
     }
@@ -275,7 +275,8 @@ impl<'a> Sim<'a> {
 
     fn prune_races(&mut self) {
         let mut floor: Clock = vec![u32::MAX; self.n_agents];
-        for core in &self.cores {
+        // Finished cores never access memory again, so they do not hold records back.
+        for core in self.cores.iter().filter(|c| !c.done) {
             for a in &core.agents {
                 for (f, &x) in floor.iter_mut().zip(&a.vc) {
                     *f = (*f).min(x);

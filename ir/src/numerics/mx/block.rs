@@ -28,7 +28,7 @@ pub fn scale_code(values: &[f32], element: MxElement) -> u8 {
         return SCALE_NAN;
     }
     if max_bits == 0 {
-        return 127;
+        return 0;
     }
     let floor_log2 = if max_bits < 1 << 23 {
         // Subnormal: max_bits · 2^−149.

@@ -10,3 +10,4 @@ pub mod cli;
 pub mod interp;
 pub mod pass;
 pub mod passes;
+pub mod quantize;

@@ -223,6 +223,12 @@ const CASES: &[Case] = &[
         mentions: &[&["less"]],
     },
     Case {
+        file: "zero_width_int.ttir",
+        stage: Stage::Either,
+        line_of: Some("arith.constant 1024 : i0"),
+        mentions: &[&["i0"]],
+    },
+    Case {
         file: "wrong_terminator.ttir",
         stage: Stage::Verify,
         line_of: Some("scf.yield loc"),
@@ -242,9 +248,12 @@ fn line_of(text: &str, marker: &str) -> u32 {
 fn check_case(case: &Case) -> Result<(), String> {
     let path = malformed_dir().join(case.file);
     let text = read_lossy(&path);
-    let diagnostics: Vec<Diagnostic> = match maiac_ir::check_text(&text, case.file) {
-        Ok(_) => return Err(format!("{}: accepted, but it is malformed", case.file)),
-        Err(d) => d,
+    // A panic is a bug like any other wrong answer: report it with the rest.
+    let outcome = std::panic::catch_unwind(|| maiac_ir::check_text(&text, case.file));
+    let diagnostics: Vec<Diagnostic> = match outcome {
+        Err(_) => return Err(format!("{}: check_text panicked", case.file)),
+        Ok(Ok(_)) => return Err(format!("{}: accepted, but it is malformed", case.file)),
+        Ok(Err(d)) => d,
     };
     let shown = render_all(&diagnostics, &text);
     let parsed = maiac_ir::parser::parse_module(&text, case.file).is_ok();

@@ -18,6 +18,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Quantize a float32 .npy array to OCP MX along its last axis.
+    Quantize {
+        /// The input array (`<f4`, last axis a multiple of 32).
+        input: PathBuf,
+        /// mxfp8-e4m3 | mxfp8-e5m2 | mxfp6-e3m2 | mxfp6-e2m3 | mxfp4
+        #[arg(long)]
+        format: String,
+        /// Where to write the element codes (uint8).
+        #[arg(long)]
+        codes: PathBuf,
+        /// Where to write the E8M0 scales (uint8).
+        #[arg(long)]
+        scales: PathBuf,
+    },
     /// Show a machine model and its derived figures.
     Machine {
         /// A built-in machine name (`maia200-like`, `tiny`) or a TOML file.
@@ -78,6 +92,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Quantize { input, format, codes, scales } => {
+            maiac_compiler::quantize::quantize_command(&input, &format, &codes, &scales)
+                .map_err(|e| format!("error: {e}\n"))
+        }
         Command::Machine { machine, json } => maiac_backend::machine::describe(machine.as_deref(), json)
             .map(|text| print!("{text}"))
             .map_err(|e| format!("error: {e}\n")),

@@ -511,6 +511,9 @@ pub fn number_attr(text: &str, ty: Option<Type>) -> Option<Attribute> {
             }
             let v = parse_int_text(text)?;
             let w = ty.int_width().unwrap_or(64);
+            if w == 0 {
+                return None;
+            }
             // Accept the signed or the unsigned reading of the width.
             if w < 128 {
                 let min = -(1i128 << (w - 1).min(126));

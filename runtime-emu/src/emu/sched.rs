@@ -473,7 +473,9 @@ impl<'a> Sim<'a> {
 
     /// Marks `(core, slot)` busy for `cycles` and records stats and trace.
     fn begin(&mut self, core: usize, slot: usize, pc: u32, instr: &Instr, cycles: u64) {
-        self.cores[core].agents[slot].busy = Some(Busy { signal: instr.sync.signal });
+        // A dispatch occupies the CP but the signal belongs to the engine.
+        let signal = if slot == 0 && instr.op.engine() != Engine::Cp { None } else { instr.sync.signal };
+        self.cores[core].agents[slot].busy = Some(Busy { signal });
         self.schedule(core, slot, cycles);
         self.stats.instructions += 1;
         let c = &self.cores[core];
@@ -531,10 +533,11 @@ impl<'a> Sim<'a> {
             return Err(self.fault(core, pc.saturating_sub(1), Fault::new("the program ran past its last instruction without `halt`")));
         };
         let regs = self.cores[core].regs;
-        if !self.waits_hold(core, pc, &instr.sync, &regs)? {
+        let engine = instr.op.engine();
+        // The waits of an engine instruction are the engine's business.
+        if engine == Engine::Cp && !self.waits_hold(core, pc, &instr.sync, &regs)? {
             return Ok(false);
         }
-        let engine = instr.op.engine();
         if engine != Engine::Cp {
             let slot = match self.cores[core].agents.iter().position(|a| a.kind == engine) {
                 Some(s) => s,
@@ -546,7 +549,6 @@ impl<'a> Sim<'a> {
             if self.cores[core].agents[slot].queue.len() >= depth {
                 return Ok(false);
             }
-            self.join_waits(core, 0, &instr.sync);
             self.tick(core, 0);
             let vc = self.cores[core].agents[0].vc.clone();
             self.cores[core].agents[slot].queue.push_back(Queued { pc, regs: Box::new(regs), vc });

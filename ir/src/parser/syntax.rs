@@ -280,8 +280,9 @@ impl<'a> Parser<'a> {
         let start = self.cur.src_pos();
         let text = self.cur.number_text()?;
         let ty = if self.cur.eat(":") { Some(self.parse_type()?) } else { None };
+        let shown = ty.as_ref().map(|t| format!(" `{t}`")).unwrap_or_default();
         number_attr(&text, ty).ok_or_else(|| {
-            self.cur.error_at(start, format!("invalid number `{text}` for its type"))
+            self.cur.error_at(start, format!("invalid number `{text}` for its type{shown}"))
         })
     }
 

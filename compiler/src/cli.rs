@@ -17,7 +17,8 @@ pub fn read_source(path: &Path) -> Result<(String, String), String> {
             .map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
         "<stdin>".to_string()
     } else {
-        bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        bytes = std::fs::read(path)
+            .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
         path.display().to_string()
     };
     Ok((String::from_utf8_lossy(&bytes).into_owned(), name))
@@ -41,5 +42,8 @@ pub fn check_command(path: &Path) -> Result<String, String> {
     let (text, name) = read_source(path)?;
     let module = check_source(&text, &name)?;
     let funcs = module.functions().count();
-    Ok(format!("{name}: ok ({funcs} function{})\n", if funcs == 1 { "" } else { "s" }))
+    Ok(format!(
+        "{name}: ok ({funcs} function{})\n",
+        if funcs == 1 { "" } else { "s" }
+    ))
 }

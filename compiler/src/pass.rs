@@ -124,7 +124,10 @@ mod tests {
         let mut list = PassList::new();
         list.add(Append("a")).add(Append("c"));
         assert!(list.insert_after("a", Box::new(Append("b"))));
-        let mut cx = PassContext { print_ir_after_all: true, ..Default::default() };
+        let mut cx = PassContext {
+            print_ir_after_all: true,
+            ..Default::default()
+        };
         let mut ir = Text(String::new());
         list.run(&mut ir, &mut cx).unwrap();
         assert_eq!(ir.0, "abc");

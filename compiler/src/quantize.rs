@@ -26,7 +26,12 @@ pub fn parse_format(name: &str) -> Result<MxElement, String> {
 /// Quantizes `input` (`<f4`, last axis a multiple of 32) and writes the
 /// codes (`uint8`, input shape; mxfp4 packed two per byte, even element in the
 /// low nibble, last axis halved) and the E8M0 scales (`uint8`, `[..., n/32]`).
-pub fn quantize_command(input: &Path, format: &str, codes_out: &Path, scales_out: &Path) -> Result<(), String> {
+pub fn quantize_command(
+    input: &Path,
+    format: &str,
+    codes_out: &Path,
+    scales_out: &Path,
+) -> Result<(), String> {
     let element = parse_format(format)?;
     let buffer = HostBuffer::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
     if buffer.dtype.descr() != "<f4" {
@@ -37,10 +42,18 @@ pub fn quantize_command(input: &Path, format: &str, codes_out: &Path, scales_out
         ));
     }
     let Some(&row_len) = buffer.shape.last() else {
-        return Err(format!("{}: expected an array with at least one axis, found a scalar", input.display()));
+        return Err(format!(
+            "{}: expected an array with at least one axis, found a scalar",
+            input.display()
+        ));
     };
-    let values: Vec<f32> = buffer.bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    let array = quantize_rows(&values, row_len, element).map_err(|e| format!("{}: {e}", input.display()))?;
+    let values: Vec<f32> = buffer
+        .bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let array = quantize_rows(&values, row_len, element)
+        .map_err(|e| format!("{}: {e}", input.display()))?;
     let mut codes_shape = buffer.shape.clone();
     let codes = array.storage_codes();
     if element == MxElement::E2M1 {

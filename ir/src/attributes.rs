@@ -21,7 +21,10 @@ pub enum Attribute {
     /// A type used as an attribute value.
     Type(Type),
     /// A function signature `(i32, !tt.ptr<f32>) -> ()`.
-    FunctionType { inputs: Vec<Type>, results: Vec<Type> },
+    FunctionType {
+        inputs: Vec<Type>,
+        results: Vec<Type>,
+    },
     /// A symbol reference `@name`.
     Symbol(String),
     /// A symbolic enum value whose meaning is fixed by the attribute's name:
@@ -103,7 +106,13 @@ impl AttrList {
     pub fn set(&mut self, name: &str, value: Attribute) {
         match self.0.binary_search_by(|a| a.name.as_str().cmp(name)) {
             Ok(i) => self.0[i].value = value,
-            Err(i) => self.0.insert(i, NamedAttr { name: name.to_string(), value }),
+            Err(i) => self.0.insert(
+                i,
+                NamedAttr {
+                    name: name.to_string(),
+                    value,
+                },
+            ),
         }
     }
 

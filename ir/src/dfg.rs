@@ -123,14 +123,20 @@ impl DataFlowGraph {
 
     /// Creates an empty region owned by `parent` and appends it to the op's regions.
     pub fn make_region(&mut self, parent: Op) -> Region {
-        let region = self.regions.push(RegionData { parent: Some(parent) });
+        let region = self.regions.push(RegionData {
+            parent: Some(parent),
+        });
         self.ops[parent].regions.push(region);
         region
     }
 
     /// Creates a block with arguments of the given types (not yet in a region's layout).
     pub fn make_block(&mut self, region: Option<Region>, arg_types: &[Type]) -> Block {
-        let block = self.blocks.push(BlockData { args: Vec::new(), region, label: None });
+        let block = self.blocks.push(BlockData {
+            args: Vec::new(),
+            region,
+            label: None,
+        });
         for ty in arg_types {
             self.append_block_arg(block, ty.clone());
         }

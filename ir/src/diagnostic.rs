@@ -69,8 +69,7 @@ impl Diagnostic {
         let pad = " ".repeat(gutter);
         if let Some(pos) = self.pos {
             out += &format!("{pad}--> {}:{}:{}\n", self.file, pos.line, pos.col);
-            let line_text =
-                source.and_then(|s| s.lines().nth(pos.line.saturating_sub(1) as usize));
+            let line_text = source.and_then(|s| s.lines().nth(pos.line.saturating_sub(1) as usize));
             if let Some(text) = line_text {
                 let text: String = text.chars().take(200).collect();
                 let caret_col = (pos.col.saturating_sub(1) as usize).min(text.chars().count());
@@ -112,7 +111,11 @@ mod tests {
         let d = Diagnostic::new("type mismatch")
             .at("k.ttir", Some(SrcPos { line: 2, col: 5 }))
             .with_span_len(3)
-            .with_python(Some(PySource { file: "kernels.py".into(), line: 12, col: 9 }));
+            .with_python(Some(PySource {
+                file: "kernels.py".into(),
+                line: 12,
+                col: 9,
+            }));
         let text = d.render(Some("module {\n    %x = arith.addi\n}"));
         assert!(text.contains("--> k.ttir:2:5"), "{text}");
         assert!(text.contains("2 |     %x = arith.addi"), "{text}");

@@ -22,7 +22,10 @@ pub enum LocData {
     /// `loc(callsite(callee at caller))`.
     CallSite { callee: Loc, caller: Loc },
     /// `loc(fused<metadata>[a, b, ...])`.
-    Fused { metadata: Option<String>, locs: Vec<Loc> },
+    Fused {
+        metadata: Option<String>,
+        locs: Vec<Loc>,
+    },
     /// A use of the alias `#<name>`; `target` is filled in when the alias
     /// definition is seen (it may come later in the file).
     Alias { name: String, target: Option<Loc> },
@@ -62,7 +65,11 @@ impl Locations {
 
     /// The `unknown` location (allocated on first use).
     pub fn unknown(&mut self) -> Loc {
-        if let Some((loc, _)) = self.data.iter().find(|(_, d)| matches!(d, LocData::Unknown)) {
+        if let Some((loc, _)) = self
+            .data
+            .iter()
+            .find(|(_, d)| matches!(d, LocData::Unknown))
+        {
             return loc;
         }
         self.data.push(LocData::Unknown)
@@ -72,7 +79,9 @@ impl Locations {
     pub fn resolve(&self, mut loc: Loc) -> Loc {
         for _ in 0..=self.data.len() {
             match &self.data[loc] {
-                LocData::Alias { target: Some(t), .. } => loc = *t,
+                LocData::Alias {
+                    target: Some(t), ..
+                } => loc = *t,
                 _ => return loc,
             }
         }
@@ -92,18 +101,20 @@ impl Locations {
         }
         match &self.data[self.resolve(loc)] {
             LocData::Unknown | LocData::Alias { .. } => None,
-            LocData::File { file, line, col } => {
-                Some(PySource { file: file.clone(), line: *line, col: *col })
-            }
+            LocData::File { file, line, col } => Some(PySource {
+                file: file.clone(),
+                line: *line,
+                col: *col,
+            }),
             LocData::Name { child, .. } => {
                 child.and_then(|c| self.python_source_depth(c, depth + 1))
             }
             LocData::CallSite { callee, caller } => self
                 .python_source_depth(*caller, depth + 1)
                 .or_else(|| self.python_source_depth(*callee, depth + 1)),
-            LocData::Fused { locs, .. } => {
-                locs.iter().find_map(|l| self.python_source_depth(*l, depth + 1))
-            }
+            LocData::Fused { locs, .. } => locs
+                .iter()
+                .find_map(|l| self.python_source_depth(*l, depth + 1)),
         }
     }
 

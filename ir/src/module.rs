@@ -68,7 +68,10 @@ impl Module {
 
     /// Whether the function is `public` (the default when no visibility is given).
     pub fn func_is_public(&self, func: Op) -> bool {
-        self.dfg.ops[func].attrs.str("sym_visibility").is_none_or(|v| v == "public")
+        self.dfg.ops[func]
+            .attrs
+            .str("sym_visibility")
+            .is_none_or(|v| v == "public")
     }
 
     /// The function's signature.

@@ -89,12 +89,18 @@ impl Type {
 
     /// A pointer in the default address space.
     pub fn ptr(pointee: Type) -> Type {
-        Type::Ptr { pointee: Box::new(pointee), addr_space: 1 }
+        Type::Ptr {
+            pointee: Box::new(pointee),
+            addr_space: 1,
+        }
     }
 
     /// A ranked tensor.
     pub fn tensor(shape: Vec<i64>, elem: Type) -> Type {
-        Type::Tensor { shape, elem: Box::new(elem) }
+        Type::Tensor {
+            shape,
+            elem: Box::new(elem),
+        }
     }
 
     /// The element type of a tensor, or the type itself for scalars.
@@ -189,8 +195,14 @@ impl fmt::Display for Type {
             Type::Int(w) => write!(f, "i{w}"),
             Type::Index => write!(f, "index"),
             Type::Float(ft) => write!(f, "{}", ft.mlir_name()),
-            Type::Ptr { pointee, addr_space: 1 } => write!(f, "!tt.ptr<{pointee}>"),
-            Type::Ptr { pointee, addr_space } => write!(f, "!tt.ptr<{pointee}, {addr_space}>"),
+            Type::Ptr {
+                pointee,
+                addr_space: 1,
+            } => write!(f, "!tt.ptr<{pointee}>"),
+            Type::Ptr {
+                pointee,
+                addr_space,
+            } => write!(f, "!tt.ptr<{pointee}, {addr_space}>"),
             Type::Tensor { shape, elem } => {
                 write!(f, "tensor<")?;
                 for d in shape {

@@ -1,3 +1,3 @@
 //! Functional, bit-exact emulator of the Maia-like machine with an event-driven cycle model.
-pub mod launch;
 pub mod emu;
+pub mod launch;

@@ -22,7 +22,12 @@ fn vec_add_on(machine_name: &str) {
         &module,
         &m,
         grid,
-        vec![Arg::Buffer(f32_bytes(&x)), Arg::Buffer(f32_bytes(&y)), Arg::Buffer(out), Arg::Scalar(n as u64)],
+        vec![
+            Arg::Buffer(f32_bytes(&x)),
+            Arg::Buffer(f32_bytes(&y)),
+            Arg::Buffer(out),
+            Arg::Scalar(n as u64),
+        ],
         &RunOptions::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -73,10 +78,15 @@ fn row_softmax_matches_reference() {
         for c in 0..cols {
             let want = e[c] / s;
             let have = got[row * stride + c];
-            assert!((want - have).abs() <= 1e-6 * want.abs().max(1e-30) + 1e-9, "row {row} col {c}: {have} vs {want}");
+            assert!(
+                (want - have).abs() <= 1e-6 * want.abs().max(1e-30) + 1e-9,
+                "row {row} col {c}: {have} vs {want}"
+            );
         }
         // Columns past n_cols are masked stores: untouched.
-        assert!(got[row * stride + cols..(row + 1) * stride].iter().all(|&v| v == 0.0));
+        assert!(got[row * stride + cols..(row + 1) * stride]
+            .iter()
+            .all(|&v| v == 0.0));
     }
 }
 
@@ -158,7 +168,11 @@ fn gemm_case(dtype: DType, encode: impl Fn(f32) -> Vec<u8>, bytes: u32) {
         &module,
         &m,
         [2, 2, 1],
-        vec![Arg::Buffer(a_raw), Arg::Buffer(b_raw), Arg::Buffer(vec![0; 4 * n * n])],
+        vec![
+            Arg::Buffer(a_raw),
+            Arg::Buffer(b_raw),
+            Arg::Buffer(vec![0; 4 * n * n]),
+        ],
         &RunOptions::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -169,12 +183,20 @@ fn gemm_case(dtype: DType, encode: impl Fn(f32) -> Vec<u8>, bytes: u32) {
     let flops = 2 * (n as u64).pow(3);
     assert_eq!(r.stats.total_flops, flops);
     assert!(r.stats.cycles as f64 >= r.stats.roofline_cycles);
-    assert!(r.stats.by_source_line.contains_key("gemm.py:21"), "{:?}", r.stats.by_source_line);
+    assert!(
+        r.stats.by_source_line.contains_key("gemm.py:21"),
+        "{:?}",
+        r.stats.by_source_line
+    );
 }
 
 #[test]
 fn gemm_bf16_matches_reference() {
-    gemm_case(DType::BF16, |v| half::bf16::from_f32(v).to_bits().to_le_bytes().to_vec(), 2);
+    gemm_case(
+        DType::BF16,
+        |v| half::bf16::from_f32(v).to_bits().to_le_bytes().to_vec(),
+        2,
+    );
 }
 
 #[test]
@@ -196,12 +218,18 @@ fn gemm_mxfp4_with_scales_matches_reference() {
     let module = module_for(GEMM_MXFP4, &m);
     let (mm, nn, kk) = (128usize, 128usize, 256usize);
     let codes = |n: usize, seed: u64| -> Vec<u8> {
-        values(n, seed).into_iter().map(|v| ((v + 1.0) * 127.9) as u8).collect()
+        values(n, seed)
+            .into_iter()
+            .map(|v| ((v + 1.0) * 127.9) as u8)
+            .collect()
     };
     let a = codes(mm * kk / 2, 21);
     let b = codes(nn * kk / 2, 22);
     let scales = |n: usize, seed: u64| -> Vec<u8> {
-        values(n, seed).into_iter().map(|v| (124.0 + v * 4.0) as u8).collect()
+        values(n, seed)
+            .into_iter()
+            .map(|v| (124.0 + v * 4.0) as u8)
+            .collect()
     };
     let (sa, sb) = (scales(mm * kk / 32, 23), scales(nn * kk / 32, 24));
     let nib = |bytes: &[u8], i: usize| -> u64 { u64::from((bytes[i / 2] >> (4 * (i % 2))) & 0xF) };

@@ -92,13 +92,18 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Quantize { input, format, codes, scales } => {
-            maiac_compiler::quantize::quantize_command(&input, &format, &codes, &scales)
+        Command::Quantize {
+            input,
+            format,
+            codes,
+            scales,
+        } => maiac_compiler::quantize::quantize_command(&input, &format, &codes, &scales)
+            .map_err(|e| format!("error: {e}\n")),
+        Command::Machine { machine, json } => {
+            maiac_backend::machine::describe(machine.as_deref(), json)
+                .map(|text| print!("{text}"))
                 .map_err(|e| format!("error: {e}\n"))
         }
-        Command::Machine { machine, json } => maiac_backend::machine::describe(machine.as_deref(), json)
-            .map(|text| print!("{text}"))
-            .map_err(|e| format!("error: {e}\n")),
         Command::Asm { input, output } => {
             maiac_backend::asm::assemble_file(&input, &output).map_err(|e| format!("error: {e}\n"))
         }

@@ -1,8 +1,8 @@
 //! A character cursor over TTIR text with MLIR's lexical rules (identifiers,
 //! SSA names, strings, numbers, `//` comments), tracking line and column.
 
-use crate::diagnostic::Diagnostic;
 use crate::dfg::SrcPos;
+use crate::diagnostic::Diagnostic;
 
 /// Scanning state.
 pub struct Cursor<'a> {
@@ -17,11 +17,20 @@ pub type PResult<T> = Result<T, Diagnostic>;
 
 impl<'a> Cursor<'a> {
     pub fn new(text: &'a str, file: &str) -> Cursor<'a> {
-        Cursor { text: text.as_bytes(), pos: 0, line: 1, col: 1, file: file.to_string() }
+        Cursor {
+            text: text.as_bytes(),
+            pos: 0,
+            line: 1,
+            col: 1,
+            file: file.to_string(),
+        }
     }
 
     pub fn src_pos(&self) -> SrcPos {
-        SrcPos { line: self.line, col: self.col }
+        SrcPos {
+            line: self.line,
+            col: self.col,
+        }
     }
 
     /// An error at the current position.
@@ -159,8 +168,7 @@ impl<'a> Cursor<'a> {
     pub fn eat_keyword(&mut self, kw: &str) -> bool {
         self.skip_ws();
         let rest = &self.text[self.pos..];
-        if rest.starts_with(kw.as_bytes())
-            && !rest.get(kw.len()).is_some_and(|&c| is_ident_char(c))
+        if rest.starts_with(kw.as_bytes()) && !rest.get(kw.len()).is_some_and(|&c| is_ident_char(c))
         {
             for _ in 0..kw.len() {
                 self.bump();
@@ -203,7 +211,11 @@ impl<'a> Cursor<'a> {
                 return Err(self.error(format!("expected an identifier, found {found}")));
             }
         }
-        while self.text.get(self.pos).is_some_and(|&c| is_ident_char(c) || c == b'.') {
+        while self
+            .text
+            .get(self.pos)
+            .is_some_and(|&c| is_ident_char(c) || c == b'.')
+        {
             self.bump();
         }
         Ok(String::from_utf8_lossy(&self.text[start..self.pos]).into_owned())
@@ -296,7 +308,11 @@ impl<'a> Cursor<'a> {
         if self.text[self.pos..].starts_with(b"0x") {
             self.bump();
             self.bump();
-            while self.text.get(self.pos).is_some_and(|c| c.is_ascii_hexdigit()) {
+            while self
+                .text
+                .get(self.pos)
+                .is_some_and(|c| c.is_ascii_hexdigit())
+            {
                 self.bump();
             }
         } else {
@@ -315,7 +331,10 @@ impl<'a> Cursor<'a> {
                 }
             }
             if matches!(self.text.get(self.pos), Some(b'e' | b'E'))
-                && self.text.get(self.pos + 1).is_some_and(|&c| c.is_ascii_digit() || c == b'-' || c == b'+')
+                && self
+                    .text
+                    .get(self.pos + 1)
+                    .is_some_and(|&c| c.is_ascii_digit() || c == b'-' || c == b'+')
             {
                 self.bump();
                 if matches!(self.text.get(self.pos), Some(b'-' | b'+')) {
@@ -337,7 +356,8 @@ impl<'a> Cursor<'a> {
             self.bump();
         }
         let s = String::from_utf8_lossy(&self.text[start..self.pos]).into_owned();
-        s.parse::<u64>().map_err(|_| self.error(format!("expected a small integer, found `{s}`")))
+        s.parse::<u64>()
+            .map_err(|_| self.error(format!("expected a small integer, found `{s}`")))
     }
 
     /// Dimension list of a shaped type: `128x64x` (each dim followed by `x`).

@@ -5,7 +5,9 @@
 use crate::attributes::Attribute;
 use crate::opcode::Opcode;
 
-const CMPI: &[&str] = &["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"];
+const CMPI: &[&str] = &[
+    "eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge",
+];
 const CMPF: &[&str] = &[
     "false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
     "une", "uno", "true",
@@ -14,8 +16,22 @@ const CMPF: &[&str] = &[
 /// The integer encodings Triton's enums use in the generic form
 /// (`cache = 1 : i32`), as (attribute name, [(code, keyword)]).
 const TABLES: &[(&str, &[(i128, &str)])] = &[
-    ("cache", &[(1, "none"), (2, "ca"), (3, "cg"), (4, "wb"), (5, "cs"), (6, "wt"), (7, "cv")]),
-    ("evict", &[(1, "evict_normal"), (2, "evict_first"), (3, "evict_last")]),
+    (
+        "cache",
+        &[
+            (1, "none"),
+            (2, "ca"),
+            (3, "cg"),
+            (4, "wb"),
+            (5, "cs"),
+            (6, "wt"),
+            (7, "cv"),
+        ],
+    ),
+    (
+        "evict",
+        &[(1, "evict_normal"), (2, "evict_first"), (3, "evict_last")],
+    ),
     ("padding", &[(1, "zero"), (2, "nan")]),
     (
         "atomic_rmw_op",
@@ -32,15 +48,39 @@ const TABLES: &[(&str, &[(i128, &str)])] = &[
             (10, "exch"),
         ],
     ),
-    ("sem", &[(1, "relaxed"), (2, "acquire"), (3, "release"), (4, "acq_rel")]),
+    (
+        "sem",
+        &[
+            (1, "relaxed"),
+            (2, "acquire"),
+            (3, "release"),
+            (4, "acq_rel"),
+        ],
+    ),
     ("scope", &[(1, "gpu"), (2, "cta"), (3, "sys")]),
     ("rounding", &[(0, "rtz"), (1, "rtne")]),
     ("propagateNan", &[(0, "none"), (65535, "all")]),
-    ("inputPrecision", &[(0, "tf32"), (1, "tf32x3"), (2, "ieee"), (3, "bf16x3"), (4, "bf16x6")]),
+    (
+        "inputPrecision",
+        &[
+            (0, "tf32"),
+            (1, "tf32x3"),
+            (2, "ieee"),
+            (3, "bf16x3"),
+            (4, "bf16x6"),
+        ],
+    ),
 ];
 
-const SCALE_TYPES: &[(i128, &str)] =
-    &[(0, "e4m3"), (1, "e5m2"), (2, "e2m3"), (3, "e3m2"), (4, "e2m1"), (5, "bf16"), (6, "fp16")];
+const SCALE_TYPES: &[(i128, &str)] = &[
+    (0, "e4m3"),
+    (1, "e5m2"),
+    (2, "e2m3"),
+    (3, "e3m2"),
+    (4, "e2m1"),
+    (5, "bf16"),
+    (6, "fp16"),
+];
 
 fn table(name: &str) -> Option<&'static [(i128, &'static str)]> {
     if matches!(name, "a_elem_type" | "b_elem_type" | "lhs" | "rhs") {
@@ -51,7 +91,9 @@ fn table(name: &str) -> Option<&'static [(i128, &'static str)]> {
 
 /// Normalizes an attribute parsed in a dictionary under `name`.
 pub fn normalize_attr(name: &str, attr: Attribute) -> Attribute {
-    let Some(table) = table(name) else { return attr };
+    let Some(table) = table(name) else {
+        return attr;
+    };
     match &attr {
         Attribute::Int { value, .. } => table
             .iter()

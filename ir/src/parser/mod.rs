@@ -44,13 +44,17 @@ pub fn parse_module(text: &str, source_name: &str) -> Result<Module, Diagnostic>
     p.parse_alias_defs()?;
     if !p.cur.at_end() {
         let found = p.cur.describe_next();
-        return Err(p.cur.error(format!("expected an alias definition `#loc = loc(...)`, found {found}")));
+        return Err(p.cur.error(format!(
+            "expected an alias definition `#loc = loc(...)`, found {found}"
+        )));
     }
     // Every alias used must be defined.
     for (name, pos) in &p.alias_uses {
         let loc = p.aliases[name];
         if let LocData::Alias { target: None, .. } = p.module.locs.data[loc] {
-            return Err(p.cur.error_at(*pos, format!("undefined location alias `#{name}`")));
+            return Err(p
+                .cur
+                .error_at(*pos, format!("undefined location alias `#{name}`")));
         }
     }
     Ok(p.module)
@@ -71,11 +75,19 @@ impl Parser<'_> {
             // The alias node may have been created by an earlier use.
             self.alias_uses.retain(|(n, _)| *n != name);
             match &mut self.module.locs.data[alias] {
-                LocData::Alias { target: t @ None, .. } => *t = Some(target),
-                _ => return Err(self.cur.error_at(pos, format!("location alias `#{name}` is defined twice"))),
+                LocData::Alias {
+                    target: t @ None, ..
+                } => *t = Some(target),
+                _ => {
+                    return Err(self
+                        .cur
+                        .error_at(pos, format!("location alias `#{name}` is defined twice")))
+                }
             }
             if self.module.locs.resolve(alias) == alias {
-                return Err(self.cur.error_at(pos, format!("location alias `#{name}` refers to itself")));
+                return Err(self
+                    .cur
+                    .error_at(pos, format!("location alias `#{name}` refers to itself")));
             }
             self.module.locs.alias_defs.push((name, alias));
         }
@@ -97,7 +109,9 @@ impl Parser<'_> {
         let body = self.module.body;
         while !self.cur.eat("}") {
             if self.cur.at_end() {
-                return Err(self.cur.error("unexpected end of file: missing `}` closing the module"));
+                return Err(self
+                    .cur
+                    .error("unexpected end of file: missing `}` closing the module"));
             }
             let op = self.parse_op()?;
             self.module.layout.append_op(body, op);

@@ -23,7 +23,10 @@ struct OpParts {
 
 impl OpParts {
     fn attr(&mut self, name: &str, value: Attribute) {
-        self.attrs.push(NamedAttr { name: name.to_string(), value });
+        self.attrs.push(NamedAttr {
+            name: name.to_string(),
+            value,
+        });
     }
 }
 
@@ -35,7 +38,10 @@ struct ResultDef {
 }
 
 fn i32_attr(v: i128) -> Attribute {
-    Attribute::Int { value: v, ty: Type::I32 }
+    Attribute::Int {
+        value: v,
+        ty: Type::I32,
+    }
 }
 
 impl Parser<'_> {
@@ -54,7 +60,11 @@ impl Parser<'_> {
             loop {
                 let pos = self.cur.src_pos_after_ws();
                 let name = self.cur.sigil_name(b'%')?;
-                let count = if self.cur.eat_no_ws(":") { self.cur.decimal()? as usize } else { 1 };
+                let count = if self.cur.eat_no_ws(":") {
+                    self.cur.decimal()? as usize
+                } else {
+                    1
+                };
                 if count == 0 || count > 4096 {
                     return Err(self.cur.error_at(pos, "invalid result count"));
                 }
@@ -96,10 +106,17 @@ impl Parser<'_> {
         }
         let mut attrs = AttrList::new();
         for a in parts.attrs {
-            let value = if a.name == "predicate" { enums::normalize_predicate(opcode, a.value) } else { a.value };
+            let value = if a.name == "predicate" {
+                enums::normalize_predicate(opcode, a.value)
+            } else {
+                a.value
+            };
             attrs.set(&a.name, value);
         }
-        let op = self.module.dfg.make_op(opcode, &parts.operands, &parts.results, attrs, loc);
+        let op = self
+            .module
+            .dfg
+            .make_op(opcode, &parts.operands, &parts.results, attrs, loc);
         self.module.dfg.ops[op].pos = Some(start);
         self.module.dfg.ops[op].successors = parts.successors;
         self.attach_regions(op, parts.regions);
@@ -107,7 +124,11 @@ impl Parser<'_> {
         let mut i = 0;
         for d in defs {
             for k in 0..d.count {
-                let key = if d.count == 1 { d.name.clone() } else { format!("{}#{k}", d.name) };
+                let key = if d.count == 1 {
+                    d.name.clone()
+                } else {
+                    format!("{}#{k}", d.name)
+                };
                 self.define(&key, results[i], d.pos)?;
                 i += 1;
             }
@@ -127,7 +148,9 @@ impl Parser<'_> {
             loop {
                 parts.successors.push(self.block_ref()?);
                 if self.cur.eat("(") {
-                    return Err(self.cur.error("successor operands in generic form are not supported"));
+                    return Err(self
+                        .cur
+                        .error("successor operands in generic form are not supported"));
                 }
                 if self.cur.eat("]") {
                     break;
@@ -154,7 +177,8 @@ impl Parser<'_> {
             parts.attrs.extend(self.parse_attr_dict()?);
         }
         for a in &mut parts.attrs {
-            a.value = enums::normalize_attr(&a.name, std::mem::replace(&mut a.value, Attribute::Unit));
+            a.value =
+                enums::normalize_attr(&a.name, std::mem::replace(&mut a.value, Attribute::Unit));
         }
         self.cur.expect(":")?;
         let types_pos = self.cur.src_pos_after_ws();
@@ -162,7 +186,11 @@ impl Parser<'_> {
         if inputs.len() != refs.len() {
             return Err(self.cur.error_at(
                 types_pos,
-                format!("{} operand(s) but {} operand type(s)", refs.len(), inputs.len()),
+                format!(
+                    "{} operand(s) but {} operand type(s)",
+                    refs.len(),
+                    inputs.len()
+                ),
             ));
         }
         for (r, ty) in refs.iter().zip(&inputs) {
@@ -195,7 +223,10 @@ impl Parser<'_> {
         loop {
             if self.cur.eat_keyword("fastmath") {
                 let text = self.cur.balanced_angle()?;
-                parts.attr("fastmath", Attribute::Enum(text[1..text.len() - 1].to_string()));
+                parts.attr(
+                    "fastmath",
+                    Attribute::Enum(text[1..text.len() - 1].to_string()),
+                );
             } else if self.cur.peek() == Some(b'{') {
                 let attrs = self.parse_attr_dict()?;
                 for mut a in attrs {
@@ -231,7 +262,12 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_pretty(&mut self, opcode: Opcode, n_results: usize, name_pos: SrcPos) -> PResult<OpParts> {
+    fn parse_pretty(
+        &mut self,
+        opcode: Opcode,
+        n_results: usize,
+        name_pos: SrcPos,
+    ) -> PResult<OpParts> {
         use Opcode::*;
         let mut p = OpParts::default();
         match opcode {
@@ -243,21 +279,29 @@ impl Parser<'_> {
                     Attribute::Float { ty, .. } => Type::Float(*ty),
                     Attribute::Bool(_) => Type::I1,
                     Attribute::Dense { ty, .. } => ty.clone(),
-                    _ => return Err(self.cur.error_at(name_pos, "unsupported `arith.constant` value")),
+                    _ => {
+                        return Err(self
+                            .cur
+                            .error_at(name_pos, "unsupported `arith.constant` value"))
+                    }
                 };
                 let value = match value {
-                    Attribute::Bool(b) => Attribute::Int { value: i128::from(b), ty: Type::I1 },
+                    Attribute::Bool(b) => Attribute::Int {
+                        value: i128::from(b),
+                        ty: Type::I1,
+                    },
                     other => other,
                 };
                 self.trailing_attrs(&mut p)?;
                 p.attr("value", value);
                 p.results.push(ty);
             }
-            AddI | SubI | MulI | DivSI | DivUI | CeilDivSI | CeilDivUI | FloorDivSI | RemSI | RemUI | AndI
-            | OrI | XOrI | ShLI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI | AddF | SubF | MulF | DivF
-            | RemF | MaximumF | MinimumF | MaxNumF | MinNumF | PreciseDivF | MulhiUI | NegF | Exp | Exp2 | Log
-            | Log2 | Sqrt | Rsqrt | AbsF | AbsI | Sin | Cos | Tanh | Erf | Floor | Ceil | Fma | PreciseSqrt
-            | MulSIExtended | MulUIExtended => {
+            AddI | SubI | MulI | DivSI | DivUI | CeilDivSI | CeilDivUI | FloorDivSI | RemSI
+            | RemUI | AndI | OrI | XOrI | ShLI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI
+            | AddF | SubF | MulF | DivF | RemF | MaximumF | MinimumF | MaxNumF | MinNumF
+            | PreciseDivF | MulhiUI | NegF | Exp | Exp2 | Log | Log2 | Sqrt | Rsqrt | AbsF
+            | AbsI | Sin | Cos | Tanh | Erf | Floor | Ceil | Fma | PreciseSqrt | MulSIExtended
+            | MulUIExtended => {
                 let ops = self.operands_list()?;
                 self.trailing_attrs(&mut p)?;
                 self.cur.expect(":")?;
@@ -273,7 +317,9 @@ impl Parser<'_> {
                 let pred_pos = self.cur.src_pos_after_ws();
                 let pred = self.cur.word()?;
                 if !enums::is_predicate(opcode, &pred) {
-                    return Err(self.cur.error_at(pred_pos, format!("unknown predicate `{pred}`")));
+                    return Err(self
+                        .cur
+                        .error_at(pred_pos, format!("unknown predicate `{pred}`")));
                 }
                 self.cur.expect(",")?;
                 let ops = self.operands_list()?;
@@ -302,8 +348,8 @@ impl Parser<'_> {
                 p.operands = ops.iter().map(|o| o.0).collect();
                 p.results.push(ty);
             }
-            ExtSI | ExtUI | TruncI | ExtF | TruncF | SIToFP | UIToFP | FPToSI | FPToUI | ArithBitcast
-            | IndexCast | IndexCastUI => {
+            ExtSI | ExtUI | TruncI | ExtF | TruncF | SIToFP | UIToFP | FPToSI | FPToUI
+            | ArithBitcast | IndexCast | IndexCastUI => {
                 let ops = self.operands_list()?;
                 if let Ok(save) = Ok::<_, ()>(self.cur.save()) {
                     match self.cur.word() {
@@ -329,7 +375,9 @@ impl Parser<'_> {
                         "x" => 0,
                         "y" => 1,
                         "z" => 2,
-                        other => return Err(self.cur.error_at(pos, format!("unknown axis `{other}`"))),
+                        other => {
+                            return Err(self.cur.error_at(pos, format!("unknown axis `{other}`")))
+                        }
                     };
                     p.attr("axis", i32_attr(axis));
                     self.trailing_attrs(&mut p)?;
@@ -342,14 +390,16 @@ impl Parser<'_> {
                 self.cur.expect(":")?;
                 p.results.push(self.parse_type()?);
             }
-            Splat | Unsplat | Broadcast | Bitcast | IntToPtr | PtrToInt | Histogram | Reshape | FpToFp
-            | ExpandDims | Trans | Cat | Join | Split => {
+            Splat | Unsplat | Broadcast | Bitcast | IntToPtr | PtrToInt | Histogram | Reshape
+            | FpToFp | ExpandDims | Trans | Cat | Join | Split => {
                 let ops = self.operands_list()?;
                 self.inline_props(&mut p)?;
                 loop {
                     let save = self.cur.save();
                     match self.cur.word() {
-                        Ok(w) if w == "allow_reorder" || w == "efficient_layout" => p.attr(&w, Attribute::Unit),
+                        Ok(w) if w == "allow_reorder" || w == "efficient_layout" => {
+                            p.attr(&w, Attribute::Unit)
+                        }
                         _ => {
                             self.cur.restore(save);
                             break;
@@ -375,7 +425,11 @@ impl Parser<'_> {
                     from.clone()
                 };
                 p.operands = ops.iter().map(|o| o.0).collect();
-                p.results = if opcode == Split && to.len() == 1 { vec![to[0].clone(), to[0].clone()] } else { to };
+                p.results = if opcode == Split && to.len() == 1 {
+                    vec![to[0].clone(), to[0].clone()]
+                } else {
+                    to
+                };
             }
             AddPtr => {
                 let ops = self.operands_list()?;
@@ -383,7 +437,9 @@ impl Parser<'_> {
                 self.cur.expect(":")?;
                 let types = self.parse_type_list()?;
                 if types.len() != 2 || ops.len() != 2 {
-                    return Err(self.cur.error_at(name_pos, "`tt.addptr` takes a pointer and an offset"));
+                    return Err(self
+                        .cur
+                        .error_at(name_pos, "`tt.addptr` takes a pointer and an offset"));
                 }
                 self.check_type(ops[0].0, &types[0], ops[0].1)?;
                 self.check_type(ops[1].0, &types[1], ops[1].1)?;
@@ -402,7 +458,10 @@ impl Parser<'_> {
                 p.operands = ops.iter().map(|o| o.0).collect();
                 if opcode == Load {
                     p.results.push(loaded_type(&ptr_ty).ok_or_else(|| {
-                        self.cur.error_at(name_pos, format!("`tt.load` needs a pointer, found `{ptr_ty}`"))
+                        self.cur.error_at(
+                            name_pos,
+                            format!("`tt.load` needs a pointer, found `{ptr_ty}`"),
+                        )
                     })?);
                 }
             }
@@ -552,7 +611,10 @@ impl Parser<'_> {
                 p.operands.push(cond);
                 p.attr(
                     "operandSegmentSizes",
-                    Attribute::DenseArray { elem: Type::I32, values: vec![1, targs.len() as i64, fargs.len() as i64] },
+                    Attribute::DenseArray {
+                        elem: Type::I32,
+                        values: vec![1, targs.len() as i64, fargs.len() as i64],
+                    },
                 );
                 p.operands.extend(targs);
                 p.operands.extend(fargs);
@@ -568,7 +630,10 @@ impl Parser<'_> {
     fn check_operand_types(&self, ops: &[(Value, SrcPos)], types: &[Type]) -> PResult<()> {
         if ops.len() != types.len() {
             let pos = ops.first().map(|o| o.1).unwrap_or_default();
-            return Err(self.cur.error_at(pos, format!("{} operand(s) but {} type(s)", ops.len(), types.len())));
+            return Err(self.cur.error_at(
+                pos,
+                format!("{} operand(s) but {} type(s)", ops.len(), types.len()),
+            ));
         }
         for (o, t) in ops.iter().zip(types) {
             self.check_type(o.0, t, o.1)?;
@@ -578,7 +643,10 @@ impl Parser<'_> {
 
     /// Pretty `tt.reduce`/`tt.scan` do not exist; the generic body follows the name.
     fn parse_generic_after_name(&mut self, opcode: Opcode) -> PResult<OpParts> {
-        Err(self.cur.error(format!("`{}` must be written in generic form", opcode.name())))
+        Err(self.cur.error(format!(
+            "`{}` must be written in generic form",
+            opcode.name()
+        )))
     }
 
     /// `!tt.ptr<...>`, a tensor of pointers, or Triton's short `<tensor<...>>`.
@@ -624,11 +692,18 @@ impl Parser<'_> {
         let name = self.cur.sigil_name(b'@')?;
         p.attr("sym_name", Attribute::String(name));
         let (args, arg_attrs) = self.arg_defs(true)?;
-        let results = if self.cur.eat("->") { self.parse_result_types()? } else { Vec::new() };
+        let results = if self.cur.eat("->") {
+            self.parse_result_types()?
+        } else {
+            Vec::new()
+        };
         let inputs: Vec<Type> = args.iter().map(|a| a.ty.clone()).collect();
         p.attr("function_type", Attribute::FunctionType { inputs, results });
         if arg_attrs.iter().any(Option::is_some) {
-            let list = arg_attrs.into_iter().map(|a| a.unwrap_or(Attribute::Dict(Vec::new()))).collect();
+            let list = arg_attrs
+                .into_iter()
+                .map(|a| a.unwrap_or(Attribute::Dict(Vec::new())))
+                .collect();
             p.attr("arg_attrs", Attribute::Array(list));
         }
         if self.cur.eat_keyword("attributes") {
@@ -689,20 +764,36 @@ impl Parser<'_> {
             self.cur.expect("->")?;
             result_types = self.parse_result_types()?;
         }
-        let iv_ty = if self.cur.eat(":") { self.parse_type()? } else { Type::Index };
+        let iv_ty = if self.cur.eat(":") {
+            self.parse_type()?
+        } else {
+            Type::Index
+        };
         let (lb, ub, step) = (self.lookup(&lb)?, self.lookup(&ub)?, self.lookup(&step)?);
         p.operands = vec![lb, ub, step];
         if inits.len() != result_types.len() {
-            return Err(self.cur.error_at(iv_pos, "`iter_args` and result types differ in number"));
+            return Err(self
+                .cur
+                .error_at(iv_pos, "`iter_args` and result types differ in number"));
         }
         for (r, ty) in inits.iter().zip(&result_types) {
             let v = self.lookup(r)?;
             self.check_type(v, ty, r.pos)?;
             p.operands.push(v);
         }
-        let mut args = vec![ArgDef { name: iv, ty: iv_ty, loc: None, pos: iv_pos }];
+        let mut args = vec![ArgDef {
+            name: iv,
+            ty: iv_ty,
+            loc: None,
+            pos: iv_pos,
+        }];
         for ((name, pos), ty) in iter_defs.into_iter().zip(&result_types) {
-            args.push(ArgDef { name, ty: ty.clone(), loc: None, pos });
+            args.push(ArgDef {
+                name,
+                ty: ty.clone(),
+                loc: None,
+                pos,
+            });
         }
         p.regions.push(self.parse_region(args)?);
         self.trailing_attrs(&mut p)?;
@@ -722,7 +813,8 @@ impl Parser<'_> {
         if self.cur.eat_keyword("else") {
             p.regions.push(self.parse_region(Vec::new())?);
         } else {
-            p.regions.push(self.module.dfg.regions.push(Default::default()));
+            p.regions
+                .push(self.module.dfg.regions.push(Default::default()));
         }
         self.trailing_attrs(&mut p)?;
         Ok(p)
@@ -760,7 +852,12 @@ impl Parser<'_> {
         let args = defs
             .into_iter()
             .zip(&inputs)
-            .map(|((name, pos), ty)| ArgDef { name, ty: ty.clone(), loc: None, pos })
+            .map(|((name, pos), ty)| ArgDef {
+                name,
+                ty: ty.clone(),
+                loc: None,
+                pos,
+            })
             .collect();
         p.regions.push(self.parse_region(args)?);
         self.cur.expect_keyword("do")?;
@@ -774,10 +871,18 @@ impl Parser<'_> {
     fn parse_dot_scaled(&mut self) -> PResult<OpParts> {
         let mut p = OpParts::default();
         let a = self.operand()?;
-        let a_scale = if self.cur.eat_keyword("scale") { Some(self.operand()?) } else { None };
+        let a_scale = if self.cur.eat_keyword("scale") {
+            Some(self.operand()?)
+        } else {
+            None
+        };
         self.cur.expect(",")?;
         let b = self.operand()?;
-        let b_scale = if self.cur.eat_keyword("scale") { Some(self.operand()?) } else { None };
+        let b_scale = if self.cur.eat_keyword("scale") {
+            Some(self.operand()?)
+        } else {
+            None
+        };
         self.cur.expect(",")?;
         let c = self.operand()?;
         for (kw, name) in [("lhs", "a_elem_type"), ("rhs", "b_elem_type")] {
@@ -800,7 +905,13 @@ impl Parser<'_> {
             "operandSegmentSizes",
             Attribute::DenseArray {
                 elem: Type::I32,
-                values: vec![1, 1, 1, i64::from(a_scale.is_some()), i64::from(b_scale.is_some())],
+                values: vec![
+                    1,
+                    1,
+                    1,
+                    i64::from(a_scale.is_some()),
+                    i64::from(b_scale.is_some()),
+                ],
             },
         );
         p.results.push(tc);
@@ -838,7 +949,9 @@ impl Parser<'_> {
                         self.cur.expect("<")?;
                         let block = self.parse_desc_block()?;
                         self.cur.expect(">")?;
-                        Type::TensorDesc { block: Box::new(block) }
+                        Type::TensorDesc {
+                            block: Box::new(block),
+                        }
                     } else {
                         self.parse_ptr_type()?
                     }
@@ -847,7 +960,13 @@ impl Parser<'_> {
                 };
                 p.results.push(result);
                 if opcode != Advance {
-                    p.attr("operandSegmentSizes", Attribute::DenseArray { elem: Type::I32, values: segments });
+                    p.attr(
+                        "operandSegmentSizes",
+                        Attribute::DenseArray {
+                            elem: Type::I32,
+                            values: segments,
+                        },
+                    );
                 }
             }
             _ => {

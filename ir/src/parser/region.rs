@@ -45,7 +45,9 @@ impl Parser<'_> {
                 return Ok(v);
             }
         }
-        Err(self.cur.error_at(r.pos, format!("use of undefined value `%{}`", r.name)))
+        Err(self
+            .cur
+            .error_at(r.pos, format!("use of undefined value `%{}`", r.name)))
     }
 
     /// Reads and resolves a value use.
@@ -91,9 +93,14 @@ impl Parser<'_> {
     pub fn define(&mut self, name: &str, v: Value, pos: SrcPos) -> PResult<()> {
         let shown = name.split('#').next().unwrap_or(name);
         if self.scopes.iter().any(|s| s.contains_key(name)) {
-            return Err(self.cur.error_at(pos, format!("redefinition of `%{shown}`")));
+            return Err(self
+                .cur
+                .error_at(pos, format!("redefinition of `%{shown}`")));
         }
-        let scope = self.scopes.last_mut().expect("a scope is open while parsing ops");
+        let scope = self
+            .scopes
+            .last_mut()
+            .expect("a scope is open while parsing ops");
         scope.insert(name.to_string(), v);
         self.module.dfg.values[v].name = Some(shown.to_string());
         Ok(())
@@ -111,12 +118,18 @@ impl Parser<'_> {
         }
         let b = self.module.dfg.make_block(None, &[]);
         self.module.dfg.blocks[b].label = Some(label.clone());
-        self.labels.last_mut().expect("checked above").insert(label, b);
+        self.labels
+            .last_mut()
+            .expect("checked above")
+            .insert(label, b);
         Ok(b)
     }
 
     /// `(%a: T loc(..), ...)` argument definitions (the `(` not consumed).
-    pub fn arg_defs(&mut self, allow_attrs: bool) -> PResult<(Vec<ArgDef>, Vec<Option<crate::attributes::Attribute>>)> {
+    pub fn arg_defs(
+        &mut self,
+        allow_attrs: bool,
+    ) -> PResult<(Vec<ArgDef>, Vec<Option<crate::attributes::Attribute>>)> {
         self.cur.expect("(")?;
         let mut args = Vec::new();
         let mut attrs = Vec::new();
@@ -162,9 +175,16 @@ impl Parser<'_> {
         result.map(|_| region)
     }
 
-    fn parse_region_body(&mut self, region: Region, entry_args: Vec<ArgDef>, open: SrcPos) -> PResult<()> {
+    fn parse_region_body(
+        &mut self,
+        region: Region,
+        entry_args: Vec<ArgDef>,
+        open: SrcPos,
+    ) -> PResult<()> {
         let mut current: Option<Block> = None;
-        if !entry_args.is_empty() || (self.cur.peek() != Some(b'^') && self.cur.peek() != Some(b'}')) {
+        if !entry_args.is_empty()
+            || (self.cur.peek() != Some(b'^') && self.cur.peek() != Some(b'}'))
+        {
             let b = self.module.dfg.make_block(Some(region), &[]);
             self.add_block_args(b, entry_args)?;
             self.module.layout.append_block(region, b);
@@ -173,7 +193,9 @@ impl Parser<'_> {
         loop {
             match self.cur.peek() {
                 None => {
-                    return Err(self.cur.error_at(open, "unbalanced `{`: region is never closed"));
+                    return Err(self
+                        .cur
+                        .error_at(open, "unbalanced `{`: region is never closed"));
                 }
                 Some(b'}') => {
                     self.cur.expect("}")?;
@@ -186,7 +208,11 @@ impl Parser<'_> {
                         return Err(self.cur.error_at(pos, "redefinition of block label"));
                     }
                     self.module.dfg.blocks[b].region = Some(region);
-                    let args = if self.cur.peek() == Some(b'(') { self.arg_defs(false)?.0 } else { Vec::new() };
+                    let args = if self.cur.peek() == Some(b'(') {
+                        self.arg_defs(false)?.0
+                    } else {
+                        Vec::new()
+                    };
                     self.cur.expect(":")?;
                     self.add_block_args(b, args)?;
                     self.module.layout.append_block(region, b);
@@ -205,7 +231,9 @@ impl Parser<'_> {
         if let Some(labels) = self.labels.last() {
             for (label, &b) in labels {
                 if self.module.dfg.blocks[b].region.is_none() {
-                    return Err(self.cur.error(format!("reference to undefined block `^{label}`")));
+                    return Err(self
+                        .cur
+                        .error(format!("reference to undefined block `^{label}`")));
                 }
             }
         }

@@ -56,28 +56,44 @@ impl<'a> Parser<'a> {
         if self.cur.eat("!tt.ptr") {
             self.cur.expect("<")?;
             let pointee = self.parse_type()?;
-            let addr_space = if self.cur.eat(",") { self.cur.decimal()? as u32 } else { 1 };
+            let addr_space = if self.cur.eat(",") {
+                self.cur.decimal()? as u32
+            } else {
+                1
+            };
             self.cur.expect(">")?;
-            return Ok(Type::Ptr { pointee: Box::new(pointee), addr_space });
+            return Ok(Type::Ptr {
+                pointee: Box::new(pointee),
+                addr_space,
+            });
         }
         if self.cur.eat("!tt.tensordesc") {
             self.cur.expect("<")?;
             let block = self.parse_desc_block()?;
             self.cur.expect(">")?;
-            return Ok(Type::TensorDesc { block: Box::new(block) });
+            return Ok(Type::TensorDesc {
+                block: Box::new(block),
+            });
         }
         if self.cur.eat_keyword("tensor") {
             self.cur.expect("<")?;
             let shape = self.cur.dims()?;
             let elem = self.parse_type()?;
             if self.cur.eat(",") {
-                return Err(self.cur.error("tensor encodings (layouts) are not TTIR; expected `>`"));
+                return Err(self
+                    .cur
+                    .error("tensor encodings (layouts) are not TTIR; expected `>`"));
             }
             self.cur.expect(">")?;
             if elem.is_tensor() {
-                return Err(self.cur.error_at(start, "a tensor's element type cannot be a tensor"));
+                return Err(self
+                    .cur
+                    .error_at(start, "a tensor's element type cannot be a tensor"));
             }
-            return Ok(Type::Tensor { shape, elem: Box::new(elem) });
+            return Ok(Type::Tensor {
+                shape,
+                elem: Box::new(elem),
+            });
         }
         let word = self.cur.word().map_err(|_| {
             let found = self.cur.describe_next();
@@ -101,7 +117,10 @@ impl<'a> Parser<'a> {
         if self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {
             let shape = self.cur.dims()?;
             let elem = self.parse_type()?;
-            return Ok(Type::Tensor { shape, elem: Box::new(elem) });
+            return Ok(Type::Tensor {
+                shape,
+                elem: Box::new(elem),
+            });
         }
         self.parse_type()
     }
@@ -279,10 +298,17 @@ impl<'a> Parser<'a> {
     fn parse_number_attr(&mut self) -> PResult<Attribute> {
         let start = self.cur.src_pos();
         let text = self.cur.number_text()?;
-        let ty = if self.cur.eat(":") { Some(self.parse_type()?) } else { None };
+        let ty = if self.cur.eat(":") {
+            Some(self.parse_type()?)
+        } else {
+            None
+        };
         let shown = ty.as_ref().map(|t| format!(" `{t}`")).unwrap_or_default();
         number_attr(&text, ty).ok_or_else(|| {
-            self.cur.error_at(start, format!("invalid number `{text}` for its type{shown}"))
+            self.cur.error_at(
+                start,
+                format!("invalid number `{text}` for its type{shown}"),
+            )
         })
     }
 
@@ -298,11 +324,15 @@ impl<'a> Parser<'a> {
         let convert = |p: &Self, item: &DenseItem| -> PResult<Attribute> {
             match item {
                 DenseItem::Bool(b) => match elem {
-                    Type::Int(1) => Ok(Attribute::Int { value: i128::from(*b), ty: Type::I1 }),
+                    Type::Int(1) => Ok(Attribute::Int {
+                        value: i128::from(*b),
+                        ty: Type::I1,
+                    }),
                     _ => Ok(Attribute::Bool(*b)),
                 },
                 DenseItem::Num(text) => number_attr(text, Some(elem.clone())).ok_or_else(|| {
-                    p.cur.error_at(start, format!("invalid element `{text}` for `{elem}`"))
+                    p.cur
+                        .error_at(start, format!("invalid element `{text}` for `{elem}`"))
                 }),
             }
         };
@@ -315,7 +345,10 @@ impl<'a> Parser<'a> {
                 if flat.len() as u64 != n {
                     return Err(self.cur.error_at(
                         start,
-                        format!("dense literal has {} elements but `{ty}` needs {n}", flat.len()),
+                        format!(
+                            "dense literal has {} elements but `{ty}` needs {n}",
+                            flat.len()
+                        ),
                     ));
                 }
                 let mut out = Vec::with_capacity(flat.len());
@@ -348,7 +381,9 @@ impl<'a> Parser<'a> {
             Ok(DenseTree::Leaf(DenseItem::Bool(false)))
         } else if self.cur.peek() == Some(b'"') {
             // Hex blob form `dense<"0x...">` is not produced by Triton for TTIR.
-            Err(self.cur.error("hex-blob `dense` literals are not supported"))
+            Err(self
+                .cur
+                .error("hex-blob `dense` literals are not supported"))
         } else {
             Ok(DenseTree::Leaf(DenseItem::Num(self.cur.number_text()?)))
         };
@@ -440,7 +475,9 @@ impl<'a> Parser<'a> {
             return Ok(self.module.locs.push(LocData::Name { name: s, child }));
         }
         let found = self.cur.describe_next();
-        Err(self.cur.error(format!("expected a location, found {found}")))
+        Err(self
+            .cur
+            .error(format!("expected a location, found {found}")))
     }
 
     /// A use of `#name`, creating its alias node on first sight.
@@ -448,7 +485,10 @@ impl<'a> Parser<'a> {
         if let Some(&loc) = self.aliases.get(name) {
             return loc;
         }
-        let loc = self.module.locs.push(LocData::Alias { name: name.to_string(), target: None });
+        let loc = self.module.locs.push(LocData::Alias {
+            name: name.to_string(),
+            target: None,
+        });
         self.aliases.insert(name.to_string(), loc);
         self.alias_uses.push((name.to_string(), pos));
         loc
@@ -503,7 +543,10 @@ pub fn number_attr(text: &str, ty: Option<Type>) -> Option<Attribute> {
                 Some(Attribute::Float { bits, ty: f })
             } else {
                 let v: f64 = text.parse().ok()?;
-                Some(Attribute::Float { bits: f64_to_float_bits(v, f), ty: f })
+                Some(Attribute::Float {
+                    bits: f64_to_float_bits(v, f),
+                    ty: f,
+                })
             }
         }
         Some(ty @ (Type::Int(_) | Type::Index)) => {
@@ -529,9 +572,15 @@ pub fn number_attr(text: &str, ty: Option<Type>) -> Option<Attribute> {
         None => {
             if looks_float {
                 let v: f64 = text.parse().ok()?;
-                Some(Attribute::Float { bits: v.to_bits(), ty: FloatType::F64 })
+                Some(Attribute::Float {
+                    bits: v.to_bits(),
+                    ty: FloatType::F64,
+                })
             } else {
-                Some(Attribute::Int { value: parse_int_text(text)?, ty: Type::I64 })
+                Some(Attribute::Int {
+                    value: parse_int_text(text)?,
+                    ty: Type::I64,
+                })
             }
         }
     }

@@ -35,9 +35,14 @@ module {
 
 #[test]
 fn rejects_undefined_value_with_position() {
-    let text = "module {\n  tt.func @k() {\n    %a = arith.addi %b, %b : i32\n    tt.return\n  }\n}\n";
+    let text =
+        "module {\n  tt.func @k() {\n    %a = arith.addi %b, %b : i32\n    tt.return\n  }\n}\n";
     let err = parse_module(text, "k.ttir").unwrap_err();
-    assert!(err.message.contains("undefined value `%b`"), "{}", err.message);
+    assert!(
+        err.message.contains("undefined value `%b`"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.pos.unwrap().line, 3);
 }
 
@@ -46,12 +51,23 @@ fn rejects_unknown_op_and_alias() {
     let err = parse_module("module {\n tt.frob\n}", "k").unwrap_err();
     assert!(err.message.contains("unknown op"), "{}", err.message);
     let err = parse_module("module {\n} loc(#loc9)", "k").unwrap_err();
-    assert!(err.message.contains("undefined location alias"), "{}", err.message);
+    assert!(
+        err.message.contains("undefined location alias"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn never_panics_on_garbage() {
-    for text in ["", "}", "module {", "module { tt.func @k(", "\u{0}\u{1}", "module {\n%x = \"tt.reduce\"("] {
+    for text in [
+        "",
+        "}",
+        "module {",
+        "module { tt.func @k(",
+        "\u{0}\u{1}",
+        "module {\n%x = \"tt.reduce\"(",
+    ] {
         let _ = parse_module(text, "g");
     }
     let deep = "module {".to_string() + &"tt.func @k() {".repeat(500);

@@ -29,7 +29,9 @@ pub fn quote(s: &str) -> String {
 pub fn is_bare_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.')
 }
 
 /// A float value of type `ty` given by its bits: decimal when that reads
@@ -68,7 +70,10 @@ fn decode(bits: u64, ty: FloatType) -> f64 {
 /// An element of a `dense<...>` literal (no type suffix).
 fn dense_element(a: &Attribute) -> String {
     match a {
-        Attribute::Int { value, ty: Type::Int(1) } => (if *value != 0 { "true" } else { "false" }).to_string(),
+        Attribute::Int {
+            value,
+            ty: Type::Int(1),
+        } => (if *value != 0 { "true" } else { "false" }).to_string(),
         Attribute::Int { value, .. } => value.to_string(),
         Attribute::Float { bits, ty } => print_float_literal(*bits, *ty),
         Attribute::Bool(b) => b.to_string(),
@@ -86,7 +91,9 @@ pub fn print_attr(opcode: Opcode, name: &str, a: &Attribute) -> String {
             Type::Int(1) => (if *value != 0 { "true" } else { "false" }).to_string(),
             _ => format!("{value} : {ty}"),
         },
-        Attribute::Float { bits, ty } => format!("{} : {}", print_float_literal(*bits, *ty), ty.mlir_name()),
+        Attribute::Float { bits, ty } => {
+            format!("{} : {}", print_float_literal(*bits, *ty), ty.mlir_name())
+        }
         Attribute::String(s) => quote(s),
         Attribute::Type(t) => t.to_string(),
         Attribute::FunctionType { inputs, results } => {
@@ -107,7 +114,10 @@ pub fn print_attr(opcode: Opcode, name: &str, a: &Attribute) -> String {
             if values.is_empty() {
                 format!("array<{elem}>")
             } else if *elem == Type::I1 {
-                let v: Vec<&str> = values.iter().map(|&v| if v != 0 { "true" } else { "false" }).collect();
+                let v: Vec<&str> = values
+                    .iter()
+                    .map(|&v| if v != 0 { "true" } else { "false" })
+                    .collect();
                 format!("array<{elem}: {}>", v.join(", "))
             } else {
                 let v: Vec<String> = values.iter().map(i64::to_string).collect();
@@ -125,7 +135,11 @@ pub fn print_attr(opcode: Opcode, name: &str, a: &Attribute) -> String {
             let parts: Vec<String> = items
                 .iter()
                 .map(|a| {
-                    let n = if is_bare_name(&a.name) { a.name.clone() } else { quote(&a.name) };
+                    let n = if is_bare_name(&a.name) {
+                        a.name.clone()
+                    } else {
+                        quote(&a.name)
+                    };
                     match a.value {
                         Attribute::Unit => n,
                         _ => format!("{n} = {}", print_attr(opcode, &a.name, &a.value)),
@@ -147,6 +161,9 @@ fn dense_nested(items: &[Attribute], shape: &[i64]) -> String {
     if inner == 0 {
         return "[]".to_string();
     }
-    let parts: Vec<String> = items.chunks(inner).map(|c| dense_nested(c, &shape[1..])).collect();
+    let parts: Vec<String> = items
+        .chunks(inner)
+        .map(|c| dense_nested(c, &shape[1..]))
+        .collect();
     format!("[{}]", parts.join(", "))
 }

@@ -20,7 +20,13 @@ pub use attrs::{print_attr, print_float_literal};
 
 /// Prints a whole module.
 pub fn print_module(m: &Module) -> String {
-    let mut p = Printer { m, out: String::new(), names: HashMap::new(), used: HashSet::new(), next: 0 };
+    let mut p = Printer {
+        m,
+        out: String::new(),
+        names: HashMap::new(),
+        used: HashSet::new(),
+        next: 0,
+    };
     let defs = &m.locs.alias_defs;
     let before = m.locs.aliases_before_module.min(defs.len());
     for (name, loc) in &defs[..before] {
@@ -29,7 +35,13 @@ pub fn print_module(m: &Module) -> String {
     p.out += "module";
     if !m.attrs.is_empty() {
         p.out += " attributes ";
-        p.attr_dict(Opcode::Func, m.attrs.iter().map(|a| (a.name.as_str(), &a.value)).collect());
+        p.attr_dict(
+            Opcode::Func,
+            m.attrs
+                .iter()
+                .map(|a| (a.name.as_str(), &a.value))
+                .collect(),
+        );
     }
     p.out += " {\n";
     for &op in m.layout.ops(m.body) {
@@ -60,7 +72,9 @@ impl Printer<'_> {
     fn alias_def(&mut self, name: &str, alias: Loc) {
         let _ = write!(self.out, "#{name} = loc(");
         match &self.m.locs.data[alias] {
-            LocData::Alias { target: Some(t), .. } => self.loc_inner(*t),
+            LocData::Alias {
+                target: Some(t), ..
+            } => self.loc_inner(*t),
             _ => self.out += "unknown",
         }
         self.out += ")\n";
@@ -149,7 +163,10 @@ impl Printer<'_> {
     }
 
     fn uses(&self, vs: &[Value]) -> String {
-        vs.iter().map(|&v| self.use_of(v)).collect::<Vec<_>>().join(", ")
+        vs.iter()
+            .map(|&v| self.use_of(v))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn ty(&self, v: Value) -> String {
@@ -157,7 +174,10 @@ impl Printer<'_> {
     }
 
     fn types(&self, vs: &[Value]) -> String {
-        vs.iter().map(|&v| self.ty(v)).collect::<Vec<_>>().join(", ")
+        vs.iter()
+            .map(|&v| self.ty(v))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn indent(&mut self, depth: usize) {
@@ -235,10 +255,18 @@ impl Printer<'_> {
         let d = &m.dfg;
         let operands = d.operands(op).to_vec();
         let results = d.results(op).to_vec();
-        let _ = write!(self.out, "\"{}\"({})", d.opcode(op).name(), self.uses(&operands));
+        let _ = write!(
+            self.out,
+            "\"{}\"({})",
+            d.opcode(op).name(),
+            self.uses(&operands)
+        );
         let succ = d.ops[op].successors.clone();
         if !succ.is_empty() {
-            let labels: Vec<String> = succ.iter().map(|&b| format!("^{}", self.block_label(b))).collect();
+            let labels: Vec<String> = succ
+                .iter()
+                .map(|&b| format!("^{}", self.block_label(b)))
+                .collect();
             let _ = write!(self.out, "[{}]", labels.join(", "));
         }
         let regions = d.ops[op].regions.clone();
@@ -308,7 +336,9 @@ impl Printer<'_> {
 
     /// Defines the entry block arguments of a region whose header is implicit.
     fn define_entry_args(&mut self, r: Region) -> Vec<(String, Value)> {
-        let Some(b) = self.m.layout.entry_block(r) else { return Vec::new() };
+        let Some(b) = self.m.layout.entry_block(r) else {
+            return Vec::new();
+        };
         let args = self.m.dfg.blocks[b].args.clone();
         args.into_iter().map(|a| (self.define(a), a)).collect()
     }
@@ -329,20 +359,25 @@ impl Printer<'_> {
                 true
             }
             Constant => {
-                let Some(v) = attrs.get("value") else { return false };
+                let Some(v) = attrs.get("value") else {
+                    return false;
+                };
                 let text = match v {
-                    Attribute::Int { value, ty: Type::Int(1) } => (if *value != 0 { "true" } else { "false" }).to_string(),
+                    Attribute::Int {
+                        value,
+                        ty: Type::Int(1),
+                    } => (if *value != 0 { "true" } else { "false" }).to_string(),
                     other => print_attr(opcode, "value", other),
                 };
                 let _ = write!(self.out, "{name} {text}");
                 self.extra_attrs(op, &["value"]);
                 true
             }
-            AddI | SubI | MulI | DivSI | DivUI | CeilDivSI | CeilDivUI | FloorDivSI | RemSI | RemUI | AndI
-            | OrI | XOrI | ShLI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI | AddF | SubF | MulF | DivF
-            | RemF | MaximumF | MinimumF | MaxNumF | MinNumF | PreciseDivF | MulhiUI | NegF | Exp | Exp2 | Log
-            | Log2 | Sqrt | Rsqrt | AbsF | AbsI | Sin | Cos | Tanh | Erf | Floor | Ceil | Fma | PreciseSqrt
-            | ClampF => {
+            AddI | SubI | MulI | DivSI | DivUI | CeilDivSI | CeilDivUI | FloorDivSI | RemSI
+            | RemUI | AndI | OrI | XOrI | ShLI | ShRSI | ShRUI | MaxSI | MaxUI | MinSI | MinUI
+            | AddF | SubF | MulF | DivF | RemF | MaximumF | MinimumF | MaxNumF | MinNumF
+            | PreciseDivF | MulhiUI | NegF | Exp | Exp2 | Log | Log2 | Sqrt | Rsqrt | AbsF
+            | AbsI | Sin | Cos | Tanh | Erf | Floor | Ceil | Fma | PreciseSqrt | ClampF => {
                 if results.len() != 1 || operands.is_empty() {
                     return false;
                 }
@@ -360,7 +395,9 @@ impl Printer<'_> {
                 true
             }
             CmpI | CmpF => {
-                let Some(pred) = attrs.str("predicate").map(str::to_string) else { return false };
+                let Some(pred) = attrs.str("predicate").map(str::to_string) else {
+                    return false;
+                };
                 let _ = write!(self.out, "{name} {pred}, {}", self.uses(&operands));
                 self.extra_attrs(op, &["predicate"]);
                 let _ = write!(self.out, " : {}", self.ty(operands[0]));
@@ -369,11 +406,16 @@ impl Printer<'_> {
             Select => {
                 let _ = write!(self.out, "{name} {}", self.uses(&operands));
                 self.extra_attrs(op, &[]);
-                let _ = write!(self.out, " : {}, {}", self.ty(operands[0]), self.ty(results[0]));
+                let _ = write!(
+                    self.out,
+                    " : {}, {}",
+                    self.ty(operands[0]),
+                    self.ty(results[0])
+                );
                 true
             }
-            ExtSI | ExtUI | TruncI | ExtF | TruncF | SIToFP | UIToFP | FPToSI | FPToUI | ArithBitcast
-            | IndexCast | IndexCastUI => {
+            ExtSI | ExtUI | TruncI | ExtF | TruncF | SIToFP | UIToFP | FPToSI | FPToUI
+            | ArithBitcast | IndexCast | IndexCastUI => {
                 let _ = write!(self.out, "{name} {}", self.uses(&operands));
                 if let Some(rm) = attrs.str("roundingmode") {
                     let _ = write!(self.out, " {rm}");
@@ -382,7 +424,12 @@ impl Printer<'_> {
                     let _ = write!(self.out, " fastmath<{fm}>");
                 }
                 self.extra_attrs(op, &["roundingmode", "fastmath"]);
-                let _ = write!(self.out, " : {} to {}", self.ty(operands[0]), self.ty(results[0]));
+                let _ = write!(
+                    self.out,
+                    " : {} to {}",
+                    self.ty(operands[0]),
+                    self.ty(results[0])
+                );
                 true
             }
             GetProgramId | GetNumPrograms => {
@@ -403,8 +450,8 @@ impl Printer<'_> {
                 let _ = write!(self.out, " : {}", self.ty(results[0]));
                 true
             }
-            Splat | Unsplat | Broadcast | Bitcast | IntToPtr | PtrToInt | Reshape | FpToFp | ExpandDims
-            | Trans | Cat | Join | Split => {
+            Splat | Unsplat | Broadcast | Bitcast | IntToPtr | PtrToInt | Reshape | FpToFp
+            | ExpandDims | Trans | Cat | Join | Split => {
                 if results.is_empty() {
                     return false;
                 }
@@ -419,14 +466,28 @@ impl Printer<'_> {
                 }
                 self.extra_attrs(op, &["rounding", "allow_reorder", "efficient_layout"]);
                 let from: Vec<String> = operands.iter().map(|&v| self.ty(v)).collect();
-                let from = if from.len() > 1 && from.iter().all(|t| *t == from[0]) { vec![from[0].clone()] } else { from };
-                let _ = write!(self.out, " : {} -> {}", from.join(", "), self.ty(results[0]));
+                let from = if from.len() > 1 && from.iter().all(|t| *t == from[0]) {
+                    vec![from[0].clone()]
+                } else {
+                    from
+                };
+                let _ = write!(
+                    self.out,
+                    " : {} -> {}",
+                    from.join(", "),
+                    self.ty(results[0])
+                );
                 true
             }
             AddPtr => {
                 let _ = write!(self.out, "{name} {}", self.uses(&operands));
                 self.extra_attrs(op, &[]);
-                let _ = write!(self.out, " : {}, {}", self.ty(operands[0]), self.ty(operands[1]));
+                let _ = write!(
+                    self.out,
+                    " : {}, {}",
+                    self.ty(operands[0]),
+                    self.ty(operands[1])
+                );
                 true
             }
             Load | Store => {
@@ -462,10 +523,16 @@ impl Printer<'_> {
                 true
             }
             Call => {
-                let Some(callee) = attrs.str("callee").map(str::to_string) else { return false };
+                let Some(callee) = attrs.str("callee").map(str::to_string) else {
+                    return false;
+                };
                 let _ = write!(self.out, "{name} @{callee}({})", self.uses(&operands));
                 self.extra_attrs(op, &["callee"]);
-                let res = if results.len() == 1 { self.types(&results) } else { format!("({})", self.types(&results)) };
+                let res = if results.len() == 1 {
+                    self.types(&results)
+                } else {
+                    format!("({})", self.types(&results))
+                };
                 let _ = write!(self.out, " : ({}) -> {res}", self.types(&operands));
                 true
             }
@@ -486,7 +553,12 @@ impl Printer<'_> {
                 }
                 let _ = write!(self.out, "{name}({})", self.use_of(operands[0]));
                 if operands.len() > 1 {
-                    let _ = write!(self.out, " {} : {}", self.uses(&operands[1..]), self.types(&operands[1..]));
+                    let _ = write!(
+                        self.out,
+                        " {} : {}",
+                        self.uses(&operands[1..]),
+                        self.types(&operands[1..])
+                    );
                 }
                 true
             }
@@ -516,9 +588,20 @@ impl Printer<'_> {
             let _ = write!(self.out, "cf.br {}", self.succ_text(*b, &operands));
             return true;
         }
-        let [t, f] = succ.as_slice() else { return false };
-        let seg = d.ops[op].attrs.get("operandSegmentSizes").and_then(Attribute::as_int_list);
-        let Some([1, nt, nf]) = seg.as_deref().map(|s| [s[0], s.get(1).copied().unwrap_or(-1), s.get(2).copied().unwrap_or(-1)]) else {
+        let [t, f] = succ.as_slice() else {
+            return false;
+        };
+        let seg = d.ops[op]
+            .attrs
+            .get("operandSegmentSizes")
+            .and_then(Attribute::as_int_list);
+        let Some([1, nt, nf]) = seg.as_deref().map(|s| {
+            [
+                s[0],
+                s.get(1).copied().unwrap_or(-1),
+                s.get(2).copied().unwrap_or(-1),
+            ]
+        }) else {
             return false;
         };
         let (nt, nf) = (nt as usize, nf as usize);
@@ -568,7 +651,10 @@ impl Printer<'_> {
             if let Some(Attribute::Dict(d)) = arg_attrs.get(i) {
                 if !d.is_empty() {
                     self.out += " ";
-                    self.attr_dict(Opcode::Func, d.iter().map(|a| (a.name.as_str(), &a.value)).collect());
+                    self.attr_dict(
+                        Opcode::Func,
+                        d.iter().map(|a| (a.name.as_str(), &a.value)).collect(),
+                    );
                 }
             }
             if let Some(l) = self.m.dfg.values[a].loc {
@@ -588,7 +674,10 @@ impl Printer<'_> {
         let rest: Vec<(&str, &Attribute)> = m.dfg.ops[op]
             .attrs
             .iter()
-            .filter(|a| !["sym_visibility", "sym_name", "function_type", "arg_attrs"].contains(&a.name.as_str()))
+            .filter(|a| {
+                !["sym_visibility", "sym_name", "function_type", "arg_attrs"]
+                    .contains(&a.name.as_str())
+            })
             .map(|a| (a.name.as_str(), &a.value))
             .collect();
         if !rest.is_empty() {
@@ -606,7 +695,9 @@ impl Printer<'_> {
         let d = &m.dfg;
         let operands = d.operands(op).to_vec();
         let results = d.results(op).to_vec();
-        let Some(&r) = d.ops[op].regions.first() else { return false };
+        let Some(&r) = d.ops[op].regions.first() else {
+            return false;
+        };
         if operands.len() < 3 || self.m.layout.entry_block(r).is_none() {
             return false;
         }
@@ -624,9 +715,17 @@ impl Printer<'_> {
             self.use_of(operands[2])
         );
         if !inits.is_empty() {
-            let pairs: Vec<String> =
-                args[1..].iter().zip(&inits).map(|((n, _), &v)| format!("%{n} = {}", self.use_of(v))).collect();
-            let _ = write!(self.out, " iter_args({}) -> ({})", pairs.join(", "), self.types(&results));
+            let pairs: Vec<String> = args[1..]
+                .iter()
+                .zip(&inits)
+                .map(|((n, _), &v)| format!("%{n} = {}", self.use_of(v)))
+                .collect();
+            let _ = write!(
+                self.out,
+                " iter_args({}) -> ({})",
+                pairs.join(", "),
+                self.types(&results)
+            );
         }
         let _ = write!(self.out, " : {} ", self.ty(args[0].1));
         self.region(r, depth, false);
@@ -670,8 +769,11 @@ impl Printer<'_> {
         if args.len() != operands.len() {
             return false;
         }
-        let pairs: Vec<String> =
-            args.iter().zip(&operands).map(|((n, _), &v)| format!("%{n} = {}", self.use_of(v))).collect();
+        let pairs: Vec<String> = args
+            .iter()
+            .zip(&operands)
+            .map(|((n, _), &v)| format!("%{n} = {}", self.use_of(v)))
+            .collect();
         let _ = write!(
             self.out,
             "scf.while ({}) : ({}) -> ({}) ",
@@ -688,5 +790,6 @@ impl Printer<'_> {
 }
 
 fn is_valid_name(n: &str) -> bool {
-    n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.' || c == b'-')
+    n.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.' || c == b'-')
 }

@@ -54,7 +54,11 @@ impl Effects {
         if let Region::Hbm(_) = s.region {
             self.hbm_bytes += (s.len() as u64 * u64::from(s.bits)).div_ceil(8);
         }
-        self.accesses.push(Access { region: s.region, write, ranges: s.ranges() });
+        self.accesses.push(Access {
+            region: s.region,
+            write,
+            ranges: s.ranges(),
+        });
     }
 
     /// Records a single byte range (scalar and indexed accesses).
@@ -62,7 +66,11 @@ impl Effects {
         if let Region::Hbm(_) = region {
             self.hbm_bytes += (hi - lo) as u64;
         }
-        self.accesses.push(Access { region, write, ranges: vec![(lo as u64, hi as u64)] });
+        self.accesses.push(Access {
+            region,
+            write,
+            ranges: vec![(lo as u64, hi as u64)],
+        });
     }
 }
 
@@ -99,11 +107,23 @@ impl ExecCtx<'_> {
     /// Resolves and bounds-checks a tensor view.
     pub fn view(&self, mem: &Memory, view: &View) -> ExecResult<Strided> {
         let place = self.place(mem, &view.addr)?;
-        Strided::new(mem, place, view.dtype.storage_bits(), &view.shape, &view.strides)
+        Strided::new(
+            mem,
+            place,
+            view.dtype.storage_bits(),
+            &view.shape,
+            &view.strides,
+        )
     }
 
     /// A dense run of `count` elements of `dtype` at `addr`.
-    pub fn dense(&self, mem: &Memory, addr: &Address, dtype: DType, count: u32) -> ExecResult<Strided> {
+    pub fn dense(
+        &self,
+        mem: &Memory,
+        addr: &Address,
+        dtype: DType,
+        count: u32,
+    ) -> ExecResult<Strided> {
         let place = self.place(mem, addr)?;
         Strided::new(mem, place, dtype.storage_bits(), &[count], &[1])
     }

@@ -20,9 +20,13 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &DmaOp) -> ExecResult<Ef
         }
         DmaOp::Broadcast { copy, to } => {
             if !matches!(copy.dst.unit, Unit::Local) {
-                return Err(Fault::new("a broadcast destination must be a local address"));
+                return Err(Fault::new(
+                    "a broadcast destination must be a local address",
+                ));
             }
-            let own = ctx.tile.unwrap_or(ctx.cluster * ctx.machine.tiles_per_cluster);
+            let own = ctx
+                .tile
+                .unwrap_or(ctx.cluster * ctx.machine.tiles_per_cluster);
             let units = broadcast_units(ctx, to, copy.dst.space, own)?;
             let offset = copy.dst.offset.eval(ctx.regs);
             let places = units
@@ -38,7 +42,12 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &DmaOp) -> ExecResult<Ef
     Ok(fx)
 }
 
-fn broadcast_units(ctx: &ExecCtx<'_>, to: &UnitSet, space: Space, own: u32) -> ExecResult<Vec<u32>> {
+fn broadcast_units(
+    ctx: &ExecCtx<'_>,
+    to: &UnitSet,
+    space: Space,
+    own: u32,
+) -> ExecResult<Vec<u32>> {
     if !matches!(space, Space::Csram | Space::Tsram) {
         return Err(Fault::new(format!("cannot broadcast into {space}")));
     }
@@ -66,8 +75,16 @@ fn strided_copy(
             Some(v) => (v.eval(ctx.regs) as i64).clamp(0, i64::from(d.extent)) as u32,
         })
         .collect();
-    let src_strides: Vec<i64> = copy.dims.iter().map(|d| d.src_stride.eval(ctx.regs) as i64).collect();
-    let dst_strides: Vec<i64> = copy.dims.iter().map(|d| d.dst_stride.eval(ctx.regs) as i64).collect();
+    let src_strides: Vec<i64> = copy
+        .dims
+        .iter()
+        .map(|d| d.src_stride.eval(ctx.regs) as i64)
+        .collect();
+    let dst_strides: Vec<i64> = copy
+        .dims
+        .iter()
+        .map(|d| d.dst_stride.eval(ctx.regs) as i64)
+        .collect();
     let partial = valid != extents;
 
     let src_place = ctx.place(mem, &copy.src)?;
@@ -77,7 +94,10 @@ fn strided_copy(
     fx.read(&src);
 
     let (shape, data) = match (partial, copy.fill) {
-        (true, Some(fill)) => (extents.clone(), expand_with_fill(&extents, &valid, &values, fill)),
+        (true, Some(fill)) => (
+            extents.clone(),
+            expand_with_fill(&extents, &valid, &values, fill),
+        ),
         _ => (valid.clone(), values),
     };
     for &place in dsts {
@@ -134,7 +154,9 @@ fn read_dense(
 fn element_bytes(dtype: DType) -> ExecResult<u64> {
     let bits = dtype.storage_bits();
     if bits % 8 != 0 {
-        return Err(Fault::new(format!("indexed DMA cannot move sub-byte {dtype} elements")));
+        return Err(Fault::new(format!(
+            "indexed DMA cannot move sub-byte {dtype} elements"
+        )));
     }
     Ok(u64::from(bits / 8))
 }

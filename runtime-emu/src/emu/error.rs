@@ -26,23 +26,39 @@ pub enum EmuError {
     /// No instruction can make progress.
     Deadlock(String),
     /// A `trap` instruction executed.
-    Trap { unit: String, location: String, code: u32 },
+    Trap {
+        unit: String,
+        location: String,
+        code: u32,
+    },
 }
 
 impl fmt::Display for EmuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmuError::Setup(msg) => write!(f, "cannot run the binary: {msg}"),
-            EmuError::Fault { unit, location, message } => {
+            EmuError::Fault {
+                unit,
+                location,
+                message,
+            } => {
                 write!(f, "{unit}: {location}: {message}")
             }
-            EmuError::Race { first, second, region } => write!(
+            EmuError::Race {
+                first,
+                second,
+                region,
+            } => write!(
                 f,
                 "race between {first} and {second}: they access overlapping bytes of {region} \
                  without a semaphore ordering them"
             ),
             EmuError::Deadlock(msg) => write!(f, "deadlock: {msg}"),
-            EmuError::Trap { unit, location, code } => {
+            EmuError::Trap {
+                unit,
+                location,
+                code,
+            } => {
                 write!(f, "{unit}: {location}: device trap with code {code}")
             }
         }

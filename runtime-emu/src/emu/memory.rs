@@ -91,7 +91,10 @@ impl Memory {
                         self.hbm.len()
                     )));
                 }
-                return Ok(Place { region: Region::Hbm(buffer), offset: i128::from(off) });
+                return Ok(Place {
+                    region: Region::Hbm(buffer),
+                    offset: i128::from(off),
+                });
             }
             Space::Csram if (unit as usize) < self.csram.len() => Region::Csram(unit),
             Space::Tsram if (unit as usize) < self.tsram.len() => Region::Tsram(unit),
@@ -104,7 +107,10 @@ impl Memory {
             }
         };
         // SRAM offsets are signed: a negative offset is simply out of bounds.
-        Ok(Place { region, offset: i128::from(offset as i64) })
+        Ok(Place {
+            region,
+            offset: i128::from(offset as i64),
+        })
     }
 
     /// Checks that bytes `lo..hi` relative to `place` lie inside its memory
@@ -164,7 +170,12 @@ pub fn read_bits(mem: &[u8], bit: u64, bits: u32) -> u64 {
         4 => u64::from((mem[byte] >> (bit % 8)) & 0xF),
         8 => u64::from(mem[byte]),
         16 => u64::from(u16::from_le_bytes([mem[byte], mem[byte + 1]])),
-        32 => u64::from(u32::from_le_bytes([mem[byte], mem[byte + 1], mem[byte + 2], mem[byte + 3]])),
+        32 => u64::from(u32::from_le_bytes([
+            mem[byte],
+            mem[byte + 1],
+            mem[byte + 2],
+            mem[byte + 3],
+        ])),
         _ => {
             let mut b = [0u8; 8];
             b.copy_from_slice(&mem[byte..byte + 8]);

@@ -77,12 +77,21 @@ fn overlaps(a: &Ranges, b: &Ranges) -> bool {
 impl RaceDetector {
     /// Checks the accesses of one instruction by `agent` (whose clock is
     /// `vc` while it runs) against the log, then records them.
-    pub fn access(&mut self, agent: usize, vc: &Clock, accesses: &[Access], instr: InstrRef) -> Result<(), Race> {
+    pub fn access(
+        &mut self,
+        agent: usize,
+        vc: &Clock,
+        accesses: &[Access],
+        instr: InstrRef,
+    ) -> Result<(), Race> {
         for access in accesses {
             if access.ranges.is_empty() {
                 continue;
             }
-            let span = (access.ranges[0].0, access.ranges.iter().map(|r| r.1).max().unwrap_or(0));
+            let span = (
+                access.ranges[0].0,
+                access.ranges.iter().map(|r| r.1).max().unwrap_or(0),
+            );
             let log = self.logs.entry(access.region).or_default();
             for rec in log.iter() {
                 if rec.agent == agent || !(rec.write || access.write) {
@@ -91,8 +100,15 @@ impl RaceDetector {
                 if rec.clock <= vc[rec.agent] {
                     continue;
                 }
-                if rec.span.0 < span.1 && span.0 < rec.span.1 && overlaps(&rec.ranges, &access.ranges) {
-                    return Err(Race { first: rec.instr, second: instr, region: access.region });
+                if rec.span.0 < span.1
+                    && span.0 < rec.span.1
+                    && overlaps(&rec.ranges, &access.ranges)
+                {
+                    return Err(Race {
+                        first: rec.instr,
+                        second: instr,
+                        region: access.region,
+                    });
                 }
             }
             log.push(Record {

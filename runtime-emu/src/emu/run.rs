@@ -23,7 +23,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
-        RunOptions { detect_races: true, trace: false, max_cycles: 1 << 40 }
+        RunOptions {
+            detect_races: true,
+            trace: false,
+            max_cycles: 1 << 40,
+        }
     }
 }
 
@@ -39,9 +43,21 @@ pub struct RunOutcome {
 }
 
 /// Runs `module` on `machine` with the launch's grid, arguments and buffers.
-pub fn run(module: &Module, machine: &Machine, launch: &BoundLaunch, opts: &RunOptions) -> Result<RunOutcome, EmuError> {
+pub fn run(
+    module: &Module,
+    machine: &Machine,
+    launch: &BoundLaunch,
+    opts: &RunOptions,
+) -> Result<RunOutcome, EmuError> {
     let args: Vec<u64> = (0..launch.args.len()).map(|i| launch.arg_bits(i)).collect();
-    run_raw(module, machine, launch.grid.dims(), &args, launch.initial_memory(), opts)
+    run_raw(
+        module,
+        machine,
+        launch.grid.dims(),
+        &args,
+        launch.initial_memory(),
+        opts,
+    )
 }
 
 /// Runs with explicit argument bits (pointers are buffer addresses,
@@ -54,9 +70,13 @@ pub fn run_raw(
     buffers: Vec<Vec<u8>>,
     opts: &RunOptions,
 ) -> Result<RunOutcome, EmuError> {
-    module.verify().map_err(|e| EmuError::Setup(e.to_string()))?;
+    module
+        .verify()
+        .map_err(|e| EmuError::Setup(e.to_string()))?;
     machine.check_compatible(module).map_err(EmuError::Setup)?;
-    machine.check_module(module).map_err(|e| EmuError::Setup(e.to_string()))?;
+    machine
+        .check_module(module)
+        .map_err(|e| EmuError::Setup(e.to_string()))?;
     if args.len() != module.args.len() {
         return Err(EmuError::Setup(format!(
             "the kernel takes {} arguments but the launch gives {}",
@@ -66,20 +86,35 @@ pub fn run_raw(
     }
     let mut mem = Memory::new(machine, buffers);
     load_constants(module, machine, &mut mem)?;
-    let sim_opts = SimOptions { detect_races: opts.detect_races, trace: opts.trace, max_cycles: opts.max_cycles };
+    let sim_opts = SimOptions {
+        detect_races: opts.detect_races,
+        trace: opts.trace,
+        max_cycles: opts.max_cycles,
+    };
     let mut sim = Sim::new(module, machine, grid, args, mem, sim_opts)?;
     sim.run()?;
-    let trace = opts.trace.then(|| render_trace(machine, &sim.threads, &sim.trace));
-    Ok(RunOutcome { buffers: std::mem::take(&mut sim.mem.hbm), stats: sim.stats.clone(), trace })
+    let trace = opts
+        .trace
+        .then(|| render_trace(machine, &sim.threads, &sim.trace));
+    Ok(RunOutcome {
+        buffers: std::mem::take(&mut sim.mem.hbm),
+        stats: sim.stats.clone(),
+        trace,
+    })
 }
 
 fn load_constants(module: &Module, machine: &Machine, mem: &mut Memory) -> Result<(), EmuError> {
     for (i, c) in module.constants.iter().enumerate() {
         if !matches!(c.space, Space::Tsram | Space::Csram) {
-            return Err(EmuError::Setup(format!("constant {i} targets {}, not TSRAM or CSRAM", c.space)));
+            return Err(EmuError::Setup(format!(
+                "constant {i} targets {}, not TSRAM or CSRAM",
+                c.space
+            )));
         }
         for unit in units_of(&c.units, c.space, machine, 0) {
-            let place = mem.place(c.space, unit, c.offset).map_err(|f| EmuError::Setup(format!("constant {i}: {}", f.0)))?;
+            let place = mem
+                .place(c.space, unit, c.offset)
+                .map_err(|f| EmuError::Setup(format!("constant {i}: {}", f.0)))?;
             let (lo, hi) = mem
                 .check_span(place, 0, c.bytes.len() as i128)
                 .map_err(|f| EmuError::Setup(format!("constant {i}: {}", f.0)))?;

@@ -123,19 +123,42 @@ impl<'a> Sim<'a> {
         for (tile, instances) in assignment.into_iter().enumerate() {
             let tile = tile as u32;
             let kinds = [Engine::Cp, Engine::Dma, Engine::Ttu, Engine::Tvp];
-            cores.push(Core::new(tile, machine.cluster_of(tile), false, instances, &kinds, tile_sems, &mut next_agent));
+            cores.push(Core::new(
+                tile,
+                machine.cluster_of(tile),
+                false,
+                instances,
+                &kinds,
+                tile_sems,
+                &mut next_agent,
+            ));
         }
         if module.cluster_program.is_some() {
             for c in 0..machine.clusters {
-                cores.push(Core::new(c, c, true, vec![[0; 3]], &[Engine::Cp, Engine::Dma], 0, &mut next_agent));
+                cores.push(Core::new(
+                    c,
+                    c,
+                    true,
+                    vec![[0; 3]],
+                    &[Engine::Cp, Engine::Dma],
+                    0,
+                    &mut next_agent,
+                ));
             }
         }
         let n_agents = if opts.detect_races { next_agent } else { 0 };
         for (ci, core) in cores.iter_mut().enumerate() {
             for a in &mut core.agents {
                 a.vc = vec![0; n_agents];
-                let what = if core.cluster_program { "cluster" } else { "tile" };
-                threads.insert((ci * 4 + slot_of(a.kind)) as u32, format!("{what} {} {}", core.unit, a.kind.name()));
+                let what = if core.cluster_program {
+                    "cluster"
+                } else {
+                    "tile"
+                };
+                threads.insert(
+                    (ci * 4 + slot_of(a.kind)) as u32,
+                    format!("{what} {} {}", core.unit, a.kind.name()),
+                );
             }
             core.sem_vcs = vec![vec![0; n_agents]; core.sems.len()];
         }
@@ -166,7 +189,10 @@ impl<'a> Sim<'a> {
     fn program(&self, core: usize) -> &'a Program {
         let module = self.module;
         if self.cores[core].cluster_program {
-            module.cluster_program.as_ref().unwrap_or(&module.tile_program)
+            module
+                .cluster_program
+                .as_ref()
+                .unwrap_or(&module.tile_program)
         } else {
             &module.tile_program
         }
@@ -204,7 +230,11 @@ impl<'a> Sim<'a> {
             .get(r.pc as usize)
             .map(|i| maiac_backend::asm::instruction_text(i))
             .unwrap_or_default();
-        format!("`{text}` ({which} {}, {})", r.unit, self.module.describe_pc(r.cluster_program, r.pc))
+        format!(
+            "`{text}` ({which} {}, {})",
+            r.unit,
+            self.module.describe_pc(r.cluster_program, r.pc)
+        )
     }
 
     fn program_of(&self, cluster_program: bool) -> &'a Program {
@@ -309,7 +339,10 @@ impl<'a> Sim<'a> {
             let (value, svc) = match sem.scope {
                 SemScope::Tile => {
                     let c = &mut self.cores[core];
-                    (&mut c.sems[sem.index as usize], &mut c.sem_vcs[sem.index as usize])
+                    (
+                        &mut c.sems[sem.index as usize],
+                        &mut c.sem_vcs[sem.index as usize],
+                    )
                 }
                 SemScope::Cluster => (
                     &mut self.cluster_sems[cluster][sem.index as usize],
@@ -327,20 +360,34 @@ impl<'a> Sim<'a> {
             SemScope::Cluster => self.cluster_sems.first().map_or(0, Vec::len),
         };
         if usize::from(sem.index) >= n {
-            return Err(self.fault(core, pc, Fault::new(format!("semaphore {sem} does not exist (the machine has {n})"))));
+            return Err(self.fault(
+                core,
+                pc,
+                Fault::new(format!(
+                    "semaphore {sem} does not exist (the machine has {n})"
+                )),
+            ));
         }
         Ok(())
     }
 
     /// Whether every wait of `sync` holds with `regs`; on success joins the
     /// semaphores' clocks into `vc`.
-    fn waits_hold(&self, core: usize, pc: u32, sync: &Sync, regs: &[u64; NUM_REGS]) -> Result<bool, EmuError> {
+    fn waits_hold(
+        &self,
+        core: usize,
+        pc: u32,
+        sync: &Sync,
+        regs: &[u64; NUM_REGS],
+    ) -> Result<bool, EmuError> {
         for w in &sync.waits {
             self.check_sem(core, pc, w.sem)?;
             let want = w.value.eval(regs) as i64;
             let have = match w.sem.scope {
                 SemScope::Tile => self.cores[core].sems[w.sem.index as usize],
-                SemScope::Cluster => self.cluster_sems[self.cores[core].cluster as usize][w.sem.index as usize],
+                SemScope::Cluster => {
+                    self.cluster_sems[self.cores[core].cluster as usize][w.sem.index as usize]
+                }
             };
             if have < want {
                 return Ok(false);
@@ -426,7 +473,13 @@ impl<'a> Sim<'a> {
         Ok(true)
     }
 
-    fn record_accesses(&mut self, core: usize, slot: usize, pc: u32, fx: &Effects) -> Result<(), EmuError> {
+    fn record_accesses(
+        &mut self,
+        core: usize,
+        slot: usize,
+        pc: u32,
+        fx: &Effects,
+    ) -> Result<(), EmuError> {
         self.stats.hbm_bytes += fx.hbm_bytes;
         if let Some(p) = fx.precision {
             *self.macs.entry(p).or_default() += fx.macs;
@@ -435,13 +488,19 @@ impl<'a> Sim<'a> {
             return Ok(());
         }
         let c = &self.cores[core];
-        let me = InstrRef { cluster_program: c.cluster_program, pc, unit: c.unit };
+        let me = InstrRef {
+            cluster_program: c.cluster_program,
+            pc,
+            unit: c.unit,
+        };
         let a = &c.agents[slot];
-        self.races.access(a.id, &a.vc, &fx.accesses, me).map_err(|race| EmuError::Race {
-            first: self.describe(race.first),
-            second: self.describe(race.second),
-            region: race.region.to_string(),
-        })
+        self.races
+            .access(a.id, &a.vc, &fx.accesses, me)
+            .map_err(|race| EmuError::Race {
+                first: self.describe(race.first),
+                second: self.describe(race.second),
+                region: race.region.to_string(),
+            })
     }
 
     /// The modelled duration of an engine instruction (documented in docs/emulator.md).
@@ -465,7 +524,9 @@ impl<'a> Sim<'a> {
         if fx.hbm_bytes > 0 {
             // HBM is one chip-wide resource: transfers occupy it back to back.
             let start = self.now.max(self.hbm_free);
-            self.hbm_free = start + fx.hbm_bytes.div_ceil(u64::from(m.hbm.bytes_per_cycle.max(1)));
+            self.hbm_free = start
+                + fx.hbm_bytes
+                    .div_ceil(u64::from(m.hbm.bytes_per_cycle.max(1)));
             end = end.max(self.hbm_free);
         }
         end - self.now
@@ -474,7 +535,11 @@ impl<'a> Sim<'a> {
     /// Marks `(core, slot)` busy for `cycles` and records stats and trace.
     fn begin(&mut self, core: usize, slot: usize, pc: u32, instr: &Instr, cycles: u64) {
         // A dispatch occupies the CP but the signal belongs to the engine.
-        let signal = if slot == 0 && instr.op.engine() != Engine::Cp { None } else { instr.sync.signal };
+        let signal = if slot == 0 && instr.op.engine() != Engine::Cp {
+            None
+        } else {
+            instr.sync.signal
+        };
         self.cores[core].agents[slot].busy = Some(Busy { signal });
         self.schedule(core, slot, cycles);
         self.stats.instructions += 1;
@@ -484,7 +549,11 @@ impl<'a> Sim<'a> {
             (true, _) => "cluster_dma",
             (false, k) => k.name(),
         };
-        *self.stats.engine_busy_cycles.entry(kind.to_string()).or_default() += cycles;
+        *self
+            .stats
+            .engine_busy_cycles
+            .entry(kind.to_string())
+            .or_default() += cycles;
         let line = self.line_of(c.cluster_program, pc);
         if c.agents[slot].kind != Engine::Cp || line != "<no debug line>" {
             *self.stats.by_source_line.entry(line.clone()).or_default() += cycles;
@@ -516,7 +585,9 @@ impl<'a> Sim<'a> {
 
     /// Whether the core's engines are idle with empty queues.
     fn drained(&self, core: usize) -> bool {
-        self.cores[core].agents[1..].iter().all(|a| a.busy.is_none() && a.queue.is_empty())
+        self.cores[core].agents[1..]
+            .iter()
+            .all(|a| a.busy.is_none() && a.queue.is_empty())
     }
 
     fn step_cp(&mut self, core: usize) -> Result<bool, EmuError> {
@@ -530,7 +601,11 @@ impl<'a> Sim<'a> {
         let pc = self.cores[core].pc;
         let program = self.program(core);
         let Some(instr) = program.code.get(pc as usize) else {
-            return Err(self.fault(core, pc.saturating_sub(1), Fault::new("the program ran past its last instruction without `halt`")));
+            return Err(self.fault(
+                core,
+                pc.saturating_sub(1),
+                Fault::new("the program ran past its last instruction without `halt`"),
+            ));
         };
         let regs = self.cores[core].regs;
         let engine = instr.op.engine();
@@ -539,10 +614,18 @@ impl<'a> Sim<'a> {
             return Ok(false);
         }
         if engine != Engine::Cp {
-            let slot = match self.cores[core].agents.iter().position(|a| a.kind == engine) {
+            let slot = match self.cores[core]
+                .agents
+                .iter()
+                .position(|a| a.kind == engine)
+            {
                 Some(s) => s,
                 None => {
-                    return Err(self.fault(core, pc, Fault::new(format!("a cluster program has no {} engine", engine.name()))))
+                    return Err(self.fault(
+                        core,
+                        pc,
+                        Fault::new(format!("a cluster program has no {} engine", engine.name())),
+                    ))
                 }
             };
             let depth = self.queue_depth(core, engine);
@@ -551,13 +634,19 @@ impl<'a> Sim<'a> {
             }
             self.tick(core, 0);
             let vc = self.cores[core].agents[0].vc.clone();
-            self.cores[core].agents[slot].queue.push_back(Queued { pc, regs: Box::new(regs), vc });
+            self.cores[core].agents[slot].queue.push_back(Queued {
+                pc,
+                regs: Box::new(regs),
+                vc,
+            });
             self.cores[core].pc += 1;
             let cycles = u64::from(self.machine.cp.dispatch_cycles).max(1);
             self.begin(core, 0, pc, instr, cycles);
             return Ok(true);
         }
-        let Op::Cp(op) = &instr.op else { return Ok(false) };
+        let Op::Cp(op) = &instr.op else {
+            return Ok(false);
+        };
         match self.exec_cp(core, pc, op)? {
             CpStep::Blocked => Ok(false),
             CpStep::Done { next } => {
@@ -588,7 +677,14 @@ impl<'a> Sim<'a> {
         if r.is_valid() {
             Ok(r.index())
         } else {
-            Err(self.fault(core, pc, Fault::new(format!("register {r} does not exist (r0..r{})", NUM_REGS - 1))))
+            Err(self.fault(
+                core,
+                pc,
+                Fault::new(format!(
+                    "register {r} does not exist (r0..r{})",
+                    NUM_REGS - 1
+                )),
+            ))
         }
     }
 
@@ -609,7 +705,11 @@ impl<'a> Sim<'a> {
             }
             CpOp::Select { dst, cond, a, b } => {
                 let c = regs[self.reg(core, pc, *cond)?];
-                set(self, *dst, if c != 0 { a.eval(&regs) } else { b.eval(&regs) })
+                set(
+                    self,
+                    *dst,
+                    if c != 0 { a.eval(&regs) } else { b.eval(&regs) },
+                )
             }
             CpOp::ReadSpecial { dst, special } => {
                 let v = self.special(core, *special);
@@ -617,9 +717,21 @@ impl<'a> Sim<'a> {
             }
             CpOp::Arg { dst, index } => match self.args.get(usize::from(*index)) {
                 Some(&v) => set(self, *dst, v),
-                None => Err(self.fault(core, pc, Fault::new(format!("kernel argument {index} does not exist ({} given)", self.args.len())))),
+                None => Err(self.fault(
+                    core,
+                    pc,
+                    Fault::new(format!(
+                        "kernel argument {index} does not exist ({} given)",
+                        self.args.len()
+                    )),
+                )),
             },
-            CpOp::Load { dst, addr, width, signed } => {
+            CpOp::Load {
+                dst,
+                addr,
+                width,
+                signed,
+            } => {
                 let (region, lo, hi) = self.scalar_place(core, pc, addr, width.bytes())?;
                 let raw = read_bits(self.mem.bytes(region), lo as u64 * 8, width.bytes() * 8);
                 let bits = width.bytes() * 8;
@@ -634,25 +746,40 @@ impl<'a> Sim<'a> {
             CpOp::Store { src, addr, width } => {
                 let v = regs[self.reg(core, pc, *src)?];
                 let (region, lo, hi) = self.scalar_place(core, pc, addr, width.bytes())?;
-                write_bits(self.mem.bytes_mut(region), lo as u64 * 8, width.bytes() * 8, v);
+                write_bits(
+                    self.mem.bytes_mut(region),
+                    lo as u64 * 8,
+                    width.bytes() * 8,
+                    v,
+                );
                 self.cp_access(core, pc, region, lo, hi, true)?;
                 Ok(CpStep::Done { next })
             }
             CpOp::Jump { target } => Ok(CpStep::Done { next: target.0 }),
-            CpOp::Branch { cond, if_zero, target } => {
+            CpOp::Branch {
+                cond,
+                if_zero,
+                target,
+            } => {
                 let c = regs[self.reg(core, pc, *cond)?];
-                Ok(CpStep::Done { next: if (c == 0) == *if_zero { target.0 } else { next } })
+                Ok(CpStep::Done {
+                    next: if (c == 0) == *if_zero { target.0 } else { next },
+                })
             }
             CpOp::Loop { counter, target } => {
                 let i = self.reg(core, pc, *counter)?;
                 let v = regs[i].wrapping_sub(1);
                 self.cores[core].regs[i] = v;
-                Ok(CpStep::Done { next: if (v as i64) > 0 { target.0 } else { next } })
+                Ok(CpStep::Done {
+                    next: if (v as i64) > 0 { target.0 } else { next },
+                })
             }
             CpOp::Nop => Ok(CpStep::Done { next }),
             CpOp::Trap { code } => Err(EmuError::Trap {
                 unit: self.unit_name(core),
-                location: self.module.describe_pc(self.cores[core].cluster_program, pc),
+                location: self
+                    .module
+                    .describe_pc(self.cores[core].cluster_program, pc),
                 code: *code,
             }),
             CpOp::Fence => {
@@ -700,7 +827,10 @@ impl<'a> Sim<'a> {
                     && (scope == BarrierScope::Chip || c.cluster == cluster)
             })
             .collect();
-        if participants.iter().any(|&i| self.cores[i].barriers_arrived < mine) {
+        if participants
+            .iter()
+            .any(|&i| self.cores[i].barriers_arrived < mine)
+        {
             return Ok(CpStep::Blocked);
         }
         if self.n_agents > 0 {
@@ -744,14 +874,28 @@ impl<'a> Sim<'a> {
             Special::NumPrograms(d) => u64::from(self.grid[usize::from(d.min(2))]),
             Special::TileId => u64::from(if c.cluster_program { 0 } else { c.unit }),
             Special::ClusterId => u64::from(c.cluster),
-            Special::LocalTileId => u64::from(if c.cluster_program { 0 } else { c.unit % self.machine.tiles_per_cluster.max(1) }),
+            Special::LocalTileId => u64::from(if c.cluster_program {
+                0
+            } else {
+                c.unit % self.machine.tiles_per_cluster.max(1)
+            }),
             Special::Instance => c.instance as u64,
         }
     }
 
-    fn scalar_place(&self, core: usize, pc: u32, addr: &maiac_backend::isa::Address, bytes: u32) -> Result<(Region, usize, usize), EmuError> {
+    fn scalar_place(
+        &self,
+        core: usize,
+        pc: u32,
+        addr: &maiac_backend::isa::Address,
+        bytes: u32,
+    ) -> Result<(Region, usize, usize), EmuError> {
         if !matches!(addr.space, Space::Tsram | Space::Csram) {
-            return Err(self.fault(core, pc, Fault::new(format!("the CP cannot load or store {}", addr.space))));
+            return Err(self.fault(
+                core,
+                pc,
+                Fault::new(format!("the CP cannot load or store {}", addr.space)),
+            ));
         }
         let c = &self.cores[core];
         let regs = c.regs;
@@ -762,12 +906,25 @@ impl<'a> Sim<'a> {
             tile: (!c.cluster_program).then_some(c.unit),
             cluster: c.cluster,
         };
-        let place = ctx.place(&self.mem, addr).map_err(|f| self.fault(core, pc, f))?;
-        let (lo, hi) = self.mem.check_span(place, 0, i128::from(bytes)).map_err(|f| self.fault(core, pc, f))?;
+        let place = ctx
+            .place(&self.mem, addr)
+            .map_err(|f| self.fault(core, pc, f))?;
+        let (lo, hi) = self
+            .mem
+            .check_span(place, 0, i128::from(bytes))
+            .map_err(|f| self.fault(core, pc, f))?;
         Ok((place.region, lo, hi))
     }
 
-    fn cp_access(&mut self, core: usize, pc: u32, region: Region, lo: usize, hi: usize, write: bool) -> Result<(), EmuError> {
+    fn cp_access(
+        &mut self,
+        core: usize,
+        pc: u32,
+        region: Region,
+        lo: usize,
+        hi: usize,
+        write: bool,
+    ) -> Result<(), EmuError> {
         let mut fx = Effects::default();
         fx.range(region, lo, hi, write);
         self.tick(core, 0);
@@ -796,7 +953,13 @@ impl Core {
             .map(|&kind| {
                 let id = *next_agent;
                 *next_agent += 1;
-                Agent { id, kind, queue: VecDeque::new(), busy: None, vc: Vec::new() }
+                Agent {
+                    id,
+                    kind,
+                    queue: VecDeque::new(),
+                    busy: None,
+                    vc: Vec::new(),
+                }
             })
             .collect();
         Core {

@@ -52,7 +52,11 @@ impl Stats {
         let memory = self.hbm_bytes as f64 / f64::from(machine.hbm.bytes_per_cycle.max(1));
         self.roofline_cycles = compute.max(memory);
         self.roofline_fraction = if self.cycles == 0 {
-            if self.roofline_cycles == 0.0 { 1.0 } else { 0.0 }
+            if self.roofline_cycles == 0.0 {
+                1.0
+            } else {
+                0.0
+            }
         } else {
             (self.roofline_cycles / self.cycles as f64).min(1.0)
         };
@@ -67,7 +71,11 @@ impl Stats {
         ];
         for (kind, n) in counts {
             let busy = self.engine_busy_cycles.get(kind).copied().unwrap_or(0) as f64;
-            let frac = if self.cycles == 0 { 0.0 } else { busy / (n * self.cycles as f64) };
+            let frac = if self.cycles == 0 {
+                0.0
+            } else {
+                busy / (n * self.cycles as f64)
+            };
             self.engine_busy.insert(kind.to_string(), frac);
         }
     }
@@ -85,7 +93,11 @@ pub struct TraceEvent {
 
 /// Renders Chrome trace-event JSON (opens in ui.perfetto.dev): one thread
 /// per engine per tile, timestamps in microseconds at the machine clock.
-pub fn render_trace(machine: &Machine, threads: &BTreeMap<u32, String>, events: &[TraceEvent]) -> String {
+pub fn render_trace(
+    machine: &Machine,
+    threads: &BTreeMap<u32, String>,
+    events: &[TraceEvent],
+) -> String {
     let us = |cycles: u64| cycles as f64 / (machine.clock_ghz * 1e3);
     let mut out = Vec::with_capacity(events.len() + threads.len());
     for (&tid, name) in threads {

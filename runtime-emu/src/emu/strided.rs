@@ -113,9 +113,11 @@ impl Strided {
             let n = self.len();
             match bits {
                 32 => {
-                    out.extend(bytes[start..start + 4 * n].chunks_exact(4).map(|c| {
-                        u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    }));
+                    out.extend(
+                        bytes[start..start + 4 * n]
+                            .chunks_exact(4)
+                            .map(|c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+                    );
                     return;
                 }
                 16 => {
@@ -133,7 +135,45 @@ impl Strided {
                 _ => {}
             }
         }
+        if let Some(rows) = self.dense_rows() {
+            let row_bytes = self.shape[3] as usize * (bits / 8) as usize;
+            for start in rows {
+                let row = &bytes[start..start + row_bytes];
+                match bits {
+                    32 => out.extend(
+                        row.chunks_exact(4)
+                            .map(|c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+                    ),
+                    16 => out.extend(
+                        row.chunks_exact(2)
+                            .map(|c| u64::from(u16::from_le_bytes([c[0], c[1]]))),
+                    ),
+                    8 => out.extend(row.iter().map(|&b| u64::from(b))),
+                    _ => out.extend(row.chunks_exact(8).map(|c| {
+                        let mut w = [0u8; 8];
+                        w.copy_from_slice(c);
+                        u64::from_le_bytes(w)
+                    })),
+                }
+            }
+            return;
+        }
         self.for_each_bit(|bit| out.push(read_bits(bytes, bit, bits)));
+    }
+
+    /// Byte starts of each innermost row when rows are dense and
+    /// byte-aligned (the common DMA and view shape), for row-wise copies.
+    fn dense_rows(&self) -> Option<Vec<usize>> {
+        if self.bits % 8 != 0 || self.base_bit % 8 != 0 || self.strides[3] != 1 || self.is_empty() {
+            return None;
+        }
+        let outer = Strided {
+            shape: [self.shape[0], self.shape[1], self.shape[2], 1],
+            ..self.clone()
+        };
+        let mut rows = Vec::with_capacity(outer.len());
+        outer.for_each_bit(|bit| rows.push((bit / 8) as usize));
+        Some(rows)
     }
 
     /// Writes `values` (row-major, one per element) into the elements.
@@ -146,6 +186,17 @@ impl Strided {
                 .zip(values)
             {
                 c.copy_from_slice(&(v as u32).to_le_bytes());
+            }
+            return;
+        }
+        if let Some(rows) = self.dense_rows() {
+            let width = (bits / 8) as usize;
+            let row_len = self.shape[3] as usize;
+            for (start, chunk) in rows.into_iter().zip(values.chunks(row_len)) {
+                let row = &mut bytes[start..start + row_len * width];
+                for (dst, &v) in row.chunks_exact_mut(width).zip(chunk) {
+                    dst.copy_from_slice(&v.to_le_bytes()[..width]);
+                }
             }
             return;
         }
@@ -185,7 +236,10 @@ impl Strided {
         }
         let row_bits = i128::from(self.shape[3]) * i128::from(self.bits);
         let mut runs = Vec::with_capacity(rows);
-        let inner = Strided { shape: [self.shape[0], self.shape[1], self.shape[2], 1], ..self.clone() };
+        let inner = Strided {
+            shape: [self.shape[0], self.shape[1], self.shape[2], 1],
+            ..self.clone()
+        };
         inner.for_each_bit(|bit| {
             let b = i128::from(bit);
             runs.push(((b / 8) as u64, ((b + row_bits + 7) / 8) as u64));

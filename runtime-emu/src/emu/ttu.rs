@@ -4,6 +4,8 @@
 
 use maiac_backend::isa::{DType, Drain, LaneOp, Lanes, MatOperand, Matmul, TtuOp, TtuPrecision};
 
+use std::sync::OnceLock;
+
 use super::context::{Effects, ExecCtx};
 use super::error::{ExecResult, Fault};
 use super::memory::Memory;
@@ -29,7 +31,11 @@ fn load_operand(
     cols: u32,
     fx: &mut Effects,
 ) -> ExecResult<Vec<u64>> {
-    let (sr, sc) = if op.transposed { (cols, rows) } else { (rows, cols) };
+    let (sr, sc) = if op.transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let place = ctx.place(mem, &op.addr)?;
     let stored = Strided::new(
         mem,
@@ -66,13 +72,19 @@ fn decode_float(
     fx: &mut Effects,
 ) -> ExecResult<Vec<f32>> {
     let Some(scale) = op.scale else {
-        return Ok(raw.iter().map(|&b| op.dtype.decode_f32(b)).collect());
+        return Ok(decode_all(op.dtype, raw));
     };
     // Scales are stored one row per M (A) or N (B), one byte per 32 along K.
     let (outer, k) = if a_side { (rows, cols) } else { (cols, rows) };
     let blocks = k.div_ceil(32);
     let place = ctx.place(mem, &scale.addr)?;
-    let s = Strided::new(mem, place, 8, &[outer, blocks], &[i64::from(scale.row_stride), 1])?;
+    let s = Strided::new(
+        mem,
+        place,
+        8,
+        &[outer, blocks],
+        &[i64::from(scale.row_stride), 1],
+    )?;
     let mut scales = Vec::new();
     s.read(mem, &mut scales);
     fx.read(&s);
@@ -93,15 +105,46 @@ fn decode_float(
     Ok(out)
 }
 
+/// `DType::decode_f32` over a whole operand, through a table of every code
+/// built with that same function (same bits, less work): 256 entries for
+/// 8-bit formats, built per call; 65536 for BF16/F16, built once.
+fn decode_all(dtype: DType, raw: &[u64]) -> Vec<f32> {
+    static BF16: OnceLock<Vec<f32>> = OnceLock::new();
+    static F16: OnceLock<Vec<f32>> = OnceLock::new();
+    let build = |n: u64| (0..n).map(|b| dtype.decode_f32(b)).collect::<Vec<f32>>();
+    let table: Option<&[f32]> = match dtype {
+        DType::BF16 => Some(BF16.get_or_init(|| build(1 << 16))),
+        DType::F16 => Some(F16.get_or_init(|| build(1 << 16))),
+        _ => None,
+    };
+    if let Some(table) = table {
+        return raw.iter().map(|&b| table[(b & 0xFFFF) as usize]).collect();
+    }
+    if dtype.storage_bits() <= 8 && raw.len() > 1024 {
+        let table = build(256);
+        return raw.iter().map(|&b| table[(b & 0xFF) as usize]).collect();
+    }
+    raw.iter().map(|&b| dtype.decode_f32(b)).collect()
+}
+
 fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) -> ExecResult<()> {
     let precision = TtuPrecision::of_pair(mm.a.dtype, mm.b.dtype).ok_or_else(|| {
-        Fault::new(format!("the TTU cannot multiply {} by {}", mm.a.dtype, mm.b.dtype))
+        Fault::new(format!(
+            "the TTU cannot multiply {} by {}",
+            mm.a.dtype, mm.b.dtype
+        ))
     })?;
     let (m, n, k) = (mm.m as usize, mm.n as usize, mm.k as usize);
     let a_raw = load_operand(ctx, mem, &mm.a, mm.m, mm.k, fx)?;
     let b_raw = load_operand(ctx, mem, &mm.b, mm.k, mm.n, fx)?;
     let out_place = ctx.place(mem, &mm.out)?;
-    let out = Strided::new(mem, out_place, 32, &[mm.m, mm.n], &[i64::from(mm.out_row_stride), 1])?;
+    let out = Strided::new(
+        mem,
+        out_place,
+        32,
+        &[mm.m, mm.n],
+        &[i64::from(mm.out_row_stride), 1],
+    )?;
     let mut acc_bits = Vec::new();
     if mm.accumulate {
         out.read(mem, &mut acc_bits);
@@ -177,11 +220,16 @@ fn drain(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &Drain, fx: &mut Effects) -> Ex
     fx.read(&src);
     let result = match &d.epilogue {
         Some(ep) => {
-            let program = ctx
-                .module
-                .micro(ep.program)
-                .ok_or_else(|| Fault::new(format!("micro-program {} does not exist", ep.program)))?;
-            let extra = read_map_inputs(ctx, mem, &ep.extra, &program.inputs[1.min(program.inputs.len())..], fx)?;
+            let program = ctx.module.micro(ep.program).ok_or_else(|| {
+                Fault::new(format!("micro-program {} does not exist", ep.program))
+            })?;
+            let extra = read_map_inputs(
+                ctx,
+                mem,
+                &ep.extra,
+                &program.inputs[1.min(program.inputs.len())..],
+                fx,
+            )?;
             let mut inputs = vec![Lanes::Slice(&acc)];
             inputs.extend(extra.iter().map(|e| e.lanes()));
             let mut outs = eval_program(program, acc.len(), &inputs, 1);

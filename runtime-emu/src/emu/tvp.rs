@@ -53,7 +53,12 @@ pub fn read_map_inputs(
         .collect()
 }
 
-pub fn read_view(ctx: &ExecCtx<'_>, mem: &Memory, v: &View, fx: &mut Effects) -> ExecResult<Vec<u64>> {
+pub fn read_view(
+    ctx: &ExecCtx<'_>,
+    mem: &Memory,
+    v: &View,
+    fx: &mut Effects,
+) -> ExecResult<Vec<u64>> {
     let s = ctx.view(mem, v)?;
     let mut out = Vec::new();
     s.read(mem, &mut out);
@@ -61,7 +66,13 @@ pub fn read_view(ctx: &ExecCtx<'_>, mem: &Memory, v: &View, fx: &mut Effects) ->
     Ok(out)
 }
 
-fn write_view(ctx: &ExecCtx<'_>, mem: &mut Memory, v: &View, values: &[u64], fx: &mut Effects) -> ExecResult<()> {
+fn write_view(
+    ctx: &ExecCtx<'_>,
+    mem: &mut Memory,
+    v: &View,
+    values: &[u64],
+    fx: &mut Effects,
+) -> ExecResult<()> {
     let s = ctx.view(mem, v)?;
     if s.len() != values.len() {
         return Err(Fault::new(format!(
@@ -76,7 +87,12 @@ fn write_view(ctx: &ExecCtx<'_>, mem: &mut Memory, v: &View, values: &[u64], fx:
 }
 
 /// Runs `program` over `n` lanes and returns its first `outputs` outputs.
-pub fn eval_program(program: &MicroProgram, n: usize, inputs: &[Lanes<'_>], outputs: usize) -> Vec<Vec<u64>> {
+pub fn eval_program(
+    program: &MicroProgram,
+    n: usize,
+    inputs: &[Lanes<'_>],
+    outputs: usize,
+) -> Vec<Vec<u64>> {
     let mut outs = vec![Vec::new(); outputs.max(program.outputs.len())];
     program.eval_lanes(n, inputs, &mut outs);
     outs.truncate(outputs);
@@ -109,7 +125,9 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &TvpOp) -> ExecResult<Ef
         }
         TvpOp::Copy(c) => {
             if c.src.dtype != c.dst.dtype {
-                return Err(Fault::new("tvp.copy needs the same element type on both sides"));
+                return Err(Fault::new(
+                    "tvp.copy needs the same element type on both sides",
+                ));
             }
             let values = read_view(ctx, mem, &c.src, &mut fx)?;
             write_view(ctx, mem, &c.dst, &values, &mut fx)?;
@@ -160,7 +178,9 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &TvpOp) -> ExecResult<Ef
             let bins = h.dst.shape.first().copied().unwrap_or(1) as usize;
             let mut counts = vec![0u64; bins];
             for (l, &bits) in src.iter().enumerate() {
-                let active = mask.as_ref().is_none_or(|m| m.get(l).is_some_and(|b| b & 1 == 1));
+                let active = mask
+                    .as_ref()
+                    .is_none_or(|m| m.get(l).is_some_and(|b| b & 1 == 1));
                 let v = sign_extend(bits, width);
                 if active && v >= 0 && (v as usize) < bins {
                     counts[v as usize] += 1;
@@ -207,7 +227,10 @@ fn check_lanes(inputs: &[InputData], n: usize) -> ExecResult<()> {
 fn split_axis(shape: &[u32], axis: u8) -> ExecResult<(usize, usize, usize)> {
     let a = usize::from(axis);
     if a >= shape.len() {
-        return Err(Fault::new(format!("axis {axis} is out of range for rank {}", shape.len())));
+        return Err(Fault::new(format!(
+            "axis {axis} is out of range for rank {}",
+            shape.len()
+        )));
     }
     let prod = |s: &[u32]| s.iter().map(|&d| d as usize).product::<usize>();
     Ok((prod(&shape[..a]), shape[a] as usize, prod(&shape[a + 1..])))
@@ -237,7 +260,11 @@ fn fold(
         return Err(Fault::new("cannot fold an empty axis"));
     }
     let lanes = outer * inner;
-    let order: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
+    let order: Vec<usize> = if reverse {
+        (0..len).rev().collect()
+    } else {
+        (0..len).collect()
+    };
     let count = inputs.len();
     let mut acc: Vec<Vec<u64>> = inputs
         .iter()
@@ -247,7 +274,8 @@ fn fold(
             s
         })
         .collect();
-    let mut scans: Vec<Vec<u64>> = vec![vec![0; outer * len * inner]; if keep_all { count } else { 0 }];
+    let mut scans: Vec<Vec<u64>> =
+        vec![vec![0; outer * len * inner]; if keep_all { count } else { 0 }];
     let store = |scans: &mut Vec<Vec<u64>>, acc: &[Vec<u64>], j: usize| {
         for (dst, a) in scans.iter_mut().zip(acc) {
             for o in 0..outer {
@@ -271,8 +299,16 @@ fn fold(
 
 fn reduce(ctx: &ExecCtx<'_>, mem: &mut Memory, r: &Reduce, fx: &mut Effects) -> ExecResult<()> {
     let program = micro(ctx, r.combiner)?;
-    let shape = r.inputs.first().map(|v| v.shape.clone()).unwrap_or_default();
-    let inputs = r.inputs.iter().map(|v| read_view(ctx, mem, v, fx)).collect::<ExecResult<Vec<_>>>()?;
+    let shape = r
+        .inputs
+        .first()
+        .map(|v| v.shape.clone())
+        .unwrap_or_default();
+    let inputs = r
+        .inputs
+        .iter()
+        .map(|v| read_view(ctx, mem, v, fx))
+        .collect::<ExecResult<Vec<_>>>()?;
     let (acc, _) = fold(program, &inputs, &shape, r.axis, false, false)?;
     for (view, values) in r.outputs.iter().zip(&acc) {
         write_view(ctx, mem, view, values, fx)?;
@@ -282,8 +318,16 @@ fn reduce(ctx: &ExecCtx<'_>, mem: &mut Memory, r: &Reduce, fx: &mut Effects) -> 
 
 fn scan(ctx: &ExecCtx<'_>, mem: &mut Memory, s: &Scan, fx: &mut Effects) -> ExecResult<()> {
     let program = micro(ctx, s.combiner)?;
-    let shape = s.inputs.first().map(|v| v.shape.clone()).unwrap_or_default();
-    let inputs = s.inputs.iter().map(|v| read_view(ctx, mem, v, fx)).collect::<ExecResult<Vec<_>>>()?;
+    let shape = s
+        .inputs
+        .first()
+        .map(|v| v.shape.clone())
+        .unwrap_or_default();
+    let inputs = s
+        .inputs
+        .iter()
+        .map(|v| read_view(ctx, mem, v, fx))
+        .collect::<ExecResult<Vec<_>>>()?;
     let (_, scans) = fold(program, &inputs, &shape, s.axis, s.reverse, true)?;
     for (view, values) in s.outputs.iter().zip(&scans) {
         write_view(ctx, mem, view, values, fx)?;
@@ -291,7 +335,12 @@ fn scan(ctx: &ExecCtx<'_>, mem: &mut Memory, s: &Scan, fx: &mut Effects) -> Exec
     Ok(())
 }
 
-fn activation_reduce(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &ActivationReduce, fx: &mut Effects) -> ExecResult<()> {
+fn activation_reduce(
+    ctx: &ExecCtx<'_>,
+    mem: &mut Memory,
+    a: &ActivationReduce,
+    fx: &mut Effects,
+) -> ExecResult<()> {
     let program = micro(ctx, a.program)?;
     let combiner = micro(ctx, a.combiner)?;
     let inputs = read_map_inputs(ctx, mem, &a.inputs, &program.inputs, fx)?;
@@ -313,11 +362,18 @@ fn activation_reduce(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &ActivationReduce, 
     Ok(())
 }
 
-fn mx_quantize(ctx: &ExecCtx<'_>, mem: &mut Memory, q: &MxQuantize, fx: &mut Effects) -> ExecResult<()> {
+fn mx_quantize(
+    ctx: &ExecCtx<'_>,
+    mem: &mut Memory,
+    q: &MxQuantize,
+    fx: &mut Effects,
+) -> ExecResult<()> {
     let src = read_view(ctx, mem, &q.src, fx)?;
     let last = q.src.shape.last().copied().unwrap_or(1) as usize;
     if last % MX_BLOCK != 0 {
-        return Err(Fault::new(format!("MX quantization needs the last axis ({last}) to be a multiple of {MX_BLOCK}")));
+        return Err(Fault::new(format!(
+            "MX quantization needs the last axis ({last}) to be a multiple of {MX_BLOCK}"
+        )));
     }
     let values: Vec<f32> = src.iter().map(|&b| q.src.dtype.decode_f32(b)).collect();
     let mut codes = vec![0u8; values.len()];
@@ -331,7 +387,12 @@ fn mx_quantize(ctx: &ExecCtx<'_>, mem: &mut Memory, q: &MxQuantize, fx: &mut Eff
     Ok(())
 }
 
-fn mx_dequantize(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &MxDequantize, fx: &mut Effects) -> ExecResult<()> {
+fn mx_dequantize(
+    ctx: &ExecCtx<'_>,
+    mem: &mut Memory,
+    d: &MxDequantize,
+    fx: &mut Effects,
+) -> ExecResult<()> {
     let codes = read_view(ctx, mem, &d.codes, fx)?;
     let scales = read_view(ctx, mem, &d.scales, fx)?;
     let last = d.codes.shape.last().copied().unwrap_or(1) as usize;
@@ -341,9 +402,10 @@ fn mx_dequantize(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &MxDequantize, fx: &mut
     for (i, &code) in codes.iter().enumerate() {
         let row = i / last.max(1);
         let col = i % last.max(1);
-        let scale = scales.get(row * blocks + col / MX_BLOCK).copied().ok_or_else(|| {
-            Fault::new("the scales view is smaller than the codes need")
-        })?;
+        let scale = scales
+            .get(row * blocks + col / MX_BLOCK)
+            .copied()
+            .ok_or_else(|| Fault::new("the scales view is smaller than the codes need"))?;
         let f = u64::from(d.format.dequantize(code, scale).to_bits());
         values.push(match &cast {
             Some(c) => c.eval(&[f]),

@@ -28,7 +28,13 @@ pub fn machine(name: &str) -> Machine {
 }
 
 /// Runs with pointer arguments bound to consecutive buffers.
-pub fn launch(module: &Module, machine: &Machine, grid: [u32; 3], args: Vec<Arg>, opts: &RunOptions) -> Result<RunOutcome, EmuError> {
+pub fn launch(
+    module: &Module,
+    machine: &Machine,
+    grid: [u32; 3],
+    args: Vec<Arg>,
+    opts: &RunOptions,
+) -> Result<RunOutcome, EmuError> {
     let mut bits = Vec::new();
     let mut buffers = Vec::new();
     for a in args {
@@ -45,10 +51,14 @@ pub fn launch(module: &Module, machine: &Machine, grid: [u32; 3], args: Vec<Arg>
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -59,5 +69,7 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 pub fn bytes_f32(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }

@@ -198,24 +198,52 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Runs a block; returns the operands of its terminator.
-    fn run_block(&mut self, block: maiac_ir::Block) -> Option<Vec<Ev>> {
-        let ops = self.m.layout.ops(block).to_vec();
-        for op in ops {
-            let opcode = self.m.dfg.opcode(op);
-            match opcode {
-                Opcode::Yield | Opcode::Condition | Opcode::Return => {
-                    return Some(
-                        self.m
+    /// Runs a block — and, through `cf.br` / `cf.cond_br`, the blocks it
+    /// branches to — until a `scf.yield`, `scf.condition` or `tt.return`;
+    /// returns that terminator's operands (`None` when a branch condition is
+    /// unknown or the branch budget runs out).
+    fn run_block(&mut self, mut block: maiac_ir::Block) -> Option<Vec<Ev>> {
+        // Enough for any acyclic CFG and a few trips round a cf loop.
+        for _ in 0..64 + 4 * self.launch.max_iterations {
+            let ops = self.m.layout.ops(block).to_vec();
+            let mut next = None;
+            for op in ops {
+                let operands: Vec<Value> = self.m.dfg.operands(op).to_vec();
+                match self.m.dfg.opcode(op) {
+                    Opcode::Yield | Opcode::Condition | Opcode::Return => {
+                        return Some(operands.iter().map(|&v| self.get(v)).collect());
+                    }
+                    Opcode::Br => {
+                        next = Some((*self.m.dfg.ops[op].successors.first()?, operands));
+                        break;
+                    }
+                    Opcode::CondBr => {
+                        let cond = self.scalar_bits(*operands.first()?)?;
+                        let segments = self
+                            .m
                             .dfg
-                            .operands(op)
-                            .iter()
-                            .map(|&v| self.get(v))
-                            .collect(),
-                    );
+                            .attr(op, "operandSegmentSizes")
+                            .and_then(Attribute::as_int_list)
+                            .unwrap_or_default();
+                        let n_true = usize::try_from(*segments.get(1)?).ok()?;
+                        let successors = &self.m.dfg.ops[op].successors;
+                        let (target, args) = if cond & 1 != 0 {
+                            (*successors.first()?, operands[1..1 + n_true].to_vec())
+                        } else {
+                            (*successors.get(1)?, operands[1 + n_true..].to_vec())
+                        };
+                        next = Some((target, args));
+                        break;
+                    }
+                    _ => self.exec(op),
                 }
-                _ => self.exec(op),
             }
+            let (target, args) = next?;
+            let values: Vec<Ev> = args.iter().map(|&v| self.get(v)).collect();
+            for (&param, value) in self.m.dfg.blocks[target].args.clone().iter().zip(values) {
+                self.values.insert(param, value);
+            }
+            block = target;
         }
         None
     }

@@ -32,9 +32,12 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Every `.ttir` file under `tests/fixtures`, sorted by path.
+/// Every `.ttir` file under `tests/fixtures` (or under the folder named by
+/// `MAIAC_FIXTURES_DIR`, to try the tests on another corpus), sorted by path.
 pub(crate) fn fixtures() -> Vec<Fixture> {
-    let root = workspace_root().join("tests").join("fixtures");
+    let root = std::env::var_os("MAIAC_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("tests").join("fixtures"));
     let mut files = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {

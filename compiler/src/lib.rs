@@ -11,3 +11,4 @@ pub mod interp;
 pub mod pass;
 pub mod passes;
 pub mod quantize;
+pub mod run;

@@ -18,6 +18,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a kernel binary (.mbin) on the emulator, with the launch contract of `interp`.
+    Run {
+        /// The kernel binary.
+        kernel: PathBuf,
+        /// Launch grid: X[,Y[,Z]].
+        #[arg(long)]
+        grid: String,
+        /// A kernel argument: NAME=FILE.npy for pointers, NAME=NUMBER for scalars.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// Write a buffer after the run: NAME=FILE.npy.
+        #[arg(long = "out", value_name = "NAME=FILE.npy")]
+        outs: Vec<String>,
+        /// The machine (default: the one the binary was built for).
+        #[arg(long)]
+        machine: Option<String>,
+        /// Print cycle-model statistics: text or json (json: one object on stdout).
+        #[arg(long)]
+        stats: Option<String>,
+        /// Write a Chrome/Perfetto trace of the run.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
     /// Quantize a float32 .npy array to OCP MX along its last axis.
     Quantize {
         /// The input array (`<f4`, last axis a multiple of 32).
@@ -92,6 +115,21 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Run { kernel, grid, args, outs, machine, stats, trace } => {
+            match stats.as_deref().map(maiac_compiler::run::StatsFormat::parse).transpose() {
+                Err(e) => Err(format!("error: {e}\n")),
+                Ok(stats) => maiac_compiler::run::run_binary_command(&maiac_compiler::run::RunRequest {
+                    binary: &kernel,
+                    machine: machine.as_deref(),
+                    grid: &grid,
+                    args: &args,
+                    outs: &outs,
+                    stats,
+                    trace: trace.as_deref(),
+                })
+                .map(|text| print!("{text}")),
+            }
+        }
         Command::Quantize {
             input,
             format,

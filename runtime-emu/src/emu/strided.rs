@@ -106,6 +106,11 @@ impl Strided {
     /// Reads every element (row-major) into `out`.
     pub fn read(&self, mem: &Memory, out: &mut Vec<u64>) {
         out.clear();
+        if self.len() == 0 {
+            // An empty box (a fully masked-off tile) touches no memory; its
+            // base may lie past the end of the buffer.
+            return;
+        }
         out.reserve(self.len());
         let bytes = mem.bytes(self.region);
         let bits = self.bits;
@@ -164,7 +169,11 @@ impl Strided {
     /// Byte starts of each innermost row when rows are dense and
     /// byte-aligned (the common DMA and view shape), for row-wise copies.
     fn dense_rows(&self) -> Option<Vec<usize>> {
-        if self.bits % 8 != 0 || self.base_bit % 8 != 0 || self.strides[3] != 1 || self.is_empty() {
+        if !self.bits.is_multiple_of(8)
+            || self.base_bit % 8 != 0
+            || self.strides[3] != 1
+            || self.is_empty()
+        {
             return None;
         }
         let outer = Strided {
@@ -178,6 +187,9 @@ impl Strided {
 
     /// Writes `values` (row-major, one per element) into the elements.
     pub fn write(&self, mem: &mut Memory, values: &[u64]) {
+        if self.len() == 0 {
+            return;
+        }
         let bits = self.bits;
         let bytes = mem.bytes_mut(self.region);
         if let (Some(start), 32) = (self.contiguous_byte_start(), bits) {
@@ -210,7 +222,7 @@ impl Strided {
 
     /// The first byte when the elements are dense, byte-aligned and row-major.
     fn contiguous_byte_start(&self) -> Option<usize> {
-        if self.bits % 8 != 0 || self.base_bit % 8 != 0 {
+        if !self.bits.is_multiple_of(8) || self.base_bit % 8 != 0 {
             return None;
         }
         let mut want = 1i64;
@@ -246,5 +258,60 @@ impl Strided {
         });
         runs.sort_unstable();
         runs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maiac_backend::machine::builtin;
+
+    fn memory() -> Memory {
+        Memory::new(&builtin("tiny").unwrap(), vec![vec![0; 64]])
+    }
+
+    #[test]
+    fn strided_and_packed_round_trip() {
+        let mut mem = memory();
+        let place = mem.place(maiac_backend::isa::Space::Tsram, 1, 16).unwrap();
+        // A transposed 3×2 view of f32 and a packed fp4 row.
+        let s = Strided::new(&mem, place, 32, &[3, 2], &[1, 3]).unwrap();
+        s.write(&mut mem, &[1, 2, 3, 4, 5, 6]);
+        let mut out = Vec::new();
+        s.read(&mem, &mut out);
+        assert_eq!(out, vec![1, 2, 3, 4, 5, 6]);
+        let dense = Strided::new(&mem, place, 32, &[6], &[1]).unwrap();
+        dense.read(&mem, &mut out);
+        assert_eq!(out, vec![1, 3, 5, 2, 4, 6]);
+        let nib = Strided::new(&mem, place, 4, &[3], &[1]).unwrap();
+        nib.write(&mut mem, &[0xA, 0xB, 0xC]);
+        assert_eq!(mem.tsram[1][16], 0xBA);
+        assert_eq!(mem.tsram[1][17] & 0xF, 0xC);
+        assert_eq!(nib.ranges(), vec![(16, 18)]);
+    }
+
+    #[test]
+    fn out_of_capacity_views_are_faults() {
+        let mem = memory();
+        let cap = mem.tsram[0].len() as u64;
+        let place = mem
+            .place(maiac_backend::isa::Space::Tsram, 0, cap - 8)
+            .unwrap();
+        assert!(Strided::new(&mem, place, 32, &[2], &[1]).is_ok());
+        let err = Strided::new(&mem, place, 32, &[3], &[1]).unwrap_err();
+        assert!(err.0.contains("capacity"), "{}", err.0);
+        let neg = mem
+            .place(maiac_backend::isa::Space::Tsram, 0, (-4i64) as u64)
+            .unwrap();
+        assert!(Strided::new(&mem, neg, 32, &[1], &[1]).is_err());
+        assert!(mem.place(maiac_backend::isa::Space::Hbm, 0, 12).is_err());
+    }
+
+    #[test]
+    fn row_ranges_skip_gaps() {
+        let mem = memory();
+        let place = mem.place(maiac_backend::isa::Space::Tsram, 0, 0).unwrap();
+        let s = Strided::new(&mem, place, 32, &[2, 2], &[4, 1]).unwrap();
+        assert_eq!(s.ranges(), vec![(0, 8), (16, 24)]);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use maiac_ir::{Module, Op, Type, Value};
 use proptest::prelude::*;
-use verify_support::{find_files, read_lossy, shared_corpus_dir};
+use verify_support::{find_files, fixtures_dir, read_lossy};
 
 /// One edit of the text, applied at a position given as a fraction of its length.
 #[derive(Clone, Debug)]
@@ -111,7 +111,9 @@ fn apply(text: &str, m: &Mutation) -> String {
 }
 
 fn corpus() -> Vec<String> {
-    find_files(&shared_corpus_dir(), "kernel.ttir")
+    // The committed fixtures (copies of the public corpus included), so the
+    // test does not depend on anything outside the repository.
+    find_files(&fixtures_dir().join("corpus"), "kernel.ttir")
         .iter()
         .map(|p| read_lossy(p))
         .collect()

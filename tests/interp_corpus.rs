@@ -17,10 +17,22 @@ fn run_case(case: &Case) -> Result<(), String> {
     let launch = bind(&params, &spec).map_err(|e| e.to_string())?;
     let outcome = run_kernel(&module, &launch).map_err(|d| d.render(Some(&source)))?;
     for arg in case.outputs() {
+        // Arguments bind by name, or by position when the TTIR renamed the
+        // parameters (Triton 3.2's `%argN`): find the parameter it bound to.
+        let param_name = if params.iter().any(|p| p.name == arg.name) {
+            arg.name.clone()
+        } else {
+            spec.args
+                .iter()
+                .position(|(n, _)| *n == arg.name)
+                .and_then(|i| params.get(i))
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| arg.name.clone())
+        };
         let index = launch
             .buffers
             .iter()
-            .position(|b| b.name == arg.name)
+            .position(|b| b.name == param_name)
             .ok_or_else(|| format!("{} is not a buffer of the kernel", arg.name))?;
         let input = &launch.buffers[index].host;
         let got = HostBuffer {

@@ -91,15 +91,21 @@ pub fn run_binary_command(req: &RunRequest) -> Result<String, String> {
     let module = maiac_backend::binary::read_file(req.binary)
         .map_err(|e| format!("error: {}: {e}\n", req.binary.display()))?;
     let machine_name = req.machine.unwrap_or(&module.machine.name);
-    let machine = maiac_backend::machine::resolve(machine_name).map_err(|e| format!("error: {e}\n"))?;
+    let machine =
+        maiac_backend::machine::resolve(machine_name).map_err(|e| format!("error: {e}\n"))?;
     let params = binary_params(&module);
-    let spec = LaunchSpec::from_cli(req.grid, req.args, req.outs).map_err(|e| format!("error: {e}\n"))?;
+    let spec =
+        LaunchSpec::from_cli(req.grid, req.args, req.outs).map_err(|e| format!("error: {e}\n"))?;
     let launch = bind(&params, &spec).map_err(|e| format!("error: {e}\n"))?;
-    let opts = RunOptions { trace: req.trace.is_some(), ..RunOptions::default() };
+    let opts = RunOptions {
+        trace: req.trace.is_some(),
+        ..RunOptions::default()
+    };
     let outcome = run(&module, &machine, &launch, &opts).map_err(|e| format!("error: {e}\n"))?;
     write_outputs(&launch, &outcome.buffers).map_err(|e| format!("error: {e}\n"))?;
     if let (Some(path), Some(trace)) = (req.trace, &outcome.trace) {
-        std::fs::write(path, trace).map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?;
+        std::fs::write(path, trace)
+            .map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?;
     }
     Ok(match req.stats {
         Some(StatsFormat::Json) => outcome.stats.to_json() + "\n",

@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn maiac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maiac")).args(args).output().expect("maiac runs")
+    Command::new(env!("CARGO_BIN_EXE_maiac"))
+        .args(args)
+        .output()
+        .expect("maiac runs")
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(rel)
 }
 
 fn tmp_file(name: &str, contents: &[u8]) -> PathBuf {
@@ -41,8 +46,16 @@ fn bad_input_exits_1_with_a_located_message() {
     let cases: &[(&str, &[u8], &str)] = &[
         ("empty.ttir", b"", "empty input"),
         ("garbage.ttir", b"\xff\xfe\x00garbage{{{", "expected"),
-        ("unknown_op.ttir", b"module {\n  tt.func @k() {\n    tt.frobnicate\n  }\n}\n", "unknown op"),
-        ("truncated.ttir", b"module {\n  tt.func @k() {\n", "never closed"),
+        (
+            "unknown_op.ttir",
+            b"module {\n  tt.func @k() {\n    tt.frobnicate\n  }\n}\n",
+            "unknown op",
+        ),
+        (
+            "truncated.ttir",
+            b"module {\n  tt.func @k() {\n",
+            "never closed",
+        ),
     ];
     for (name, text, expect) in cases {
         let path = tmp_file(name, text);
@@ -64,7 +77,11 @@ fn interp_reports_launch_errors() {
     assert_eq!(o.status.code(), Some(1));
     let o = maiac(&["interp", k.to_str().unwrap(), "--grid", "4", "--arg", "n=4"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("x_ptr"), "names the missing argument: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("x_ptr"),
+        "names the missing argument: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -72,7 +89,13 @@ fn machine_json_has_the_published_peaks() {
     let o = maiac(&["machine", "--json"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for key in ["\"clusters\"", "\"tiles_per_cluster\"", "\"peak_tflops\"", "\"hbm_tb_per_s\"", "\"sram_bytes\""] {
+    for key in [
+        "\"clusters\"",
+        "\"tiles_per_cluster\"",
+        "\"peak_tflops\"",
+        "\"hbm_tb_per_s\"",
+        "\"sram_bytes\"",
+    ] {
         assert!(text.contains(key), "missing {key}: {text}");
     }
     let o = maiac(&["machine", "--machine", "no-such-machine"]);

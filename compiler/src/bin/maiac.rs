@@ -115,19 +115,33 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run { kernel, grid, args, outs, machine, stats, trace } => {
-            match stats.as_deref().map(maiac_compiler::run::StatsFormat::parse).transpose() {
+        Command::Run {
+            kernel,
+            grid,
+            args,
+            outs,
+            machine,
+            stats,
+            trace,
+        } => {
+            match stats
+                .as_deref()
+                .map(maiac_compiler::run::StatsFormat::parse)
+                .transpose()
+            {
                 Err(e) => Err(format!("error: {e}\n")),
-                Ok(stats) => maiac_compiler::run::run_binary_command(&maiac_compiler::run::RunRequest {
-                    binary: &kernel,
-                    machine: machine.as_deref(),
-                    grid: &grid,
-                    args: &args,
-                    outs: &outs,
-                    stats,
-                    trace: trace.as_deref(),
-                })
-                .map(|text| print!("{text}")),
+                Ok(stats) => {
+                    maiac_compiler::run::run_binary_command(&maiac_compiler::run::RunRequest {
+                        binary: &kernel,
+                        machine: machine.as_deref(),
+                        grid: &grid,
+                        args: &args,
+                        outs: &outs,
+                        stats,
+                        trace: trace.as_deref(),
+                    })
+                    .map(|text| print!("{text}"))
+                }
             }
         }
         Command::Quantize {

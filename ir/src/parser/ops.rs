@@ -973,12 +973,21 @@ impl Parser<'_> {
                 self.cur.expect("[")?;
                 let idx = self.operands_list()?;
                 self.cur.expect("]")?;
-                if matches!(opcode, DescriptorStore | DescriptorScatter) {
+                // `tt.descriptor_store` is `[desc, src, indices...]`;
+                // `tt.descriptor_scatter` is `[desc, x_offsets, y_offset, src]`.
+                let src = if matches!(opcode, DescriptorStore | DescriptorScatter) {
                     self.cur.expect(",")?;
-                    let src = self.operand()?;
-                    p.operands.push(src);
+                    Some(self.operand()?)
+                } else {
+                    None
+                };
+                if opcode == DescriptorStore {
+                    p.operands.extend(src);
                 }
                 p.operands.extend(idx.iter().map(|o| o.0));
+                if opcode == DescriptorScatter {
+                    p.operands.extend(src);
+                }
                 self.inline_props(&mut p)?;
                 self.trailing_attrs(&mut p)?;
                 self.cur.expect(":")?;

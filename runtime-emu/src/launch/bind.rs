@@ -103,8 +103,54 @@ pub fn accepted_dtypes(pointee: &Type) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Binds `spec` to `params`.
+/// Binds a launch to the kernel's parameters: by name, or — when the names
+/// given do not all match but exactly one `--arg` is given per parameter, in
+/// parameter order — by position. Triton 3.2 names every parameter `%argN`
+/// and Triton 3.9 renames one that the kernel reassigns (`hi = n` makes the
+/// parameter `%hi`), while launch descriptions use the Python names; a name
+/// that does match a parameter must then stand at that parameter's position.
 pub fn bind(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, LaunchError> {
+    let all_named = spec
+        .args
+        .iter()
+        .all(|(n, _)| params.iter().any(|p| &p.name == n));
+    if all_named || spec.args.len() != params.len() {
+        return bind_named(params, spec);
+    }
+    let consistent = spec.args.iter().enumerate().all(|(i, (n, _))| {
+        params
+            .iter()
+            .position(|p| &p.name == n)
+            .is_none_or(|j| j == i)
+    });
+    if !consistent {
+        return bind_named(params, spec);
+    }
+    let rename = |name: &String| -> String {
+        spec.args
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| params[i].name.clone())
+            .unwrap_or_else(|| name.clone())
+    };
+    let positional = LaunchSpec {
+        grid: spec.grid,
+        args: spec
+            .args
+            .iter()
+            .map(|(n, v)| (rename(n), v.clone()))
+            .collect(),
+        outs: spec
+            .outs
+            .iter()
+            .map(|(n, p)| (rename(n), p.clone()))
+            .collect(),
+    };
+    bind_named(params, &positional)
+}
+
+/// Binds by parameter name.
+fn bind_named(params: &[KernelParam], spec: &LaunchSpec) -> Result<BoundLaunch, LaunchError> {
     let param_list = || {
         params
             .iter()

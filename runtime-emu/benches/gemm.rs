@@ -15,8 +15,7 @@ const N: usize = 256;
 
 fn gemm_module() -> (maiac_backend::isa::Module, maiac_backend::machine::Machine) {
     let machine = builtin("tiny").expect("tiny machine");
-    let text = format!(
-        r#".kernel "gemm"
+    let text = r#".kernel "gemm"
 .machine "tiny"
 .arg "a" ptr bf16
 .arg "b" ptr bf16
@@ -42,9 +41,8 @@ fn gemm_module() -> (maiac_backend::isa::Module, maiac_backend::machine::Machine
     ttu.drain src=(f32 acc[0] [128,128] [128,1]) dst=(f32 tsram[131072] [128,128] [128,1]) signal=t1
     dma.copy f32 src=tsram[131072] dst=hbm[r3] dims=[(128 128 256), (128 1 1)] wait=[t1>=1]
     halt
-"#
-    );
-    let mut module = assemble(&text).expect("gemm assembles");
+"#;
+    let mut module = assemble(text).expect("gemm assembles");
     module.machine = machine.reference();
     (module, machine)
 }
@@ -75,12 +73,12 @@ fn sgemm_256(bencher: divan::Bencher) {
     let b = vec![1.0f32; N * N];
     let mut c = vec![0.0f32; N * N];
     bencher.bench_local(|| {
-        // SAFETY-free wrapper is not available: matrixmultiply's API is unsafe.
         sgemm(&a, &b, &mut c);
         divan::black_box(&c);
     });
 }
 
+/// The baseline; `matrixmultiply` only offers an unsafe raw-pointer API.
 fn sgemm(a: &[f32], b: &[f32], c: &mut [f32]) {
     let n = N as isize;
     #[allow(unsafe_code)]

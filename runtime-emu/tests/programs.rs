@@ -263,3 +263,39 @@ fn gemm_mxfp4_with_scales_matches_reference() {
     }
     assert_eq!(r.stats.flops.get("fp4"), Some(&(2 * (mm * nn * kk) as u64)));
 }
+
+#[test]
+fn gemm_bits_do_not_depend_on_the_thread_count() {
+    let m = machine("tiny");
+    let module = module_for(&gemm_text("bf16", 2), &m);
+    let n = 256usize;
+    let enc = |seed| -> Vec<u8> {
+        values(n * n, seed)
+            .into_iter()
+            .flat_map(|v| half::bf16::from_f32(v).to_bits().to_le_bytes())
+            .collect()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            launch(
+                &module,
+                &m,
+                [2, 2, 1],
+                vec![
+                    Arg::Buffer(enc(31)),
+                    Arg::Buffer(enc(32)),
+                    Arg::Buffer(vec![0; 4 * n * n]),
+                ],
+                &RunOptions::default(),
+            )
+            .unwrap()
+        })
+    };
+    let (one, many) = (run(1), run(4));
+    assert_eq!(one.buffers, many.buffers);
+    assert_eq!(one.stats, many.stats);
+}

@@ -580,6 +580,30 @@ impl Affine {
 
     // ---- shape ops ---------------------------------------------------------
 
+    /// `tt.bitcast` of a pointer to a pointee of `elem_bytes` bytes: the
+    /// addresses stay, element strides are rescaled (exactly: only to a
+    /// pointee whose size divides the old one).
+    pub fn with_elem_bytes(&self, elem_bytes: u64) -> Result<Affine, NotAffine> {
+        let old = self.elem_bytes.ok_or("bitcast of a non-pointer")?;
+        if elem_bytes == 0 || old % elem_bytes != 0 {
+            return Err(format!(
+                "{old}-byte strides are not whole {elem_bytes}-byte elements"
+            ));
+        }
+        let ratio = ScalarExpr::constant(i128::from(old / elem_bytes), 64);
+        let mut out = self.scale_coefs(&ratio);
+        out.elem_bytes = Some(elem_bytes);
+        Ok(out)
+    }
+
+    fn scale_coefs(&self, k: &ScalarExpr) -> Affine {
+        let mut out = self.clone();
+        for d in &mut out.dims {
+            d.coef = ScalarExpr::mul(d.coef.clone(), k.clone());
+        }
+        out
+    }
+
     /// `tt.expand_dims {axis}`.
     pub fn expand_dims(&self, axis: usize) -> Result<Affine, NotAffine> {
         if axis > self.shape.len() {

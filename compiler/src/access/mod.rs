@@ -22,6 +22,11 @@
 //! arguments, program ids, loop induction variables, scalar results, loop-
 //! carried registers) that the control processor evaluates at run time.
 //!
+//! A wrapped dimension whose modulus is smaller than its size visits some
+//! addresses more than once (a GEMM's `% M` on a short matrix, a histogram's
+//! buckets): loads simply read them again; the elements of a store land in
+//! row-major order, the last write winning; atomics apply every element.
+//!
 //! Only the elements inside the [`ValidBox`] are accessed when there is one:
 //! `i` is valid iff `cond ∧ ∀d: begin_d ≤ i_d < end_d`. This is how the
 //! usual bounds-check masks (`offs < n`, their `&` across dimensions,

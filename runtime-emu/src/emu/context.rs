@@ -24,6 +24,8 @@ pub struct ExecCtx<'a> {
 pub struct Access {
     pub region: Region,
     pub write: bool,
+    /// Atomic read-modify-writes do not race with each other.
+    pub atomic: bool,
     pub ranges: Ranges,
 }
 
@@ -57,6 +59,7 @@ impl Effects {
         self.accesses.push(Access {
             region: s.region,
             write,
+            atomic: false,
             ranges: s.ranges(),
         });
     }
@@ -69,6 +72,7 @@ impl Effects {
         self.accesses.push(Access {
             region,
             write,
+            atomic: false,
             ranges: vec![(lo as u64, hi as u64)],
         });
     }

@@ -153,7 +153,7 @@ fn read_dense(
 
 fn element_bytes(dtype: DType) -> ExecResult<u64> {
     let bits = dtype.storage_bits();
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         return Err(Fault::new(format!(
             "indexed DMA cannot move sub-byte {dtype} elements"
         )));
@@ -233,6 +233,9 @@ fn atomic(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &Atomic, fx: &mut Effects) -> 
         let new = a.kind.apply(a.dtype, old, values[i], compare[i]);
         write_bits(&mut mem.hbm[buffer], off as u64 * 8, bits, new);
         fx.range(Region::Hbm(buffer), off, off + size as usize, true);
+        if let Some(last) = fx.accesses.last_mut() {
+            last.atomic = true;
+        }
         olds.push(old);
     }
     if let Some(old) = &a.old {

@@ -5,7 +5,7 @@
 use maiac_backend::isa::{Space, UnitSet};
 use maiac_backend::machine::Machine;
 
-use crate::launch::{decode_address, resolve_access};
+use crate::launch::{decode_address, AddressFault};
 
 use super::error::{ExecResult, Fault};
 
@@ -50,11 +50,15 @@ impl Memory {
     pub fn new(machine: &Machine, hbm: Vec<Vec<u8>>) -> Memory {
         let tiles = machine.num_tiles() as usize;
         let clusters = machine.clusters as usize;
+        // One zeroed allocation per unit (not clones of one), so untouched
+        // SRAM of a large machine stays lazily zeroed by the allocator.
+        let zeroed =
+            |count: usize, bytes: u64| (0..count).map(|_| vec![0u8; bytes as usize]).collect();
         Memory {
             hbm,
-            csram: vec![vec![0; machine.cluster.csram_bytes as usize]; clusters],
-            tsram: vec![vec![0; machine.tile.tsram_bytes as usize]; tiles],
-            acc: vec![vec![0; machine.tile.acc_bytes as usize]; tiles],
+            csram: zeroed(clusters, machine.cluster.csram_bytes),
+            tsram: zeroed(tiles, machine.tile.tsram_bytes),
+            acc: zeroed(tiles, machine.tile.acc_bytes),
         }
     }
 
@@ -134,8 +138,24 @@ impl Memory {
 
     /// Checks one HBM access of `size` bytes at chip address `addr`.
     pub fn check_hbm(&self, addr: u64, size: u64) -> ExecResult<(usize, usize)> {
-        let lens: Vec<u64> = self.hbm.iter().map(|b| b.len() as u64).collect();
-        resolve_access(addr, size, &lens).map_err(|e| Fault::new(e.to_string()))
+        // The launch contract's rules (`resolve_access`), without building
+        // the list of buffer lengths for every element.
+        let unmapped = || Fault::new(AddressFault::Unmapped { addr }.to_string());
+        let (buffer, offset) = decode_address(addr).ok_or_else(unmapped)?;
+        let buffer_len = self.hbm.get(buffer).ok_or_else(unmapped)?.len() as u64;
+        match offset.checked_add(size) {
+            Some(end) if end <= buffer_len => Ok((buffer, offset as usize)),
+            _ => Err(Fault::new(
+                AddressFault::OutOfBounds {
+                    addr,
+                    buffer,
+                    offset,
+                    size,
+                    buffer_len,
+                }
+                .to_string(),
+            )),
+        }
     }
 }
 

@@ -39,6 +39,7 @@ struct Record {
     agent: usize,
     clock: u32,
     write: bool,
+    atomic: bool,
     span: (u64, u64),
     ranges: Ranges,
     instr: InstrRef,
@@ -94,7 +95,10 @@ impl RaceDetector {
             );
             let log = self.logs.entry(access.region).or_default();
             for rec in log.iter() {
-                if rec.agent == agent || !(rec.write || access.write) {
+                if rec.agent == agent
+                    || !(rec.write || access.write)
+                    || (rec.atomic && access.atomic)
+                {
                     continue;
                 }
                 if rec.clock <= vc[rec.agent] {
@@ -115,6 +119,7 @@ impl RaceDetector {
                 agent,
                 clock: vc[agent],
                 write: access.write,
+                atomic: access.atomic,
                 span,
                 ranges: access.ranges.clone(),
                 instr,
@@ -143,5 +148,57 @@ impl RaceDetector {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(write: bool, lo: u64, hi: u64) -> Vec<Access> {
+        vec![Access {
+            region: Region::Tsram(0),
+            write,
+            atomic: false,
+            ranges: vec![(lo, hi)],
+        }]
+    }
+
+    const A: InstrRef = InstrRef {
+        cluster_program: false,
+        pc: 1,
+        unit: 0,
+    };
+    const B: InstrRef = InstrRef {
+        cluster_program: false,
+        pc: 2,
+        unit: 0,
+    };
+
+    #[test]
+    fn unordered_write_read_is_a_race_ordered_is_not() {
+        let mut d = RaceDetector::default();
+        d.access(0, &vec![1, 0], &access(true, 0, 16), A)
+            .map_err(|_| ())
+            .unwrap();
+        // Agent 1 has seen agent 0 up to clock 1: ordered.
+        assert!(d.access(1, &vec![1, 1], &access(false, 8, 12), B).is_ok());
+        // Agent 1 has not seen it: race; disjoint bytes or two reads are fine.
+        let mut d2 = RaceDetector::default();
+        d2.access(0, &vec![1, 0], &access(true, 0, 16), A)
+            .map_err(|_| ())
+            .unwrap();
+        assert!(d2.access(1, &vec![0, 1], &access(false, 16, 20), B).is_ok());
+        let race = d2
+            .access(1, &vec![0, 2], &access(false, 15, 16), B)
+            .err()
+            .unwrap();
+        assert_eq!((race.first, race.second), (A, B));
+    }
+
+    #[test]
+    fn sorted_range_lists_overlap() {
+        assert!(!overlaps(&vec![(0, 4), (8, 12)], &vec![(4, 8), (12, 16)]));
+        assert!(overlaps(&vec![(0, 4), (8, 12)], &vec![(11, 13)]));
     }
 }

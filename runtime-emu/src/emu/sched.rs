@@ -228,7 +228,7 @@ impl<'a> Sim<'a> {
             .program_of(r.cluster_program)
             .code
             .get(r.pc as usize)
-            .map(|i| maiac_backend::asm::instruction_text(i))
+            .map(maiac_backend::asm::instruction_text)
             .unwrap_or_default();
         format!(
             "`{text}` ({which} {}, {})",

@@ -6,6 +6,8 @@ use maiac_backend::isa::{DType, Drain, LaneOp, Lanes, MatOperand, Matmul, TtuOp,
 
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
+
 use super::context::{Effects, ExecCtx};
 use super::error::{ExecResult, Fault};
 use super::memory::Memory;
@@ -61,6 +63,7 @@ fn load_operand(
 
 /// Decodes a float operand to f32, applying E8M0 block scales along K
 /// (`k_axis_is_cols`: A is `[M, K]`, B is `[K, N]` with scales `[N, K/32]`).
+#[allow(clippy::too_many_arguments)]
 fn decode_float(
     ctx: &ExecCtx<'_>,
     mem: &Memory,
@@ -127,6 +130,9 @@ fn decode_all(dtype: DType, raw: &[u64]) -> Vec<f32> {
     raw.iter().map(|&b| dtype.decode_f32(b)).collect()
 }
 
+/// Matmuls with at least this many MACs split their rows over threads.
+const PARALLEL_MACS: u64 = 1 << 18;
+
 fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) -> ExecResult<()> {
     let precision = TtuPrecision::of_pair(mm.a.dtype, mm.b.dtype).ok_or_else(|| {
         Fault::new(format!(
@@ -180,11 +186,11 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
     } else {
         let a = decode_float(ctx, mem, &mm.a, &a_raw, mm.m, mm.k, true, fx)?;
         let b = decode_float(ctx, mem, &mm.b, &b_raw, mm.k, mm.n, false, fx)?;
-        let mut row = vec![0f32; n];
-        for i in 0..m {
-            for (x, &bits) in row.iter_mut().zip(&acc_bits[i * n..(i + 1) * n]) {
-                *x = f32::from_bits(bits as u32);
-            }
+        let row_job = |(i, out_row): (usize, &mut [u64])| {
+            let mut row: Vec<f32> = out_row
+                .iter()
+                .map(|&bits| f32::from_bits(bits as u32))
+                .collect();
             // k outermost per row keeps each output's additions in ascending
             // k order (the documented order) while vectorizing over n.
             for kk in 0..k {
@@ -193,9 +199,16 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
                     *x += av * bv;
                 }
             }
-            for (bits, &x) in acc_bits[i * n..(i + 1) * n].iter_mut().zip(&row) {
+            for (bits, &x) in out_row.iter_mut().zip(&row) {
                 *bits = u64::from(x.to_bits());
             }
+        };
+        // Output rows are independent and each is computed in the same
+        // order either way, so splitting rows over threads keeps the bits.
+        if mm.macs() >= PARALLEL_MACS && n > 0 {
+            acc_bits.par_chunks_mut(n).enumerate().for_each(row_job);
+        } else if n > 0 {
+            acc_bits.chunks_mut(n).enumerate().for_each(row_job);
         }
     }
     out.write(mem, &acc_bits);

@@ -158,11 +158,11 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &TvpOp) -> ExecResult<Ef
                 }
                 idx[axis] = i as u32;
                 let mut off = 0usize;
-                for d in 0..rank {
-                    if idx[d] >= g.src.shape[d] {
+                for (&i, &extent) in idx.iter().zip(&g.src.shape) {
+                    if i >= extent {
                         return Err(Fault::new("tvp.gather index box exceeds the source"));
                     }
-                    off = off * g.src.shape[d] as usize + idx[d] as usize;
+                    off = off * extent as usize + i as usize;
                 }
                 values.push(src[off]);
             }
@@ -245,6 +245,9 @@ fn slice_at(values: &[u64], j: usize, outer: usize, len: usize, inner: usize, ou
     }
 }
 
+/// The final accumulators and the per-position scan values of a fold.
+type Folded = (Vec<Vec<u64>>, Vec<Vec<u64>>);
+
 /// Folds `inputs` (all of `shape`) along `axis`; returns the final
 /// accumulators and, when `keep_all`, every intermediate (scan order).
 fn fold(
@@ -254,7 +257,7 @@ fn fold(
     axis: u8,
     reverse: bool,
     keep_all: bool,
-) -> ExecResult<(Vec<Vec<u64>>, Vec<Vec<u64>>)> {
+) -> ExecResult<Folded> {
     let (outer, len, inner) = split_axis(shape, axis)?;
     if len == 0 {
         return Err(Fault::new("cannot fold an empty axis"));
@@ -370,7 +373,7 @@ fn mx_quantize(
 ) -> ExecResult<()> {
     let src = read_view(ctx, mem, &q.src, fx)?;
     let last = q.src.shape.last().copied().unwrap_or(1) as usize;
-    if last % MX_BLOCK != 0 {
+    if !last.is_multiple_of(MX_BLOCK) {
         return Err(Fault::new(format!(
             "MX quantization needs the last axis ({last}) to be a multiple of {MX_BLOCK}"
         )));

@@ -166,15 +166,34 @@ impl<'m> Analyzer<'m> {
 
     // ---- forms ----------------------------------------------------------------
 
-    /// A scalar as an expression: constants are looked through, anything
-    /// else is an atom. Floats give their raw bits.
+    /// A scalar as an expression: constants are looked through, and so are
+    /// integer widenings (`extsi`, `extui`), which tell the guards the
+    /// value's range; anything else is an atom. Floats give their raw bits.
     fn scalar_expr(&self, v: Value) -> Option<ScalarExpr> {
         let width = scalar_width(self.m.dfg.value_type(v))?;
         if let Some(op) = self.m.dfg.defining_op(v) {
-            if self.m.dfg.opcode(op) == Opcode::Constant {
-                if let Some(bits) = self.m.dfg.attr(op, "value").and_then(attr_bits) {
-                    return Some(ScalarExpr::constant(i128::from(bits), width));
+            match self.m.dfg.opcode(op) {
+                Opcode::Constant => {
+                    if let Some(bits) = self.m.dfg.attr(op, "value").and_then(attr_bits) {
+                        return Some(ScalarExpr::constant(i128::from(bits), width));
+                    }
                 }
+                opcode @ (Opcode::ExtSI | Opcode::ExtUI) => {
+                    let source = self.m.dfg.operands(op).first().copied();
+                    let from = source.and_then(|s| self.m.dfg.value_type(s).int_width());
+                    if let (Some(source), Some(from)) = (source, from) {
+                        if from < width && from > 1 {
+                            let kind = if opcode == Opcode::ExtSI {
+                                CastKind::SignExtend
+                            } else {
+                                CastKind::ZeroExtend
+                            };
+                            let inner = self.scalar_expr(source)?;
+                            return Some(ScalarExpr::cast(kind, width, inner));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         Some(ScalarExpr::atom(Atom::Value(v), width))
@@ -509,6 +528,15 @@ impl<'m> Analyzer<'m> {
                 Form::Block(bp)
             }
             MakeTensorDescriptor => Form::Desc(self.make_descriptor(op).map_err(fail)?),
+            Bitcast if matches!(ty.element(), Type::Ptr { .. }) => {
+                let pointee = ty
+                    .element()
+                    .pointee()
+                    .map(Type::scalar_size_bytes)
+                    .unwrap_or(1);
+                let a = self.affine(operand(0)?)?;
+                Form::Affine(a.with_elem_bytes(pointee).map_err(fail)?)
+            }
             _ => return opaque(format!("{} is not affine", self.describe_op(op))),
         };
         Ok(form)

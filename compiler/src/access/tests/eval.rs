@@ -6,7 +6,8 @@
 //! row-major shape ops, block pointers and descriptors as in
 //! `interp::memory_ops`), but never touches memory: tensor loads give
 //! unknown values, scalar loads a pseudo-random small integer (the same
-//! value for the analysis, which reads it as an atom). Loops run at most
+//! value for the analysis, which reads it as an atom). `cf` branches are
+//! followed and `tt.call`s run their callee. Loops run at most
 //! `max_iterations` times, updating the analysis's loop-carried registers
 //! exactly as generated code would (`init` before, `next` after each
 //! iteration). At every memory op with a strided description whose guards
@@ -93,6 +94,10 @@ struct Evaluator<'a> {
     values: HashMap<Value, Ev>,
     registers: HashMap<Atom, u64>,
     report: Report,
+    /// Nesting of `tt.call`s being evaluated (bounded: recursion gives up).
+    call_depth: usize,
+    /// Whether memory ops are checked (not inside callees).
+    checking: bool,
 }
 
 /// Evaluates `func` for one program and checks `map` against it.
@@ -104,6 +109,8 @@ pub(crate) fn check(m: &Module, func: Op, map: &AccessMap, launch: &Launch) -> R
         values: HashMap::new(),
         registers: HashMap::new(),
         report: Report::default(),
+        call_depth: 0,
+        checking: true,
     };
     if let Some(entry) = m.func_entry(func) {
         for (i, &arg) in m.dfg.blocks[entry].args.iter().enumerate() {
@@ -257,6 +264,7 @@ impl Evaluator<'_> {
         let out = |t: Tensor| Ev::Known(Rc::new(t));
         let ev = match opcode {
             For => return self.exec_for(op),
+            Call => return self.exec_call(op),
             If => return self.exec_if(op),
             While => return self.exec_while(op),
             Load | Store | AtomicRmw | AtomicCas | DescriptorLoad | DescriptorStore
@@ -503,6 +511,43 @@ impl Evaluator<'_> {
             })
             .collect();
         Ev::Known(Rc::new(Tensor { shape, data }))
+    }
+
+    /// `tt.call`: runs the callee (its memory ops are not checked: the map
+    /// describes the caller only) and binds its returned values.
+    fn exec_call(&mut self, op: Op) {
+        let callee = self
+            .m
+            .dfg
+            .attr(op, "callee")
+            .and_then(Attribute::as_str)
+            .and_then(|name| self.m.function(name));
+        let entry = callee.and_then(|f| self.m.func_entry(f));
+        let (Some(entry), true) = (entry, self.call_depth < 8) else {
+            return self.set_results_unknown(op);
+        };
+        let args: Vec<Ev> = self
+            .m
+            .dfg
+            .operands(op)
+            .iter()
+            .map(|&v| self.get(v))
+            .collect();
+        for (&param, value) in self.m.dfg.blocks[entry].args.clone().iter().zip(args) {
+            self.values.insert(param, value);
+        }
+        let saved = std::mem::replace(&mut self.checking, false);
+        self.call_depth += 1;
+        let returned = self.run_block(entry);
+        self.call_depth -= 1;
+        self.checking = saved;
+        for (i, &r) in self.m.dfg.results(op).to_vec().iter().enumerate() {
+            let v = returned
+                .as_ref()
+                .and_then(|vals| vals.get(i).cloned())
+                .unwrap_or(Ev::Unknown);
+            self.values.insert(r, v);
+        }
     }
 
     fn exec_if(&mut self, op: Op) {
@@ -790,6 +835,9 @@ impl Evaluator<'_> {
     }
 
     fn check_access(&mut self, op: Op) {
+        if !self.checking {
+            return;
+        }
         let Some(access) = self.map.get(op) else {
             return;
         };

@@ -383,6 +383,21 @@ fn casts_transposes_and_reshapes() -> Module {
     let flat = b.reshape(xq, &[32]);
     let flat_tile = b.load(flat, None, None);
     let flat_tile = b.binary(Opcode::AddF, flat_tile, gathered);
+    // The same tile read through `i32` pointers: addresses unchanged.
+    let as_int = b.val(
+        Opcode::Bitcast,
+        &[flat],
+        Type::tensor(vec![32], Type::ptr(Type::I32)),
+        &[],
+    );
+    let ints = b.load(as_int, None, None);
+    let floats = b.val(
+        Opcode::Bitcast,
+        &[ints],
+        Type::tensor(vec![32], Type::F32),
+        &[],
+    );
+    let flat_tile = b.binary(Opcode::AddF, flat_tile, floats);
     let ys = b.splat(p[1], &[32]);
     let r32 = b.range(0, 32);
     let yp = b.addptr(ys, r32);
@@ -409,7 +424,7 @@ fn casts_transposes_and_reshapes_stay_affine() {
     let args = [buffer(0), buffer(1), 8];
     let (map, checked) =
         check_against_evaluator(&m, &launches(&args, &[[0, 0, 0], [5, 0, 0]], [6, 1, 1]));
-    assert_eq!(checked, 2 * 4, "{}", map.render(&m));
+    assert_eq!(checked, 2 * 5, "{}", map.render(&m));
     let gathers = map
         .iter()
         .filter(|(_, a)| matches!(a, MemAccess::Gather(_)))

@@ -6,8 +6,10 @@
 //! interpreter executes TTIR directly and is the golden model.
 
 pub mod access;
+pub mod tile;
 pub mod cli;
 pub mod interp;
+pub mod lower;
 pub mod pass;
 pub mod passes;
 pub mod quantize;

@@ -1,0 +1,431 @@
+//! The tile IR: what the compiler lowers TTIR to before scheduling.
+//!
+//! A [`TileKernel`] is a structured program (loops and ifs nest as in TTIR)
+//! of machine-level operations over **virtual** storage:
+//!
+//! - [`Buf`]: a tensor buffer in a tile's TSRAM (or its TTU accumulator
+//!   memory), with an element type and a shape. Buffers are not yet placed:
+//!   the scheduler assigns offsets by liveness.
+//! - [`SReg`]: a scalar value the control processor holds in a 64-bit
+//!   register (integers canonically sign-extended from their width, pointers
+//!   as byte addresses). The scheduler assigns physical registers.
+//!
+//! Operations ([`TOpKind`]) mirror the ISA (`maiac_backend::isa`): control
+//! processor ALU ops, DMA, TVP micro-program maps/reductions/scans/copies,
+//! TTU matmul/drain, and structured control flow. There is no
+//! synchronisation here: the scheduler derives semaphores from the buffers
+//! each op reads and writes ([`TOpKind::reads`] / [`TOpKind::writes`]).
+//!
+//! Pipeline position: TTIR --lower--> tile IR --fuse (egg)--> tile IR
+//! --schedule--> scheduled program --codegen--> binary.
+
+mod print;
+
+use cranelift_entity::{entity_impl, PrimaryMap};
+use maiac_backend::isa::{
+    AluOp, ArgDecl, AtomicKind, DType, DebugLoc, DebugLocId, MicroProgram, MxFormat, Special,
+};
+
+pub use print::render;
+
+/// A virtual tensor buffer.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Buf(u32);
+entity_impl!(Buf, "b");
+
+/// A virtual scalar register.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SReg(u32);
+entity_impl!(SReg, "s");
+
+/// Where a buffer lives.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum BufSpace {
+    /// The tile's local SRAM: every engine can read and write it.
+    Tsram,
+    /// The TTU accumulator memory: matmul outputs, drain and TVP inputs.
+    Acc,
+}
+
+/// A buffer's element type, shape and space.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct BufData {
+    pub dtype: DType,
+    pub shape: Vec<u32>,
+    pub space: BufSpace,
+    /// A name for dumps (the TTIR value's name when it has one).
+    pub name: String,
+}
+
+impl BufData {
+    pub fn num_elements(&self) -> u64 {
+        self.shape.iter().map(|&d| u64::from(d)).product()
+    }
+
+    /// Bytes the buffer occupies (packed FP4 rounds up).
+    pub fn bytes(&self) -> u64 {
+        self.dtype.bytes_for(self.num_elements()).max(1)
+    }
+}
+
+/// A scalar register's width in bits (1, 8, 16, 32 or 64) and a name.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct SRegData {
+    pub width: u32,
+    pub name: String,
+}
+
+/// A scalar operand: an immediate or a register.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum SOp {
+    Imm(i64),
+    Reg(SReg),
+}
+
+impl From<SReg> for SOp {
+    fn from(r: SReg) -> SOp {
+        SOp::Reg(r)
+    }
+}
+
+impl From<i64> for SOp {
+    fn from(v: i64) -> SOp {
+        SOp::Imm(v)
+    }
+}
+
+/// A strided view of a buffer: element `idx` is element
+/// `offset + Σ idx[d]·strides[d]` of `buf` (in elements of the buffer's
+/// type). Rank 0–4.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct BView {
+    pub buf: Buf,
+    pub offset: i64,
+    pub shape: Vec<u32>,
+    pub strides: Vec<i64>,
+}
+
+impl BView {
+    /// The whole buffer, row-major.
+    pub fn whole(buf: Buf, shape: &[u32]) -> BView {
+        BView {
+            buf,
+            offset: 0,
+            shape: shape.to_vec(),
+            strides: maiac_backend::isa::view::row_major_strides(shape),
+        }
+    }
+
+    pub fn num_elements(&self) -> u64 {
+        self.shape.iter().map(|&d| u64::from(d)).product()
+    }
+}
+
+/// An input of a map-like op: a tensor view or a scalar broadcast to every
+/// lane (the operand's low bits at the micro-program's input type).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum TInput {
+    View(BView),
+    Scalar(SOp),
+}
+
+/// One dimension of an HBM-side strided DMA: `extent` elements, HBM stride
+/// in elements, and the number of valid indices (`None`: all). Elements
+/// outside the valid box get the fill (loads) or are not written (stores).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TDim {
+    pub extent: u32,
+    pub hbm_stride: SOp,
+    pub valid: Option<SOp>,
+}
+
+/// A matmul operand stored as a 2-D row-major block with a row stride:
+/// `view` has shape `[rows, cols]` as stored and strides `[ld, 1]`;
+/// `transposed` means the stored block is the transpose of the logical
+/// operand. `scale` holds MX E8M0 scales (`[rows_logical, K/32]`).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TMat {
+    pub view: BView,
+    pub dtype: DType,
+    pub transposed: bool,
+    pub scale: Option<BView>,
+}
+
+/// A tile-IR operation with the debug location it came from.
+#[derive(Clone, PartialEq, Debug)]
+pub struct TOp {
+    pub kind: TOpKind,
+    pub loc: Option<DebugLocId>,
+}
+
+/// The operations; see the ISA documentation (docs/isa.md) for the
+/// semantics of each machine-level op.
+#[derive(Clone, PartialEq, Debug)]
+pub enum TOpKind {
+    // ---- control processor (scalar) ----
+    /// `dst = src`.
+    Mov { dst: SReg, src: SOp },
+    /// `dst = a op b` at 64 bits (the lowering normalises narrower widths).
+    Alu { op: AluOp, dst: SReg, a: SOp, b: SOp },
+    /// `dst = cond != 0 ? a : b`.
+    Select { dst: SReg, cond: SOp, a: SOp, b: SOp },
+    /// A special register (program id, number of programs, ...).
+    ReadSpecial { dst: SReg, which: Special },
+    /// Kernel argument `index` (pointer: HBM address; scalar: sign-extended
+    /// value; float: raw bits).
+    Arg { dst: SReg, index: u32 },
+    /// Loads element 0 of a view into a register (`bytes` wide,
+    /// sign- or zero-extended).
+    LoadScalar { dst: SReg, src: BView, bytes: u8, signed: bool },
+    /// Stores the low `bytes` of a scalar into element 0 of a view.
+    StoreScalar { src: SOp, dst: BView, bytes: u8 },
+    /// Stops the launch with an error (a failed `tt.assert`, an invalid
+    /// loop step).
+    Trap { code: u32 },
+
+    // ---- DMA ----
+    /// HBM → TSRAM strided copy: element `i` of `dst` (its shape is the
+    /// dims' extents) comes from `hbm + elem_bytes·Σ i[d]·hbm_stride[d]`,
+    /// or is `fill` outside the valid box (`None`: left untouched).
+    DmaLoad { dtype: DType, hbm: SOp, dims: Vec<TDim>, dst: BView, fill: Option<u64> },
+    /// TSRAM → HBM strided copy (masked-off elements are not written).
+    DmaStore { dtype: DType, src: BView, hbm: SOp, dims: Vec<TDim> },
+    /// `dst[i] = mask[i] ? *addrs[i] : fill` (addrs: contiguous `i64`
+    /// buffer of byte addresses; mask: `i1` bytes).
+    Gather { dtype: DType, count: u32, addrs: BView, mask: Option<BView>, dst: BView, fill: u64 },
+    /// `if mask[i]: *addrs[i] = src[i]` in index order.
+    Scatter { dtype: DType, count: u32, addrs: BView, mask: Option<BView>, src: BView },
+    /// Atomic read-modify-write of each active element, in index order.
+    Atomic {
+        kind: AtomicKind,
+        dtype: DType,
+        count: u32,
+        addrs: BView,
+        values: BView,
+        compare: Option<BView>,
+        mask: Option<BView>,
+        old: Option<BView>,
+    },
+
+    // ---- TVP ----
+    /// `outputs[o][i] = micro(inputs…[i])[o]`.
+    Map { micro: MicroProgram, inputs: Vec<TInput>, outputs: Vec<BView> },
+    /// Sequential left fold along `axis` with a `2n → n` combiner.
+    Reduce { combiner: MicroProgram, axis: u8, inputs: Vec<BView>, outputs: Vec<BView> },
+    /// Inclusive scan along `axis`.
+    Scan { combiner: MicroProgram, axis: u8, reverse: bool, inputs: Vec<BView>, outputs: Vec<BView> },
+    /// `dst[i] = start + i[axis]`.
+    Iota { dst: BView, start: SOp, axis: u8 },
+    /// Element copy between views of equal element type and count
+    /// (both iterated row-major).
+    Copy { src: BView, dst: BView },
+    /// `dst[i] = src[i with i[axis] = index[i]]`.
+    TvpGather { src: BView, index: BView, dst: BView, axis: u8 },
+    /// Counts of active elements per bin.
+    Histogram { src: BView, mask: Option<BView>, dst: BView },
+    /// MX quantization along the last axis.
+    MxQuantize { format: MxFormat, src: BView, codes: BView, scales: BView },
+    /// MX dequantization.
+    MxDequantize { format: MxFormat, codes: BView, scales: BView, dst: BView },
+
+    // ---- TTU ----
+    /// `out[M,N] (+)= A[M,K] × B[K,N]` into an f32/i32 view (`out` strides
+    /// `[ldo, 1]`).
+    Matmul { m: u32, n: u32, k: u32, a: TMat, b: TMat, out: BView, accumulate: bool },
+    /// `dst[i] = epilogue(src[i], extra…[i])` or a cast without epilogue.
+    Drain { src: BView, dst: BView, epilogue: Option<(MicroProgram, Vec<TInput>)> },
+
+    // ---- structured control flow ----
+    /// `for iv = lb; iv < ub (signed); iv += step { body }`. Loop-carried
+    /// values are registers/buffers the body overwrites at its end.
+    For { iv: SReg, lb: SOp, ub: SOp, step: SOp, body: Vec<TOp> },
+    /// `if cond != 0 { then_body } else { else_body }`.
+    If { cond: SOp, then_body: Vec<TOp>, else_body: Vec<TOp> },
+    /// `loop { before; if cond == 0 break; after }`.
+    While { before: Vec<TOp>, cond: SOp, after: Vec<TOp> },
+}
+
+/// A lowered kernel.
+#[derive(Clone, Debug, Default)]
+pub struct TileKernel {
+    /// The kernel's name (the TTIR function).
+    pub name: String,
+    /// The argument table (parameter order).
+    pub args: Vec<ArgDecl>,
+    pub bufs: PrimaryMap<Buf, BufData>,
+    pub sregs: PrimaryMap<SReg, SRegData>,
+    /// Debug locations, indexed by the `DebugLocId` of each op.
+    pub locs: Vec<DebugLoc>,
+    pub body: Vec<TOp>,
+}
+
+impl TileKernel {
+    pub fn new_buf(&mut self, dtype: DType, shape: &[u32], space: BufSpace, name: impl Into<String>) -> Buf {
+        self.bufs.push(BufData {
+            dtype,
+            shape: shape.to_vec(),
+            space,
+            name: name.into(),
+        })
+    }
+
+    pub fn new_sreg(&mut self, width: u32, name: impl Into<String>) -> SReg {
+        self.sregs.push(SRegData {
+            width,
+            name: name.into(),
+        })
+    }
+
+    /// Interns a debug location.
+    pub fn intern_loc(&mut self, loc: DebugLoc) -> DebugLocId {
+        if let Some(i) = self.locs.iter().position(|l| *l == loc) {
+            return DebugLocId(i as u32);
+        }
+        self.locs.push(loc);
+        DebugLocId(self.locs.len() as u32 - 1)
+    }
+}
+
+fn views_of(inputs: &[TInput]) -> impl Iterator<Item = &BView> {
+    inputs.iter().filter_map(|i| match i {
+        TInput::View(v) => Some(v),
+        TInput::Scalar(_) => None,
+    })
+}
+
+fn sops_of(inputs: &[TInput]) -> impl Iterator<Item = SOp> + '_ {
+    inputs.iter().filter_map(|i| match i {
+        TInput::Scalar(s) => Some(*s),
+        TInput::View(_) => None,
+    })
+}
+
+impl TOpKind {
+    /// Buffer views this op reads (not counting nested bodies).
+    pub fn reads(&self) -> Vec<&BView> {
+        use TOpKind::*;
+        match self {
+            LoadScalar { src, .. } => vec![src],
+            DmaStore { src, .. } => vec![src],
+            Gather { addrs, mask, .. } => std::iter::once(addrs).chain(mask.as_ref()).collect(),
+            Scatter { addrs, mask, src, .. } => [addrs, src].into_iter().chain(mask.as_ref()).collect(),
+            Atomic { addrs, values, compare, mask, .. } => [addrs, values]
+                .into_iter()
+                .chain(compare.as_ref())
+                .chain(mask.as_ref())
+                .collect(),
+            Map { inputs, .. } => views_of(inputs).collect(),
+            Reduce { inputs, .. } | Scan { inputs, .. } => inputs.iter().collect(),
+            Copy { src, .. } => vec![src],
+            TvpGather { src, index, .. } => vec![src, index],
+            Histogram { src, mask, .. } => std::iter::once(src).chain(mask.as_ref()).collect(),
+            MxQuantize { src, .. } => vec![src],
+            MxDequantize { codes, scales, .. } => vec![codes, scales],
+            Matmul { a, b, out, accumulate, .. } => {
+                let mut v = vec![&a.view, &b.view];
+                v.extend(a.scale.as_ref());
+                v.extend(b.scale.as_ref());
+                if *accumulate {
+                    v.push(out);
+                }
+                v
+            }
+            Drain { src, epilogue, .. } => {
+                let mut v = vec![src];
+                if let Some((_, extra)) = epilogue {
+                    v.extend(views_of(extra));
+                }
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Buffer views this op writes (not counting nested bodies).
+    pub fn writes(&self) -> Vec<&BView> {
+        use TOpKind::*;
+        match self {
+            StoreScalar { dst, .. } => vec![dst],
+            DmaLoad { dst, .. } | Gather { dst, .. } => vec![dst],
+            Atomic { old, .. } => old.iter().collect(),
+            Map { outputs, .. } | Reduce { outputs, .. } | Scan { outputs, .. } => outputs.iter().collect(),
+            Iota { dst, .. } | Copy { dst, .. } | TvpGather { dst, .. } | Histogram { dst, .. } => vec![dst],
+            MxQuantize { codes, scales, .. } => vec![codes, scales],
+            MxDequantize { dst, .. } => vec![dst],
+            Matmul { out, .. } => vec![out],
+            Drain { dst, .. } => vec![dst],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Scalar operands this op reads (not counting nested bodies).
+    pub fn scalar_uses(&self) -> Vec<SOp> {
+        use TOpKind::*;
+        match self {
+            Mov { src, .. } => vec![*src],
+            Alu { a, b, .. } => vec![*a, *b],
+            Select { cond, a, b, .. } => vec![*cond, *a, *b],
+            StoreScalar { src, .. } => vec![*src],
+            DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
+                let mut v = vec![*hbm];
+                for d in dims {
+                    v.push(d.hbm_stride);
+                    v.extend(d.valid);
+                }
+                v
+            }
+            Map { inputs, .. } => sops_of(inputs).collect(),
+            Drain { epilogue: Some((_, extra)), .. } => sops_of(extra).collect(),
+            Iota { start, .. } => vec![*start],
+            For { lb, ub, step, .. } => vec![*lb, *ub, *step],
+            If { cond, .. } => vec![*cond],
+            While { cond, .. } => vec![*cond],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The scalar register this op defines, if any.
+    pub fn scalar_def(&self) -> Option<SReg> {
+        use TOpKind::*;
+        match self {
+            Mov { dst, .. }
+            | Alu { dst, .. }
+            | Select { dst, .. }
+            | ReadSpecial { dst, .. }
+            | Arg { dst, .. }
+            | LoadScalar { dst, .. } => Some(*dst),
+            For { iv, .. } => Some(*iv),
+            _ => None,
+        }
+    }
+
+    /// Nested bodies, in program order.
+    pub fn bodies(&self) -> Vec<&Vec<TOp>> {
+        match self {
+            TOpKind::For { body, .. } => vec![body],
+            TOpKind::If { then_body, else_body, .. } => vec![then_body, else_body],
+            TOpKind::While { before, after, .. } => vec![before, after],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Nested bodies, mutably.
+    pub fn bodies_mut(&mut self) -> Vec<&mut Vec<TOp>> {
+        match self {
+            TOpKind::For { body, .. } => vec![body],
+            TOpKind::If { then_body, else_body, .. } => vec![then_body, else_body],
+            TOpKind::While { before, after, .. } => vec![before, after],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the op has an effect beyond the buffers/registers it writes
+    /// (HBM writes, traps, control flow): never removed as dead.
+    pub fn has_side_effects(&self) -> bool {
+        use TOpKind::*;
+        matches!(
+            self,
+            Trap { .. } | DmaStore { .. } | Scatter { .. } | Atomic { .. } | For { .. } | If { .. } | While { .. }
+        )
+    }
+}

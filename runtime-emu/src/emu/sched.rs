@@ -87,6 +87,10 @@ pub struct Sim<'a> {
     seq: u64,
     now: u64,
     hbm_free: u64,
+    /// Per cluster: when its NoC link (traffic entering or leaving the
+    /// cluster) and its CSRAM ports are next free.
+    link_free: Vec<u64>,
+    csram_free: Vec<u64>,
     n_agents: usize,
     pub stats: Stats,
     macs: BTreeMap<TtuPrecision, u64>,
@@ -178,6 +182,8 @@ impl<'a> Sim<'a> {
             seq: 0,
             now: 0,
             hbm_free: 0,
+            link_free: vec![0; machine.clusters as usize],
+            csram_free: vec![0; machine.clusters as usize],
             n_agents,
             stats: Stats::default(),
             macs: BTreeMap::new(),
@@ -529,7 +535,63 @@ impl<'a> Sim<'a> {
                     .div_ceil(u64::from(m.hbm.bytes_per_cycle.max(1)));
             end = end.max(self.hbm_free);
         }
+        if matches!(op, Op::Dma(_)) {
+            end = end.max(self.shared_fabric_end(core, fx));
+        }
         end - self.now
+    }
+
+    /// When a DMA transfer's traffic over the shared per-cluster resources
+    /// ends: each cluster's NoC link carries the bytes entering or leaving
+    /// the cluster (HBM traffic of its tiles, remote TSRAM/CSRAM), each
+    /// cluster's CSRAM ports carry the bytes read or written there.
+    /// Transfers occupy a resource back to back, like HBM.
+    fn shared_fabric_end(&mut self, core: usize, fx: &Effects) -> u64 {
+        let m = self.machine;
+        let own = self.cores[core].cluster as usize;
+        let clusters = self.link_free.len();
+        let mut link_bytes = vec![0u64; clusters];
+        let mut csram_bytes = vec![0u64; clusters];
+        // HBM bytes are counted exactly by the transfer; the other regions'
+        // byte runs bound what moved (a strided run counts its span).
+        link_bytes[own] += fx.hbm_bytes;
+        for access in &fx.accesses {
+            let bytes: u64 = access.ranges.iter().map(|&(lo, hi)| hi.saturating_sub(lo)).sum();
+            match access.region {
+                Region::Hbm(_) => {}
+                Region::Csram(c) => {
+                    let c = c as usize % clusters.max(1);
+                    csram_bytes[c] += bytes;
+                    if c != own {
+                        link_bytes[c] += bytes;
+                        link_bytes[own] += bytes;
+                    }
+                }
+                Region::Tsram(t) | Region::Acc(t) => {
+                    let c = m.cluster_of(t) as usize % clusters.max(1);
+                    if c != own {
+                        link_bytes[c] += bytes;
+                        link_bytes[own] += bytes;
+                    }
+                }
+            }
+        }
+        let mut end = self.now;
+        let link_rate = u64::from(m.noc.cluster_link_bytes_per_cycle.max(1));
+        let csram_rate = u64::from(m.cluster.csram_bytes_per_cycle.max(1));
+        for c in 0..clusters {
+            if link_bytes[c] > 0 {
+                let start = self.now.max(self.link_free[c]);
+                self.link_free[c] = start + link_bytes[c].div_ceil(link_rate);
+                end = end.max(self.link_free[c]);
+            }
+            if csram_bytes[c] > 0 {
+                let start = self.now.max(self.csram_free[c]);
+                self.csram_free[c] = start + csram_bytes[c].div_ceil(csram_rate);
+                end = end.max(self.csram_free[c]);
+            }
+        }
+        end
     }
 
     /// Marks `(core, slot)` busy for `cycles` and records stats and trace.

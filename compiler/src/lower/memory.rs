@@ -1,12 +1,755 @@
-//! Loads, stores, atomics, block pointers and tensor descriptors: strided DMA from the access analysis, gather/scatter otherwise.
+//! Loads, stores, atomics, block pointers and tensor descriptors: strided
+//! DMA from the access analysis, gather/scatter otherwise.
+//!
+//! For every memory op the access analysis ([`crate::access`]) says either
+//! *strided* — a box the DMA engine moves, described by [`ScalarExpr`]s the
+//! control processor evaluates — or *indirect* (gather/scatter through the
+//! pointer tensor the elementwise lowering materialised as an `i64` address
+//! buffer). A strided description is exact only under run-time conditions
+//! (its guards, no actual wrap-around of `% M` dimensions, a valid box that
+//! starts at index 0, since a DMA's valid bound is a prefix); when those are
+//! not known statically, the lowering emits
+//! `if conditions { DMA } else { gather/scatter }`.
+//!
+//! Atomics always go through the indexed DMA (`Atomic`), which applies the
+//! elements in index order exactly like the interpreter.
 
-use maiac_ir::{Diagnostic, Op};
+use std::collections::HashMap;
 
-use super::Lowerer;
+use maiac_backend::isa::{AluOp, AtomicKind, DType, LaneInstr, LaneOp, LaneSrc, MicroProgram};
+use maiac_ir::semantics::int::{self as intsem, IntBinaryOp, IntPredicate};
+use maiac_ir::{Diagnostic, Op, Opcode, Value};
+
+use super::{scalar_dtype, Lowerer, ValueLoc};
+use crate::access::{
+    AccessKind, Atom, CastKind, Fill, IndirectAccess, MemAccess, ScalarExpr, StridedAccess,
+};
+use crate::tile::{BView, BufSpace, SOp, TDim, TInput, TOpKind};
+
+/// Registers already holding evaluated subexpressions (per memory op, so a
+/// register is never used outside the body that defined it).
+pub(super) type ExprCache = HashMap<ScalarExpr, SOp>;
 
 impl Lowerer<'_> {
     pub(super) fn lower_memory(&mut self, op: Op) -> Result<(), Diagnostic> {
-        Err(self.error(op, "not yet lowered"))
+        use Opcode::*;
+        match self.module.dfg.opcode(op) {
+            MakeTensorPtr | Advance | MakeTensorDescriptor => {
+                // Described by the access analysis; no run-time value.
+                for i in 0..self.module.dfg.results(op).len() {
+                    let r = self.result(op, i);
+                    self.set(r, ValueLoc::Opaque);
+                }
+                Ok(())
+            }
+            IntToPtr | PtrToInt => {
+                let loc = self.loc(self.operand(op, 0))?;
+                let r = self.result(op, 0);
+                self.set(r, loc);
+                Ok(())
+            }
+            AtomicRmw | AtomicCas => self.lower_atomic(op),
+            _ => {
+                let access = self.access.get(op).cloned().ok_or_else(|| {
+                    self.error(op, "internal: the access analysis did not describe this memory op")
+                })?;
+                match access {
+                    MemAccess::Strided(s) => self.lower_strided(op, &s),
+                    MemAccess::Gather(ind) => self.lower_gather(op, &ind),
+                    MemAccess::Scatter(ind) => self.lower_scatter(op, &ind),
+                }
+            }
+        }
+    }
+
+    // ---- strided accesses ----
+
+    fn lower_strided(&mut self, op: Op, s: &StridedAccess) -> Result<(), Diagnostic> {
+        let mut cache = ExprCache::new();
+        // Conditions under which the DMA form is exact.
+        let mut fast = ScalarExpr::bool(true);
+        for g in &s.guards {
+            fast = ScalarExpr::and(fast, g.clone());
+        }
+        let mut base = s.base.clone();
+        for dim in &s.dims {
+            if let Some(w) = &dim.wrap {
+                let start = ScalarExpr::sext(64, w.start.clone());
+                let modulus = ScalarExpr::sext(64, w.modulus.clone());
+                let last = ScalarExpr::add(start.clone(), ScalarExpr::constant(i128::from(dim.size - 1), 64));
+                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Sge, start.clone(), ScalarExpr::constant(0, 64)));
+                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Slt, last, modulus));
+                let offset = ScalarExpr::mul(
+                    ScalarExpr::mul(start, dim.stride.clone()),
+                    ScalarExpr::constant(i128::from(s.elem_bytes), 64),
+                );
+                base = ScalarExpr::add(base, offset);
+            }
+        }
+        if let Some(valid) = &s.valid {
+            for b in &valid.begin {
+                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Eq, b.clone(), ScalarExpr::constant(0, 64)));
+            }
+        }
+        if fast.is_true() {
+            return self.strided_dma(op, s, &base, &mut cache);
+        }
+        let cond = self.eval_scalar_expr(&fast, &mut cache)?;
+        // Operands the fallback reads are lowered TTIR values: fetch them
+        // outside the branches.
+        let then_body = self.with_body(|cx| cx.strided_dma(op, s, &base, &mut cache.clone()))?;
+        let fallback_source = self.loc(self.operand(op, 0))?;
+        let else_body = self.with_body(|cx| match fallback_source {
+            ValueLoc::Tensor(_) | ValueLoc::Scalar(_) => cx.elementwise_fallback(op, s.kind),
+            ValueLoc::Opaque => {
+                // Block pointers and descriptors whose conditions fail at run
+                // time (offsets overflowing 64 bits, or boxes starting
+                // before the tensor): no address tensor exists.
+                cx.emit(TOpKind::Trap { code: TRAP_UNSUPPORTED_ACCESS });
+                Ok(())
+            }
+        })?;
+        self.emit(TOpKind::If { cond, then_body, else_body });
+        Ok(())
+    }
+
+    /// The DMA of a strided access (its conditions hold).
+    fn strided_dma(
+        &mut self,
+        op: Op,
+        s: &StridedAccess,
+        base: &ScalarExpr,
+        cache: &mut ExprCache,
+    ) -> Result<(), Diagnostic> {
+        let dtype = scalar_dtype(&s.elem)
+            .ok_or_else(|| self.error(op, format!("elements of type {} have no machine representation", s.elem)))?;
+        let hbm = self.eval_scalar_expr(base, cache)?;
+        let mut dims = Vec::with_capacity(s.dims.len().max(1));
+        for (d, dim) in s.dims.iter().enumerate() {
+            let extent = u32::try_from(dim.size).map_err(|_| self.error(op, "tile dimension out of range"))?;
+            let hbm_stride = self.eval_scalar_expr(&dim.stride, cache)?;
+            let valid = match &s.valid {
+                Some(v) => Some(self.eval_scalar_expr(&v.end[d], cache)?),
+                None => None,
+            };
+            dims.push(TDim { extent, hbm_stride, valid });
+        }
+        if dims.is_empty() {
+            dims.push(TDim { extent: 1, hbm_stride: SOp::Imm(0), valid: None });
+        }
+        // A false uniform condition empties the box (through dimension 0).
+        if let Some(v) = &s.valid {
+            if !v.cond.is_true() {
+                let cond = self.eval_scalar_expr(&v.cond, cache)?;
+                let extent0 = dims[0].valid.unwrap_or(SOp::Imm(i64::from(dims[0].extent)));
+                let r = self.new_sreg(64, "valid");
+                self.emit(TOpKind::Select { dst: r, cond, a: extent0, b: SOp::Imm(0) });
+                dims[0].valid = Some(SOp::Reg(r));
+            }
+        }
+        let extents: Vec<u32> = dims.iter().map(|d| d.extent).collect();
+        if s.kind.writes() {
+            let value_index = match s.kind {
+                AccessKind::Store => 1,
+                AccessKind::DescriptorStore => 1,
+                _ => return Err(self.error(op, "internal: strided access of an atomic")),
+            };
+            let value = self.operand(op, value_index);
+            let src = self.view(value)?;
+            let src = reshape_view(&src, &extents)
+                .unwrap_or_else(|| self.dense_copy_shaped(&src, &extents));
+            self.emit(TOpKind::DmaStore { dtype, src, hbm, dims });
+            return Ok(());
+        }
+        // Loads.
+        let result = self.result(op, 0);
+        let result_ty = self.ty(result).clone();
+        let dst = self.new_tensor_buf(&result_ty, "load")?;
+        let dma_dst = reshape_view(&dst, &extents).expect("a fresh buffer is dense");
+        let mut select_other = None;
+        let fill = match (&s.valid, &s.fill) {
+            (None, _) => None,
+            (Some(_), None) => Some(0),
+            (Some(_), Some(Fill::Value(e))) => match e.as_const() {
+                Some(bits) => Some(bits),
+                None => {
+                    // A run-time fill: pre-fill the tile, let the DMA leave
+                    // masked elements untouched.
+                    let input = self.fill_input(op, e, cache)?;
+                    self.emit(TOpKind::Map {
+                        micro: identity_micro(dtype),
+                        inputs: vec![input],
+                        outputs: vec![dst.clone()],
+                    });
+                    None
+                }
+            },
+            (Some(_), Some(Fill::SelectAfterLoad(other))) => {
+                select_other = Some(*other);
+                Some(0)
+            }
+        };
+        self.emit(TOpKind::DmaLoad { dtype, hbm, dims, dst: dma_dst, fill });
+        if let Some(other) = select_other {
+            let mask = self.operand(op, 1);
+            self.select_with_mask(mask, &dst, other, dtype)?;
+        }
+        self.finish_load(result, dst)
+    }
+
+    /// A run-time fill value as a map input.
+    fn fill_input(&mut self, op: Op, e: &ScalarExpr, cache: &mut ExprCache) -> Result<TInput, Diagnostic> {
+        if let ScalarExpr::Atom { atom: Atom::Value(v), .. } = e {
+            if let ValueLoc::Tensor(view) = self.loc(*v)? {
+                return Ok(TInput::View(view));
+            }
+        }
+        let _ = op;
+        Ok(TInput::Scalar(self.eval_scalar_expr(e, cache)?))
+    }
+
+    /// Binds a loaded buffer to the load's result: integer and pointer
+    /// scalars go to a register.
+    fn finish_load(&mut self, result: Value, dst: BView) -> Result<(), Diagnostic> {
+        let ty = self.ty(result).clone();
+        if !ty.is_tensor() && !ty.is_float() {
+            let bytes = (super::scalar_width(&ty) / 8).max(1) as u8;
+            let r = self.new_sreg(super::scalar_width(&ty), "ld");
+            let signed = ty.int_width() != Some(1);
+            self.emit(TOpKind::LoadScalar { dst: r, src: dst, bytes, signed });
+            self.set(result, ValueLoc::Scalar(SOp::Reg(r)));
+        } else {
+            self.set(result, ValueLoc::Tensor(dst));
+        }
+        Ok(())
+    }
+
+    /// `dst = mask ? dst : other` elementwise.
+    fn select_with_mask(&mut self, mask: Value, dst: &BView, other: Value, dtype: DType) -> Result<(), Diagnostic> {
+        let mask_view = self.view(mask)?;
+        let other_view = self.view(other)?;
+        let shape = dst.shape.clone();
+        self.emit(TOpKind::Map {
+            micro: select_micro(dtype),
+            inputs: vec![
+                TInput::View(broadcast_view(&mask_view, &shape)),
+                TInput::View(dst.clone()),
+                TInput::View(broadcast_view(&other_view, &shape)),
+            ],
+            outputs: vec![dst.clone()],
+        });
+        Ok(())
+    }
+
+    // ---- gather / scatter ----
+
+    /// The literal TTIR semantics of a load or store through a pointer
+    /// tensor (used when the strided form's conditions fail).
+    fn elementwise_fallback(&mut self, op: Op, kind: AccessKind) -> Result<(), Diagnostic> {
+        let operands = self.module.dfg.operands(op).len();
+        match kind {
+            AccessKind::Load => {
+                let mask = (operands > 1).then(|| self.operand(op, 1));
+                let other = (operands > 2).then(|| self.operand(op, 2));
+                self.gather_through(op, mask, other, None)
+            }
+            AccessKind::Store => {
+                let mask = (operands > 2).then(|| self.operand(op, 2));
+                self.scatter_through(op, self.operand(op, 1), mask)
+            }
+            _ => {
+                self.emit(TOpKind::Trap { code: TRAP_UNSUPPORTED_ACCESS });
+                Ok(())
+            }
+        }
+    }
+
+    fn lower_gather(&mut self, op: Op, ind: &IndirectAccess) -> Result<(), Diagnostic> {
+        match ind.kind {
+            AccessKind::Load => {
+                if self.loc(ind.source)? == ValueLoc::Opaque {
+                    return Err(self.error(op, format!(
+                        "this load through a block pointer cannot be lowered: {}", ind.reason
+                    )));
+                }
+                let operands = self.module.dfg.operands(op).len();
+                let other = (operands > 2).then(|| self.operand(op, 2));
+                self.gather_through(op, ind.mask, other, ind.fill.as_ref())
+            }
+            AccessKind::DescriptorGather | AccessKind::DescriptorLoad => self.lower_descriptor_rows(op, false),
+            _ => Err(self.error(op, format!("cannot lower this read: {}", ind.reason))),
+        }
+    }
+
+    fn lower_scatter(&mut self, op: Op, ind: &IndirectAccess) -> Result<(), Diagnostic> {
+        match ind.kind {
+            AccessKind::Store => {
+                if self.loc(ind.source)? == ValueLoc::Opaque {
+                    return Err(self.error(op, format!(
+                        "this store through a block pointer cannot be lowered: {}", ind.reason
+                    )));
+                }
+                self.scatter_through(op, self.operand(op, 1), ind.mask)
+            }
+            AccessKind::DescriptorScatter | AccessKind::DescriptorStore => self.lower_descriptor_rows(op, true),
+            _ => Err(self.error(op, format!("cannot lower this write: {}", ind.reason))),
+        }
+    }
+
+    /// `tt.load` through the pointer tensor (operand 0).
+    fn gather_through(
+        &mut self,
+        op: Op,
+        mask: Option<Value>,
+        other: Option<Value>,
+        fill: Option<&Fill>,
+    ) -> Result<(), Diagnostic> {
+        let result = self.result(op, 0);
+        let result_ty = self.ty(result).clone();
+        let dtype = scalar_dtype(result_ty.element())
+            .ok_or_else(|| self.error(op, format!("values of type {result_ty} have no machine representation")))?;
+        let dst = self.new_tensor_buf(&result_ty, "gather")?;
+        let shape = dst.shape.clone();
+        let addrs = self.operand_dense(self.operand(op, 0), &shape)?;
+        let mask_view = match mask {
+            Some(m) => Some(self.operand_dense(m, &shape)?),
+            None => None,
+        };
+        let const_fill = match fill {
+            Some(Fill::Value(e)) => e.as_const(),
+            _ => None,
+        };
+        let count = num_elements_u32(&shape);
+        self.emit(TOpKind::Gather {
+            dtype,
+            count,
+            addrs: flat(&addrs),
+            mask: mask_view.as_ref().map(flat),
+            dst: flat(&dst),
+            fill: const_fill.unwrap_or(0),
+        });
+        if let (Some(m), Some(o), None) = (mask, other, const_fill) {
+            self.select_with_mask(m, &dst, o, dtype)?;
+        }
+        self.finish_load(result, dst)
+    }
+
+    /// `tt.store` through the pointer tensor (operand 0).
+    fn scatter_through(&mut self, op: Op, value: Value, mask: Option<Value>) -> Result<(), Diagnostic> {
+        let value_ty = self.ty(value).clone();
+        let dtype = scalar_dtype(value_ty.element())
+            .ok_or_else(|| self.error(op, format!("values of type {value_ty} have no machine representation")))?;
+        let ptr_ty = self.ty(self.operand(op, 0)).clone();
+        let shape = self.shape_u32(&ptr_ty)?;
+        let addrs = self.operand_dense(self.operand(op, 0), &shape)?;
+        let src = self.operand_dense(value, &shape)?;
+        let mask_view = match mask {
+            Some(m) => Some(self.operand_dense(m, &shape)?),
+            None => None,
+        };
+        self.emit(TOpKind::Scatter {
+            dtype,
+            count: num_elements_u32(&shape),
+            addrs: flat(&addrs),
+            mask: mask_view.as_ref().map(flat),
+            src: flat(&src),
+        });
+        Ok(())
+    }
+
+    /// `tt.atomic_rmw` / `tt.atomic_cas` through the pointer operand.
+    fn lower_atomic(&mut self, op: Op) -> Result<(), Diagnostic> {
+        let opcode = self.module.dfg.opcode(op);
+        let operands = self.module.dfg.operands(op).len();
+        let (value, compare, mask) = if opcode == Opcode::AtomicCas {
+            (self.operand(op, 2), Some(self.operand(op, 1)), None)
+        } else {
+            (self.operand(op, 1), None, (operands > 2).then(|| self.operand(op, 2)))
+        };
+        let value_ty = self.ty(value).clone();
+        let elem = value_ty.element().clone();
+        let dtype = scalar_dtype(&elem)
+            .ok_or_else(|| self.error(op, format!("atomics on {elem} are not supported")))?;
+        let kind = if opcode == Opcode::AtomicCas {
+            AtomicKind::Cas
+        } else {
+            let name = self
+                .module
+                .dfg
+                .attr(op, "atomic_rmw_op")
+                .and_then(|a| a.as_str())
+                .ok_or_else(|| self.error(op, "missing `atomic_rmw_op` attribute"))?;
+            atomic_kind(name, elem.is_float())
+                .ok_or_else(|| self.error(op, format!("atomic `{name}` is not defined on {elem}")))?
+        };
+        let ptr = self.operand(op, 0);
+        let ptr_ty = self.ty(ptr).clone();
+        if self.loc(ptr)? == ValueLoc::Opaque {
+            return Err(self.error(op, "atomics through block pointers are not supported"));
+        }
+        let shape = self.shape_u32(&ptr_ty)?;
+        let addrs = self.operand_dense(ptr, &shape)?;
+        let values = self.operand_dense(value, &shape)?;
+        let compare = match compare {
+            Some(c) => Some(self.operand_dense(c, &shape)?),
+            None => None,
+        };
+        let mask = match mask {
+            Some(m) => Some(self.operand_dense(m, &shape)?),
+            None => None,
+        };
+        let result = self.result(op, 0);
+        let result_ty = self.ty(result).clone();
+        let old = self.new_tensor_buf(&result_ty, "old")?;
+        self.emit(TOpKind::Atomic {
+            kind,
+            dtype,
+            count: num_elements_u32(&shape),
+            addrs: flat(&addrs),
+            values: flat(&values),
+            compare: compare.as_ref().map(flat),
+            mask: mask.as_ref().map(flat),
+            old: Some(flat(&old)),
+        });
+        self.finish_load(result, old)
+    }
+
+    /// `descriptor_gather` / `descriptor_scatter` (and descriptor
+    /// loads/stores the analysis could not describe): rows `x_offsets[r]`,
+    /// columns `y + c` of a 2-D descriptor, out-of-bounds elements masked.
+    fn lower_descriptor_rows(&mut self, op: Op, write: bool) -> Result<(), Diagnostic> {
+        let desc = self.operand(op, 0);
+        let form = match self.access.values.get(&desc) {
+            Some(crate::access::ValueForm::Descriptor(d)) => d.clone(),
+            _ => return Err(self.error(op, "this tensor descriptor cannot be analysed (it is not a tt.make_tensor_descriptor in this function)")),
+        };
+        let opcode = self.module.dfg.opcode(op);
+        if !matches!(opcode, Opcode::DescriptorGather | Opcode::DescriptorScatter) || form.shape.len() != 2 {
+            return Err(self.error(op, "only 2-D descriptor gathers and scatters are supported"));
+        }
+        let rows_value = self.operand(op, 1);
+        let rows_ty = self.ty(rows_value).clone();
+        let row_width = rows_ty.element().int_width().unwrap_or(32);
+        let y = self.scalar(self.operand(op, 2))?;
+        let data_value = if write { self.operand(op, 3) } else { self.result(op, 0) };
+        let data_ty = self.ty(data_value).clone();
+        let shape = self.shape_u32(&data_ty)?;
+        let [nrows, ncols] = shape[..] else {
+            return Err(self.error(op, "descriptor gathers and scatters are 2-D"));
+        };
+        let dtype = scalar_dtype(data_ty.element())
+            .ok_or_else(|| self.error(op, "element type has no machine representation"))?;
+        let mut cache = ExprCache::new();
+        let base = self.eval_scalar_expr(&form.base, &mut cache)?;
+        let dim0 = self.eval_scalar_expr(&form.shape[0], &mut cache)?;
+        let dim1 = self.eval_scalar_expr(&form.shape[1], &mut cache)?;
+        let stride0 = self.eval_scalar_expr(&form.strides[0], &mut cache)?;
+        let stride1 = self.eval_scalar_expr(&form.strides[1], &mut cache)?;
+        let rows = self.view(rows_value)?;
+        let rows = broadcast_view(&BView { shape: vec![nrows, 1], strides: vec![rows.strides.first().copied().unwrap_or(0), 0], ..rows }, &shape);
+        let cols = self.new_buf(DType::I64, &[ncols], BufSpace::Tsram, "cols");
+        self.emit(TOpKind::Iota { dst: cols.clone(), start: y, axis: 0 });
+        let cols = BView { shape: shape.clone(), strides: vec![0, 1], ..cols };
+        // addr = base + eb·(row·s0 + col·s1); valid = 0 ≤ row < d0 ∧ 0 ≤ col < d1.
+        let eb = form.elem_bytes as i64;
+        // Inputs: row, col, base, dim0, stride0, stride1, dim1.
+        let mut m = MicroBuilder::new(vec![rows_ty_dtype(row_width), DType::I64, DType::I64, DType::I64, DType::I64, DType::I64, DType::I64]);
+        let row = if row_width == 64 { LaneSrc::Input(0) } else { m.op(LaneOp::ExtSigned { from: row_width, to: 64 }, &[LaneSrc::Input(0)]) };
+        let i64op = |op| LaneOp::Int { op, width: 64 };
+        let r_off = m.op(i64op(IntBinaryOp::Mul), &[row, LaneSrc::Input(4)]);
+        let c_off = m.op(i64op(IntBinaryOp::Mul), &[LaneSrc::Input(1), LaneSrc::Input(5)]);
+        let off = m.op(i64op(IntBinaryOp::Add), &[r_off, c_off]);
+        let bytes = m.op(i64op(IntBinaryOp::Mul), &[off, LaneSrc::Imm { ty: DType::I64, bits: eb as u64 }]);
+        let addr = m.op(i64op(IntBinaryOp::Add), &[LaneSrc::Input(2), bytes]);
+        let zero = LaneSrc::Imm { ty: DType::I64, bits: 0 };
+        let cmp = |pred| LaneOp::IntCmp { pred, width: 64 };
+        let and1 = LaneOp::Int { op: IntBinaryOp::And, width: 1 };
+        let a = m.op(cmp(IntPredicate::Sge), &[row, zero]);
+        let b = m.op(cmp(IntPredicate::Slt), &[row, LaneSrc::Input(3)]);
+        let c = m.op(cmp(IntPredicate::Sge), &[LaneSrc::Input(1), zero]);
+        let d = m.op(cmp(IntPredicate::Slt), &[LaneSrc::Input(1), LaneSrc::Input(6)]);
+        let ab = m.op(and1, &[a, b]);
+        let cd = m.op(and1, &[c, d]);
+        let valid = m.op(and1, &[ab, cd]);
+        let micro = m.finish(vec![addr, valid]);
+        let addrs = self.new_buf(DType::I64, &shape, BufSpace::Tsram, "addrs");
+        let mask = self.new_buf(DType::I1, &shape, BufSpace::Tsram, "mask");
+        self.emit(TOpKind::Map {
+            micro,
+            inputs: vec![
+                TInput::View(rows),
+                TInput::View(cols),
+                TInput::Scalar(base),
+                TInput::Scalar(dim0),
+                TInput::Scalar(stride0),
+                TInput::Scalar(stride1),
+                TInput::Scalar(dim1),
+            ],
+            outputs: vec![addrs.clone(), mask.clone()],
+        });
+        let count = nrows * ncols;
+        if write {
+            let src = self.operand_dense(data_value, &shape)?;
+            self.emit(TOpKind::Scatter { dtype, count, addrs: flat(&addrs), mask: Some(flat(&mask)), src: flat(&src) });
+            Ok(())
+        } else {
+            let dst = self.new_tensor_buf(&data_ty, "gather")?;
+            let fill = if form.pad_nan {
+                data_ty.element().float_type().map(maiac_ir::semantics::convert::canonical_nan).unwrap_or(0)
+            } else {
+                0
+            };
+            self.emit(TOpKind::Gather { dtype, count, addrs: flat(&addrs), mask: Some(flat(&mask)), dst: flat(&dst), fill });
+            self.finish_load(data_value, dst)
+        }
+    }
+
+    // ---- views ----
+
+    /// A value as a dense row-major buffer of `shape` (broadcasting a
+    /// scalar or size-1 dimensions, copying strided views).
+    pub(super) fn operand_dense(&mut self, v: Value, shape: &[u32]) -> Result<BView, Diagnostic> {
+        let view = self.view(v)?;
+        let view = broadcast_view(&view, shape);
+        Ok(self.dense(view))
+    }
+
+    /// `view` itself when it is dense row-major, else a dense copy.
+    pub(super) fn dense(&mut self, view: BView) -> BView {
+        if is_dense(&view) {
+            return view;
+        }
+        let shape = view.shape.clone();
+        self.dense_copy_shaped(&view, &shape)
+    }
+
+    /// A dense copy of `view` (iterated row-major), viewed with `shape`.
+    fn dense_copy_shaped(&mut self, view: &BView, shape: &[u32]) -> BView {
+        let dtype = self.kernel.bufs[view.buf].dtype;
+        let dst = self.new_buf(dtype, &view.shape, BufSpace::Tsram, "dense");
+        self.emit(TOpKind::Copy { src: view.clone(), dst: dst.clone() });
+        reshape_view(&dst, shape).expect("a fresh buffer is dense")
+    }
+
+    // ---- scalar expressions ----
+
+    /// Evaluates an access-analysis expression into CP ops; the result is
+    /// canonical (sign-extended from the expression's width, `i1` as 0/1).
+    pub(super) fn eval_scalar_expr(&mut self, e: &ScalarExpr, cache: &mut ExprCache) -> Result<SOp, Diagnostic> {
+        if let Some(&s) = cache.get(e) {
+            return Ok(s);
+        }
+        let result = match e {
+            ScalarExpr::Const { bits, width } => SOp::Imm(canonical_const(*bits, *width)),
+            ScalarExpr::Atom { atom, width } => {
+                let s = match *atom {
+                    Atom::Value(v) => match self.loc(v)? {
+                        ValueLoc::Scalar(s) => s,
+                        ValueLoc::Tensor(view) => {
+                            // A float scalar's raw bits.
+                            let r = self.new_sreg(*width, "bits");
+                            let bytes = (*width / 8).max(1) as u8;
+                            self.emit(TOpKind::LoadScalar { dst: r, src: view, bytes, signed: *width > 1 });
+                            SOp::Reg(r)
+                        }
+                        ValueLoc::Opaque => {
+                            let op = self.current_op.unwrap_or(self.func);
+                            return Err(self.error(op, "internal: an address reads a value without a run-time representation"));
+                        }
+                    },
+                    Atom::Carried { arg, slot } => match self.carried_regs.get(&(arg, slot)) {
+                        Some(&r) => SOp::Reg(r),
+                        None => {
+                            let op = self.current_op.unwrap_or(self.func);
+                            return Err(self.error(op, "internal: a loop-carried address register was not initialised"));
+                        }
+                    },
+                };
+                s
+            }
+            ScalarExpr::Binary { op, width, lhs, rhs } => {
+                let a = self.eval_scalar_expr(lhs, cache)?;
+                let b = self.eval_scalar_expr(rhs, cache)?;
+                self.eval_binary(*op, *width, a, b)
+            }
+            ScalarExpr::Cmp { pred, lhs, rhs } => {
+                let w = lhs.width();
+                let a = self.eval_scalar_expr(lhs, cache)?;
+                let b = self.eval_scalar_expr(rhs, cache)?;
+                self.alu(cmp_alu(*pred, w), a, b)
+            }
+            ScalarExpr::Cast { kind, to, arg } => {
+                let from = arg.width();
+                let a = self.eval_scalar_expr(arg, cache)?;
+                match kind {
+                    CastKind::SignExtend if from == 1 => self.alu(AluOp::Sub, SOp::Imm(0), a),
+                    CastKind::SignExtend => a,
+                    CastKind::ZeroExtend if from >= 64 || from == 1 => a,
+                    CastKind::ZeroExtend => {
+                        let z = self.alu(AluOp::And, a, SOp::Imm(intsem::mask(from) as i64));
+                        self.normalize(z, *to)
+                    }
+                    CastKind::Truncate => self.normalize(a, *to),
+                }
+            }
+            ScalarExpr::Select { cond, if_true, if_false } => {
+                let c = self.eval_scalar_expr(cond, cache)?;
+                let a = self.eval_scalar_expr(if_true, cache)?;
+                let b = self.eval_scalar_expr(if_false, cache)?;
+                match c {
+                    SOp::Imm(c) => {
+                        if c != 0 {
+                            a
+                        } else {
+                            b
+                        }
+                    }
+                    _ => {
+                        let r = self.new_sreg(e.width(), "sel");
+                        self.emit(TOpKind::Select { dst: r, cond: c, a, b });
+                        SOp::Reg(r)
+                    }
+                }
+            }
+            ScalarExpr::ClampDiff { bound, start, plus_one, max } => {
+                let w = bound.width();
+                let b = self.eval_scalar_expr(bound, cache)?;
+                let s = self.eval_scalar_expr(start, cache)?;
+                let max = *max as i64;
+                let d = self.alu(AluOp::Sub, b, s);
+                let clamped = if *plus_one {
+                    let lo = self.alu(AluOp::MaxS, d, SOp::Imm(-1));
+                    let hi = self.alu(AluOp::MinS, lo, SOp::Imm(max - 1));
+                    self.alu(AluOp::Add, hi, SOp::Imm(1))
+                } else {
+                    let lo = self.alu(AluOp::MaxS, d, SOp::Imm(0));
+                    self.alu(AluOp::MinS, lo, SOp::Imm(max))
+                };
+                if w < 64 {
+                    clamped
+                } else {
+                    // At 64 bits `b − s` can overflow: then the exact
+                    // difference has the sign of `b`.
+                    let bs = self.alu(AluOp::Xor, b, s);
+                    let bd = self.alu(AluOp::Xor, b, d);
+                    let both = self.alu(AluOp::And, bs, bd);
+                    let overflow = self.alu(AluOp::LtS, both, SOp::Imm(0));
+                    let b_neg = self.alu(AluOp::LtS, b, SOp::Imm(0));
+                    let saturated = self.select(b_neg, SOp::Imm(0), SOp::Imm(max));
+                    self.select(overflow, saturated, clamped)
+                }
+            }
+        };
+        cache.insert(e.clone(), result);
+        Ok(result)
+    }
+
+    fn eval_binary(&mut self, op: IntBinaryOp, width: u32, a: SOp, b: SOp) -> SOp {
+        use IntBinaryOp::*;
+        let zext = |cx: &mut Self, x: SOp| {
+            if width >= 64 {
+                x
+            } else {
+                cx.alu(AluOp::And, x, SOp::Imm(intsem::mask(width) as i64))
+            }
+        };
+        let raw = match op {
+            Add => self.alu(AluOp::Add, a, b),
+            Sub => self.alu(AluOp::Sub, a, b),
+            Mul => self.alu(AluOp::Mul, a, b),
+            And => self.alu(AluOp::And, a, b),
+            Or => self.alu(AluOp::Or, a, b),
+            Xor => self.alu(AluOp::Xor, a, b),
+            Shl => self.alu(AluOp::Shl, a, b),
+            ShrS => self.alu(AluOp::AShr, a, b),
+            DivS => self.alu(AluOp::DivS, a, b),
+            RemS => self.alu(AluOp::RemS, a, b),
+            MinS => self.alu(AluOp::MinS, a, b),
+            MaxS => self.alu(AluOp::MaxS, a, b),
+            ShrU | DivU | RemU | MinU | MaxU => {
+                let (za, zb) = (zext(self, a), zext(self, b));
+                let alu = match op {
+                    ShrU => AluOp::LShr,
+                    DivU => AluOp::DivU,
+                    RemU => AluOp::RemU,
+                    MinU => AluOp::MinU,
+                    _ => AluOp::MaxU,
+                };
+                // Shift amounts keep their sign extension: any amount ≥ the
+                // width is ≥ 64 or shifts out every bit anyway.
+                let zb = if op == ShrU { b } else { zb };
+                self.alu(alu, za, zb)
+            }
+            MulHiS if width >= 64 => self.alu(AluOp::MulHiS, a, b),
+            MulHiU if width >= 64 => self.alu(AluOp::MulHiU, a, b),
+            MulHiS => {
+                let p = self.alu(AluOp::Mul, a, b);
+                self.alu(AluOp::AShr, p, SOp::Imm(i64::from(width)))
+            }
+            MulHiU => {
+                let (za, zb) = (zext(self, a), zext(self, b));
+                let p = self.alu(AluOp::Mul, za, zb);
+                self.alu(AluOp::LShr, p, SOp::Imm(i64::from(width)))
+            }
+            CeilDivS | FloorDivS | CeilDivU => {
+                let unsigned = op == CeilDivU;
+                let (a, b) = if unsigned { (zext(self, a), zext(self, b)) } else { (a, b) };
+                let (div, rem) = if unsigned { (AluOp::DivU, AluOp::RemU) } else { (AluOp::DivS, AluOp::RemS) };
+                let q = self.alu(div, a, b);
+                let r = self.alu(rem, a, b);
+                let inexact = self.alu(AluOp::Ne, r, SOp::Imm(0));
+                let adjusted = if unsigned {
+                    self.alu(AluOp::Add, q, inexact)
+                } else {
+                    // Signs of r and b: equal → ceil rounds up; differ → floor rounds down.
+                    let rb = self.alu(AluOp::Xor, r, b);
+                    let differ = self.alu(AluOp::LtS, rb, SOp::Imm(0));
+                    if op == CeilDivS {
+                        let same = self.alu(AluOp::Xor, differ, SOp::Imm(1));
+                        let up = self.alu(AluOp::And, inexact, same);
+                        self.alu(AluOp::Add, q, up)
+                    } else {
+                        let down = self.alu(AluOp::And, inexact, differ);
+                        self.alu(AluOp::Sub, q, down)
+                    }
+                };
+                let by_zero = self.alu(AluOp::Eq, b, SOp::Imm(0));
+                self.select(by_zero, SOp::Imm(-1), adjusted)
+            }
+        };
+        self.normalize(raw, width)
+    }
+
+    /// Brings a 64-bit result to the canonical form of a `width`-bit value.
+    fn normalize(&mut self, x: SOp, width: u32) -> SOp {
+        match width {
+            w if w >= 64 => x,
+            1 => self.alu(AluOp::And, x, SOp::Imm(1)),
+            w => {
+                let shift = SOp::Imm(i64::from(64 - w));
+                let up = self.alu(AluOp::Shl, x, shift);
+                self.alu(AluOp::AShr, up, shift)
+            }
+        }
+    }
+
+    /// `a op b` at 64 bits (folded when both are immediates).
+    pub(super) fn alu(&mut self, op: AluOp, a: SOp, b: SOp) -> SOp {
+        if let (SOp::Imm(x), SOp::Imm(y)) = (a, b) {
+            return SOp::Imm(op.eval(x as u64, y as u64) as i64);
+        }
+        let dst = self.new_sreg(64, "t");
+        self.emit(TOpKind::Alu { op, dst, a, b });
+        SOp::Reg(dst)
+    }
+
+    fn select(&mut self, cond: SOp, a: SOp, b: SOp) -> SOp {
+        if let SOp::Imm(c) = cond {
+            return if c != 0 { a } else { b };
+        }
+        let dst = self.new_sreg(64, "sel");
+        self.emit(TOpKind::Select { dst, cond, a, b });
+        SOp::Reg(dst)
     }
 }
 
@@ -14,14 +757,195 @@ impl Lowerer<'_> {
     /// Called by the `scf.for` lowering before the loop: evaluates the
     /// initial value of every carried register the access analysis gave
     /// this loop (`AccessMap::carried` entries with `for_op`).
-    pub(super) fn begin_carried(&mut self, _for_op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn begin_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
+        let carried: Vec<_> = self.access.carried.values().filter(|c| c.for_op == for_op).cloned().collect();
+        let mut cache = ExprCache::new();
+        for value in carried {
+            for slot in &value.slots {
+                let init = self.eval_scalar_expr(&slot.init, &mut cache)?;
+                let reg = self.new_sreg(64, format!("carry{}", slot.slot));
+                self.emit(TOpKind::Mov { dst: reg, src: init });
+                self.carried_regs.insert((value.arg, slot.slot), reg);
+            }
+        }
         Ok(())
     }
 
     /// Called by the `scf.for` lowering at the end of the loop body (before
     /// the yielded values are moved into the iter_args): computes every
     /// carried register's next value.
-    pub(super) fn end_carried(&mut self, _for_op: Op) -> Result<(), Diagnostic> {
+    pub(super) fn end_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
+        let carried: Vec<_> = self.access.carried.values().filter(|c| c.for_op == for_op).cloned().collect();
+        let mut cache = ExprCache::new();
+        // A parallel copy: every next value reads the old registers.
+        let mut moves = Vec::new();
+        for value in &carried {
+            for slot in &value.slots {
+                let reg = self.carried_regs[&(value.arg, slot.slot)];
+                let next = match &slot.increment {
+                    Some(inc) if inc.is_zero() => continue,
+                    Some(inc) => {
+                        let inc = self.eval_scalar_expr(inc, &mut cache)?;
+                        self.alu(AluOp::Add, SOp::Reg(reg), inc)
+                    }
+                    None => self.eval_scalar_expr(&slot.next, &mut cache)?,
+                };
+                if next != SOp::Reg(reg) {
+                    moves.push((reg, next));
+                }
+            }
+        }
+        for (reg, next) in moves {
+            self.emit(TOpKind::Mov { dst: reg, src: next });
+        }
         Ok(())
+    }
+}
+
+/// Trap code of an access whose strided form does not hold at run time and
+/// that has no address tensor to fall back to.
+const TRAP_UNSUPPORTED_ACCESS: u32 = 0x4d41_0001;
+
+/// The `AtomicKind` of a TTIR `atomic_rmw_op` keyword.
+fn atomic_kind(name: &str, float: bool) -> Option<AtomicKind> {
+    Some(match name {
+        "fadd" | "add" => AtomicKind::Add,
+        "max" => AtomicKind::Max,
+        "min" => AtomicKind::Min,
+        "exch" | "xchg" => AtomicKind::Xchg,
+        "umax" if !float => AtomicKind::UMax,
+        "umin" if !float => AtomicKind::UMin,
+        "and" if !float => AtomicKind::And,
+        "or" if !float => AtomicKind::Or,
+        "xor" if !float => AtomicKind::Xor,
+        _ => return None,
+    })
+}
+
+/// The ALU compare of a predicate on canonical `width`-bit operands. `i1`s
+/// are held as 0/1, where the signed order is reversed (1 is −1).
+fn cmp_alu(pred: IntPredicate, width: u32) -> AluOp {
+    use IntPredicate::*;
+    match (pred, width == 1) {
+        (Eq, _) => AluOp::Eq,
+        (Ne, _) => AluOp::Ne,
+        (Slt, false) => AluOp::LtS,
+        (Sle, false) => AluOp::LeS,
+        (Sgt, false) => AluOp::GtS,
+        (Sge, false) => AluOp::GeS,
+        (Slt, true) => AluOp::GtU,
+        (Sle, true) => AluOp::GeU,
+        (Sgt, true) => AluOp::LtU,
+        (Sge, true) => AluOp::LeU,
+        (Ult, _) => AluOp::LtU,
+        (Ule, _) => AluOp::LeU,
+        (Ugt, _) => AluOp::GtU,
+        (Uge, _) => AluOp::GeU,
+    }
+}
+
+/// A constant's canonical register value.
+fn canonical_const(bits: u64, width: u32) -> i64 {
+    if width == 1 {
+        (bits & 1) as i64
+    } else {
+        intsem::sign_extend(bits, width)
+    }
+}
+
+fn rows_ty_dtype(width: u32) -> DType {
+    DType::int(width).unwrap_or(DType::I32)
+}
+
+fn num_elements_u32(shape: &[u32]) -> u32 {
+    shape.iter().product()
+}
+
+/// Whether a view is row-major dense (size-1 dimensions' strides do not
+/// matter).
+pub(super) fn is_dense(v: &BView) -> bool {
+    let dense = maiac_backend::isa::view::row_major_strides(&v.shape);
+    v.shape.iter().zip(v.strides.iter().zip(&dense)).all(|(&n, (&s, &d))| n <= 1 || s == d)
+}
+
+/// A dense view seen with another shape of the same element count; `None`
+/// when the view is not dense.
+pub(super) fn reshape_view(v: &BView, shape: &[u32]) -> Option<BView> {
+    if !is_dense(v) || v.num_elements() != shape.iter().map(|&d| u64::from(d)).product::<u64>() {
+        return None;
+    }
+    Some(BView {
+        buf: v.buf,
+        offset: v.offset,
+        shape: shape.to_vec(),
+        strides: maiac_backend::isa::view::row_major_strides(shape),
+    })
+}
+
+/// A dense view as one flat run of elements.
+fn flat(v: &BView) -> BView {
+    let n = v.num_elements() as u32;
+    reshape_view(v, &[n]).expect("flat views are made of dense views")
+}
+
+/// `v` broadcast to `shape`: a scalar to anything, size-1 dimensions
+/// stretched (stride 0), missing leading dimensions added.
+pub(super) fn broadcast_view(v: &BView, shape: &[u32]) -> BView {
+    if v.shape == shape {
+        return v.clone();
+    }
+    let lead = shape.len().saturating_sub(v.shape.len());
+    let strides = (0..shape.len())
+        .map(|d| {
+            if d < lead {
+                return 0;
+            }
+            let src = d - lead;
+            if v.shape[src] == 1 && shape[d] != 1 {
+                0
+            } else {
+                v.strides[src]
+            }
+        })
+        .collect();
+    BView { buf: v.buf, offset: v.offset, shape: shape.to_vec(), strides }
+}
+
+/// `out = in0` (a broadcast fill).
+fn identity_micro(ty: DType) -> MicroProgram {
+    MicroProgram { inputs: vec![ty], body: Vec::new(), outputs: vec![LaneSrc::Input(0)] }
+}
+
+/// `out = in0 ? in1 : in2`.
+pub(super) fn select_micro(ty: DType) -> MicroProgram {
+    MicroProgram {
+        inputs: vec![DType::I1, ty, ty],
+        body: vec![LaneInstr {
+            op: LaneOp::Select { ty },
+            args: vec![LaneSrc::Input(0), LaneSrc::Input(1), LaneSrc::Input(2)],
+        }],
+        outputs: vec![LaneSrc::Value(0)],
+    }
+}
+
+/// Builds a micro-program instruction by instruction.
+pub(super) struct MicroBuilder {
+    program: MicroProgram,
+}
+
+impl MicroBuilder {
+    pub(super) fn new(inputs: Vec<DType>) -> MicroBuilder {
+        MicroBuilder { program: MicroProgram { inputs, body: Vec::new(), outputs: Vec::new() } }
+    }
+
+    /// Appends `op args…` and returns its value.
+    pub(super) fn op(&mut self, op: LaneOp, args: &[LaneSrc]) -> LaneSrc {
+        self.program.body.push(LaneInstr { op, args: args.to_vec() });
+        LaneSrc::Value((self.program.body.len() - 1) as u16)
+    }
+
+    pub(super) fn finish(mut self, outputs: Vec<LaneSrc>) -> MicroProgram {
+        self.program.outputs = outputs;
+        self.program
     }
 }

@@ -62,6 +62,9 @@ pub struct Lowerer<'m> {
     current_loc: Option<DebugLocId>,
     /// The op being lowered (for diagnostics).
     current_op: Option<Op>,
+    /// The registers of the access analysis' loop-carried slots
+    /// (`Atom::Carried { arg, slot }`), created by `begin_carried`.
+    carried_regs: std::collections::BTreeMap<(Value, u32), SReg>,
 }
 
 /// Lowers the kernel function `func` of `module` (already cleaned up) to
@@ -81,6 +84,7 @@ pub fn lower(module: &Module, func: Op, machine: &Machine) -> Result<TileKernel,
         bodies: vec![Vec::new()],
         current_loc: None,
         current_op: None,
+        carried_regs: std::collections::BTreeMap::new(),
     };
     cx.lower_entry()?;
     let body = cx.bodies.pop().unwrap_or_default();

@@ -175,7 +175,7 @@ impl Lowerer<'_> {
                 None => {
                     // A run-time fill: pre-fill the tile, let the DMA leave
                     // masked elements untouched.
-                    let input = self.fill_input(op, e, cache)?;
+                    let input = self.fill_input(e, cache)?;
                     self.emit(TOpKind::Map {
                         micro: identity_micro(dtype),
                         inputs: vec![input],
@@ -194,23 +194,22 @@ impl Lowerer<'_> {
             let mask = self.operand(op, 1);
             self.select_with_mask(mask, &dst, other, dtype)?;
         }
-        self.finish_load(result, dst)
+        self.bind_buffer_result(result, dst)
     }
 
     /// A run-time fill value as a map input.
-    fn fill_input(&mut self, op: Op, e: &ScalarExpr, cache: &mut ExprCache) -> Result<TInput, Diagnostic> {
+    fn fill_input(&mut self, e: &ScalarExpr, cache: &mut ExprCache) -> Result<TInput, Diagnostic> {
         if let ScalarExpr::Atom { atom: Atom::Value(v), .. } = e {
             if let ValueLoc::Tensor(view) = self.loc(*v)? {
                 return Ok(TInput::View(view));
             }
         }
-        let _ = op;
         Ok(TInput::Scalar(self.eval_scalar_expr(e, cache)?))
     }
 
-    /// Binds a loaded buffer to the load's result: integer and pointer
-    /// scalars go to a register.
-    fn finish_load(&mut self, result: Value, dst: BView) -> Result<(), Diagnostic> {
+    /// Binds a buffer holding an op's result to the result: integer and
+    /// pointer scalars go on to a register (`LoadScalar`).
+    pub(super) fn bind_buffer_result(&mut self, result: Value, dst: BView) -> Result<(), Diagnostic> {
         let ty = self.ty(result).clone();
         if !ty.is_tensor() && !ty.is_float() {
             let bytes = (super::scalar_width(&ty) / 8).max(1) as u8;
@@ -331,7 +330,7 @@ impl Lowerer<'_> {
         if let (Some(m), Some(o), None) = (mask, other, const_fill) {
             self.select_with_mask(m, &dst, o, dtype)?;
         }
-        self.finish_load(result, dst)
+        self.bind_buffer_result(result, dst)
     }
 
     /// `tt.store` through the pointer tensor (operand 0).
@@ -411,7 +410,7 @@ impl Lowerer<'_> {
             mask: mask.as_ref().map(flat),
             old: Some(flat(&old)),
         });
-        self.finish_load(result, old)
+        self.bind_buffer_result(result, old)
     }
 
     /// `descriptor_gather` / `descriptor_scatter` (and descriptor
@@ -500,7 +499,7 @@ impl Lowerer<'_> {
                 0
             };
             self.emit(TOpKind::Gather { dtype, count, addrs: flat(&addrs), mask: Some(flat(&mask)), dst: flat(&dst), fill });
-            self.finish_load(data_value, dst)
+            self.bind_buffer_result(data_value, dst)
         }
     }
 

@@ -948,3 +948,173 @@ impl MicroBuilder {
         self.program
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `eval_scalar_expr` against `ScalarExpr::eval`: random expressions
+    //! over kernel arguments, the emitted CP ops run by a small evaluator.
+
+    use std::collections::HashMap;
+
+    use maiac_ir::semantics::int::{self as intsem, IntBinaryOp, IntPredicate};
+
+    use super::super::Lowerer;
+    use super::ExprCache;
+    use crate::access::{Atom, CastKind, ScalarExpr};
+    use crate::tile::{SOp, SReg, TOp, TOpKind};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    const WIDTHS: [u32; 4] = [8, 16, 32, 64];
+
+    fn random_expr(rng: &mut Rng, width: u32, atoms: &[(Atom, u32)], depth: u32) -> ScalarExpr {
+        use IntBinaryOp::*;
+        if depth == 0 || rng.below(4) == 0 {
+            return if rng.below(3) == 0 {
+                let v = [0, 1, -1, 7, 63, 64, i64::MIN, i64::MAX, 0x7fff_ffff][rng.below(9) as usize];
+                ScalarExpr::constant(i128::from(v), width)
+            } else {
+                let (atom, w) = atoms[rng.below(atoms.len() as u64) as usize];
+                let a = ScalarExpr::atom(atom, w);
+                match rng.below(2) {
+                    0 => ScalarExpr::resize_signed(width, a),
+                    _ if w < width => ScalarExpr::cast(CastKind::ZeroExtend, width, a),
+                    _ => ScalarExpr::resize_signed(width, a),
+                }
+            };
+        }
+        let ops = [
+            Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor, Shl, ShrS, ShrU,
+            MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
+        ];
+        match rng.below(6) {
+            0 => {
+                let inner = WIDTHS[rng.below(4) as usize];
+                let pred = [
+                    IntPredicate::Eq, IntPredicate::Ne, IntPredicate::Slt, IntPredicate::Sle, IntPredicate::Sgt,
+                    IntPredicate::Sge, IntPredicate::Ult, IntPredicate::Ule, IntPredicate::Ugt, IntPredicate::Uge,
+                ][rng.below(10) as usize];
+                let c = ScalarExpr::cmp(
+                    pred,
+                    random_expr(rng, inner, atoms, depth - 1),
+                    random_expr(rng, inner, atoms, depth - 1),
+                );
+                let a = random_expr(rng, width, atoms, depth - 1);
+                let b = random_expr(rng, width, atoms, depth - 1);
+                ScalarExpr::select(c, a, b)
+            }
+            1 if width == 64 => {
+                let inner = WIDTHS[rng.below(4) as usize];
+                ScalarExpr::clamp_diff(
+                    random_expr(rng, inner, atoms, depth - 1),
+                    random_expr(rng, inner, atoms, depth - 1),
+                    rng.below(2) == 0,
+                    1 + rng.below(100),
+                )
+            }
+            2 => {
+                let from = WIDTHS[rng.below(4) as usize];
+                let arg = random_expr(rng, from, atoms, depth - 1);
+                match rng.below(3) {
+                    0 if from < width => ScalarExpr::cast(CastKind::ZeroExtend, width, arg),
+                    _ => ScalarExpr::resize_signed(width, arg),
+                }
+            }
+            _ => {
+                let op = ops[rng.below(ops.len() as u64) as usize];
+                ScalarExpr::binary(
+                    op,
+                    random_expr(rng, width, atoms, depth - 1),
+                    random_expr(rng, width, atoms, depth - 1),
+                )
+            }
+        }
+    }
+
+    fn run(body: &[TOp], regs: &mut HashMap<SReg, i64>, args: &[i64]) {
+        let get = |regs: &HashMap<SReg, i64>, s: SOp| match s {
+            SOp::Imm(v) => v,
+            SOp::Reg(r) => regs[&r],
+        };
+        for op in body {
+            match &op.kind {
+                TOpKind::Arg { dst, index } => {
+                    regs.insert(*dst, args[*index as usize]);
+                }
+                TOpKind::Mov { dst, src } => {
+                    let v = get(regs, *src);
+                    regs.insert(*dst, v);
+                }
+                TOpKind::Alu { op, dst, a, b } => {
+                    let v = op.eval(get(regs, *a) as u64, get(regs, *b) as u64) as i64;
+                    regs.insert(*dst, v);
+                }
+                TOpKind::Select { dst, cond, a, b } => {
+                    let v = if get(regs, *cond) != 0 { get(regs, *a) } else { get(regs, *b) };
+                    regs.insert(*dst, v);
+                }
+                other => panic!("unexpected op {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn evaluated_expressions_match_the_analysis_semantics() {
+        let text = "module {\n  tt.func public @k(%x: i32, %y: i32, %z: i64, %w: i8) {\n    tt.return\n  }\n}\n";
+        let module = maiac_ir::parser::parse_module(text, "test.ttir").expect("parses");
+        let func = module.kernel().expect("a kernel");
+        let machine = maiac_backend::machine::builtin("tiny").expect("the tiny machine");
+        let params = module.dfg.blocks[module.func_entry(func).expect("a body")].args.clone();
+        let widths = [32, 32, 64, 8];
+        let atoms: Vec<(Atom, u32)> = params.iter().zip(widths).map(|(&v, w)| (Atom::Value(v), w)).collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let samples: [i64; 8] = [0, 1, -1, 5, -77, i32::MAX as i64, i32::MIN as i64, 1 << 40];
+        for case in 0..3000 {
+            let width = WIDTHS[rng.below(4) as usize];
+            let expr = random_expr(&mut rng, width, &atoms, 4);
+            let args: Vec<i64> = widths
+                .iter()
+                .map(|&w| intsem::sign_extend(samples[rng.below(8) as usize] as u64, w))
+                .collect();
+            let mut cx = Lowerer {
+                module: &module,
+                machine: &machine,
+                func,
+                access: crate::access::analyze(&module, func),
+                kernel: Default::default(),
+                values: HashMap::new(),
+                bodies: vec![Vec::new()],
+                current_loc: None,
+                current_op: None,
+                carried_regs: Default::default(),
+            };
+            cx.lower_entry().expect("binds the parameters");
+            let result = cx.eval_scalar_expr(&expr, &mut ExprCache::new()).expect("evaluates");
+            let body = cx.bodies.pop().expect("a body");
+            let mut regs = HashMap::new();
+            run(&body, &mut regs, &args);
+            let got = match result {
+                SOp::Imm(v) => v,
+                SOp::Reg(r) => regs[&r],
+            };
+            let env = |a: Atom| {
+                atoms.iter().position(|&(b, _)| b == a).map(|i| args[i] as u64)
+            };
+            let bits = expr.eval(&env).expect("every atom is known");
+            let want = if expr.width() == 1 { bits as i64 } else { intsem::sign_extend(bits, expr.width()) };
+            assert_eq!(got, want, "case {case}: {expr:?} with {args:?}");
+        }
+    }
+}

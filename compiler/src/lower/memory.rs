@@ -1118,3 +1118,19 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod scalar_access_tests {
+    //! Scalar loads and stores through kernel pointer arguments, rendered.
+
+    #[test]
+    fn scalar_load_and_store_are_single_element_dmas() {
+        let text = "module {\n  tt.func public @k(%src: !tt.ptr<f32>, %dst: !tt.ptr<f32>, %isrc: !tt.ptr<i32>, %idst: !tt.ptr<i32>) {\n    %0 = tt.load %src : !tt.ptr<f32>\n    tt.store %dst, %0 : !tt.ptr<f32>\n    %1 = tt.load %isrc : !tt.ptr<i32>\n    tt.store %idst, %1 : !tt.ptr<i32>\n    tt.return\n  }\n}\n";
+        let module = maiac_ir::parser::parse_module(text, "test.ttir").expect("parses");
+        let func = module.kernel().expect("a kernel");
+        let machine = maiac_backend::machine::builtin("tiny").expect("the tiny machine");
+        let kernel = super::super::lower(&module, func, &machine).expect("lowers");
+        let text = crate::tile::render(&kernel);
+        insta::assert_snapshot!(text);
+    }
+}

@@ -91,16 +91,41 @@ impl Lowerer<'_> {
                 fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Eq, b.clone(), ScalarExpr::constant(0, 64)));
             }
         }
+        // Both paths of a load write the same destination.
+        let dst = if s.kind.writes() {
+            None
+        } else {
+            let result_ty = self.ty(self.result(op, 0)).clone();
+            Some(self.new_tensor_buf(&result_ty, "load")?)
+        };
         if fast.is_true() {
-            return self.strided_dma(op, s, &base, &mut cache);
+            self.strided_dma(op, s, &base, &mut cache, dst.as_ref())?;
+        } else {
+            self.guarded_dma(op, s, &base, &fast, cache, dst.as_ref())?;
         }
-        let cond = self.eval_scalar_expr(&fast, &mut cache)?;
+        match dst {
+            Some(dst) => self.bind_buffer_result(self.result(op, 0), dst),
+            None => Ok(()),
+        }
+    }
+
+    /// `if fast { DMA } else { the elementwise form }`.
+    fn guarded_dma(
+        &mut self,
+        op: Op,
+        s: &StridedAccess,
+        base: &ScalarExpr,
+        fast: &ScalarExpr,
+        mut cache: ExprCache,
+        dst: Option<&BView>,
+    ) -> Result<(), Diagnostic> {
+        let cond = self.eval_scalar_expr(fast, &mut cache)?;
         // Operands the fallback reads are lowered TTIR values: fetch them
         // outside the branches.
-        let then_body = self.with_body(|cx| cx.strided_dma(op, s, &base, &mut cache.clone()))?;
+        let then_body = self.with_body(|cx| cx.strided_dma(op, s, base, &mut cache.clone(), dst))?;
         let fallback_source = self.loc(self.operand(op, 0))?;
         let else_body = self.with_body(|cx| match fallback_source {
-            ValueLoc::Tensor(_) | ValueLoc::Scalar(_) => cx.elementwise_fallback(op, s.kind),
+            ValueLoc::Tensor(_) | ValueLoc::Scalar(_) => cx.elementwise_fallback(op, s.kind, dst),
             ValueLoc::Opaque => {
                 // Block pointers and descriptors whose conditions fail at run
                 // time (offsets overflowing 64 bits, or boxes starting
@@ -120,6 +145,7 @@ impl Lowerer<'_> {
         s: &StridedAccess,
         base: &ScalarExpr,
         cache: &mut ExprCache,
+        dst: Option<&BView>,
     ) -> Result<(), Diagnostic> {
         let dtype = scalar_dtype(&s.elem)
             .ok_or_else(|| self.error(op, format!("elements of type {} have no machine representation", s.elem)))?;
@@ -156,15 +182,17 @@ impl Lowerer<'_> {
             };
             let value = self.operand(op, value_index);
             let src = self.view(value)?;
-            let src = reshape_view(&src, &extents)
-                .unwrap_or_else(|| self.dense_copy_shaped(&src, &extents));
+            // The DMA reads any strided view of the tile's shape.
+            let src = if src.shape == extents {
+                src
+            } else {
+                reshape_view(&src, &extents).unwrap_or_else(|| self.dense_copy_shaped(&src, &extents))
+            };
             self.emit(TOpKind::DmaStore { dtype, src, hbm, dims });
             return Ok(());
         }
         // Loads.
-        let result = self.result(op, 0);
-        let result_ty = self.ty(result).clone();
-        let dst = self.new_tensor_buf(&result_ty, "load")?;
+        let dst = dst.cloned().expect("a load has a destination");
         let dma_dst = reshape_view(&dst, &extents).expect("a fresh buffer is dense");
         let mut select_other = None;
         let fill = match (&s.valid, &s.fill) {
@@ -194,7 +222,7 @@ impl Lowerer<'_> {
             let mask = self.operand(op, 1);
             self.select_with_mask(mask, &dst, other, dtype)?;
         }
-        self.bind_buffer_result(result, dst)
+        Ok(())
     }
 
     /// A run-time fill value as a map input.
@@ -244,13 +272,14 @@ impl Lowerer<'_> {
 
     /// The literal TTIR semantics of a load or store through a pointer
     /// tensor (used when the strided form's conditions fail).
-    fn elementwise_fallback(&mut self, op: Op, kind: AccessKind) -> Result<(), Diagnostic> {
+    fn elementwise_fallback(&mut self, op: Op, kind: AccessKind, dst: Option<&BView>) -> Result<(), Diagnostic> {
         let operands = self.module.dfg.operands(op).len();
         match kind {
             AccessKind::Load => {
                 let mask = (operands > 1).then(|| self.operand(op, 1));
                 let other = (operands > 2).then(|| self.operand(op, 2));
-                self.gather_through(op, mask, other, None)
+                let dst = dst.cloned().expect("a load has a destination");
+                self.gather_into(op, mask, other, None, &dst)
             }
             AccessKind::Store => {
                 let mask = (operands > 2).then(|| self.operand(op, 2));
@@ -273,7 +302,10 @@ impl Lowerer<'_> {
                 }
                 let operands = self.module.dfg.operands(op).len();
                 let other = (operands > 2).then(|| self.operand(op, 2));
-                self.gather_through(op, ind.mask, other, ind.fill.as_ref())
+                let result_ty = self.ty(self.result(op, 0)).clone();
+                let dst = self.new_tensor_buf(&result_ty, "gather")?;
+                self.gather_into(op, ind.mask, other, ind.fill.as_ref(), &dst)?;
+                self.bind_buffer_result(self.result(op, 0), dst)
             }
             AccessKind::DescriptorGather | AccessKind::DescriptorLoad => self.lower_descriptor_rows(op, false),
             _ => Err(self.error(op, format!("cannot lower this read: {}", ind.reason))),
@@ -295,19 +327,18 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `tt.load` through the pointer tensor (operand 0).
-    fn gather_through(
+    /// `tt.load` through the pointer tensor (operand 0) into `dst`.
+    fn gather_into(
         &mut self,
         op: Op,
         mask: Option<Value>,
         other: Option<Value>,
         fill: Option<&Fill>,
+        dst: &BView,
     ) -> Result<(), Diagnostic> {
-        let result = self.result(op, 0);
-        let result_ty = self.ty(result).clone();
+        let result_ty = self.ty(self.result(op, 0)).clone();
         let dtype = scalar_dtype(result_ty.element())
             .ok_or_else(|| self.error(op, format!("values of type {result_ty} have no machine representation")))?;
-        let dst = self.new_tensor_buf(&result_ty, "gather")?;
         let shape = dst.shape.clone();
         let addrs = self.operand_dense(self.operand(op, 0), &shape)?;
         let mask_view = match mask {
@@ -324,13 +355,13 @@ impl Lowerer<'_> {
             count,
             addrs: flat(&addrs),
             mask: mask_view.as_ref().map(flat),
-            dst: flat(&dst),
+            dst: flat(dst),
             fill: const_fill.unwrap_or(0),
         });
         if let (Some(m), Some(o), None) = (mask, other, const_fill) {
-            self.select_with_mask(m, &dst, o, dtype)?;
+            self.select_with_mask(m, dst, o, dtype)?;
         }
-        self.bind_buffer_result(result, dst)
+        Ok(())
     }
 
     /// `tt.store` through the pointer tensor (operand 0).

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod tile;
 pub mod cli;
+pub mod driver;
 pub mod interp;
 pub mod lower;
 pub mod pass;

@@ -65,6 +65,8 @@ pub struct Lowerer<'m> {
     /// The registers of the access analysis' loop-carried slots
     /// (`Atom::Carried { arg, slot }`), created by `begin_carried`.
     carried_regs: std::collections::BTreeMap<(Value, u32), SReg>,
+    /// How many `tt.call`s are being inlined around the op being lowered.
+    inline_depth: usize,
 }
 
 /// Lowers the kernel function `func` of `module` (already cleaned up) to
@@ -85,6 +87,7 @@ pub fn lower(module: &Module, func: Op, machine: &Machine) -> Result<TileKernel,
         current_loc: None,
         current_op: None,
         carried_regs: std::collections::BTreeMap::new(),
+        inline_depth: 0,
     };
     cx.lower_entry()?;
     let body = cx.bodies.pop().unwrap_or_default();

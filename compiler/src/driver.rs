@@ -1,0 +1,220 @@
+//! The compile driver: TTIR → cleanup passes → lowering → tile-IR passes
+//! (egg fusion) → scheduling → codegen → an `isa::Module`.
+//!
+//! [`PassManager`] owns the pass lists of the two IR levels a library user
+//! can extend — TTIR (after parsing, before lowering) and tile IR (after
+//! lowering, before scheduling) — and runs the fixed stages in between.
+//! Insert your own [`Pass`] with [`PassManager::ttir_passes`] /
+//! [`PassManager::tile_passes`] (`add`, `insert_after`); docs/custom-passes.md
+//! walks through an example (examples/custom_pass.rs).
+//!
+//! [`Compiled`] keeps the text of every stage (`--emit ttir|tile|sched|asm`)
+//! and the final module (`--emit bin`).
+
+use maiac_backend::isa;
+use maiac_backend::machine::Machine;
+use maiac_ir::{Diagnostic, Module};
+
+pub use crate::pass::{IrLevel, Pass, PassContext, PassList};
+use crate::tile::TileKernel;
+
+impl IrLevel for TileKernel {
+    fn render(&self) -> String {
+        crate::tile::render(self)
+    }
+}
+
+/// What a compile keeps and prints.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Collect the IR after every pass and stage (`--print-ir-after-all`);
+    /// the dumps land in [`Compiled::dumps`].
+    pub print_ir_after_all: bool,
+}
+
+/// The stages whose output `maiac compile --emit` can print.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// TTIR after the cleanup passes.
+    Ttir,
+    /// Tile IR after lowering and the tile-IR passes.
+    Tile,
+    /// The scheduled program (registers, buffer placement, semaphores).
+    Sched,
+    /// ISA assembly text.
+    Asm,
+    /// The kernel binary.
+    Bin,
+}
+
+impl Stage {
+    pub fn parse(s: &str) -> Result<Stage, String> {
+        Ok(match s {
+            "ttir" => Stage::Ttir,
+            "tile" => Stage::Tile,
+            "sched" => Stage::Sched,
+            "asm" => Stage::Asm,
+            "bin" => Stage::Bin,
+            other => return Err(format!("--emit takes ttir, tile, sched, asm or bin, not `{other}`")),
+        })
+    }
+}
+
+/// The result of a compile: the text of each stage that ran and the module.
+#[derive(Debug)]
+pub struct Compiled {
+    /// TTIR after the cleanup passes.
+    pub ttir: String,
+    /// The final tile IR (after the tile-IR passes).
+    pub tile: TileKernel,
+    /// The scheduled program as text (empty when the compile stopped earlier).
+    pub sched: String,
+    /// The kernel module (when the compile ran to the end).
+    pub module: Option<isa::Module>,
+    /// `(pass or stage name, IR text)` after every pass, with
+    /// `print_ir_after_all`.
+    pub dumps: Vec<(String, String)>,
+    /// Names of the passes and stages that ran, in order.
+    pub ran: Vec<String>,
+}
+
+impl Compiled {
+    /// The text of `stage` (`Bin` has none: write [`Compiled::module`]).
+    pub fn text(&self, stage: Stage) -> Option<String> {
+        match stage {
+            Stage::Ttir => Some(self.ttir.clone()),
+            Stage::Tile => Some(self.tile.render()),
+            Stage::Sched => Some(self.sched.clone()),
+            Stage::Asm => self.module.as_ref().map(maiac_backend::asm::disassemble),
+            Stage::Bin => None,
+        }
+    }
+}
+
+/// The pipeline with its two extensible pass lists.
+pub struct PassManager {
+    ttir: PassList<Module>,
+    tile: PassList<TileKernel>,
+    /// The last stage to run (`Bin` by default).
+    stop_after: Stage,
+}
+
+impl PassManager {
+    /// The default pipeline for `machine`: the TTIR cleanup passes, then the
+    /// fusion passes over tile IR.
+    pub fn new(machine: &Machine) -> PassManager {
+        PassManager {
+            ttir: crate::passes::cleanup_passes(),
+            tile: default_tile_passes(machine),
+            stop_after: Stage::Bin,
+        }
+    }
+
+    /// The TTIR passes (run before lowering), to add or insert passes.
+    pub fn ttir_passes(&mut self) -> &mut PassList<Module> {
+        &mut self.ttir
+    }
+
+    /// The tile-IR passes (run after lowering, before scheduling).
+    pub fn tile_passes(&mut self) -> &mut PassList<TileKernel> {
+        &mut self.tile
+    }
+
+    /// Stops after `stage` (e.g. `Stage::Tile` to inspect the tile IR of a
+    /// kernel the scheduler cannot place yet).
+    pub fn stop_after(&mut self, stage: Stage) -> &mut Self {
+        self.stop_after = stage;
+        self
+    }
+
+    /// Compiles the kernel of `module` (the public function, or the only
+    /// one) for `machine`. The module is modified in place by the TTIR
+    /// passes.
+    pub fn compile(&mut self, module: &mut Module, machine: &Machine, opts: &CompileOptions) -> Result<Compiled, Diagnostic> {
+        let mut cx = PassContext { print_ir_after_all: opts.print_ir_after_all, ..PassContext::default() };
+        self.ttir.run(module, &mut cx)?;
+        let ttir = module.render();
+        let func = kernel_function(module)?;
+        let mut tile = crate::lower::lower(module, func, machine)?;
+        cx.ran.push("lower".to_string());
+        if cx.print_ir_after_all {
+            cx.dumps.push(("lower".to_string(), tile.render()));
+        }
+        self.tile.run(&mut tile, &mut cx)?;
+        let mut compiled = Compiled { ttir, tile, sched: String::new(), module: None, dumps: Vec::new(), ran: Vec::new() };
+        if self.stop_after > Stage::Tile {
+            let (sched, module) = schedule_and_emit(&compiled.tile, machine, &mut cx)?;
+            compiled.sched = sched;
+            compiled.module = module;
+        }
+        compiled.dumps = cx.dumps;
+        compiled.ran = cx.ran;
+        Ok(compiled)
+    }
+}
+
+/// Compiles with the default pipeline ([`PassManager::new`]).
+pub fn compile_module(module: &mut Module, machine: &Machine, opts: &CompileOptions) -> Result<Compiled, Diagnostic> {
+    PassManager::new(machine).compile(module, machine, opts)
+}
+
+/// The tile-IR passes of the default pipeline.
+fn default_tile_passes(_machine: &Machine) -> PassList<TileKernel> {
+    PassList::new()
+}
+
+/// Scheduling and code generation (the stages after the tile-IR passes).
+fn schedule_and_emit(
+    _tile: &TileKernel,
+    _machine: &Machine,
+    _cx: &mut PassContext,
+) -> Result<(String, Option<isa::Module>), Diagnostic> {
+    Ok((String::new(), None))
+}
+
+/// The function to compile: the public one (or the only one).
+pub fn kernel_function(module: &Module) -> Result<maiac_ir::Op, Diagnostic> {
+    module
+        .kernel()
+        .ok_or_else(|| Diagnostic::new("the module has no kernel function (a public tt.func)").at(&module.source_name, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fixture kernel lowers to tile IR (run with `--ignored
+    /// --nocapture` for the list; the end-to-end check is
+    /// tests/compile_fixtures.rs).
+    #[test]
+    #[ignore]
+    fn lower_every_fixture() {
+        let machine = maiac_backend::machine::resolve("maia200-like").expect("built-in machine");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut dirs: Vec<_> = ["corpus", "kernels"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join(d)).into_iter().flatten())
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        dirs.sort();
+        let (mut ok, mut failed) = (0, 0);
+        for dir in dirs {
+            let path = dir.join("kernel.ttir");
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let mut module = match maiac_ir::check::check_text(&text, &path.display().to_string()) {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            let mut pm = PassManager::new(&machine);
+            pm.stop_after(Stage::Tile);
+            match pm.compile(&mut module, &machine, &CompileOptions::default()) {
+                Ok(_) => ok += 1,
+                Err(d) => {
+                    failed += 1;
+                    eprintln!("FAIL {}: {}", dir.display(), d.render(Some(&text)).lines().next().unwrap_or(""));
+                }
+            }
+        }
+        eprintln!("lowered {ok}, failed {failed}");
+    }
+}

@@ -47,3 +47,83 @@ pub fn check_command(path: &Path) -> Result<String, String> {
         if funcs == 1 { "" } else { "s" }
     ))
 }
+
+/// Options of one `maiac compile`.
+pub struct CompileRequest<'a> {
+    pub input: &'a Path,
+    /// Where to write the output (default: the binary next to the input;
+    /// text stages print to stdout).
+    pub output: Option<&'a Path>,
+    pub machine: Option<&'a str>,
+    pub emit: crate::driver::Stage,
+    pub print_ir_after_all: bool,
+}
+
+/// What a command prints.
+#[derive(Debug, Default)]
+pub struct CommandOutput {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Reads, verifies and compiles a TTIR file; a failure is the rendered
+/// diagnostic (TTIR line:col, the source line and the Python location).
+pub fn compile_file(
+    path: &Path,
+    machine: &maiac_backend::machine::Machine,
+    opts: &crate::driver::CompileOptions,
+) -> Result<crate::driver::Compiled, String> {
+    compile_file_until(path, machine, opts, crate::driver::Stage::Bin)
+}
+
+fn compile_file_until(
+    path: &Path,
+    machine: &maiac_backend::machine::Machine,
+    opts: &crate::driver::CompileOptions,
+    stop_after: crate::driver::Stage,
+) -> Result<crate::driver::Compiled, String> {
+    let (text, name) = read_source(path)?;
+    let mut module = check_source(&text, &name)?;
+    let mut pm = crate::driver::PassManager::new(machine);
+    pm.stop_after(stop_after);
+    pm.compile(&mut module, machine, opts).map_err(|d| d.render(Some(&text)))
+}
+
+/// `maiac compile KERNEL.ttir [-o OUT] [--machine M] [--emit STAGE]
+/// [--print-ir-after-all]`.
+pub fn compile_command(req: &CompileRequest) -> Result<CommandOutput, String> {
+    use crate::driver::Stage;
+    let machine = maiac_backend::machine::resolve_or_default(req.machine).map_err(|e| format!("error: {e}\n"))?;
+    let opts = crate::driver::CompileOptions { print_ir_after_all: req.print_ir_after_all };
+    let stop_after = match req.emit {
+        Stage::Ttir | Stage::Tile => req.emit,
+        _ => Stage::Bin,
+    };
+    let compiled = compile_file_until(req.input, &machine, &opts, stop_after)?;
+    let mut out = CommandOutput::default();
+    for (pass, ir) in &compiled.dumps {
+        out.stderr += &format!("// ----- IR after {pass} -----\n{ir}\n");
+    }
+    match req.emit {
+        Stage::Bin => {
+            let module = compiled
+                .module
+                .as_ref()
+                .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
+            let path = req.output.map(Path::to_path_buf).unwrap_or_else(|| req.input.with_extension("mbin"));
+            maiac_backend::binary::write_file(&path, module)
+                .map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?;
+        }
+        stage => {
+            let text = compiled
+                .text(stage)
+                .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
+            match req.output {
+                Some(path) => std::fs::write(path, &text)
+                    .map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?,
+                None => out.stdout = text,
+            }
+        }
+    }
+    Ok(out)
+}

@@ -134,6 +134,9 @@ impl PassManager {
         let mut cx = PassContext { print_ir_after_all: opts.print_ir_after_all, ..PassContext::default() };
         self.ttir.run(module, &mut cx)?;
         let ttir = module.render();
+        if self.stop_after == Stage::Ttir {
+            return Ok(Compiled { ttir, tile: TileKernel::default(), sched: String::new(), module: None, dumps: cx.dumps, ran: cx.ran });
+        }
         let func = kernel_function(module)?;
         let mut tile = crate::lower::lower(module, func, machine)?;
         cx.ran.push("lower".to_string());

@@ -1,7 +1,7 @@
-//! `maiac run`: execute a kernel binary (`.mbin`) on the emulator under the
-//! same launch contract as `maiac interp`, and report the cycle model's
-//! statistics. (Running a `.ttir` directly arrives with the compiler's
-//! codegen.)
+//! `maiac run`: execute a kernel on the emulator under the same launch
+//! contract as `maiac interp`, and report the cycle model's statistics. The
+//! kernel is a binary (`.mbin`) or TTIR (`.ttir`, compiled in memory with
+//! the default pipeline of [`crate::driver`]).
 
 use std::path::Path;
 
@@ -75,8 +75,9 @@ pub fn stats_text(stats: &Stats) -> String {
     out
 }
 
-/// Options of one `maiac run` of a binary.
+/// Options of one `maiac run`.
 pub struct RunRequest<'a> {
+    /// A kernel binary (`.mbin`) or TTIR (`.ttir`: compiled in memory).
     pub binary: &'a Path,
     pub machine: Option<&'a str>,
     pub grid: &'a str,
@@ -86,22 +87,45 @@ pub struct RunRequest<'a> {
     pub trace: Option<&'a Path>,
 }
 
-/// Runs a `.mbin`; returns what to print on stdout.
+/// Whether a path names TTIR text rather than a binary.
+pub fn is_ttir(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "ttir" || e == "mlir")
+}
+
+/// Runs a `.mbin` or `.ttir`; returns what to print on stdout.
 pub fn run_binary_command(req: &RunRequest) -> Result<String, String> {
-    let module = maiac_backend::binary::read_file(req.binary)
-        .map_err(|e| format!("error: {}: {e}\n", req.binary.display()))?;
-    let machine_name = req.machine.unwrap_or(&module.machine.name);
-    let machine =
-        maiac_backend::machine::resolve(machine_name).map_err(|e| format!("error: {e}\n"))?;
-    let params = binary_params(&module);
+    // The launch is checked before compiling: a bad --grid or --arg is
+    // reported as such even for a kernel that does not compile.
     let spec =
         LaunchSpec::from_cli(req.grid, req.args, req.outs).map_err(|e| format!("error: {e}\n"))?;
-    let launch = bind(&params, &spec).map_err(|e| format!("error: {e}\n"))?;
+    let (module, machine) = if is_ttir(req.binary) {
+        let machine = maiac_backend::machine::resolve_or_default(req.machine)
+            .map_err(|e| format!("error: {e}\n"))?;
+        let module = crate::cli::compile_file(req.binary, &machine, &crate::driver::CompileOptions::default())?
+            .module
+            .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
+        (module, machine)
+    } else {
+        let module = maiac_backend::binary::read_file(req.binary)
+            .map_err(|e| format!("error: {}: {e}\n", req.binary.display()))?;
+        let machine_name = req.machine.unwrap_or(&module.machine.name);
+        let machine =
+            maiac_backend::machine::resolve(machine_name).map_err(|e| format!("error: {e}\n"))?;
+        (module, machine)
+    };
+    run_module(&module, &machine, &spec, req)
+}
+
+/// Runs a kernel module on the emulator, writes the `--out` buffers and the
+/// trace; returns the statistics to print.
+pub fn run_module(module: &isa::Module, machine: &maiac_backend::machine::Machine, spec: &LaunchSpec, req: &RunRequest) -> Result<String, String> {
+    let params = binary_params(module);
+    let launch = bind(&params, spec).map_err(|e| format!("error: {e}\n"))?;
     let opts = RunOptions {
         trace: req.trace.is_some(),
         ..RunOptions::default()
     };
-    let outcome = run(&module, &machine, &launch, &opts).map_err(|e| format!("error: {e}\n"))?;
+    let outcome = run(module, machine, &launch, &opts).map_err(|e| format!("error: {e}\n"))?;
     write_outputs(&launch, &outcome.buffers).map_err(|e| format!("error: {e}\n"))?;
     if let (Some(path), Some(trace)) = (req.trace, &outcome.trace) {
         std::fs::write(path, trace)

@@ -18,9 +18,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a kernel binary (.mbin) on the emulator, with the launch contract of `interp`.
+    /// Compile a TTIR kernel to a binary (or print an intermediate stage).
+    Compile {
+        /// The TTIR file.
+        kernel: PathBuf,
+        /// Where to write the output (default: KERNEL.mbin next to the input; text stages print to stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// The machine: a built-in name (`maia200-like`, `tiny`) or a TOML file.
+        #[arg(long)]
+        machine: Option<String>,
+        /// What to produce: ttir | tile | sched | asm | bin.
+        #[arg(long, default_value = "bin")]
+        emit: String,
+        /// Print the IR after every pass and stage on stderr.
+        #[arg(long)]
+        print_ir_after_all: bool,
+    },
+    /// Run a kernel (.mbin, or .ttir compiled in memory) on the emulator, with the launch contract of `interp`.
     Run {
-        /// The kernel binary.
+        /// The kernel: a binary (.mbin) or TTIR (.ttir).
         kernel: PathBuf,
         /// Launch grid: X[,Y[,Z]].
         #[arg(long)]
@@ -31,7 +48,7 @@ enum Command {
         /// Write a buffer after the run: NAME=FILE.npy.
         #[arg(long = "out", value_name = "NAME=FILE.npy")]
         outs: Vec<String>,
-        /// The machine (default: the one the binary was built for).
+        /// The machine (default: the one the binary was built for; for .ttir the default machine).
         #[arg(long)]
         machine: Option<String>,
         /// Print cycle-model statistics: text or json (json: one object on stdout).
@@ -115,6 +132,26 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Compile {
+            kernel,
+            output,
+            machine,
+            emit,
+            print_ir_after_all,
+        } => match maiac_compiler::driver::Stage::parse(&emit) {
+            Err(e) => Err(format!("error: {e}\n")),
+            Ok(emit) => maiac_compiler::cli::compile_command(&maiac_compiler::cli::CompileRequest {
+                input: &kernel,
+                output: output.as_deref(),
+                machine: machine.as_deref(),
+                emit,
+                print_ir_after_all,
+            })
+            .map(|out| {
+                eprint!("{}", out.stderr);
+                print!("{}", out.stdout);
+            }),
+        },
         Command::Run {
             kernel,
             grid,

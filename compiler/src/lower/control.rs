@@ -333,11 +333,14 @@ impl Lowerer<'_> {
             .regions
             .first()
             .ok_or_else(|| self.error(op, format!("@{callee} has no body")))?;
-        let blocks = self.module.layout.blocks(region);
-        if blocks.len() != 1 {
-            return Err(self.error(op, format!("@{callee} has {} blocks: unstructured control flow cannot be lowered", blocks.len())));
-        }
-        let entry = blocks[0];
+        // Triton leaves unreachable blocks after the entry's `tt.return`;
+        // only a body that branches (checked at its terminator) is refused.
+        let entry = *self
+            .module
+            .layout
+            .blocks(region)
+            .first()
+            .ok_or_else(|| self.error(op, format!("@{callee} has no body")))?;
         let params = self.module.dfg.blocks[entry].args.clone();
         let args: Vec<Value> = self.module.dfg.operands(op).to_vec();
         if params.len() != args.len() {

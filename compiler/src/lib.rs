@@ -15,3 +15,5 @@ pub mod pass;
 pub mod passes;
 pub mod quantize;
 pub mod run;
+pub mod sched;
+pub mod codegen;

@@ -1,0 +1,147 @@
+//! Synchronisation: semaphore waits derived from the bytes each instruction
+//! reads and writes.
+//!
+//! Scheme (docs/isa.md "Execution model", "Semaphores"):
+//!
+//! - one tile semaphore per engine (`t0` DMA, `t1` TTU, `t2` TVP); every
+//!   engine instruction signals its engine's semaphore on completion, so
+//!   after `n` completions the semaphore is `n`;
+//! - the CP keeps an issue counter per engine in a reserved register
+//!   (`regalloc::COUNTERS`), incremented right after each dispatch;
+//! - a [`Scoreboard`] remembers, per byte range, the engine accesses since
+//!   the last flush with the engine's static issue number. An instruction
+//!   waits for the last writers of what it reads and for the writers and
+//!   readers of what it writes — on other engines only, since one engine
+//!   runs its queue in order — as `wait=[tE >= rcE - k]`, `k` being the
+//!   number of instructions issued on `E` after the producer (known
+//!   statically because the scoreboard restarts at every control-flow
+//!   boundary). CP scalar loads and stores wait the same way; the CP never
+//!   needs to be waited for, since it dispatches in program order after its
+//!   own accesses.
+//! - at control-flow boundaries (before a loop, at the end of a loop body,
+//!   before a branch, at the end of each branch) [`Scoreboard::flush`]
+//!   waits for every engine with outstanding work and clears the board.
+//!
+//! Buffers the allocator reuses for different values are covered because
+//! the board works on byte ranges, not on buffer identities.
+
+use maiac_backend::isa::{Engine, Operand, SemRef, Space, Sync};
+
+use crate::sched::regalloc::COUNTERS;
+
+/// A byte range of one memory.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub space: Space,
+    pub lo: i128,
+    pub hi: i128,
+}
+
+impl Range {
+    fn overlaps(&self, other: &Range) -> bool {
+        self.space == other.space && self.lo < other.hi && other.lo < self.hi
+    }
+}
+
+/// The index of an asynchronous engine (DMA, TTU, TVP).
+fn slot(engine: Engine) -> Option<usize> {
+    match engine {
+        Engine::Cp => None,
+        Engine::Dma => Some(0),
+        Engine::Ttu => Some(1),
+        Engine::Tvp => Some(2),
+    }
+}
+
+/// The semaphore an engine signals.
+pub fn semaphore(engine: Engine) -> Option<SemRef> {
+    slot(engine).map(|s| SemRef::tile(s as u16))
+}
+
+#[derive(Clone, Debug)]
+struct Access {
+    range: Range,
+    engine: usize,
+    /// The engine's issue number (1-based, since the last flush).
+    seq: u32,
+    write: bool,
+}
+
+/// Engine accesses since the last flush.
+#[derive(Clone, Debug, Default)]
+pub struct Scoreboard {
+    accesses: Vec<Access>,
+    /// Instructions issued per engine since the last flush.
+    issued: [u32; 3],
+    /// `known[e][x]`: engine `e` (or the CP, index 3) already waited for
+    /// engine `x`'s instruction number `known[e][x]`; the engine runs in
+    /// order, so later instructions need not wait again.
+    known: [[u32; 3]; 4],
+}
+
+impl Scoreboard {
+    /// The waits (and signal) an instruction of `engine` accessing `reads`
+    /// and `writes` needs.
+    pub fn acquire(&mut self, engine: Engine, reads: &[Range], writes: &[Range]) -> Sync {
+        let me = slot(engine);
+        let mut need = [0u32; 3];
+        for a in &self.accesses {
+            if Some(a.engine) == me {
+                continue;
+            }
+            let conflict = writes.iter().any(|w| w.overlaps(&a.range))
+                || a.write && reads.iter().any(|r| r.overlaps(&a.range));
+            if conflict {
+                need[a.engine] = need[a.engine].max(a.seq);
+            }
+        }
+        let known = &mut self.known[me.unwrap_or(3)];
+        let mut sync = Sync::none();
+        for (x, &seq) in need.iter().enumerate() {
+            if seq == 0 || seq <= known[x] {
+                continue;
+            }
+            known[x] = seq;
+            let behind = i64::from(self.issued[x] - seq);
+            sync = sync.wait(SemRef::tile(x as u16), Operand::reg_plus(COUNTERS[x], -behind));
+        }
+        if let Some(sem) = semaphore(engine) {
+            sync = sync.signal(sem);
+        }
+        sync
+    }
+
+    /// Records a dispatched engine instruction (CP accesses are ordered by
+    /// program order and need no record).
+    pub fn record(&mut self, engine: Engine, reads: &[Range], writes: &[Range]) {
+        let Some(e) = slot(engine) else { return };
+        self.issued[e] += 1;
+        let seq = self.issued[e];
+        // A write supersedes older accesses it covers entirely on the same
+        // engine; keeping the board short keeps acquire cheap.
+        for w in writes {
+            self.accesses
+                .retain(|a| !(a.engine == e && a.range.space == w.space && w.lo <= a.range.lo && a.range.hi <= w.hi));
+        }
+        for (list, write) in [(reads, false), (writes, true)] {
+            for &range in list {
+                self.accesses.push(Access { range, engine: e, seq, write });
+            }
+        }
+    }
+
+    /// The waits of a flush (`None` when nothing is outstanding); clears
+    /// the board.
+    pub fn flush(&mut self) -> Option<Sync> {
+        let mut sync = Sync::none();
+        for (x, &n) in self.issued.iter().enumerate() {
+            // Engine x's instructions up to `known` are already complete
+            // from the CP's point of view only if the CP waited for them.
+            if n > 0 && self.known[3][x] < n {
+                sync = sync.wait(SemRef::tile(x as u16), Operand::reg(COUNTERS[x]));
+            }
+        }
+        *self = Scoreboard::default();
+        (!sync.waits.is_empty()).then_some(sync)
+    }
+}

@@ -9,6 +9,7 @@ pub mod access;
 pub mod tile;
 pub mod cli;
 pub mod driver;
+pub mod fuse;
 pub mod interp;
 pub mod lower;
 pub mod pass;

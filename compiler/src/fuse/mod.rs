@@ -1,0 +1,59 @@
+//! Fusion and tiling over the tile IR, driven by e-graphs (`egg`).
+//!
+//! [`passes`] returns the tile-IR pass list the driver runs between lowering
+//! and scheduling:
+//!
+//! 1. [`dce::TileDce`] (`tile-dce`) deletes ops whose results nobody reads
+//!    (the lowering materialises pointer tensors that strided DMA never
+//!    looks at);
+//! 2. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
+//!    chains of TVP `map`s into one `map` whose micro-program is extracted
+//!    from an e-graph with a cost function computed from the machine model;
+//! 3. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//!    chosen by e-graph extraction under the machine's accumulator/TSRAM
+//!    capacities and TTU rates.
+//!
+//! Every pass preserves the kernel's results bit for bit: only rewrites that
+//! hold for every input bit pattern are applied (no float reassociation),
+//! and splitting a matmul's K into consecutive accumulating chunks is exact
+//! because the TTU accumulates sequentially in K.
+//!
+//! The e-graph runners are bounded (node, iteration and time limits) so a
+//! compile never hangs; the node and iteration limits are reached long
+//! before the time limit, which keeps the output deterministic.
+
+pub mod dce;
+pub mod elementwise;
+pub mod lang;
+pub mod tiling;
+mod walk;
+
+
+use maiac_backend::machine::Machine;
+
+use crate::pass::PassList;
+use crate::tile::TileKernel;
+
+pub use dce::TileDce;
+pub use elementwise::{EggFusion, EggLimits};
+pub use tiling::TtuTiling;
+
+/// The fusion and tiling passes for `machine`, in pipeline order.
+pub fn passes(machine: &Machine) -> PassList<TileKernel> {
+    let mut list = PassList::new();
+    list.add(TileDce)
+        .add(EggFusion::new(machine.clone()))
+        .add(TtuTiling::new(machine.clone()));
+    list
+}
+
+/// Tile IR as a pass-manager level. (Lives here until the driver owns it;
+/// it only renders the kernel.)
+impl crate::pass::IrLevel for TileKernel {
+    fn render(&self) -> String {
+        crate::tile::render(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,736 @@
+//! Tests of the fusion and tiling passes on hand-built tile kernels, the
+//! bit-exactness of every rewrite rule, a property test of map-chain fusion,
+//! machine-dependent tiling and the bounded runner.
+
+use std::collections::BTreeMap;
+
+use maiac_backend::isa::{DType, LaneInstr, LaneOp, LaneSrc, MicroProgram};
+use maiac_backend::machine::{resolve, Machine};
+use proptest::prelude::*;
+
+use super::elementwise::{EggFusion, EggLimits};
+use super::lang::{simplify_rule_texts, Lane};
+use super::tiling::{choose_tile, split_matmul, MatmulShape};
+use super::{passes, TileDce, TtuTiling};
+use crate::pass::{Pass, PassContext};
+use crate::tile::{self, BView, Buf, BufSpace, SOp, TDim, TInput, TMat, TOp, TOpKind, TileKernel};
+
+fn machine() -> Machine {
+    resolve("maia200-like").expect("the default machine")
+}
+
+fn lane(op: &str) -> LaneOp {
+    LaneOp::parse(op).expect("a lane op mnemonic")
+}
+
+fn instr(op: &str, args: Vec<LaneSrc>) -> LaneInstr {
+    LaneInstr { op: lane(op), args }
+}
+
+fn imm(ty: DType, bits: u64) -> LaneSrc {
+    LaneSrc::Imm { ty, bits }
+}
+
+fn op(kind: TOpKind) -> TOp {
+    TOp { kind, loc: None }
+}
+
+fn whole(kernel: &TileKernel, buf: Buf) -> BView {
+    BView::whole(buf, &kernel.bufs[buf].shape)
+}
+
+/// A one-instruction map `out = op(ins…)`.
+fn map1(kernel: &TileKernel, code: &str, ins: &[Buf], extra: Vec<LaneSrc>, out: Buf) -> TOp {
+    let types: Vec<DType> = ins.iter().map(|&b| kernel.bufs[b].dtype).collect();
+    let mut args: Vec<LaneSrc> = (0..ins.len() as u16).map(LaneSrc::Input).collect();
+    args.extend(extra);
+    op(TOpKind::Map {
+        micro: MicroProgram {
+            inputs: types,
+            body: vec![instr(code, args)],
+            outputs: vec![LaneSrc::Value(0)],
+        },
+        inputs: ins.iter().map(|&b| TInput::View(whole(kernel, b))).collect(),
+        outputs: vec![whole(kernel, out)],
+    })
+}
+
+fn store(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
+    let data = &kernel.bufs[buf];
+    op(TOpKind::DmaStore {
+        dtype: data.dtype,
+        src: whole(kernel, buf),
+        hbm,
+        dims: vec![TDim { extent: data.shape[0], hbm_stride: SOp::Imm(1), valid: None }],
+    })
+}
+
+fn load(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
+    let data = &kernel.bufs[buf];
+    op(TOpKind::DmaLoad {
+        dtype: data.dtype,
+        hbm,
+        dims: vec![TDim { extent: data.shape[0], hbm_stride: SOp::Imm(1), valid: None }],
+        dst: whole(kernel, buf),
+        fill: None,
+    })
+}
+
+fn run_pass(pass: &mut impl Pass<TileKernel>, kernel: &mut TileKernel) {
+    pass.run(kernel, &mut PassContext::default()).expect("the pass succeeds");
+}
+
+fn count_ops(body: &[TOp], pred: &dyn Fn(&TOpKind) -> bool) -> usize {
+    let mut n = 0;
+    super::walk::for_each_op(body, &mut |op| n += usize::from(pred(&op.kind)));
+    n
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation of map-only kernels, lane by lane (`MicroProgram::eval`).
+
+type Memory = BTreeMap<Buf, Vec<u64>>;
+
+fn element(view: &BView, idx: &[u32]) -> usize {
+    let e = view.offset + idx.iter().zip(&view.strides).map(|(&i, &s)| i64::from(i) * s).sum::<i64>();
+    e as usize
+}
+
+fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
+    let mut all = vec![vec![]];
+    for &d in shape {
+        all = all.into_iter().flat_map(|p| (0..d).map(move |i| [p.clone(), vec![i]].concat())).collect();
+    }
+    all
+}
+
+/// Runs the maps and matmuls (f32 operands) of a straight-line body.
+fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
+    for top in &kernel.body {
+        match &top.kind {
+            TOpKind::Map { micro, inputs, outputs } => {
+                let lanes = indices(&outputs[0].shape);
+                let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
+                let mut values = Vec::new();
+                for (lane_idx, idx) in lanes.iter().enumerate() {
+                    let args: Vec<u64> = inputs
+                        .iter()
+                        .zip(&micro.inputs)
+                        .map(|(input, ty)| match input {
+                            TInput::View(v) => memory[&v.buf][element(v, idx)],
+                            TInput::Scalar(SOp::Imm(x)) => (*x as u64) & ty.value_mask(),
+                            TInput::Scalar(SOp::Reg(_)) => 0,
+                        })
+                        .collect();
+                    micro.eval(&args, &mut values, &mut results[lane_idx]);
+                }
+                // All inputs are read before any output is written.
+                for (idx, res) in lanes.iter().zip(results) {
+                    for (out, bits) in outputs.iter().zip(res) {
+                        let e = element(out, idx);
+                        memory.get_mut(&out.buf).expect("allocated")[e] = bits;
+                    }
+                }
+            }
+            TOpKind::Matmul { m, n, k, a, b, out, accumulate } => {
+                let get = |mat: &TMat, r: u32, c: u32| {
+                    let (r, c) = if mat.transposed { (c, r) } else { (r, c) };
+                    f32::from_bits(memory[&mat.view.buf][element(&mat.view, &[r, c])] as u32)
+                };
+                let mut updates = Vec::new();
+                for i in 0..*m {
+                    for j in 0..*n {
+                        let e = element(out, &[i, j]);
+                        let mut acc = if *accumulate { f32::from_bits(memory[&out.buf][e] as u32) } else { 0.0 };
+                        for kk in 0..*k {
+                            acc += get(a, i, kk) * get(b, kk, j);
+                        }
+                        updates.push((e, u64::from(acc.to_bits())));
+                    }
+                }
+                let dst = memory.get_mut(&out.buf).expect("allocated");
+                for (e, bits) in updates {
+                    dst[e] = bits;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fresh_memory(kernel: &TileKernel, seed: u64) -> Memory {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    kernel
+        .bufs
+        .iter()
+        .map(|(buf, data)| {
+            let values = (0..data.num_elements())
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let bits = match data.dtype {
+                        // Small finite floats keep arithmetic interesting.
+                        DType::F32 => u64::from(((state % 2000) as f32 / 64.0 - 15.0).to_bits()),
+                        _ => state,
+                    };
+                    bits & data.dtype.value_mask()
+                })
+                .collect();
+            (buf, values)
+        })
+        .collect()
+}
+
+/// Bits of every buffer a DMA store reads, after running `kernel`.
+fn observed(kernel: &TileKernel, seed: u64) -> Vec<(Buf, Vec<u64>)> {
+    let mut memory = fresh_memory(kernel, seed);
+    eval_body(kernel, &mut memory);
+    let mut stored: Vec<Buf> = Vec::new();
+    super::walk::for_each_op(&kernel.body, &mut |op| {
+        if let TOpKind::DmaStore { src, .. } = &op.kind {
+            stored.push(src.buf);
+        }
+    });
+    stored.into_iter().map(|b| (b, memory[&b].clone())).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Tile DCE.
+
+/// The lowering's typical waste: an address tensor (iota + addptr map)
+/// next to a strided DMA that does not need it.
+fn kernel_with_dead_address_tensor() -> TileKernel {
+    let mut k = TileKernel { name: "dce".into(), ..Default::default() };
+    let ptr = k.new_sreg(64, "x_ptr");
+    let out_ptr = k.new_sreg(64, "out_ptr");
+    let offsets = k.new_buf(DType::I32, &[64], BufSpace::Tsram, "offsets");
+    let addrs = k.new_buf(DType::I64, &[64], BufSpace::Tsram, "addrs");
+    let x = k.new_buf(DType::F32, &[64], BufSpace::Tsram, "x");
+    let y = k.new_buf(DType::F32, &[64], BufSpace::Tsram, "y");
+    let dead_reg = k.new_sreg(64, "unused");
+    k.body = vec![
+        op(TOpKind::Arg { dst: ptr, index: 0 }),
+        op(TOpKind::Arg { dst: out_ptr, index: 1 }),
+        op(TOpKind::Alu { op: maiac_backend::isa::AluOp::Add, dst: dead_reg, a: SOp::Reg(ptr), b: SOp::Imm(4) }),
+        op(TOpKind::Iota { dst: whole(&k, offsets), start: SOp::Imm(0), axis: 0 }),
+        op(TOpKind::Map {
+            micro: MicroProgram {
+                inputs: vec![DType::I64, DType::I32],
+                body: vec![instr("addptr.i32.x4", vec![LaneSrc::Input(0), LaneSrc::Input(1)])],
+                outputs: vec![LaneSrc::Value(0)],
+            },
+            inputs: vec![TInput::Scalar(SOp::Reg(ptr)), TInput::View(whole(&k, offsets))],
+            outputs: vec![whole(&k, addrs)],
+        }),
+        load(&k, x, SOp::Reg(ptr)),
+        map1(&k, "exp.f32", &[x], vec![], y),
+        store(&k, y, SOp::Reg(out_ptr)),
+    ];
+    k
+}
+
+#[test]
+fn dce_removes_unused_address_tensors() {
+    let mut k = kernel_with_dead_address_tensor();
+    let before = tile::render(&k);
+    run_pass(&mut TileDce, &mut k);
+    let after = tile::render(&k);
+    insta::assert_snapshot!("dce_before", before);
+    insta::assert_snapshot!("dce_after", after);
+    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Iota { .. })), 0);
+    assert_eq!(k.body.len(), 5, "{after}");
+}
+
+#[test]
+fn dce_keeps_loop_carried_buffers_and_registers() {
+    let mut k = TileKernel { name: "carried".into(), ..Default::default() };
+    let out_ptr = k.new_sreg(64, "out_ptr");
+    let iv = k.new_sreg(32, "i");
+    let sum = k.new_sreg(64, "sum");
+    let next = k.new_sreg(64, "next");
+    let acc = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "acc");
+    let tmp = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "tmp");
+    let dead = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "dead");
+    let result = k.new_buf(DType::I64, &[1], BufSpace::Tsram, "result");
+    k.body = vec![
+        op(TOpKind::Arg { dst: out_ptr, index: 0 }),
+        op(TOpKind::Mov { dst: sum, src: SOp::Imm(0) }),
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(4),
+            step: SOp::Imm(1),
+            body: vec![
+                // Reads last iteration's `acc` and `sum`, overwritten below.
+                map1(&k, "addf.f32", &[acc, acc], vec![], tmp),
+                map1(&k, "mulf.f32", &[acc, acc], vec![], dead),
+                op(TOpKind::Alu { op: maiac_backend::isa::AluOp::Add, dst: next, a: SOp::Reg(sum), b: SOp::Reg(iv) }),
+                op(TOpKind::Mov { dst: sum, src: SOp::Reg(next) }),
+                op(TOpKind::Copy { src: whole(&k, tmp), dst: whole(&k, acc) }),
+            ],
+        }),
+        op(TOpKind::StoreScalar { src: SOp::Reg(sum), dst: whole(&k, result), bytes: 8 }),
+        store(&k, result, SOp::Reg(out_ptr)),
+        store(&k, acc, SOp::Reg(out_ptr)),
+    ];
+    run_pass(&mut TileDce, &mut k);
+    let text = tile::render(&k);
+    insta::assert_snapshot!("dce_loop_carried", text);
+    let TOpKind::For { body, .. } = &k.body[2].kind else { panic!("the loop stays: {text}") };
+    // Only the `dead` map goes: the register chain and the acc copy are carried.
+    assert_eq!(body.len(), 4, "{text}");
+    assert_eq!(k.body.len(), 6, "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise fusion.
+
+/// `out = exp(x·y + z)` as three maps, plus an unrelated load between them.
+fn chain_kernel() -> TileKernel {
+    let mut k = TileKernel { name: "chain".into(), ..Default::default() };
+    let [px, pw, po] = [0, 1, 2].map(|i| {
+        let r = k.new_sreg(64, format!("p{i}"));
+        (r, i)
+    });
+    let bufs: Vec<Buf> = ["x", "y", "z", "t", "u", "out", "w"]
+        .iter()
+        .map(|n| k.new_buf(DType::F32, &[32], BufSpace::Tsram, *n))
+        .collect();
+    let [x, y, z, t, u, out, w] = bufs[..] else { unreachable!() };
+    k.body = vec![
+        op(TOpKind::Arg { dst: px.0, index: px.1 }),
+        op(TOpKind::Arg { dst: pw.0, index: pw.1 }),
+        op(TOpKind::Arg { dst: po.0, index: po.1 }),
+        load(&k, x, SOp::Reg(px.0)),
+        map1(&k, "mulf.f32", &[x, y], vec![], t),
+        load(&k, w, SOp::Reg(pw.0)),
+        map1(&k, "addf.f32", &[t, z], vec![], u),
+        map1(&k, "exp.f32", &[u], vec![], out),
+        store(&k, out, SOp::Reg(po.0)),
+        store(&k, w, SOp::Reg(po.0)),
+    ];
+    k
+}
+
+#[test]
+fn fuses_a_chain_into_one_map() {
+    let mut k = chain_kernel();
+    let reference = observed(&k, 7);
+    let before = tile::render(&k);
+    let mut pass = EggFusion::new(machine());
+    run_pass(&mut pass, &mut k);
+    let after = tile::render(&k);
+    insta::assert_snapshot!("fusion_before", before);
+    insta::assert_snapshot!("fusion_after", after);
+    assert_eq!(pass.fused_groups, 1);
+    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })), 1, "{after}");
+    let TOpKind::Map { micro, inputs, outputs } = &k.body[5].kind else { panic!("{after}") };
+    assert_eq!((micro.body.len(), inputs.len(), outputs.len()), (3, 3, 1));
+    assert_eq!(observed(&k, 7), reference);
+}
+
+#[test]
+fn intermediates_read_elsewhere_stay_outputs() {
+    let mut k = chain_kernel();
+    // Store the intermediate `u` too: it must still be written.
+    let u = Buf::from_u32(4);
+    let po = crate::tile::SReg::from_u32(2);
+    k.body.push(store(&k, u, SOp::Reg(po)));
+    let reference = observed(&k, 3);
+    run_pass(&mut EggFusion::new(machine()), &mut k);
+    let text = tile::render(&k);
+    let maps: Vec<&TOpKind> = k.body.iter().map(|o| &o.kind).filter(|o| matches!(o, TOpKind::Map { .. })).collect();
+    assert_eq!(maps.len(), 1, "{text}");
+    let TOpKind::Map { outputs, .. } = maps[0] else { unreachable!() };
+    assert_eq!(outputs.iter().map(|o| o.buf).collect::<Vec<_>>(), vec![u, Buf::from_u32(5)], "{text}");
+    assert_eq!(observed(&k, 3), reference);
+}
+
+#[test]
+fn does_not_move_a_map_past_a_conflicting_op() {
+    let mut k = chain_kernel();
+    // Overwrite the producer's input `y` between producer and consumer: the
+    // producer cannot move down to the consumer.
+    let y = Buf::from_u32(1);
+    let z = Buf::from_u32(2);
+    k.body.insert(5, op(TOpKind::Copy { src: whole(&k, z), dst: whole(&k, y) }));
+    let reference = observed(&k, 5);
+    run_pass(&mut EggFusion::new(machine()), &mut k);
+    let text = tile::render(&k);
+    // The mul stays; add and exp fuse.
+    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })), 2, "{text}");
+    assert_eq!(observed(&k, 5), reference);
+}
+
+#[test]
+fn loop_carried_intermediates_are_kept() {
+    let mut k = TileKernel { name: "loop".into(), ..Default::default() };
+    let po = k.new_sreg(64, "out");
+    let iv = k.new_sreg(32, "i");
+    let acc = k.new_buf(DType::F32, &[8], BufSpace::Tsram, "acc");
+    let t = k.new_buf(DType::F32, &[8], BufSpace::Tsram, "t");
+    k.body = vec![
+        op(TOpKind::Arg { dst: po, index: 0 }),
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(3),
+            step: SOp::Imm(1),
+            body: vec![
+                map1(&k, "addf.f32", &[acc, acc], vec![], t),
+                map1(&k, "mulf.f32", &[t, t], vec![], acc),
+            ],
+        }),
+        store(&k, acc, SOp::Reg(po)),
+    ];
+    run_pass(&mut EggFusion::new(machine()), &mut k);
+    let text = tile::render(&k);
+    let TOpKind::For { body, .. } = &k.body[1].kind else { panic!("{text}") };
+    assert_eq!(body.len(), 1, "{text}");
+    // `acc` is written by the fused map (carried to the next iteration and
+    // stored after the loop); `t` is gone.
+    let TOpKind::Map { outputs, micro, .. } = &body[0].kind else { panic!("{text}") };
+    assert_eq!(outputs.len(), 1, "{text}");
+    assert_eq!(outputs[0].buf, acc);
+    assert_eq!(micro.body.len(), 2);
+}
+
+#[test]
+fn simplifications_apply_inside_a_fused_group() {
+    let mut k = TileKernel { name: "simplify".into(), ..Default::default() };
+    let po = k.new_sreg(64, "out");
+    let a = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "a");
+    let b = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "b");
+    let c = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "c");
+    let d = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "d");
+    let ones = imm(DType::I32, 0xffff_ffff);
+    k.body = vec![
+        op(TOpKind::Arg { dst: po, index: 0 }),
+        map1(&k, "xor.i32", &[a], vec![ones], b),
+        map1(&k, "xor.i32", &[b], vec![ones], c),
+        map1(&k, "mul.i32", &[c], vec![imm(DType::I32, 1)], d),
+        store(&k, d, SOp::Reg(po)),
+    ];
+    let reference = observed(&k, 11);
+    run_pass(&mut EggFusion::new(machine()), &mut k);
+    let text = tile::render(&k);
+    insta::assert_snapshot!("fusion_simplified", text);
+    let TOpKind::Map { micro, .. } = &k.body[1].kind else { panic!("{text}") };
+    // not(not(a)) · 1 = a: nothing left to compute.
+    assert!(micro.body.is_empty(), "{text}");
+    assert_eq!(observed(&k, 11), reference);
+}
+
+#[test]
+fn fusion_is_deterministic() {
+    let mut a = chain_kernel();
+    let mut b = chain_kernel();
+    for k in [&mut a, &mut b] {
+        let mut cx = PassContext::default();
+        passes(&machine()).run(k, &mut cx).unwrap();
+    }
+    assert_eq!(tile::render(&a), tile::render(&b));
+}
+
+/// A chain of `len` one-instruction integer maps.
+fn long_chain(len: usize) -> TileKernel {
+    let mut k = TileKernel { name: "long".into(), ..Default::default() };
+    let po = k.new_sreg(64, "out");
+    let mut prev = k.new_buf(DType::I32, &[4], BufSpace::Tsram, "x0");
+    k.body.push(op(TOpKind::Arg { dst: po, index: 0 }));
+    for i in 0..len {
+        let next = k.new_buf(DType::I32, &[4], BufSpace::Tsram, format!("x{}", i + 1));
+        let code = ["add.i32", "mul.i32", "xor.i32"][i % 3];
+        k.body.push(map1(&k, code, &[prev], vec![imm(DType::I32, (i as u64 % 5) + 1)], next));
+        prev = next;
+    }
+    k.body.push(store(&k, prev, SOp::Reg(po)));
+    k
+}
+
+#[test]
+fn huge_chains_respect_limits_and_stay_exact() {
+    let original = long_chain(1500);
+    let reference = observed(&original, 1);
+    // Tiny limits: the runner stops early; whatever it fused is still exact.
+    for limits in [
+        EggLimits { node_limit: 50, iter_limit: 1, time_limit: std::time::Duration::from_secs(1) },
+        EggLimits::default(),
+    ] {
+        let mut k = original.clone();
+        let mut pass = EggFusion::new(machine()).with_limits(limits);
+        run_pass(&mut pass, &mut k);
+        let mut again = original.clone();
+        run_pass(&mut EggFusion::new(machine()).with_limits(limits), &mut again);
+        assert_eq!(tile::render(&k), tile::render(&again), "deterministic under {limits:?}");
+        super::walk::for_each_op(&k.body, &mut |o| {
+            if let TOpKind::Map { micro, .. } = &o.kind {
+                micro.check().expect("every fused program fits the micro-program limits");
+            }
+        });
+        assert_eq!(observed(&k, 1), reference, "{limits:?}");
+    }
+    // With the default limits the 1500 maps become two programs (1024 max).
+    let mut k = original.clone();
+    run_pass(&mut EggFusion::new(machine()), &mut k);
+    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })), 2);
+}
+
+// ---------------------------------------------------------------------------
+// Rewrite rules are bit-exact.
+
+/// Evaluates a rule pattern on concrete bits for its variables.
+fn eval_pattern(pattern: &egg::Pattern<Lane>, env: &BTreeMap<egg::Var, u64>) -> (u64, Option<DType>) {
+    let mut values: Vec<(u64, Option<DType>)> = Vec::new();
+    for node in pattern.ast.as_ref() {
+        let value = match node {
+            egg::ENodeOrVar::Var(v) => (env[v], None),
+            egg::ENodeOrVar::ENode(Lane::Imm(i)) => (i.bits, Some(i.ty)),
+            egg::ENodeOrVar::ENode(Lane::Op(op, args)) => {
+                let args: Vec<u64> = args.iter().map(|a| values[usize::from(*a)].0).collect();
+                (op.0.eval(&args), op.0.result_type())
+            }
+            egg::ENodeOrVar::ENode(other) => panic!("unexpected node in a rule: {other}"),
+        };
+        values.push(value);
+    }
+    *values.last().expect("patterns are not empty")
+}
+
+#[test]
+fn every_simplification_rule_is_bit_exact() {
+    let mut samples: Vec<u64> = (0..=0xffffu64).collect();
+    let specials = [
+        0x8000_0000u64, 0x7fff_ffff, 0xffff_ffff, 0x7f80_0000, 0xff80_0000, 0x7fc0_0001, 0xffc0_1234,
+        0x3f80_0000, 0x8000_0000_0000_0000, 0x7ff8_0000_0000_0001, 0xffff_ffff_ffff_ffff, 0x1234_5678_9abc_def0,
+    ];
+    samples.extend(specials);
+    for (name, lhs, rhs) in simplify_rule_texts() {
+        let lhs: egg::Pattern<Lane> = lhs.parse().unwrap();
+        let rhs: egg::Pattern<Lane> = rhs.parse().unwrap();
+        let vars = lhs.vars();
+        let cases: Vec<BTreeMap<egg::Var, u64>> = match vars.len() {
+            1 => samples.iter().map(|&s| BTreeMap::from([(vars[0], s)])).collect(),
+            _ => {
+                let few: Vec<u64> = (0..64u64).chain(specials).chain([0xff, 0x80, 0x7f, 0xffff, 0x8000]).collect();
+                let mut cases = Vec::new();
+                for &a in &few {
+                    for &b in &few {
+                        for &c in &[0u64, 1] {
+                            let vals = [c, a, b];
+                            let env = vars.iter().enumerate().map(|(i, &v)| (v, vals[(i + 3 - vars.len()) % 3])).collect();
+                            cases.push(env);
+                        }
+                    }
+                }
+                cases
+            }
+        };
+        for env in cases {
+            let (l, ty) = eval_pattern(&lhs, &env);
+            let (r, _) = eval_pattern(&rhs, &env);
+            let mask = ty.expect("rules are rooted at an op").value_mask();
+            assert_eq!(l & mask, r & mask, "rule {name} on {env:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Property: random map chains fuse to the same bits.
+
+#[derive(Clone, Debug)]
+enum Step {
+    Int(&'static str, usize, usize),
+    Float(&'static str, usize, usize),
+    IntImm(&'static str, usize, u64),
+    NotNot(usize),
+    SelectSame(usize, usize),
+    ExtTrunc(usize),
+    IntToFloat(usize),
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    let idx = 0usize..64;
+    prop_oneof![
+        (prop::sample::select(vec!["add.i32", "mul.i32", "xor.i32", "sub.i32", "maxs.i32"]), idx.clone(), idx.clone())
+            .prop_map(|(o, a, b)| Step::Int(o, a, b)),
+        (prop::sample::select(vec!["addf.f32", "mulf.f32", "subf.f32", "maxnumf.f32"]), idx.clone(), idx.clone())
+            .prop_map(|(o, a, b)| Step::Float(o, a, b)),
+        (prop::sample::select(vec!["add.i32", "mul.i32", "shl.i32"]), idx.clone(), prop::sample::select(vec![0u64, 1, 3]))
+            .prop_map(|(o, a, c)| Step::IntImm(o, a, c)),
+        idx.clone().prop_map(Step::NotNot),
+        (idx.clone(), idx.clone()).prop_map(|(a, c)| Step::SelectSame(a, c)),
+        idx.clone().prop_map(Step::ExtTrunc),
+        idx.prop_map(Step::IntToFloat),
+    ]
+}
+
+/// Builds a kernel from steps over two i32 and two f32 input buffers; every
+/// step is one map, some results are stored.
+fn chain_from_steps(steps: &[Step], stored: &[bool]) -> TileKernel {
+    let mut k = TileKernel { name: "prop".into(), ..Default::default() };
+    let po = k.new_sreg(64, "out");
+    k.body.push(op(TOpKind::Arg { dst: po, index: 0 }));
+    let mut ints: Vec<Buf> = (0..2).map(|i| k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("i{i}"))).collect();
+    let mut floats: Vec<Buf> = (0..2).map(|i| k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("f{i}"))).collect();
+    for (n, step) in steps.iter().enumerate() {
+        let pick = |v: &[Buf], i: usize| v[i % v.len()];
+        let (micro_op, out_ty): (TOp, DType) = match *step {
+            Step::Int(o, a, b) => {
+                let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
+                (map1(&k, o, &[pick(&ints, a), pick(&ints, b)], vec![], out), DType::I32)
+            }
+            Step::Float(o, a, b) => {
+                let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
+                (map1(&k, o, &[pick(&floats, a), pick(&floats, b)], vec![], out), DType::F32)
+            }
+            Step::IntImm(o, a, c) => {
+                let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
+                (map1(&k, o, &[pick(&ints, a)], vec![imm(DType::I32, c)], out), DType::I32)
+            }
+            Step::NotNot(a) => {
+                let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
+                let ones = imm(DType::I32, 0xffff_ffff);
+                let micro = MicroProgram {
+                    inputs: vec![DType::I32],
+                    body: vec![
+                        instr("xor.i32", vec![LaneSrc::Input(0), ones]),
+                        instr("xor.i32", vec![LaneSrc::Value(0), ones]),
+                    ],
+                    outputs: vec![LaneSrc::Value(1)],
+                };
+                let input = TInput::View(whole(&k, pick(&ints, a)));
+                (op(TOpKind::Map { micro, inputs: vec![input], outputs: vec![whole(&k, out)] }), DType::I32)
+            }
+            Step::SelectSame(a, c) => {
+                let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
+                let micro = MicroProgram {
+                    inputs: vec![DType::I32, DType::F32],
+                    body: vec![
+                        instr("cmp.slt.i32", vec![LaneSrc::Input(0), imm(DType::I32, 7)]),
+                        instr("select.f32", vec![LaneSrc::Value(0), LaneSrc::Input(1), LaneSrc::Input(1)]),
+                    ],
+                    outputs: vec![LaneSrc::Value(1)],
+                };
+                let inputs = vec![TInput::View(whole(&k, pick(&ints, c))), TInput::View(whole(&k, pick(&floats, a)))];
+                (op(TOpKind::Map { micro, inputs, outputs: vec![whole(&k, out)] }), DType::F32)
+            }
+            Step::ExtTrunc(a) => {
+                let wide = k.new_buf(DType::I64, &[6], BufSpace::Tsram, format!("w{n}"));
+                let src = pick(&ints, a);
+                k.body.push(map1(&k, "extsi.i32.i64", &[src], vec![], wide));
+                let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
+                (map1(&k, "trunci.i64.i32", &[wide], vec![], out), DType::I32)
+            }
+            Step::IntToFloat(a) => {
+                let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
+                (map1(&k, "sitofp.i32.f32", &[pick(&ints, a)], vec![], out), DType::F32)
+            }
+        };
+        let TOpKind::Map { outputs, .. } = &micro_op.kind else { unreachable!() };
+        let out = outputs[0].buf;
+        k.body.push(micro_op);
+        if out_ty == DType::I32 { ints.push(out) } else { floats.push(out) }
+        if stored.get(n).copied().unwrap_or(false) || n + 1 == steps.len() {
+            k.body.push(store(&k, out, SOp::Reg(po)));
+        }
+    }
+    k
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn fused_map_chains_compute_identical_bits(
+        steps in prop::collection::vec(step_strategy(), 1..14),
+        stored in prop::collection::vec(any::<bool>(), 14),
+        seed in any::<u64>(),
+    ) {
+        let original = chain_from_steps(&steps, &stored);
+        let mut fused = original.clone();
+        let mut cx = PassContext::default();
+        passes(&machine()).run(&mut fused, &mut cx).unwrap();
+        super::walk::for_each_op(&fused.body, &mut |o| {
+            if let TOpKind::Map { micro, .. } = &o.kind {
+                micro.check().expect("fused programs type-check");
+            }
+        });
+        prop_assert_eq!(observed(&fused, seed), observed(&original, seed));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Matmul tiling.
+
+fn bf16_shape() -> MatmulShape {
+    MatmulShape { a_dtype: DType::BF16, b_dtype: DType::BF16, out_bytes: 4, out_in_acc: true, scaled: false }
+}
+
+#[test]
+fn tiling_follows_the_machine() {
+    let base = machine();
+    // Fits the accumulator: stays one instruction.
+    assert_eq!(choose_tile(&base, &bf16_shape(), 128, 128, 64), Some((128, 128, 64)));
+    let big = choose_tile(&base, &bf16_shape(), 512, 512, 512).expect("a tiling fits");
+    assert_ne!(big, (512, 512, 512));
+    let (tm, tn, _) = big;
+    assert!(u64::from(tm * tn * 4) <= base.tile.acc_bytes / 2, "{big:?}");
+
+    // A quarter of the accumulator: smaller output tiles.
+    let mut small_acc = base.clone();
+    small_acc.tile.acc_bytes /= 4;
+    let small = choose_tile(&small_acc, &bf16_shape(), 512, 512, 512).expect("a tiling fits");
+    assert_ne!(small, big);
+    assert!(small.0 * small.1 < tm * tn, "{small:?} vs {big:?}");
+
+    // Less TSRAM: the operand working set shrinks (shorter K chunks).
+    let mut small_sram = base.clone();
+    small_sram.tile.tsram_bytes /= 8;
+    let sram = choose_tile(&small_sram, &bf16_shape(), 512, 512, 512).expect("a tiling fits");
+    assert_ne!(sram, big);
+
+    // Nothing fits at all: left alone.
+    let mut none = base.clone();
+    none.tile.acc_bytes = 64;
+    assert_eq!(choose_tile(&none, &bf16_shape(), 512, 512, 512), None);
+}
+
+#[test]
+fn tiled_matmuls_compute_identical_bits() {
+    let mut k = TileKernel { name: "mm".into(), ..Default::default() };
+    let po = k.new_sreg(64, "out");
+    let (m, n, kk) = (64u32, 48u32, 96u32);
+    let a = k.new_buf(DType::F32, &[kk, m], BufSpace::Tsram, "a_t");
+    let b = k.new_buf(DType::F32, &[kk, n], BufSpace::Tsram, "b");
+    let out = k.new_buf(DType::F32, &[m, n], BufSpace::Acc, "acc");
+    k.body = vec![
+        op(TOpKind::Arg { dst: po, index: 0 }),
+        op(TOpKind::Matmul {
+            m,
+            n,
+            k: kk,
+            a: TMat { view: whole(&k, a), dtype: DType::F32, transposed: true, scale: None },
+            b: TMat { view: whole(&k, b), dtype: DType::F32, transposed: false, scale: None },
+            out: whole(&k, out),
+            accumulate: true,
+        }),
+        store(&k, out, SOp::Reg(po)),
+    ];
+    let reference = observed(&k, 9);
+    let kind = k.body[1].kind.clone();
+    let tiles = split_matmul(&kind, (32, 16, 32));
+    assert_eq!(tiles.len(), 2 * 3 * 3);
+    let mut tiled = k.clone();
+    tiled.body.splice(1..2, tiles.into_iter().map(op));
+    insta::assert_snapshot!("tiling_split", tile::render(&tiled));
+    assert_eq!(observed(&tiled, 9), reference);
+
+    // The pass itself on a machine whose accumulator holds a quarter of it.
+    let mut tiny_acc = machine();
+    tiny_acc.tile.acc_bytes = u64::from(m * n * 4) / 2;
+    let mut by_pass = k.clone();
+    run_pass(&mut TtuTiling::new(tiny_acc), &mut by_pass);
+    assert!(count_ops(&by_pass.body, &|o| matches!(o, TOpKind::Matmul { .. })) > 1);
+    assert_eq!(observed(&by_pass, 9), reference);
+}

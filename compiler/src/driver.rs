@@ -18,11 +18,8 @@ use maiac_ir::{Diagnostic, Module};
 pub use crate::pass::{IrLevel, Pass, PassContext, PassList};
 use crate::tile::TileKernel;
 
-impl IrLevel for TileKernel {
-    fn render(&self) -> String {
-        crate::tile::render(self)
-    }
-}
+// `impl IrLevel for TileKernel` (rendering with `tile::render`) lives in
+// crate::fuse, next to the passes over tile IR.
 
 /// What a compile keeps and prints.
 #[derive(Clone, Debug, Default)]
@@ -162,17 +159,28 @@ pub fn compile_module(module: &mut Module, machine: &Machine, opts: &CompileOpti
 }
 
 /// The tile-IR passes of the default pipeline.
-fn default_tile_passes(_machine: &Machine) -> PassList<TileKernel> {
-    PassList::new()
+fn default_tile_passes(machine: &Machine) -> PassList<TileKernel> {
+    crate::fuse::passes(machine)
 }
 
 /// Scheduling and code generation (the stages after the tile-IR passes).
 fn schedule_and_emit(
-    _tile: &TileKernel,
-    _machine: &Machine,
-    _cx: &mut PassContext,
+    tile: &TileKernel,
+    machine: &Machine,
+    cx: &mut PassContext,
 ) -> Result<(String, Option<isa::Module>), Diagnostic> {
-    Ok((String::new(), None))
+    let scheduled = crate::sched::schedule(tile, machine)?;
+    let sched = scheduled.render();
+    cx.ran.push("schedule".to_string());
+    if cx.print_ir_after_all {
+        cx.dumps.push(("schedule".to_string(), sched.clone()));
+    }
+    let module = crate::codegen::emit(&scheduled, machine)?;
+    cx.ran.push("codegen".to_string());
+    if cx.print_ir_after_all {
+        cx.dumps.push(("codegen".to_string(), maiac_backend::asm::disassemble(&module)));
+    }
+    Ok((sched, Some(module)))
 }
 
 /// The function to compile: the public one (or the only one).
@@ -210,6 +218,7 @@ mod tests {
             };
             let mut pm = PassManager::new(&machine);
             pm.stop_after(Stage::Tile);
+            *pm.tile_passes() = PassList::new();
             match pm.compile(&mut module, &machine, &CompileOptions::default()) {
                 Ok(_) => ok += 1,
                 Err(d) => {

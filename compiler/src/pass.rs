@@ -79,6 +79,21 @@ impl<L: IrLevel> PassList<L> {
         }
     }
 
+    /// Inserts a pass right before the pass named `before` (or first if
+    /// there is none of that name). Returns whether `before` was found.
+    pub fn insert_before(&mut self, before: &str, pass: Box<dyn Pass<L>>) -> bool {
+        match self.passes.iter().position(|p| p.name() == before) {
+            Some(i) => {
+                self.passes.insert(i, pass);
+                true
+            }
+            None => {
+                self.passes.insert(0, pass);
+                false
+            }
+        }
+    }
+
     /// The names of the passes, in order.
     pub fn names(&self) -> Vec<String> {
         self.passes.iter().map(|p| p.name().to_string()).collect()

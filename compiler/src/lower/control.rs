@@ -85,7 +85,7 @@ impl Lowerer<'_> {
             }
             cx.lower_block_ops(body_block)?;
             cx.end_carried(op)?;
-            let yielded = cx.terminator_operands(op, body_block, Opcode::Yield)?;
+            let yielded = cx.terminator_operands(body_block, Opcode::Yield)?;
             cx.parallel_copy(op, &yielded, &carried)
         })?;
         self.emit(TOpKind::For { iv, lb, ub, step, body });
@@ -246,7 +246,7 @@ impl Lowerer<'_> {
             let block = self.single_block(op, index)?;
             let body = self.with_body(|cx| {
                 cx.lower_block_ops(block)?;
-                let yielded = cx.terminator_operands(op, block, Opcode::Yield)?;
+                let yielded = cx.terminator_operands(block, Opcode::Yield)?;
                 cx.parallel_copy(op, &yielded, &results)
             })?;
             bodies.push(body);
@@ -295,7 +295,7 @@ impl Lowerer<'_> {
                 cx.set(arg, loc.clone());
             }
             cx.lower_block_ops(before_block)?;
-            let operands = cx.terminator_operands(op, before_block, Opcode::Condition)?;
+            let operands = cx.terminator_operands(before_block, Opcode::Condition)?;
             let (&c, forwarded) = operands
                 .split_first()
                 .ok_or_else(|| cx.error(op, "scf.condition needs a condition"))?;
@@ -307,7 +307,7 @@ impl Lowerer<'_> {
                 cx.set(arg, loc.clone());
             }
             cx.lower_block_ops(after_block)?;
-            let yielded = cx.terminator_operands(op, after_block, Opcode::Yield)?;
+            let yielded = cx.terminator_operands(after_block, Opcode::Yield)?;
             cx.parallel_copy(op, &yielded, &carried)
         })?;
         self.emit(TOpKind::While { before, cond, after });
@@ -326,7 +326,7 @@ impl Lowerer<'_> {
             .module
             .function(&callee)
             .ok_or_else(|| self.error(op, format!("unknown function @{callee}")))?;
-        if self.inline_depth >= MAX_INLINE_DEPTH {
+        if self.scratch.inline_depth >= MAX_INLINE_DEPTH {
             return Err(self.error(op, format!("calls nest deeper than {MAX_INLINE_DEPTH} levels (recursion?)")));
         }
         let region = *self.module.dfg.ops[func]
@@ -350,11 +350,11 @@ impl Lowerer<'_> {
             let loc = self.loc(arg)?;
             self.set(param, loc);
         }
-        self.inline_depth += 1;
+        self.scratch.inline_depth += 1;
         let lowered = self.lower_block_ops(entry);
-        self.inline_depth -= 1;
+        self.scratch.inline_depth -= 1;
         lowered?;
-        let returned = self.terminator_operands(op, entry, Opcode::Return)?;
+        let returned = self.terminator_operands(entry, Opcode::Return)?;
         let results: Vec<Value> = self.module.dfg.results(op).to_vec();
         if returned.len() != results.len() {
             return Err(self.error(op, format!("@{callee} returns {} values, the call expects {}", returned.len(), results.len())));
@@ -465,7 +465,7 @@ impl Lowerer<'_> {
 
     /// The operands of `block`'s terminator, which must be `expected` (a
     /// block without a terminator yields nothing).
-    fn terminator_operands(&self, op: Op, block: Block, expected: Opcode) -> Result<Vec<Value>, Diagnostic> {
+    fn terminator_operands(&self, block: Block, expected: Opcode) -> Result<Vec<Value>, Diagnostic> {
         match self.module.layout.terminator(block) {
             Some(t) if self.module.dfg.opcode(t) == expected => Ok(self.module.dfg.operands(t).to_vec()),
             Some(t) if self.module.dfg.opcode(t).is_terminator() => Err(self.error(

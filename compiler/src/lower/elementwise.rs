@@ -141,6 +141,14 @@ impl Lowerer<'_> {
             .map(|&v| {
                 Ok(match self.loc(v)? {
                     ValueLoc::Scalar(s) => TInput::Scalar(s),
+                    // A splat of a CP scalar: read the register, not the buffer.
+                    ValueLoc::Tensor(view)
+                        if view.offset == 0
+                            && view.strides.iter().all(|&s| s == 0)
+                            && self.scratch.splat_sources.contains_key(&view.buf) =>
+                    {
+                        TInput::Scalar(self.scratch.splat_sources[&view.buf])
+                    }
                     ValueLoc::Tensor(view) if view.shape.as_slice() != shape => {
                         TInput::View(super::memory::broadcast_view(&view, shape))
                     }

@@ -1130,7 +1130,7 @@ mod tests {
                 current_loc: None,
                 current_op: None,
                 carried_regs: Default::default(),
-                inline_depth: 0,
+                scratch: Default::default(),
             };
             cx.lower_entry().expect("binds the parameters");
             let result = cx.eval_scalar_expr(&expr, &mut ExprCache::new()).expect("evaluates");

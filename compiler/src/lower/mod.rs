@@ -65,8 +65,20 @@ pub struct Lowerer<'m> {
     /// The registers of the access analysis' loop-carried slots
     /// (`Atom::Carried { arg, slot }`), created by `begin_carried`.
     carried_regs: std::collections::BTreeMap<(Value, u32), SReg>,
+    /// State of the lowering families in this crate's files that other
+    /// files need not know about.
+    scratch: Scratch,
+}
+
+/// Bookkeeping of the scalar/elementwise/shape/control lowering.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
     /// How many `tt.call`s are being inlined around the op being lowered.
     inline_depth: usize,
+    /// Rank-0 buffers written with a CP scalar by `tt.splat`, with that
+    /// scalar: a map reading a splat takes the register as a scalar input
+    /// instead (the store then usually becomes dead).
+    splat_sources: std::collections::BTreeMap<crate::tile::Buf, SOp>,
 }
 
 /// Lowers the kernel function `func` of `module` (already cleaned up) to
@@ -87,7 +99,7 @@ pub fn lower(module: &Module, func: Op, machine: &Machine) -> Result<TileKernel,
         current_loc: None,
         current_op: None,
         carried_regs: std::collections::BTreeMap::new(),
-        inline_depth: 0,
+        scratch: Scratch::default(),
     };
     cx.lower_entry()?;
     let body = cx.bodies.pop().unwrap_or_default();

@@ -62,6 +62,7 @@ impl Lowerer<'_> {
             if elem.is_float() {
                 let view = self.new_tensor_buf(ty, "cst")?;
                 self.store_bits(bits, ty, view.clone());
+                self.scratch.splat_sources.insert(view.buf, SOp::Imm(bits as i64));
                 self.set(result, ValueLoc::Tensor(view));
             } else {
                 let width = super::scalar_width(ty);
@@ -83,6 +84,10 @@ impl Lowerer<'_> {
         let view = if values.len() == 1 || values.iter().all(|&v| v == values[0]) {
             let one = self.new_buf(dtype, &[], BufSpace::Tsram, "cst");
             self.store_bits(values[0], elem, one.clone());
+            // Maps read the constant as an immediate (its low bits at the
+            // input type), so the buffer is usually dead.
+            let imm = if elem.is_float() { values[0] as i64 } else { canonical(values[0], super::scalar_width(elem)) };
+            self.scratch.splat_sources.insert(one.buf, SOp::Imm(imm));
             BView { buf: one.buf, offset: 0, shape: shape.clone(), strides: vec![0; shape.len()] }
         } else {
             if values.len() as u64 != count {

@@ -30,6 +30,9 @@ impl Lowerer<'_> {
         match opcode {
             Opcode::Splat => {
                 let scalar = self.view(source)?;
+                if let ValueLoc::Scalar(s) = self.loc(source)? {
+                    self.scratch.splat_sources.insert(scalar.buf, s);
+                }
                 let view = BView { buf: scalar.buf, offset: scalar.offset, shape: shape.clone(), strides: vec![0; shape.len()] };
                 self.set(result, ValueLoc::Tensor(view));
             }

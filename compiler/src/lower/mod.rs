@@ -22,6 +22,7 @@ mod control;
 mod dot;
 mod elementwise;
 mod memory;
+mod rank;
 mod reduce;
 mod scalar;
 mod shape;
@@ -291,9 +292,14 @@ impl<'m> Lowerer<'m> {
     // ---- emission ----
 
     /// Appends an op to the body being built, at the current location.
+    /// TVP ops with views of more than four dims are first brought down to
+    /// the machine's rank ([`rank`]).
     pub fn emit(&mut self, kind: TOpKind) {
         let loc = self.current_loc;
-        self.bodies.last_mut().expect("a body is always open").push(TOp { kind, loc });
+        let body = self.bodies.last_mut().expect("a body is always open");
+        for kind in rank::fit_rank(kind) {
+            body.push(TOp { kind, loc });
+        }
     }
 
     /// Runs `f` with a fresh body open and returns what it emitted.

@@ -195,3 +195,246 @@ fn vector_add_schedule_and_disassembly_snapshots() {
     let module = super::emit(&s, &m).unwrap();
     insta::assert_snapshot!("vector_add_asm", maiac_backend::asm::disassemble(&module));
 }
+
+fn check_outcome_vector_add(module: &Module, m: &Machine) {
+    let n = 700usize;
+    let (x, y) = (values(n, 3), values(n, 4));
+    let r = launch(
+        module,
+        m,
+        [n.div_ceil(256) as u32, 1, 1],
+        vec![Arg::Buffer(f32s(&x)), Arg::Buffer(f32s(&y)), Arg::Buffer(vec![0; 4 * n]), Arg::Scalar(n as u64)],
+    );
+    let got = to_f32s(&r.buffers[2]);
+    for i in 0..n {
+        assert_eq!(got[i].to_bits(), (x[i] + y[i]).to_bits(), "element {i}");
+    }
+}
+
+#[test]
+fn spilled_registers_round_trip_through_tsram() {
+    let m = machine("tiny");
+    let s = schedule_with_registers(&vector_add(256), &m, 3).unwrap_or_else(|d| panic!("{d}"));
+    assert!(s.spill_slots > 0, "{}", s.render());
+    // Buffers start after the spill area.
+    assert!(s.bufs.values().all(|p| p.offset >= s.spill_offset(s.spill_slots)));
+    let module = super::emit(&s, &m).unwrap_or_else(|d| panic!("{d}"));
+    check_outcome_vector_add(&module, &m);
+}
+
+/// `out[j] = Σ_i x[i·64 + j]` for `i < 4`, accumulated in a loop-carried
+/// buffer (initialised by a map of the scalar 0.0).
+fn loop_accumulate() -> TileKernel {
+    let mut b = K::new("acc_kernel");
+    let x = b.arg("x_ptr", ptr(DType::F32));
+    let out = b.arg("out_ptr", ptr(DType::F32));
+    let mut body = std::mem::take(&mut b.k.body);
+    let shape = [64u32];
+    let acc = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "acc");
+    let chunk = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "chunk");
+    let copy = MicroProgram { inputs: vec![DType::F32], body: Vec::new(), outputs: vec![LaneSrc::Input(0)] };
+    body.push(op(
+        TOpKind::Map { micro: copy, inputs: vec![TInput::Scalar(SOp::Imm(0))], outputs: vec![BView::whole(acc, &shape)] },
+        Some(1),
+    ));
+    let iv = b.k.new_sreg(32, "i");
+    let mut inner = Vec::new();
+    let off = b.alu(&mut inner, AluOp::Mul, iv, 64 * 4);
+    let p = b.alu(&mut inner, AluOp::Add, x, off);
+    inner.push(op(
+        TOpKind::DmaLoad { dtype: DType::F32, hbm: p.into(), dims: dim1(64, None), dst: BView::whole(chunk, &shape), fill: None },
+        Some(0),
+    ));
+    inner.push(op(
+        TOpKind::Map {
+            micro: unary_micro("addf.f32", &[DType::F32, DType::F32]),
+            inputs: vec![TInput::View(BView::whole(acc, &shape)), TInput::View(BView::whole(chunk, &shape))],
+            outputs: vec![BView::whole(acc, &shape)],
+        },
+        Some(1),
+    ));
+    body.push(op(TOpKind::For { iv, lb: SOp::Imm(0), ub: SOp::Imm(4), step: SOp::Imm(1), body: inner }, Some(3)));
+    body.push(op(
+        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(acc, &shape), hbm: out.into(), dims: dim1(64, None) },
+        Some(2),
+    ));
+    b.k.body = body;
+    b.k
+}
+
+#[test]
+fn loop_accumulates_into_a_loop_carried_buffer() {
+    for name in ["tiny", "maia200-like"] {
+        let m = machine(name);
+        let s = schedule(&loop_accumulate(), &m).unwrap();
+        // acc is live through the loop, so chunk cannot share its bytes.
+        let (a, c) = (s.bufs.values().next().unwrap(), s.bufs.values().nth(1).unwrap());
+        assert_ne!(a.offset, c.offset);
+        let module = super::emit(&s, &m).unwrap();
+        let x = values(256, 5);
+        let r = launch(&module, &m, [1, 1, 1], vec![Arg::Buffer(f32s(&x)), Arg::Buffer(vec![0; 256])]);
+        let got = to_f32s(&r.buffers[1]);
+        for j in 0..64 {
+            let want = (0..4).fold(0f32, |acc, i| acc + x[i * 64 + j]);
+            assert_eq!(got[j].to_bits(), want.to_bits(), "{name} element {j}");
+        }
+    }
+}
+
+/// `C[16,16] = A[16,32] × B[32,16]` through the TTU and a drain.
+fn matmul_kernel() -> TileKernel {
+    let (mm, nn, kk) = (16u32, 16u32, 32u32);
+    let mut b = K::new("matmul");
+    let a = b.arg("a", ptr(DType::F32));
+    let bp = b.arg("b", ptr(DType::F32));
+    let c = b.arg("c", ptr(DType::F32));
+    let mut body = std::mem::take(&mut b.k.body);
+    let ta = b.k.new_buf(DType::F32, &[mm, kk], BufSpace::Tsram, "a");
+    let tb = b.k.new_buf(DType::F32, &[kk, nn], BufSpace::Tsram, "b");
+    let acc = b.k.new_buf(DType::F32, &[mm, nn], BufSpace::Acc, "acc");
+    let tc = b.k.new_buf(DType::F32, &[mm, nn], BufSpace::Tsram, "c");
+    let dims = |rows: u32, cols: u32| {
+        vec![
+            TDim { extent: rows, hbm_stride: SOp::Imm(i64::from(cols)), valid: None },
+            TDim { extent: cols, hbm_stride: SOp::Imm(1), valid: None },
+        ]
+    };
+    for (hbm, buf, r, cl) in [(a, ta, mm, kk), (bp, tb, kk, nn)] {
+        body.push(op(
+            TOpKind::DmaLoad { dtype: DType::F32, hbm: hbm.into(), dims: dims(r, cl), dst: BView::whole(buf, &[r, cl]), fill: None },
+            Some(0),
+        ));
+    }
+    let mat = |buf, r, cl| TMat { view: BView::whole(buf, &[r, cl]), dtype: DType::F32, transposed: false, scale: None };
+    body.push(op(
+        TOpKind::Matmul {
+            m: mm,
+            n: nn,
+            k: kk,
+            a: mat(ta, mm, kk),
+            b: mat(tb, kk, nn),
+            out: BView::whole(acc, &[mm, nn]),
+            accumulate: false,
+        },
+        Some(4),
+    ));
+    body.push(op(
+        TOpKind::Drain { src: BView::whole(acc, &[mm, nn]), dst: BView::whole(tc, &[mm, nn]), epilogue: None },
+        Some(4),
+    ));
+    body.push(op(
+        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(tc, &[mm, nn]), hbm: c.into(), dims: dims(mm, nn) },
+        Some(2),
+    ));
+    b.k.body = body;
+    b.k
+}
+
+#[test]
+fn matmul_and_drain_match_sequential_fl32() {
+    for name in ["tiny", "maia200-like"] {
+        let m = machine(name);
+        let module = compile(&matmul_kernel(), &m);
+        let (a, bm) = (values(16 * 32, 6), values(32 * 16, 7));
+        let r = launch(
+            &module,
+            &m,
+            [1, 1, 1],
+            vec![Arg::Buffer(f32s(&a)), Arg::Buffer(f32s(&bm)), Arg::Buffer(vec![0; 4 * 256])],
+        );
+        let got = to_f32s(&r.buffers[2]);
+        for i in 0..16 {
+            for j in 0..16 {
+                let want = (0..32).fold(0f32, |acc, k| acc + a[i * 32 + k] * bm[k * 16 + j]);
+                assert_eq!(got[i * 16 + j].to_bits(), want.to_bits(), "{name} ({i}, {j})");
+            }
+        }
+    }
+}
+
+/// Two phases `out0 = x·2`, `out1 = y + 1`: the second phase's buffers
+/// reuse the first phase's bytes once they are dead, so the DMA load of
+/// `y` must wait for the TVP's read of `x` (and the map for the store).
+fn buffer_reuse_kernel() -> TileKernel {
+    let mut b = K::new("reuse");
+    let x = b.arg("x", ptr(DType::F32));
+    let y = b.arg("y", ptr(DType::F32));
+    let o0 = b.arg("out0", ptr(DType::F32));
+    let o1 = b.arg("out1", ptr(DType::F32));
+    let mut body = std::mem::take(&mut b.k.body);
+    let shape = [128u32];
+    let two = u64::from(2f32.to_bits()) as i64;
+    let one = u64::from(1f32.to_bits()) as i64;
+    for (src, dst, constant, lane) in [(x, o0, two, "mulf.f32"), (y, o1, one, "addf.f32")] {
+        let input = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "in");
+        let output = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "out");
+        body.push(op(
+            TOpKind::DmaLoad { dtype: DType::F32, hbm: src.into(), dims: dim1(128, None), dst: BView::whole(input, &shape), fill: None },
+            Some(0),
+        ));
+        body.push(op(
+            TOpKind::Map {
+                micro: unary_micro(lane, &[DType::F32, DType::F32]),
+                inputs: vec![TInput::View(BView::whole(input, &shape)), TInput::Scalar(SOp::Imm(constant))],
+                outputs: vec![BView::whole(output, &shape)],
+            },
+            Some(1),
+        ));
+        body.push(op(
+            TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(output, &shape), hbm: dst.into(), dims: dim1(128, None) },
+            Some(2),
+        ));
+    }
+    b.k.body = body;
+    b.k
+}
+
+#[test]
+fn reused_buffer_bytes_are_synchronised() {
+    for name in ["tiny", "maia200-like"] {
+        let m = machine(name);
+        let s = schedule(&buffer_reuse_kernel(), &m).unwrap();
+        let offsets: Vec<u64> = s.bufs.values().map(|p| p.offset).collect();
+        let mut distinct = offsets.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() < offsets.len(), "no reuse: {}", s.render());
+        let module = super::emit(&s, &m).unwrap();
+        let (x, y) = (values(128, 8), values(128, 9));
+        let r = launch(
+            &module,
+            &m,
+            [1, 1, 1],
+            vec![Arg::Buffer(f32s(&x)), Arg::Buffer(f32s(&y)), Arg::Buffer(vec![0; 512]), Arg::Buffer(vec![0; 512])],
+        );
+        let (g0, g1) = (to_f32s(&r.buffers[2]), to_f32s(&r.buffers[3]));
+        for i in 0..128 {
+            assert_eq!(g0[i].to_bits(), (x[i] * 2.0).to_bits());
+            assert_eq!(g1[i].to_bits(), (y[i] + 1.0).to_bits());
+        }
+    }
+}
+
+#[test]
+fn oversized_buffer_is_a_located_sram_diagnostic() {
+    let m = machine("tiny");
+    let mut b = K::new("big");
+    let x = b.arg("x", ptr(DType::F32));
+    let elems = (m.tile.tsram_bytes / 4) as u32 + 16;
+    let big = b.k.new_buf(DType::F32, &[elems], BufSpace::Tsram, "huge_tile");
+    b.k.body.push(op(
+        TOpKind::DmaLoad { dtype: DType::F32, hbm: x.into(), dims: dim1(elems, None), dst: BView::whole(big, &[elems]), fill: None },
+        Some(0),
+    ));
+    b.k.body.push(op(
+        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(big, &[elems]), hbm: x.into(), dims: dim1(elems, None) },
+        Some(2),
+    ));
+    let d = schedule(&b.k, &m).unwrap_err();
+    let text = d.render(None);
+    assert!(text.contains("does not fit in TSRAM"), "{text}");
+    assert!(text.contains(&format!("{} are available", m.tile.tsram_bytes)), "{text}");
+    assert!(text.contains("huge_tile"), "{text}");
+    assert_eq!(d.pos.map(|p| p.line), Some(10), "{text}");
+    assert_eq!(d.python.as_ref().map(|p| p.line), Some(20), "{text}");
+}

@@ -46,3 +46,29 @@ fn tiles_of_one_cluster_share_its_csram_ports() {
         "same cluster {same_cluster} cycles, different clusters {different_clusters}"
     );
 }
+
+/// A control-processor load ordered after a TVP write by a semaphore wait
+/// is not a race (the wait's ordering covers the load's own access).
+#[test]
+fn a_cp_load_after_a_semaphore_wait_is_ordered() {
+    let text = r#".kernel "ld_after_wait"
+.machine "tiny"
+.arg "out" ptr i32
+.dispatch round_robin tiles=1
+.micro seven inputs=[]
+    out i32:0x7
+.end
+.tile
+    tvp.map seven in=[] out=[(i32 tsram[64] [] [])] signal=t2
+    ld.w4s r1, tsram[64] wait=[t2>=1]
+    arg r2, 0
+    st.w4 r1, tsram[0]
+    dma.copy i32 src=tsram[0] dst=hbm[r2] dims=[(1 1 1)] signal=t0
+    halt
+"#;
+    let m = machine("tiny");
+    let module = module_for(text, &m);
+    let r = launch(&module, &m, [1, 1, 1], vec![Arg::Buffer(vec![0u8; 4])], &RunOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.buffers[0], 7i32.to_le_bytes());
+}

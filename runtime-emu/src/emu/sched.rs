@@ -709,10 +709,13 @@ impl<'a> Sim<'a> {
         let Op::Cp(op) = &instr.op else {
             return Ok(false);
         };
+        // The waits hold: what the semaphores order happens before this
+        // instruction, including its own memory accesses (a `ld` after a
+        // `wait` on the engine that wrote the word is not a race).
+        self.join_waits(core, 0, &instr.sync);
         match self.exec_cp(core, pc, op)? {
             CpStep::Blocked => Ok(false),
             CpStep::Done { next } => {
-                self.join_waits(core, 0, &instr.sync);
                 self.cores[core].pc = next;
                 let cycles = self.machine.cp_cycles(op).max(1);
                 self.begin(core, 0, pc, instr, cycles);

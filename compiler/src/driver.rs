@@ -100,8 +100,12 @@ impl PassManager {
     /// The default pipeline for `machine`: the TTIR cleanup passes, then the
     /// fusion passes over tile IR.
     pub fn new(machine: &Machine) -> PassManager {
+        // Inlining first, so that cleanup sees through the helpers.
+        let mut ttir = crate::passes::cleanup_passes();
+        let first = ttir.names().first().cloned().unwrap_or_default();
+        ttir.insert_before(&first, Box::new(InlineCalls));
         PassManager {
-            ttir: crate::passes::cleanup_passes(),
+            ttir,
             tile: default_tile_passes(machine),
             stop_after: Stage::Bin,
         }
@@ -188,6 +192,110 @@ pub fn kernel_function(module: &Module) -> Result<maiac_ir::Op, Diagnostic> {
     module
         .kernel()
         .ok_or_else(|| Diagnostic::new("the module has no kernel function (a public tt.func)").at(&module.source_name, None))
+}
+
+/// Inlines every `tt.call` of the kernel (callees of one reachable block
+/// ending in `tt.return`), so the access analysis, the cleanup passes and
+/// the reduction lowering see one function: Triton's frontend calls helpers
+/// even from reduction combiners (`tl.max` → `@_elementwise_max`). Calls it
+/// cannot inline stay, and the lowering inlines or refuses them.
+pub struct InlineCalls;
+
+impl Pass<Module> for InlineCalls {
+    fn name(&self) -> &str {
+        "inline-calls"
+    }
+
+    fn run(&mut self, module: &mut Module, _cx: &mut PassContext) -> Result<(), Diagnostic> {
+        let kernel = kernel_function(module)?;
+        // Each round inlines one level of calls; recursion stops at the
+        // interpreter's call-depth limit.
+        for _ in 0..crate::interp::MAX_CALL_DEPTH {
+            let calls: Vec<maiac_ir::Op> = crate::passes::rewrite::function_ops(module, kernel)
+                .into_iter()
+                .filter(|&op| module.dfg.opcode(op) == maiac_ir::Opcode::Call)
+                .collect();
+            let mut inlined = false;
+            for call in calls {
+                inlined |= inline_call(module, kernel, call);
+            }
+            if !inlined {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inlines one call; false when the callee is not a single straight block.
+fn inline_call(module: &mut Module, kernel: maiac_ir::Op, call: maiac_ir::Op) -> bool {
+    use maiac_ir::{Attribute, Opcode};
+    let callee = match module.dfg.attr(call, "callee") {
+        Some(Attribute::Symbol(name) | Attribute::String(name)) => name.clone(),
+        _ => return false,
+    };
+    let Some(func) = module.function(&callee) else { return false };
+    if func == kernel {
+        return false;
+    }
+    let Some(entry) = module.func_entry(func) else { return false };
+    let Some(ret) = module.layout.terminator(entry) else { return false };
+    let params = module.dfg.blocks[entry].args.clone();
+    let args = module.dfg.operands(call).to_vec();
+    if module.dfg.opcode(ret) != Opcode::Return || params.len() != args.len() {
+        return false;
+    }
+    let mut map: std::collections::HashMap<maiac_ir::Value, maiac_ir::Value> =
+        params.into_iter().zip(args).collect();
+    let body: Vec<maiac_ir::Op> = module.layout.ops(entry).iter().copied().filter(|&op| op != ret).collect();
+    for op in body {
+        let copy = clone_op(module, op, &mut map);
+        module.layout.insert_op_before(copy, call);
+    }
+    let returned: Vec<maiac_ir::Value> =
+        module.dfg.operands(ret).iter().map(|v| map.get(v).copied().unwrap_or(*v)).collect();
+    let results = module.dfg.results(call).to_vec();
+    if returned.len() != results.len() {
+        return false;
+    }
+    let subst = results.into_iter().zip(returned).collect();
+    crate::passes::rewrite::substitute_function(module, kernel, &subst);
+    crate::passes::rewrite::erase_op(module, call);
+    true
+}
+
+/// A deep copy of `op` (its regions included) with operands renamed
+/// through `map`; the copy's results and block arguments join `map`.
+fn clone_op(
+    module: &mut Module,
+    op: maiac_ir::Op,
+    map: &mut std::collections::HashMap<maiac_ir::Value, maiac_ir::Value>,
+) -> maiac_ir::Op {
+    let data = module.dfg.ops[op].clone();
+    let operands: Vec<maiac_ir::Value> =
+        module.dfg.operands(op).iter().map(|v| map.get(v).copied().unwrap_or(*v)).collect();
+    let types: Vec<maiac_ir::Type> = module.dfg.results(op).iter().map(|&r| module.dfg.value_type(r).clone()).collect();
+    let copy = module.dfg.make_op(data.opcode, &operands, &types, data.attrs.clone(), data.loc);
+    module.dfg.ops[copy].pos = data.pos;
+    let old_results = module.dfg.results(op).to_vec();
+    let new_results = module.dfg.results(copy).to_vec();
+    map.extend(old_results.into_iter().zip(new_results));
+    for region in data.regions {
+        let new_region = module.dfg.make_region(copy);
+        for block in module.layout.blocks(region).to_vec() {
+            let arg_types: Vec<maiac_ir::Type> =
+                module.dfg.blocks[block].args.iter().map(|&a| module.dfg.value_type(a).clone()).collect();
+            let new_block = module.dfg.make_block(Some(new_region), &arg_types);
+            let (old_args, new_args) = (module.dfg.blocks[block].args.clone(), module.dfg.blocks[new_block].args.clone());
+            map.extend(old_args.into_iter().zip(new_args));
+            module.layout.append_block(new_region, new_block);
+            for inner in module.layout.ops(block).to_vec() {
+                let inner_copy = clone_op(module, inner, map);
+                module.layout.append_op(new_block, inner_copy);
+            }
+        }
+    }
+    copy
 }
 
 #[cfg(test)]

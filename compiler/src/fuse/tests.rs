@@ -734,3 +734,49 @@ fn tiled_matmuls_compute_identical_bits() {
     assert!(count_ops(&by_pass.body, &|o| matches!(o, TOpKind::Matmul { .. })) > 1);
     assert_eq!(observed(&by_pass, 9), reference);
 }
+
+// ---------------------------------------------------------------------------
+// Real kernels.
+
+/// Every fixture kernel that lowers goes through the passes deterministically
+/// and comes out with valid micro-programs and no more TVP maps than it had.
+#[test]
+fn fixture_kernels_fuse_deterministically() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let mut dirs: Vec<std::path::PathBuf> = ["kernels", "corpus"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("kernel.ttir").is_file())
+        .collect();
+    dirs.sort();
+    let machine = machine();
+    let mut lowered = 0;
+    for dir in dirs {
+        let path = dir.join("kernel.ttir");
+        let text = std::fs::read_to_string(&path).expect("readable fixture");
+        let Ok(mut module) = maiac_ir::parser::parse_module(&text, &path.display().to_string()) else { continue };
+        if crate::passes::cleanup_passes().run(&mut module, &mut PassContext::default()).is_err() {
+            continue;
+        }
+        let Some(func) = module.kernel() else { continue };
+        let Ok(kernel) = crate::lower::lower(&module, func, &machine) else { continue };
+        lowered += 1;
+        let maps = |k: &TileKernel| count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. }));
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let mut k = kernel.clone();
+            passes(&machine).run(&mut k, &mut PassContext::default()).expect("the passes succeed");
+            super::walk::for_each_op(&k.body, &mut |o| {
+                if let TOpKind::Map { micro, .. } = &o.kind {
+                    micro.check().unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                }
+            });
+            assert!(maps(&k) <= maps(&kernel), "{}", dir.display());
+            runs.push(tile::render(&k));
+        }
+        assert_eq!(runs[0], runs[1], "{} is not deterministic", dir.display());
+    }
+    assert!(lowered > 40, "only {lowered} fixtures lowered");
+}

@@ -154,6 +154,12 @@ impl<'m> Lowerer<'m> {
         let ops = self.module.layout.ops(block).to_vec();
         for op in ops {
             let opcode = self.module.dfg.opcode(op);
+            if matches!(opcode, Opcode::Br | Opcode::CondBr) {
+                return Err(self.error(
+                    op,
+                    format!("`{}`: unstructured control flow cannot be lowered (only scf.for/if/while)", opcode.name()),
+                ));
+            }
             if opcode.is_terminator() {
                 continue;
             }

@@ -11,8 +11,8 @@
 //! All other rewrites ([`simplify_rules`]) hold for **every** input bit
 //! pattern under `maiac_backend::isa::LaneOp::eval` (the tests check each
 //! rule on exhaustive 8/16-bit and sampled wider inputs): integer
-//! identities, exact cast round trips, `select(c, x, x)`, double bit-not
-//! and double negation. There is no float arithmetic identity: `x + 0.0`
+//! identities, exact cast round trips (integer extensions, bitcasts),
+//! `select(c, x, x)`, double bit-not and double negation. There is no float arithmetic identity: `x + 0.0`
 //! and `x × 1.0` are not the identity on `−0.0` and NaN payloads, and
 //! reassociation changes rounding.
 
@@ -226,6 +226,13 @@ pub fn simplify_rule_texts() -> Vec<(String, String, String)> {
                 }
             }
         }
+    }
+    // (No float widen-then-narrow rule: conversions canonicalise NaN
+    // payloads, so `cvt.f32.f16(cvt.f16.f32(x))` is not `x` for every `x`.)
+    // Bitcast round trips move bits unchanged.
+    for (a, b) in [("i16", "f16"), ("i16", "bf16"), ("i32", "f32"), ("i64", "f64")] {
+        add(format!("bitcast-{a}-{b}"), format!("(bitcast.{b}.{a} (bitcast.{a}.{b} ?x))"), "?x".into());
+        add(format!("bitcast-{b}-{a}"), format!("(bitcast.{a}.{b} (bitcast.{b}.{a} ?x))"), "?x".into());
     }
     for t in FLOAT_TYPES {
         add(format!("neg-neg-{t}"), format!("(negf.{t} (negf.{t} ?x))"), "?x".into());

@@ -86,7 +86,18 @@ fn compile_file_until(
     let mut module = check_source(&text, &name)?;
     let mut pm = crate::driver::PassManager::new(machine);
     pm.stop_after(stop_after);
-    pm.compile(&mut module, machine, opts).map_err(|d| d.render(Some(&text)))
+    // A panic is a compiler bug, but the user still gets exit code 1 and a
+    // message rather than an abort.
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pm.compile(&mut module, machine, opts)))
+        .map_err(|payload| {
+            let what = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            format!("error: internal compiler error while compiling {name}: {what}\n")
+        })?;
+    compiled.map_err(|d| d.render(Some(&text)))
 }
 
 /// `maiac compile KERNEL.ttir [-o OUT] [--machine M] [--emit STAGE]

@@ -68,7 +68,10 @@ fn is_dead(kind: &TOpKind, live: &Live) -> bool {
     if kind.has_side_effects() {
         return false;
     }
-    let writes_live = kind.writes().into_iter().any(|v| live.bufs.contains(&v.buf));
+    let writes_live = kind
+        .writes()
+        .into_iter()
+        .any(|v| live.bufs.contains(&v.buf));
     let defines_live = kind.scalar_def().is_some_and(|r| live.regs.contains(&r));
     !writes_live && !defines_live
 }
@@ -97,7 +100,11 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
                 }
                 keep
             }
-            TOpKind::If { then_body, else_body, .. } => {
+            TOpKind::If {
+                then_body,
+                else_body,
+                ..
+            } => {
                 let then_in = sweep(then_body, &live);
                 let else_in = sweep(else_body, &live);
                 let keep = !then_body.is_empty() || !else_body.is_empty();
@@ -106,7 +113,11 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
                 }
                 keep
             }
-            TOpKind::While { before, cond, after } => {
+            TOpKind::While {
+                before,
+                cond,
+                after,
+            } => {
                 // head = in(before, out ∪ cond ∪ in(after, head)).
                 let cond = *cond;
                 let before_out = |head: &Live, after: &mut Vec<TOp>| {
@@ -132,7 +143,10 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
             }
         };
         if keep {
-            if !matches!(op.kind, TOpKind::For { .. } | TOpKind::If { .. } | TOpKind::While { .. }) {
+            if !matches!(
+                op.kind,
+                TOpKind::For { .. } | TOpKind::If { .. } | TOpKind::While { .. }
+            ) {
                 live.add_uses(&op.kind);
             } else {
                 live.regs.extend(regs(op.kind.scalar_uses()));

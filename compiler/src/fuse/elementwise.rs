@@ -42,7 +42,9 @@ use maiac_ir::Diagnostic;
 use crate::pass::{Pass, PassContext};
 use crate::tile::{BView, Buf, SReg, TInput, TOp, TOpKind, TileKernel};
 
-use super::lang::{fusion_rule, simplify_rules, FusionCost, ImmKey, Lane, LaneAnalysis, LaneKey, LeafKey};
+use super::lang::{
+    fusion_rule, simplify_rules, FusionCost, ImmKey, Lane, LaneAnalysis, LaneKey, LeafKey,
+};
 use super::walk::{for_each_op, Footprint};
 
 /// Bounds on one e-graph run. The node and iteration limits make a run
@@ -153,7 +155,11 @@ struct GroupPlan {
 
 fn map_parts(op: &TOp) -> Option<(&MicroProgram, &[TInput], &[BView])> {
     match &op.kind {
-        TOpKind::Map { micro, inputs, outputs } => Some((micro, inputs, outputs)),
+        TOpKind::Map {
+            micro,
+            inputs,
+            outputs,
+        } => Some((micro, inputs, outputs)),
         _ => None,
     }
 }
@@ -169,7 +175,10 @@ fn plan(body: &[TOp], members: &[usize], index: &BufIndex) -> Option<GroupPlan> 
     let mut body_len = 0;
     for (pos, &i) in members.iter().enumerate() {
         let (micro, inputs, outputs) = map_parts(&body[i])?;
-        if outputs.is_empty() || outputs.iter().any(|o| &o.shape != shape) || micro.inputs.len() != inputs.len() {
+        if outputs.is_empty()
+            || outputs.iter().any(|o| &o.shape != shape)
+            || micro.inputs.len() != inputs.len()
+        {
             return None;
         }
         body_len += micro.body.len();
@@ -208,7 +217,8 @@ fn plan(body: &[TOp], members: &[usize], index: &BufIndex) -> Option<GroupPlan> 
     let mut external: Vec<(usize, usize)> = written
         .iter()
         .filter(|(&buf, _)| {
-            let internal = index.writes(buf) == 1 && index.reads(buf) == produced_reads.get(&buf).copied().unwrap_or(0);
+            let internal = index.writes(buf) == 1
+                && index.reads(buf) == produced_reads.get(&buf).copied().unwrap_or(0);
             !internal
         })
         .map(|(_, &(p, o, _))| (p, o))
@@ -244,7 +254,10 @@ fn interleaved_ops_commute(body: &[TOp], members: &[usize]) -> bool {
         }
         let fp = Footprint::of(op);
         let conflicts = fp.reads.iter().any(|b| moved_writes.contains(b))
-            || fp.writes.iter().any(|b| moved_writes.contains(b) || moved_reads.contains(b))
+            || fp
+                .writes
+                .iter()
+                .any(|b| moved_writes.contains(b) || moved_reads.contains(b))
             || fp.defs.iter().any(|r| moved_uses.contains(r));
         if conflicts {
             return false;
@@ -264,7 +277,9 @@ impl EggFusion {
         let mut replacements: BTreeMap<usize, TOp> = BTreeMap::new();
         let mut removed: BTreeSet<usize> = BTreeSet::new();
         for group in groups.iter().filter(|g| g.members.len() > 1) {
-            let Some(fused) = self.fuse_group(body, group) else { continue };
+            let Some(fused) = self.fuse_group(body, group) else {
+                continue;
+            };
             let last = *group.members.last().expect("groups are not empty");
             for &m in &group.members {
                 index.add(&body[m], -1);
@@ -310,7 +325,10 @@ impl EggFusion {
                 })
                 .collect();
             let mut values: Vec<Id> = Vec::with_capacity(micro.body.len());
-            let src_id = |egraph: &mut EGraph<Lane, LaneAnalysis>, values: &[Id], src: LaneSrc| -> Option<Id> {
+            let src_id = |egraph: &mut EGraph<Lane, LaneAnalysis>,
+                          values: &[Id],
+                          src: LaneSrc|
+             -> Option<Id> {
                 Some(match src {
                     LaneSrc::Input(i) => *inputs.get(usize::from(i))?,
                     LaneSrc::Value(j) => *values.get(usize::from(j))?,
@@ -332,7 +350,11 @@ impl EggFusion {
                 .collect::<Option<Vec<Id>>>()?;
             member_outputs.push(outs);
         }
-        let roots: Vec<Id> = group.external.iter().map(|&(p, o)| member_outputs[p][o]).collect();
+        let roots: Vec<Id> = group
+            .external
+            .iter()
+            .map(|&(p, o)| member_outputs[p][o])
+            .collect();
 
         let mut rules = vec![fusion_rule()];
         rules.extend(simplify_rules());
@@ -358,10 +380,17 @@ impl EggFusion {
             .iter()
             .map(|&(p, o)| map_parts(&body[group.members[p]]).map(|parts| parts.2[o].clone()))
             .collect::<Option<Vec<BView>>>()?;
-        let inputs = used_leaves.into_iter().map(|k| group.leaves[k].0.clone()).collect();
+        let inputs = used_leaves
+            .into_iter()
+            .map(|k| group.leaves[k].0.clone())
+            .collect();
         let last = *group.members.last()?;
         Some(TOp {
-            kind: TOpKind::Map { micro, inputs, outputs },
+            kind: TOpKind::Map {
+                micro,
+                inputs,
+                outputs,
+            },
             loc: body[last].loc,
         })
     }
@@ -379,7 +408,10 @@ fn form_groups(body: &[TOp], index: &BufIndex) -> Vec<GroupPlan> {
             let mut candidates: Vec<usize> = inputs
                 .iter()
                 .filter_map(|input| match input {
-                    TInput::View(v) => last_writer.get(&v.buf).and_then(|w| group_of.get(w)).copied(),
+                    TInput::View(v) => last_writer
+                        .get(&v.buf)
+                        .and_then(|w| group_of.get(w))
+                        .copied(),
                     TInput::Scalar(_) => None,
                 })
                 .collect();
@@ -393,7 +425,10 @@ fn form_groups(body: &[TOp], index: &BufIndex) -> Vec<GroupPlan> {
             }
             attempts.extend(candidates.iter().rev().map(|&g| vec![g]));
             for attempt in attempts {
-                let mut members: Vec<usize> = attempt.iter().flat_map(|&g| groups[g].members.iter().copied()).collect();
+                let mut members: Vec<usize> = attempt
+                    .iter()
+                    .flat_map(|&g| groups[g].members.iter().copied())
+                    .collect();
                 members.push(i);
                 members.sort_unstable();
                 if let Some(merged) = plan(body, &members, index) {
@@ -463,7 +498,10 @@ fn linearise(
             on_stack.remove(&id);
             let src = match node {
                 Lane::Store(_) => return None,
-                Lane::Imm(imm) => LaneSrc::Imm { ty: imm.ty, bits: imm.bits },
+                Lane::Imm(imm) => LaneSrc::Imm {
+                    ty: imm.ty,
+                    bits: imm.bits,
+                },
                 Lane::Leaf(leaf) => {
                     let k = leaf.0 as usize;
                     let slot = match used_leaves.iter().position(|&u| u == k) {

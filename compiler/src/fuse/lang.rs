@@ -71,7 +71,8 @@ impl FromStr for ImmKey {
     fn from_str(s: &str) -> Result<Self, String> {
         let (ty, bits) = s.split_once(':').ok_or("not an immediate")?;
         let ty = DType::from_name(ty).ok_or("unknown type")?;
-        let bits = u64::from_str_radix(bits.trim_start_matches("0x"), 16).map_err(|e| e.to_string())?;
+        let bits =
+            u64::from_str_radix(bits.trim_start_matches("0x"), 16).map_err(|e| e.to_string())?;
         Ok(ImmKey { ty, bits })
     }
 }
@@ -176,26 +177,82 @@ pub fn simplify_rule_texts() -> Vec<(String, String, String)> {
         let one = format!("{t}:0x1");
         let ones = format!("{t}:{:#x}", mask(w));
         if w > 1 {
-            add(format!("mul-one-{t}"), format!("(mul.{t} ?x {one})"), "?x".into());
-            add(format!("one-mul-{t}"), format!("(mul.{t} {one} ?x)"), "?x".into());
-            add(format!("shl-zero-{t}"), format!("(shl.{t} ?x {zero})"), "?x".into());
-            add(format!("shrs-zero-{t}"), format!("(shrs.{t} ?x {zero})"), "?x".into());
-            add(format!("shru-zero-{t}"), format!("(shru.{t} ?x {zero})"), "?x".into());
+            add(
+                format!("mul-one-{t}"),
+                format!("(mul.{t} ?x {one})"),
+                "?x".into(),
+            );
+            add(
+                format!("one-mul-{t}"),
+                format!("(mul.{t} {one} ?x)"),
+                "?x".into(),
+            );
+            add(
+                format!("shl-zero-{t}"),
+                format!("(shl.{t} ?x {zero})"),
+                "?x".into(),
+            );
+            add(
+                format!("shrs-zero-{t}"),
+                format!("(shrs.{t} ?x {zero})"),
+                "?x".into(),
+            );
+            add(
+                format!("shru-zero-{t}"),
+                format!("(shru.{t} ?x {zero})"),
+                "?x".into(),
+            );
         }
-        add(format!("add-zero-{t}"), format!("(add.{t} ?x {zero})"), "?x".into());
-        add(format!("zero-add-{t}"), format!("(add.{t} {zero} ?x)"), "?x".into());
-        add(format!("sub-zero-{t}"), format!("(sub.{t} ?x {zero})"), "?x".into());
-        add(format!("or-zero-{t}"), format!("(or.{t} ?x {zero})"), "?x".into());
-        add(format!("xor-zero-{t}"), format!("(xor.{t} ?x {zero})"), "?x".into());
-        add(format!("and-ones-{t}"), format!("(and.{t} ?x {ones})"), "?x".into());
-        add(format!("and-self-{t}"), format!("(and.{t} ?x ?x)"), "?x".into());
-        add(format!("or-self-{t}"), format!("(or.{t} ?x ?x)"), "?x".into());
+        add(
+            format!("add-zero-{t}"),
+            format!("(add.{t} ?x {zero})"),
+            "?x".into(),
+        );
+        add(
+            format!("zero-add-{t}"),
+            format!("(add.{t} {zero} ?x)"),
+            "?x".into(),
+        );
+        add(
+            format!("sub-zero-{t}"),
+            format!("(sub.{t} ?x {zero})"),
+            "?x".into(),
+        );
+        add(
+            format!("or-zero-{t}"),
+            format!("(or.{t} ?x {zero})"),
+            "?x".into(),
+        );
+        add(
+            format!("xor-zero-{t}"),
+            format!("(xor.{t} ?x {zero})"),
+            "?x".into(),
+        );
+        add(
+            format!("and-ones-{t}"),
+            format!("(and.{t} ?x {ones})"),
+            "?x".into(),
+        );
+        add(
+            format!("and-self-{t}"),
+            format!("(and.{t} ?x ?x)"),
+            "?x".into(),
+        );
+        add(
+            format!("or-self-{t}"),
+            format!("(or.{t} ?x ?x)"),
+            "?x".into(),
+        );
         add(
             format!("not-not-{t}"),
             format!("(xor.{t} (xor.{t} ?x {ones}) {ones})"),
             "?x".into(),
         );
-        add(format!("select-same-{t}"), format!("(select.{t} ?c ?x ?x)"), "?x".into());
+        add(
+            format!("select-same-{t}"),
+            format!("(select.{t} ?c ?x ?x)"),
+            "?x".into(),
+        );
         add(
             format!("select-true-{t}"),
             format!("(select.{t} i1:0x1 ?x ?y)"),
@@ -230,13 +287,34 @@ pub fn simplify_rule_texts() -> Vec<(String, String, String)> {
     // (No float widen-then-narrow rule: conversions canonicalise NaN
     // payloads, so `cvt.f32.f16(cvt.f16.f32(x))` is not `x` for every `x`.)
     // Bitcast round trips move bits unchanged.
-    for (a, b) in [("i16", "f16"), ("i16", "bf16"), ("i32", "f32"), ("i64", "f64")] {
-        add(format!("bitcast-{a}-{b}"), format!("(bitcast.{b}.{a} (bitcast.{a}.{b} ?x))"), "?x".into());
-        add(format!("bitcast-{b}-{a}"), format!("(bitcast.{a}.{b} (bitcast.{b}.{a} ?x))"), "?x".into());
+    for (a, b) in [
+        ("i16", "f16"),
+        ("i16", "bf16"),
+        ("i32", "f32"),
+        ("i64", "f64"),
+    ] {
+        add(
+            format!("bitcast-{a}-{b}"),
+            format!("(bitcast.{b}.{a} (bitcast.{a}.{b} ?x))"),
+            "?x".into(),
+        );
+        add(
+            format!("bitcast-{b}-{a}"),
+            format!("(bitcast.{a}.{b} (bitcast.{b}.{a} ?x))"),
+            "?x".into(),
+        );
     }
     for t in FLOAT_TYPES {
-        add(format!("neg-neg-{t}"), format!("(negf.{t} (negf.{t} ?x))"), "?x".into());
-        add(format!("select-same-{t}"), format!("(select.{t} ?c ?x ?x)"), "?x".into());
+        add(
+            format!("neg-neg-{t}"),
+            format!("(negf.{t} (negf.{t} ?x))"),
+            "?x".into(),
+        );
+        add(
+            format!("select-same-{t}"),
+            format!("(select.{t} ?c ?x ?x)"),
+            "?x".into(),
+        );
     }
     rules
 }
@@ -268,7 +346,11 @@ impl FusionCost<'_> {
     /// Cycles of one lane op over the group's lanes.
     pub fn op_cycles(machine: &Machine, op: &LaneOp, elements: u64) -> u64 {
         let tvp = &machine.tvp;
-        let slots = if op.is_transcendental() { tvp.transcendental_op_slots } else { tvp.simple_op_slots };
+        let slots = if op.is_transcendental() {
+            tvp.transcendental_op_slots
+        } else {
+            tvp.simple_op_slots
+        };
         u64::from(slots) * elements.div_ceil(u64::from(tvp.lanes.max(1)))
     }
 
@@ -291,6 +373,9 @@ impl CostFunction<Lane> for FusionCost<'_> {
             Lane::Op(op, _) => Self::op_cycles(self.machine, &op.0, self.egraph.analysis.elements),
             Lane::Imm(_) | Lane::Leaf(_) => 0,
         };
-        enode.children().iter().fold(own, |acc, &c| acc.saturating_add(costs(c)))
+        enode
+            .children()
+            .iter()
+            .fold(own, |acc, &c| acc.saturating_add(costs(c)))
     }
 }

@@ -28,7 +28,6 @@ pub mod lang;
 pub mod tiling;
 mod walk;
 
-
 use maiac_backend::machine::Machine;
 
 use crate::pass::PassList;

@@ -50,7 +50,10 @@ fn map1(kernel: &TileKernel, code: &str, ins: &[Buf], extra: Vec<LaneSrc>, out: 
             body: vec![instr(code, args)],
             outputs: vec![LaneSrc::Value(0)],
         },
-        inputs: ins.iter().map(|&b| TInput::View(whole(kernel, b))).collect(),
+        inputs: ins
+            .iter()
+            .map(|&b| TInput::View(whole(kernel, b)))
+            .collect(),
         outputs: vec![whole(kernel, out)],
     })
 }
@@ -61,7 +64,11 @@ fn store(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
         dtype: data.dtype,
         src: whole(kernel, buf),
         hbm,
-        dims: vec![TDim { extent: data.shape[0], hbm_stride: SOp::Imm(1), valid: None }],
+        dims: vec![TDim {
+            extent: data.shape[0],
+            hbm_stride: SOp::Imm(1),
+            valid: None,
+        }],
     })
 }
 
@@ -70,14 +77,19 @@ fn load(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
     op(TOpKind::DmaLoad {
         dtype: data.dtype,
         hbm,
-        dims: vec![TDim { extent: data.shape[0], hbm_stride: SOp::Imm(1), valid: None }],
+        dims: vec![TDim {
+            extent: data.shape[0],
+            hbm_stride: SOp::Imm(1),
+            valid: None,
+        }],
         dst: whole(kernel, buf),
         fill: None,
     })
 }
 
 fn run_pass(pass: &mut impl Pass<TileKernel>, kernel: &mut TileKernel) {
-    pass.run(kernel, &mut PassContext::default()).expect("the pass succeeds");
+    pass.run(kernel, &mut PassContext::default())
+        .expect("the pass succeeds");
 }
 
 fn count_ops(body: &[TOp], pred: &dyn Fn(&TOpKind) -> bool) -> usize {
@@ -92,14 +104,22 @@ fn count_ops(body: &[TOp], pred: &dyn Fn(&TOpKind) -> bool) -> usize {
 type Memory = BTreeMap<Buf, Vec<u64>>;
 
 fn element(view: &BView, idx: &[u32]) -> usize {
-    let e = view.offset + idx.iter().zip(&view.strides).map(|(&i, &s)| i64::from(i) * s).sum::<i64>();
+    let e = view.offset
+        + idx
+            .iter()
+            .zip(&view.strides)
+            .map(|(&i, &s)| i64::from(i) * s)
+            .sum::<i64>();
     e as usize
 }
 
 fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
     let mut all = vec![vec![]];
     for &d in shape {
-        all = all.into_iter().flat_map(|p| (0..d).map(move |i| [p.clone(), vec![i]].concat())).collect();
+        all = all
+            .into_iter()
+            .flat_map(|p| (0..d).map(move |i| [p.clone(), vec![i]].concat()))
+            .collect();
     }
     all
 }
@@ -108,7 +128,11 @@ fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
 fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
     for top in &kernel.body {
         match &top.kind {
-            TOpKind::Map { micro, inputs, outputs } => {
+            TOpKind::Map {
+                micro,
+                inputs,
+                outputs,
+            } => {
                 let lanes = indices(&outputs[0].shape);
                 let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
                 let mut values = Vec::new();
@@ -132,7 +156,15 @@ fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
                     }
                 }
             }
-            TOpKind::Matmul { m, n, k, a, b, out, accumulate } => {
+            TOpKind::Matmul {
+                m,
+                n,
+                k,
+                a,
+                b,
+                out,
+                accumulate,
+            } => {
                 let get = |mat: &TMat, r: u32, c: u32| {
                     let (r, c) = if mat.transposed { (c, r) } else { (r, c) };
                     f32::from_bits(memory[&mat.view.buf][element(&mat.view, &[r, c])] as u32)
@@ -141,7 +173,11 @@ fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
                 for i in 0..*m {
                     for j in 0..*n {
                         let e = element(out, &[i, j]);
-                        let mut acc = if *accumulate { f32::from_bits(memory[&out.buf][e] as u32) } else { 0.0 };
+                        let mut acc = if *accumulate {
+                            f32::from_bits(memory[&out.buf][e] as u32)
+                        } else {
+                            0.0
+                        };
                         for kk in 0..*k {
                             acc += get(a, i, kk) * get(b, kk, j);
                         }
@@ -192,7 +228,10 @@ fn observed(kernel: &TileKernel, seed: u64) -> Vec<(Buf, Vec<u64>)> {
             stored.push(src.buf);
         }
     });
-    stored.into_iter().map(|b| (b, memory[&b].clone())).collect()
+    stored
+        .into_iter()
+        .map(|b| (b, memory[&b].clone()))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -201,7 +240,10 @@ fn observed(kernel: &TileKernel, seed: u64) -> Vec<(Buf, Vec<u64>)> {
 /// The lowering's typical waste: an address tensor (iota + addptr map)
 /// next to a strided DMA that does not need it.
 fn kernel_with_dead_address_tensor() -> TileKernel {
-    let mut k = TileKernel { name: "dce".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "dce".into(),
+        ..Default::default()
+    };
     let ptr = k.new_sreg(64, "x_ptr");
     let out_ptr = k.new_sreg(64, "out_ptr");
     let offsets = k.new_buf(DType::I32, &[64], BufSpace::Tsram, "offsets");
@@ -211,16 +253,34 @@ fn kernel_with_dead_address_tensor() -> TileKernel {
     let dead_reg = k.new_sreg(64, "unused");
     k.body = vec![
         op(TOpKind::Arg { dst: ptr, index: 0 }),
-        op(TOpKind::Arg { dst: out_ptr, index: 1 }),
-        op(TOpKind::Alu { op: maiac_backend::isa::AluOp::Add, dst: dead_reg, a: SOp::Reg(ptr), b: SOp::Imm(4) }),
-        op(TOpKind::Iota { dst: whole(&k, offsets), start: SOp::Imm(0), axis: 0 }),
+        op(TOpKind::Arg {
+            dst: out_ptr,
+            index: 1,
+        }),
+        op(TOpKind::Alu {
+            op: maiac_backend::isa::AluOp::Add,
+            dst: dead_reg,
+            a: SOp::Reg(ptr),
+            b: SOp::Imm(4),
+        }),
+        op(TOpKind::Iota {
+            dst: whole(&k, offsets),
+            start: SOp::Imm(0),
+            axis: 0,
+        }),
         op(TOpKind::Map {
             micro: MicroProgram {
                 inputs: vec![DType::I64, DType::I32],
-                body: vec![instr("addptr.i32.x4", vec![LaneSrc::Input(0), LaneSrc::Input(1)])],
+                body: vec![instr(
+                    "addptr.i32.x4",
+                    vec![LaneSrc::Input(0), LaneSrc::Input(1)],
+                )],
                 outputs: vec![LaneSrc::Value(0)],
             },
-            inputs: vec![TInput::Scalar(SOp::Reg(ptr)), TInput::View(whole(&k, offsets))],
+            inputs: vec![
+                TInput::Scalar(SOp::Reg(ptr)),
+                TInput::View(whole(&k, offsets)),
+            ],
             outputs: vec![whole(&k, addrs)],
         }),
         load(&k, x, SOp::Reg(ptr)),
@@ -238,13 +298,19 @@ fn dce_removes_unused_address_tensors() {
     let after = tile::render(&k);
     insta::assert_snapshot!("dce_before", before);
     insta::assert_snapshot!("dce_after", after);
-    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Iota { .. })), 0);
+    assert_eq!(
+        count_ops(&k.body, &|o| matches!(o, TOpKind::Iota { .. })),
+        0
+    );
     assert_eq!(k.body.len(), 5, "{after}");
 }
 
 #[test]
 fn dce_keeps_loop_carried_buffers_and_registers() {
-    let mut k = TileKernel { name: "carried".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "carried".into(),
+        ..Default::default()
+    };
     let out_ptr = k.new_sreg(64, "out_ptr");
     let iv = k.new_sreg(32, "i");
     let sum = k.new_sreg(64, "sum");
@@ -254,8 +320,14 @@ fn dce_keeps_loop_carried_buffers_and_registers() {
     let dead = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "dead");
     let result = k.new_buf(DType::I64, &[1], BufSpace::Tsram, "result");
     k.body = vec![
-        op(TOpKind::Arg { dst: out_ptr, index: 0 }),
-        op(TOpKind::Mov { dst: sum, src: SOp::Imm(0) }),
+        op(TOpKind::Arg {
+            dst: out_ptr,
+            index: 0,
+        }),
+        op(TOpKind::Mov {
+            dst: sum,
+            src: SOp::Imm(0),
+        }),
         op(TOpKind::For {
             iv,
             lb: SOp::Imm(0),
@@ -265,19 +337,36 @@ fn dce_keeps_loop_carried_buffers_and_registers() {
                 // Reads last iteration's `acc` and `sum`, overwritten below.
                 map1(&k, "addf.f32", &[acc, acc], vec![], tmp),
                 map1(&k, "mulf.f32", &[acc, acc], vec![], dead),
-                op(TOpKind::Alu { op: maiac_backend::isa::AluOp::Add, dst: next, a: SOp::Reg(sum), b: SOp::Reg(iv) }),
-                op(TOpKind::Mov { dst: sum, src: SOp::Reg(next) }),
-                op(TOpKind::Copy { src: whole(&k, tmp), dst: whole(&k, acc) }),
+                op(TOpKind::Alu {
+                    op: maiac_backend::isa::AluOp::Add,
+                    dst: next,
+                    a: SOp::Reg(sum),
+                    b: SOp::Reg(iv),
+                }),
+                op(TOpKind::Mov {
+                    dst: sum,
+                    src: SOp::Reg(next),
+                }),
+                op(TOpKind::Copy {
+                    src: whole(&k, tmp),
+                    dst: whole(&k, acc),
+                }),
             ],
         }),
-        op(TOpKind::StoreScalar { src: SOp::Reg(sum), dst: whole(&k, result), bytes: 8 }),
+        op(TOpKind::StoreScalar {
+            src: SOp::Reg(sum),
+            dst: whole(&k, result),
+            bytes: 8,
+        }),
         store(&k, result, SOp::Reg(out_ptr)),
         store(&k, acc, SOp::Reg(out_ptr)),
     ];
     run_pass(&mut TileDce, &mut k);
     let text = tile::render(&k);
     insta::assert_snapshot!("dce_loop_carried", text);
-    let TOpKind::For { body, .. } = &k.body[2].kind else { panic!("the loop stays: {text}") };
+    let TOpKind::For { body, .. } = &k.body[2].kind else {
+        panic!("the loop stays: {text}")
+    };
     // Only the `dead` map goes: the register chain and the acc copy are carried.
     assert_eq!(body.len(), 4, "{text}");
     assert_eq!(k.body.len(), 6, "{text}");
@@ -288,7 +377,10 @@ fn dce_keeps_loop_carried_buffers_and_registers() {
 
 /// `out = exp(x·y + z)` as three maps, plus an unrelated load between them.
 fn chain_kernel() -> TileKernel {
-    let mut k = TileKernel { name: "chain".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "chain".into(),
+        ..Default::default()
+    };
     let [px, pw, po] = [0, 1, 2].map(|i| {
         let r = k.new_sreg(64, format!("p{i}"));
         (r, i)
@@ -297,11 +389,22 @@ fn chain_kernel() -> TileKernel {
         .iter()
         .map(|n| k.new_buf(DType::F32, &[32], BufSpace::Tsram, *n))
         .collect();
-    let [x, y, z, t, u, out, w] = bufs[..] else { unreachable!() };
+    let [x, y, z, t, u, out, w] = bufs[..] else {
+        unreachable!()
+    };
     k.body = vec![
-        op(TOpKind::Arg { dst: px.0, index: px.1 }),
-        op(TOpKind::Arg { dst: pw.0, index: pw.1 }),
-        op(TOpKind::Arg { dst: po.0, index: po.1 }),
+        op(TOpKind::Arg {
+            dst: px.0,
+            index: px.1,
+        }),
+        op(TOpKind::Arg {
+            dst: pw.0,
+            index: pw.1,
+        }),
+        op(TOpKind::Arg {
+            dst: po.0,
+            index: po.1,
+        }),
         load(&k, x, SOp::Reg(px.0)),
         map1(&k, "mulf.f32", &[x, y], vec![], t),
         load(&k, w, SOp::Reg(pw.0)),
@@ -324,8 +427,19 @@ fn fuses_a_chain_into_one_map() {
     insta::assert_snapshot!("fusion_before", before);
     insta::assert_snapshot!("fusion_after", after);
     assert_eq!(pass.fused_groups, 1);
-    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })), 1, "{after}");
-    let TOpKind::Map { micro, inputs, outputs } = &k.body[5].kind else { panic!("{after}") };
+    assert_eq!(
+        count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })),
+        1,
+        "{after}"
+    );
+    let TOpKind::Map {
+        micro,
+        inputs,
+        outputs,
+    } = &k.body[5].kind
+    else {
+        panic!("{after}")
+    };
     assert_eq!((micro.body.len(), inputs.len(), outputs.len()), (3, 3, 1));
     assert_eq!(observed(&k, 7), reference);
 }
@@ -340,10 +454,21 @@ fn intermediates_read_elsewhere_stay_outputs() {
     let reference = observed(&k, 3);
     run_pass(&mut EggFusion::new(machine()), &mut k);
     let text = tile::render(&k);
-    let maps: Vec<&TOpKind> = k.body.iter().map(|o| &o.kind).filter(|o| matches!(o, TOpKind::Map { .. })).collect();
+    let maps: Vec<&TOpKind> = k
+        .body
+        .iter()
+        .map(|o| &o.kind)
+        .filter(|o| matches!(o, TOpKind::Map { .. }))
+        .collect();
     assert_eq!(maps.len(), 1, "{text}");
-    let TOpKind::Map { outputs, .. } = maps[0] else { unreachable!() };
-    assert_eq!(outputs.iter().map(|o| o.buf).collect::<Vec<_>>(), vec![u, Buf::from_u32(5)], "{text}");
+    let TOpKind::Map { outputs, .. } = maps[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        outputs.iter().map(|o| o.buf).collect::<Vec<_>>(),
+        vec![u, Buf::from_u32(5)],
+        "{text}"
+    );
     assert_eq!(observed(&k, 3), reference);
 }
 
@@ -354,18 +479,31 @@ fn does_not_move_a_map_past_a_conflicting_op() {
     // producer cannot move down to the consumer.
     let y = Buf::from_u32(1);
     let z = Buf::from_u32(2);
-    k.body.insert(5, op(TOpKind::Copy { src: whole(&k, z), dst: whole(&k, y) }));
+    k.body.insert(
+        5,
+        op(TOpKind::Copy {
+            src: whole(&k, z),
+            dst: whole(&k, y),
+        }),
+    );
     let reference = observed(&k, 5);
     run_pass(&mut EggFusion::new(machine()), &mut k);
     let text = tile::render(&k);
     // The mul stays; add and exp fuse.
-    assert_eq!(count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })), 2, "{text}");
+    assert_eq!(
+        count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })),
+        2,
+        "{text}"
+    );
     assert_eq!(observed(&k, 5), reference);
 }
 
 #[test]
 fn loop_carried_intermediates_are_kept() {
-    let mut k = TileKernel { name: "loop".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "loop".into(),
+        ..Default::default()
+    };
     let po = k.new_sreg(64, "out");
     let iv = k.new_sreg(32, "i");
     let acc = k.new_buf(DType::F32, &[8], BufSpace::Tsram, "acc");
@@ -386,11 +524,15 @@ fn loop_carried_intermediates_are_kept() {
     ];
     run_pass(&mut EggFusion::new(machine()), &mut k);
     let text = tile::render(&k);
-    let TOpKind::For { body, .. } = &k.body[1].kind else { panic!("{text}") };
+    let TOpKind::For { body, .. } = &k.body[1].kind else {
+        panic!("{text}")
+    };
     assert_eq!(body.len(), 1, "{text}");
     // `acc` is written by the fused map (carried to the next iteration and
     // stored after the loop); `t` is gone.
-    let TOpKind::Map { outputs, micro, .. } = &body[0].kind else { panic!("{text}") };
+    let TOpKind::Map { outputs, micro, .. } = &body[0].kind else {
+        panic!("{text}")
+    };
     assert_eq!(outputs.len(), 1, "{text}");
     assert_eq!(outputs[0].buf, acc);
     assert_eq!(micro.body.len(), 2);
@@ -398,7 +540,10 @@ fn loop_carried_intermediates_are_kept() {
 
 #[test]
 fn simplifications_apply_inside_a_fused_group() {
-    let mut k = TileKernel { name: "simplify".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "simplify".into(),
+        ..Default::default()
+    };
     let po = k.new_sreg(64, "out");
     let a = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "a");
     let b = k.new_buf(DType::I32, &[16], BufSpace::Tsram, "b");
@@ -416,7 +561,9 @@ fn simplifications_apply_inside_a_fused_group() {
     run_pass(&mut EggFusion::new(machine()), &mut k);
     let text = tile::render(&k);
     insta::assert_snapshot!("fusion_simplified", text);
-    let TOpKind::Map { micro, .. } = &k.body[1].kind else { panic!("{text}") };
+    let TOpKind::Map { micro, .. } = &k.body[1].kind else {
+        panic!("{text}")
+    };
     // not(not(a)) · 1 = a: nothing left to compute.
     assert!(micro.body.is_empty(), "{text}");
     assert_eq!(observed(&k, 11), reference);
@@ -435,14 +582,23 @@ fn fusion_is_deterministic() {
 
 /// A chain of `len` one-instruction integer maps.
 fn long_chain(len: usize) -> TileKernel {
-    let mut k = TileKernel { name: "long".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "long".into(),
+        ..Default::default()
+    };
     let po = k.new_sreg(64, "out");
     let mut prev = k.new_buf(DType::I32, &[4], BufSpace::Tsram, "x0");
     k.body.push(op(TOpKind::Arg { dst: po, index: 0 }));
     for i in 0..len {
         let next = k.new_buf(DType::I32, &[4], BufSpace::Tsram, format!("x{}", i + 1));
         let code = ["add.i32", "mul.i32", "xor.i32"][i % 3];
-        k.body.push(map1(&k, code, &[prev], vec![imm(DType::I32, (i as u64 % 5) + 1)], next));
+        k.body.push(map1(
+            &k,
+            code,
+            &[prev],
+            vec![imm(DType::I32, (i as u64 % 5) + 1)],
+            next,
+        ));
         prev = next;
     }
     k.body.push(store(&k, prev, SOp::Reg(po)));
@@ -455,18 +611,31 @@ fn huge_chains_respect_limits_and_stay_exact() {
     let reference = observed(&original, 1);
     // Tiny limits: the runner stops early; whatever it fused is still exact.
     for limits in [
-        EggLimits { node_limit: 50, iter_limit: 1, time_limit: std::time::Duration::from_secs(1) },
+        EggLimits {
+            node_limit: 50,
+            iter_limit: 1,
+            time_limit: std::time::Duration::from_secs(1),
+        },
         EggLimits::default(),
     ] {
         let mut k = original.clone();
         let mut pass = EggFusion::new(machine()).with_limits(limits);
         run_pass(&mut pass, &mut k);
         let mut again = original.clone();
-        run_pass(&mut EggFusion::new(machine()).with_limits(limits), &mut again);
-        assert_eq!(tile::render(&k), tile::render(&again), "deterministic under {limits:?}");
+        run_pass(
+            &mut EggFusion::new(machine()).with_limits(limits),
+            &mut again,
+        );
+        assert_eq!(
+            tile::render(&k),
+            tile::render(&again),
+            "deterministic under {limits:?}"
+        );
         super::walk::for_each_op(&k.body, &mut |o| {
             if let TOpKind::Map { micro, .. } = &o.kind {
-                micro.check().expect("every fused program fits the micro-program limits");
+                micro
+                    .check()
+                    .expect("every fused program fits the micro-program limits");
             }
         });
         assert_eq!(observed(&k, 1), reference, "{limits:?}");
@@ -481,7 +650,10 @@ fn huge_chains_respect_limits_and_stay_exact() {
 // Rewrite rules are bit-exact.
 
 /// Evaluates a rule pattern on concrete bits for its variables.
-fn eval_pattern(pattern: &egg::Pattern<Lane>, env: &BTreeMap<egg::Var, u64>) -> (u64, Option<DType>) {
+fn eval_pattern(
+    pattern: &egg::Pattern<Lane>,
+    env: &BTreeMap<egg::Var, u64>,
+) -> (u64, Option<DType>) {
     let mut values: Vec<(u64, Option<DType>)> = Vec::new();
     for node in pattern.ast.as_ref() {
         let value = match node {
@@ -502,8 +674,18 @@ fn eval_pattern(pattern: &egg::Pattern<Lane>, env: &BTreeMap<egg::Var, u64>) -> 
 fn every_simplification_rule_is_bit_exact() {
     let mut samples: Vec<u64> = (0..=0xffffu64).collect();
     let specials = [
-        0x8000_0000u64, 0x7fff_ffff, 0xffff_ffff, 0x7f80_0000, 0xff80_0000, 0x7fc0_0001, 0xffc0_1234,
-        0x3f80_0000, 0x8000_0000_0000_0000, 0x7ff8_0000_0000_0001, 0xffff_ffff_ffff_ffff, 0x1234_5678_9abc_def0,
+        0x8000_0000u64,
+        0x7fff_ffff,
+        0xffff_ffff,
+        0x7f80_0000,
+        0xff80_0000,
+        0x7fc0_0001,
+        0xffc0_1234,
+        0x3f80_0000,
+        0x8000_0000_0000_0000,
+        0x7ff8_0000_0000_0001,
+        0xffff_ffff_ffff_ffff,
+        0x1234_5678_9abc_def0,
     ];
     samples.extend(specials);
     for (name, lhs, rhs) in simplify_rule_texts() {
@@ -511,15 +693,25 @@ fn every_simplification_rule_is_bit_exact() {
         let rhs: egg::Pattern<Lane> = rhs.parse().unwrap();
         let vars = lhs.vars();
         let cases: Vec<BTreeMap<egg::Var, u64>> = match vars.len() {
-            1 => samples.iter().map(|&s| BTreeMap::from([(vars[0], s)])).collect(),
+            1 => samples
+                .iter()
+                .map(|&s| BTreeMap::from([(vars[0], s)]))
+                .collect(),
             _ => {
-                let few: Vec<u64> = (0..64u64).chain(specials).chain([0xff, 0x80, 0x7f, 0xffff, 0x8000]).collect();
+                let few: Vec<u64> = (0..64u64)
+                    .chain(specials)
+                    .chain([0xff, 0x80, 0x7f, 0xffff, 0x8000])
+                    .collect();
                 let mut cases = Vec::new();
                 for &a in &few {
                     for &b in &few {
                         for &c in &[0u64, 1] {
                             let vals = [c, a, b];
-                            let env = vars.iter().enumerate().map(|(i, &v)| (v, vals[(i + 3 - vars.len()) % 3])).collect();
+                            let env = vars
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &v)| (v, vals[(i + 3 - vars.len()) % 3]))
+                                .collect();
                             cases.push(env);
                         }
                     }
@@ -553,11 +745,23 @@ enum Step {
 fn step_strategy() -> impl Strategy<Value = Step> {
     let idx = 0usize..64;
     prop_oneof![
-        (prop::sample::select(vec!["add.i32", "mul.i32", "xor.i32", "sub.i32", "maxs.i32"]), idx.clone(), idx.clone())
+        (
+            prop::sample::select(vec!["add.i32", "mul.i32", "xor.i32", "sub.i32", "maxs.i32"]),
+            idx.clone(),
+            idx.clone()
+        )
             .prop_map(|(o, a, b)| Step::Int(o, a, b)),
-        (prop::sample::select(vec!["addf.f32", "mulf.f32", "subf.f32", "maxnumf.f32"]), idx.clone(), idx.clone())
+        (
+            prop::sample::select(vec!["addf.f32", "mulf.f32", "subf.f32", "maxnumf.f32"]),
+            idx.clone(),
+            idx.clone()
+        )
             .prop_map(|(o, a, b)| Step::Float(o, a, b)),
-        (prop::sample::select(vec!["add.i32", "mul.i32", "shl.i32"]), idx.clone(), prop::sample::select(vec![0u64, 1, 3]))
+        (
+            prop::sample::select(vec!["add.i32", "mul.i32", "shl.i32"]),
+            idx.clone(),
+            prop::sample::select(vec![0u64, 1, 3])
+        )
             .prop_map(|(o, a, c)| Step::IntImm(o, a, c)),
         idx.clone().prop_map(Step::NotNot),
         (idx.clone(), idx.clone()).prop_map(|(a, c)| Step::SelectSame(a, c)),
@@ -569,25 +773,41 @@ fn step_strategy() -> impl Strategy<Value = Step> {
 /// Builds a kernel from steps over two i32 and two f32 input buffers; every
 /// step is one map, some results are stored.
 fn chain_from_steps(steps: &[Step], stored: &[bool]) -> TileKernel {
-    let mut k = TileKernel { name: "prop".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "prop".into(),
+        ..Default::default()
+    };
     let po = k.new_sreg(64, "out");
     k.body.push(op(TOpKind::Arg { dst: po, index: 0 }));
-    let mut ints: Vec<Buf> = (0..2).map(|i| k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("i{i}"))).collect();
-    let mut floats: Vec<Buf> = (0..2).map(|i| k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("f{i}"))).collect();
+    let mut ints: Vec<Buf> = (0..2)
+        .map(|i| k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("i{i}")))
+        .collect();
+    let mut floats: Vec<Buf> = (0..2)
+        .map(|i| k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("f{i}")))
+        .collect();
     for (n, step) in steps.iter().enumerate() {
         let pick = |v: &[Buf], i: usize| v[i % v.len()];
         let (micro_op, out_ty): (TOp, DType) = match *step {
             Step::Int(o, a, b) => {
                 let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
-                (map1(&k, o, &[pick(&ints, a), pick(&ints, b)], vec![], out), DType::I32)
+                (
+                    map1(&k, o, &[pick(&ints, a), pick(&ints, b)], vec![], out),
+                    DType::I32,
+                )
             }
             Step::Float(o, a, b) => {
                 let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
-                (map1(&k, o, &[pick(&floats, a), pick(&floats, b)], vec![], out), DType::F32)
+                (
+                    map1(&k, o, &[pick(&floats, a), pick(&floats, b)], vec![], out),
+                    DType::F32,
+                )
             }
             Step::IntImm(o, a, c) => {
                 let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
-                (map1(&k, o, &[pick(&ints, a)], vec![imm(DType::I32, c)], out), DType::I32)
+                (
+                    map1(&k, o, &[pick(&ints, a)], vec![imm(DType::I32, c)], out),
+                    DType::I32,
+                )
             }
             Step::NotNot(a) => {
                 let out = k.new_buf(DType::I32, &[6], BufSpace::Tsram, format!("v{n}"));
@@ -601,7 +821,14 @@ fn chain_from_steps(steps: &[Step], stored: &[bool]) -> TileKernel {
                     outputs: vec![LaneSrc::Value(1)],
                 };
                 let input = TInput::View(whole(&k, pick(&ints, a)));
-                (op(TOpKind::Map { micro, inputs: vec![input], outputs: vec![whole(&k, out)] }), DType::I32)
+                (
+                    op(TOpKind::Map {
+                        micro,
+                        inputs: vec![input],
+                        outputs: vec![whole(&k, out)],
+                    }),
+                    DType::I32,
+                )
             }
             Step::SelectSame(a, c) => {
                 let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
@@ -609,12 +836,25 @@ fn chain_from_steps(steps: &[Step], stored: &[bool]) -> TileKernel {
                     inputs: vec![DType::I32, DType::F32],
                     body: vec![
                         instr("cmp.slt.i32", vec![LaneSrc::Input(0), imm(DType::I32, 7)]),
-                        instr("select.f32", vec![LaneSrc::Value(0), LaneSrc::Input(1), LaneSrc::Input(1)]),
+                        instr(
+                            "select.f32",
+                            vec![LaneSrc::Value(0), LaneSrc::Input(1), LaneSrc::Input(1)],
+                        ),
                     ],
                     outputs: vec![LaneSrc::Value(1)],
                 };
-                let inputs = vec![TInput::View(whole(&k, pick(&ints, c))), TInput::View(whole(&k, pick(&floats, a)))];
-                (op(TOpKind::Map { micro, inputs, outputs: vec![whole(&k, out)] }), DType::F32)
+                let inputs = vec![
+                    TInput::View(whole(&k, pick(&ints, c))),
+                    TInput::View(whole(&k, pick(&floats, a))),
+                ];
+                (
+                    op(TOpKind::Map {
+                        micro,
+                        inputs,
+                        outputs: vec![whole(&k, out)],
+                    }),
+                    DType::F32,
+                )
             }
             Step::ExtTrunc(a) => {
                 let wide = k.new_buf(DType::I64, &[6], BufSpace::Tsram, format!("w{n}"));
@@ -625,13 +865,22 @@ fn chain_from_steps(steps: &[Step], stored: &[bool]) -> TileKernel {
             }
             Step::IntToFloat(a) => {
                 let out = k.new_buf(DType::F32, &[6], BufSpace::Tsram, format!("v{n}"));
-                (map1(&k, "sitofp.i32.f32", &[pick(&ints, a)], vec![], out), DType::F32)
+                (
+                    map1(&k, "sitofp.i32.f32", &[pick(&ints, a)], vec![], out),
+                    DType::F32,
+                )
             }
         };
-        let TOpKind::Map { outputs, .. } = &micro_op.kind else { unreachable!() };
+        let TOpKind::Map { outputs, .. } = &micro_op.kind else {
+            unreachable!()
+        };
         let out = outputs[0].buf;
         k.body.push(micro_op);
-        if out_ty == DType::I32 { ints.push(out) } else { floats.push(out) }
+        if out_ty == DType::I32 {
+            ints.push(out)
+        } else {
+            floats.push(out)
+        }
         if stored.get(n).copied().unwrap_or(false) || n + 1 == steps.len() {
             k.body.push(store(&k, out, SOp::Reg(po)));
         }
@@ -664,14 +913,23 @@ proptest! {
 // Matmul tiling.
 
 fn bf16_shape() -> MatmulShape {
-    MatmulShape { a_dtype: DType::BF16, b_dtype: DType::BF16, out_bytes: 4, out_in_acc: true, scaled: false }
+    MatmulShape {
+        a_dtype: DType::BF16,
+        b_dtype: DType::BF16,
+        out_bytes: 4,
+        out_in_acc: true,
+        scaled: false,
+    }
 }
 
 #[test]
 fn tiling_follows_the_machine() {
     let base = machine();
     // Fits the accumulator: stays one instruction.
-    assert_eq!(choose_tile(&base, &bf16_shape(), 128, 128, 64), Some((128, 128, 64)));
+    assert_eq!(
+        choose_tile(&base, &bf16_shape(), 128, 128, 64),
+        Some((128, 128, 64))
+    );
     let big = choose_tile(&base, &bf16_shape(), 512, 512, 512).expect("a tiling fits");
     assert_ne!(big, (512, 512, 512));
     let (tm, tn, _) = big;
@@ -698,7 +956,10 @@ fn tiling_follows_the_machine() {
 
 #[test]
 fn tiled_matmuls_compute_identical_bits() {
-    let mut k = TileKernel { name: "mm".into(), ..Default::default() };
+    let mut k = TileKernel {
+        name: "mm".into(),
+        ..Default::default()
+    };
     let po = k.new_sreg(64, "out");
     let (m, n, kk) = (64u32, 48u32, 96u32);
     let a = k.new_buf(DType::F32, &[kk, m], BufSpace::Tsram, "a_t");
@@ -710,8 +971,18 @@ fn tiled_matmuls_compute_identical_bits() {
             m,
             n,
             k: kk,
-            a: TMat { view: whole(&k, a), dtype: DType::F32, transposed: true, scale: None },
-            b: TMat { view: whole(&k, b), dtype: DType::F32, transposed: false, scale: None },
+            a: TMat {
+                view: whole(&k, a),
+                dtype: DType::F32,
+                transposed: true,
+                scale: None,
+            },
+            b: TMat {
+                view: whole(&k, b),
+                dtype: DType::F32,
+                transposed: false,
+                scale: None,
+            },
             out: whole(&k, out),
             accumulate: true,
         }),
@@ -756,21 +1027,35 @@ fn fixture_kernels_fuse_deterministically() {
     for dir in dirs {
         let path = dir.join("kernel.ttir");
         let text = std::fs::read_to_string(&path).expect("readable fixture");
-        let Ok(mut module) = maiac_ir::parser::parse_module(&text, &path.display().to_string()) else { continue };
-        if crate::passes::cleanup_passes().run(&mut module, &mut PassContext::default()).is_err() {
+        let Ok(mut module) = maiac_ir::parser::parse_module(&text, &path.display().to_string())
+        else {
+            continue;
+        };
+        if crate::passes::cleanup_passes()
+            .run(&mut module, &mut PassContext::default())
+            .is_err()
+        {
             continue;
         }
-        let Some(func) = module.kernel() else { continue };
-        let Ok(kernel) = crate::lower::lower(&module, func, &machine) else { continue };
+        let Some(func) = module.kernel() else {
+            continue;
+        };
+        let Ok(kernel) = crate::lower::lower(&module, func, &machine) else {
+            continue;
+        };
         lowered += 1;
         let maps = |k: &TileKernel| count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. }));
         let mut runs = Vec::new();
         for _ in 0..2 {
             let mut k = kernel.clone();
-            passes(&machine).run(&mut k, &mut PassContext::default()).expect("the passes succeed");
+            passes(&machine)
+                .run(&mut k, &mut PassContext::default())
+                .expect("the passes succeed");
             super::walk::for_each_op(&k.body, &mut |o| {
                 if let TOpKind::Map { micro, .. } = &o.kind {
-                    micro.check().unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                    micro
+                        .check()
+                        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
                 }
             });
             assert!(maps(&k) <= maps(&kernel), "{}", dir.display());

@@ -23,7 +23,10 @@
 //! Packed FP4 operands (two codes per byte, nibble offsets) are left
 //! untiled.
 
-use egg::{define_language, Analysis, CostFunction, DidMerge, EGraph, Extractor, Id, Rewrite, Runner, Subst, Var};
+use egg::{
+    define_language, Analysis, CostFunction, DidMerge, EGraph, Extractor, Id, Rewrite, Runner,
+    Subst, Var,
+};
 use maiac_backend::isa::{DType, TtuPrecision};
 use maiac_backend::machine::Machine;
 use maiac_ir::Diagnostic;
@@ -109,13 +112,16 @@ impl TileCost<'_> {
             operands += (tm + tn) * (tk / u64::from(MX_BLOCK));
         }
         let staged = operands + if shape.out_in_acc { 0 } else { out };
-        if (shape.out_in_acc && out > machine.tile.acc_bytes / 2) || staged > machine.tile.tsram_bytes / 4 {
+        if (shape.out_in_acc && out > machine.tile.acc_bytes / 2)
+            || staged > machine.tile.tsram_bytes / 4
+        {
             return f64::INFINITY;
         }
         let rate = TtuPrecision::of_pair(shape.a_dtype, shape.b_dtype)
             .map_or(1, |p| machine.macs_per_cycle(p))
             .max(1);
-        let compute = u64::from(machine.ttu.latency_cycles) + (tm * tn * tk).div_ceil(u64::from(rate));
+        let compute =
+            u64::from(machine.ttu.latency_cycles) + (tm * tn * tk).div_ceil(u64::from(rate));
         let traffic = operands.div_ceil(u64::from(machine.tile.tsram_bytes_per_cycle.max(1)));
         (compute + traffic) as f64
     }
@@ -142,10 +148,15 @@ impl CostFunction<Tiling> for TileCost<'_> {
 }
 
 /// A condition: `var` is a dimension that halves into a menu size.
-fn halvable(var: &str, align: u32) -> impl Fn(&mut EGraph<Tiling, DimAnalysis>, Id, &Subst) -> bool {
+fn halvable(
+    var: &str,
+    align: u32,
+) -> impl Fn(&mut EGraph<Tiling, DimAnalysis>, Id, &Subst) -> bool {
     let var: Var = var.parse().expect("a pattern variable");
     move |egraph, _, subst| {
-        egraph[subst[var]].data.is_some_and(|v| v % 2 == 0 && v / 2 >= MIN_TILE && (v / 2) % align == 0)
+        egraph[subst[var]]
+            .data
+            .is_some_and(|v| v % 2 == 0 && v / 2 >= MIN_TILE && (v / 2) % align == 0)
     }
 }
 
@@ -160,7 +171,13 @@ fn split_rules(scaled: bool) -> Vec<Rewrite<Tiling, DimAnalysis>> {
 
 /// The tile (tm, tn, tk) extraction picks for an (m, n, k) matmul, or
 /// `None` when no tiling fits the machine.
-pub fn choose_tile(machine: &Machine, shape: &MatmulShape, m: u32, n: u32, k: u32) -> Option<(u32, u32, u32)> {
+pub fn choose_tile(
+    machine: &Machine,
+    shape: &MatmulShape,
+    m: u32,
+    n: u32,
+    k: u32,
+) -> Option<(u32, u32, u32)> {
     let mut egraph: EGraph<Tiling, DimAnalysis> = EGraph::default();
     let dims = [m, n, k].map(|d| egraph.add(Tiling::Dim(d)));
     let root = egraph.add(Tiling::Mm(dims));
@@ -171,7 +188,14 @@ pub fn choose_tile(machine: &Machine, shape: &MatmulShape, m: u32, n: u32, k: u3
         .with_time_limit(std::time::Duration::from_secs(5))
         .run(&split_rules(shape.scaled));
     let egraph = &runner.egraph;
-    let extractor = Extractor::new(egraph, TileCost { egraph, machine, shape });
+    let extractor = Extractor::new(
+        egraph,
+        TileCost {
+            egraph,
+            machine,
+            shape,
+        },
+    );
     let (cost, expr) = extractor.find_best(root);
     if !cost.is_finite() {
         return None;
@@ -212,7 +236,11 @@ impl Pass<TileKernel> for TtuTiling {
 
     fn run(&mut self, kernel: &mut TileKernel, _cx: &mut PassContext) -> Result<(), Diagnostic> {
         let spaces: Vec<BufSpace> = kernel.bufs.values().map(|b| b.space).collect();
-        let out_bytes: Vec<u64> = kernel.bufs.values().map(|b| u64::from(b.dtype.storage_bits()).div_ceil(8)).collect();
+        let out_bytes: Vec<u64> = kernel
+            .bufs
+            .values()
+            .map(|b| u64::from(b.dtype.storage_bits()).div_ceil(8))
+            .collect();
         tile_body(&self.machine, &mut kernel.body, &|v: &BView| {
             let i = v.buf.as_u32() as usize;
             (spaces[i] == BufSpace::Acc, out_bytes[i])
@@ -228,9 +256,9 @@ fn tile_body(machine: &Machine, body: &mut Vec<TOp>, out_info: &dyn Fn(&BView) -
             tile_body(machine, inner, out_info);
         }
         match &op.kind {
-            TOpKind::Matmul { m, n, k, a, b, out, .. }
-                if a.dtype != DType::F4E2M1 && b.dtype != DType::F4E2M1 && out.shape.len() == 2 =>
-            {
+            TOpKind::Matmul {
+                m, n, k, a, b, out, ..
+            } if a.dtype != DType::F4E2M1 && b.dtype != DType::F4E2M1 && out.shape.len() == 2 => {
                 let (out_in_acc, out_bytes) = out_info(out);
                 let shape = MatmulShape {
                     a_dtype: a.dtype,
@@ -241,7 +269,11 @@ fn tile_body(machine: &Machine, body: &mut Vec<TOp>, out_info: &dyn Fn(&BView) -
                 };
                 match choose_tile(machine, &shape, *m, *n, *k) {
                     Some(tile) if tile != (*m, *n, *k) => {
-                        body.extend(split_matmul(&op.kind, tile).into_iter().map(|kind| TOp { kind, loc: op.loc }));
+                        body.extend(
+                            split_matmul(&op.kind, tile)
+                                .into_iter()
+                                .map(|kind| TOp { kind, loc: op.loc }),
+                        );
                     }
                     _ => body.push(op),
                 }
@@ -253,11 +285,24 @@ fn tile_body(machine: &Machine, body: &mut Vec<TOp>, out_info: &dyn Fn(&BView) -
 
 /// A sub-block of a stored operand: `rows`/`cols` are the logical
 /// (row, column) start and extent, mapped through the transposition.
-fn sub_mat(mat: &TMat, row0: u32, rows: u32, col0: u32, cols: u32, scale_rows_are_logical_rows: bool) -> TMat {
-    let (r0, nr, c0, nc) = if mat.transposed { (col0, cols, row0, rows) } else { (row0, rows, col0, cols) };
+fn sub_mat(
+    mat: &TMat,
+    row0: u32,
+    rows: u32,
+    col0: u32,
+    cols: u32,
+    scale_rows_are_logical_rows: bool,
+) -> TMat {
+    let (r0, nr, c0, nc) = if mat.transposed {
+        (col0, cols, row0, rows)
+    } else {
+        (row0, rows, col0, cols)
+    };
     let view = BView {
         buf: mat.view.buf,
-        offset: mat.view.offset + i64::from(r0) * mat.view.strides[0] + i64::from(c0) * mat.view.strides[1],
+        offset: mat.view.offset
+            + i64::from(r0) * mat.view.strides[0]
+            + i64::from(c0) * mat.view.strides[1],
         shape: vec![nr, nc],
         strides: mat.view.strides.clone(),
     };
@@ -271,17 +316,33 @@ fn sub_mat(mat: &TMat, row0: u32, rows: u32, col0: u32, cols: u32, scale_rows_ar
         };
         BView {
             buf: s.buf,
-            offset: s.offset + i64::from(s_row0) * s.strides[0] + i64::from(k0 / MX_BLOCK) * s.strides[1],
+            offset: s.offset
+                + i64::from(s_row0) * s.strides[0]
+                + i64::from(k0 / MX_BLOCK) * s.strides[1],
             shape: vec![s_rows, kn / MX_BLOCK],
             strides: s.strides.clone(),
         }
     });
-    TMat { view, dtype: mat.dtype, transposed: mat.transposed, scale }
+    TMat {
+        view,
+        dtype: mat.dtype,
+        transposed: mat.transposed,
+        scale,
+    }
 }
 
 /// The tiles of a matmul, M then N then K order.
 pub fn split_matmul(kind: &TOpKind, (tm, tn, tk): (u32, u32, u32)) -> Vec<TOpKind> {
-    let TOpKind::Matmul { m, n, k, a, b, out, accumulate } = kind else {
+    let TOpKind::Matmul {
+        m,
+        n,
+        k,
+        a,
+        b,
+        out,
+        accumulate,
+    } = kind
+    else {
         return vec![kind.clone()];
     };
     let mut tiles = Vec::new();
@@ -290,7 +351,9 @@ pub fn split_matmul(kind: &TOpKind, (tm, tn, tk): (u32, u32, u32)) -> Vec<TOpKin
             for k0 in (0..*k).step_by(tk as usize) {
                 let out_tile = BView {
                     buf: out.buf,
-                    offset: out.offset + i64::from(i0) * out.strides[0] + i64::from(j0) * out.strides[1],
+                    offset: out.offset
+                        + i64::from(i0) * out.strides[0]
+                        + i64::from(j0) * out.strides[1],
                     shape: vec![tm, tn],
                     strides: out.strides.clone(),
                 };

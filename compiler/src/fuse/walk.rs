@@ -23,8 +23,10 @@ impl Footprint {
     }
 
     fn add(&mut self, op: &TOp) {
-        self.reads.extend(op.kind.reads().into_iter().map(|v| v.buf));
-        self.writes.extend(op.kind.writes().into_iter().map(|v| v.buf));
+        self.reads
+            .extend(op.kind.reads().into_iter().map(|v| v.buf));
+        self.writes
+            .extend(op.kind.writes().into_iter().map(|v| v.buf));
         self.uses.extend(regs(op.kind.scalar_uses()));
         self.defs.extend(op.kind.scalar_def());
         for body in op.kind.bodies() {

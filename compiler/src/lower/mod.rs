@@ -141,7 +141,21 @@ impl<'m> Lowerer<'m> {
                 self.emit(TOpKind::StoreScalar { src: SOp::Reg(reg), dst: view.clone(), bytes });
                 self.set(v, ValueLoc::Tensor(view));
             } else {
-                self.set(v, ValueLoc::Scalar(SOp::Reg(reg)));
+                // Canonicalise narrow integers even though the ISA's `arg`
+                // sign-extends: a launch may hand over the raw bits of the
+                // parameter's width (the emulator's launch layer does), and
+                // every CP sequence relies on the canonical form.
+                let width = scalar_width(&ty);
+                let value = match width {
+                    w if w >= 64 => SOp::Reg(reg),
+                    1 => self.alu(maiac_backend::isa::AluOp::And, SOp::Reg(reg), SOp::Imm(1)),
+                    w => {
+                        let shift = SOp::Imm(i64::from(64 - w));
+                        let up = self.alu(maiac_backend::isa::AluOp::Shl, SOp::Reg(reg), shift);
+                        self.alu(maiac_backend::isa::AluOp::AShr, up, shift)
+                    }
+                };
+                self.set(v, ValueLoc::Scalar(value));
             }
         }
         self.lower_block_ops(entry)

@@ -22,15 +22,22 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[];
 fn run_case(case: &Case) -> Result<(), String> {
     let source = std::fs::read_to_string(&case.kernel).map_err(|e| e.to_string())?;
     let mut module = maiac_ir::check::check_text(&source, &case.kernel.display().to_string())
-        .map_err(|ds| ds.iter().map(|d| d.render(Some(&source))).collect::<String>())?;
+        .map_err(|ds| {
+            ds.iter()
+                .map(|d| d.render(Some(&source)))
+                .collect::<String>()
+        })?;
     let machine = maiac_backend::machine::resolve_or_default(None).map_err(|e| e.to_string())?;
-    let compiled =
-        compile_module(&mut module, &machine, &CompileOptions::default()).map_err(|d| d.render(Some(&source)))?;
-    let binary = compiled.module.ok_or("the compiler stopped before code generation")?;
+    let compiled = compile_module(&mut module, &machine, &CompileOptions::default())
+        .map_err(|d| d.render(Some(&source)))?;
+    let binary = compiled
+        .module
+        .ok_or("the compiler stopped before code generation")?;
     let params = binary_params(&binary);
     let spec = case.launch_spec()?;
     let launch = bind(&params, &spec).map_err(|e| e.to_string())?;
-    let outcome = run(&binary, &machine, &launch, &RunOptions::default()).map_err(|e| e.to_string())?;
+    let outcome =
+        run(&binary, &machine, &launch, &RunOptions::default()).map_err(|e| e.to_string())?;
     for arg in case.outputs() {
         // Arguments bind by name, or by position when the TTIR renamed the
         // parameters (Triton 3.2's `%argN`).
@@ -50,10 +57,17 @@ fn run_case(case: &Case) -> Result<(), String> {
             .position(|b| b.name == param_name)
             .ok_or_else(|| format!("{} is not a buffer of the kernel", arg.name))?;
         let input = &launch.buffers[index].host;
-        let got = HostBuffer { dtype: input.dtype.clone(), shape: input.shape.clone(), bytes: outcome.buffers[index].clone() };
-        let expected_path = arg.expected.as_ref().expect("outputs have an expected file");
-        let expected =
-            HostBuffer::read(expected_path).map_err(|e| format!("{}: {e}", expected_path.display()))?;
+        let got = HostBuffer {
+            dtype: input.dtype.clone(),
+            shape: input.shape.clone(),
+            bytes: outcome.buffers[index].clone(),
+        };
+        let expected_path = arg
+            .expected
+            .as_ref()
+            .expect("outputs have an expected file");
+        let expected = HostBuffer::read(expected_path)
+            .map_err(|e| format!("{}: {e}", expected_path.display()))?;
         compare_buffers(&arg.name, &arg.ty, &got, &expected, case.atol, case.rtol)?;
     }
     Ok(())
@@ -62,10 +76,18 @@ fn run_case(case: &Case) -> Result<(), String> {
 #[test]
 fn compiled_kernels_match_every_fixture_case() {
     let dirs = discover_cases(&fixtures_dir());
-    assert!(!dirs.is_empty(), "no case folders under {}", fixtures_dir().display());
-    let (mut passed, mut expected_failures, mut unexpected, mut now_passing) = (0, 0, Vec::new(), Vec::new());
+    assert!(
+        !dirs.is_empty(),
+        "no case folders under {}",
+        fixtures_dir().display()
+    );
+    let (mut passed, mut expected_failures, mut unexpected, mut now_passing) =
+        (0, 0, Vec::new(), Vec::new());
     for dir in &dirs {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let listed = EXPECTED_FAILURES.iter().find(|(n, _)| *n == name);
         let start = Instant::now();
         // A panic in the compiler or emulator is a failure of this case, not
@@ -100,7 +122,14 @@ fn compiled_kernels_match_every_fixture_case() {
         dirs.len()
     );
     if !now_passing.is_empty() {
-        eprintln!("now passing (remove from EXPECTED_FAILURES): {}", now_passing.join(", "));
+        eprintln!(
+            "now passing (remove from EXPECTED_FAILURES): {}",
+            now_passing.join(", ")
+        );
     }
-    assert!(unexpected.is_empty(), "unexpected failures:\n{}", unexpected.join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failures:\n{}",
+        unexpected.join("\n")
+    );
 }

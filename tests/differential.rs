@@ -196,7 +196,14 @@ fn elementwise_kernel(
     }
 }
 
-fn reduction_kernel(elem: Elem, rows: u32, cols: u32, block: u32, max: bool, data: &[u32]) -> Generated {
+fn reduction_kernel(
+    elem: Elem,
+    rows: u32,
+    cols: u32,
+    block: u32,
+    max: bool,
+    data: &[u32],
+) -> Generated {
     let t = elem.ttir();
     let combine = match (elem.is_float(), max) {
         (true, true) => "arith.maxnumf",
@@ -235,8 +242,14 @@ fn reduction_kernel(elem: Elem, rows: u32, cols: u32, block: u32, max: bool, dat
         ttir,
         grid: [rows, 1, 1],
         args: vec![
-            ("x".into(), buffer(elem, vec![rows as usize, cols as usize], &data[..len])),
-            ("out".into(), buffer(elem, vec![rows as usize], &vec![0; rows as usize])),
+            (
+                "x".into(),
+                buffer(elem, vec![rows as usize, cols as usize], &data[..len]),
+            ),
+            (
+                "out".into(),
+                buffer(elem, vec![rows as usize], &vec![0; rows as usize]),
+            ),
             ("ncols".into(), ArgValue::Bits(u64::from(cols))),
         ],
     }
@@ -301,9 +314,22 @@ fn dot_kernel(m: u32, n: u32, k_blocks: u32, bk: u32, data: &[u32]) -> Generated
         ttir,
         grid: [1, 1, 1],
         args: vec![
-            ("a".into(), buffer(Elem::F16, vec![m as usize, k as usize], &data[..la])),
-            ("b".into(), buffer(Elem::F16, vec![k as usize, n as usize], &data[la..la + lb])),
-            ("c".into(), buffer(Elem::F32, vec![(m * n) as usize], &vec![0; (m * n) as usize])),
+            (
+                "a".into(),
+                buffer(Elem::F16, vec![m as usize, k as usize], &data[..la]),
+            ),
+            (
+                "b".into(),
+                buffer(Elem::F16, vec![k as usize, n as usize], &data[la..la + lb]),
+            ),
+            (
+                "c".into(),
+                buffer(
+                    Elem::F32,
+                    vec![(m * n) as usize],
+                    &vec![0; (m * n) as usize],
+                ),
+            ),
             ("K".into(), ArgValue::Bits(u64::from(k))),
         ],
     }
@@ -319,7 +345,8 @@ fn check(generated: &Generated, machine: &Machine) -> Result<(), String> {
     let [x, y, z] = generated.grid;
     let mut spec = LaunchSpec::new(Grid::new(x, y, z).map_err(|e| e.to_string())?);
     for (name, value) in &generated.args {
-        spec.push_arg(name, value.clone()).map_err(|e| e.to_string())?;
+        spec.push_arg(name, value.clone())
+            .map_err(|e| e.to_string())?;
     }
     let launch = bind(&params, &spec).map_err(|e| e.to_string())?;
     let expected = run_kernel(&module, &launch).map_err(|d| d.render(Some(&generated.ttir)))?;

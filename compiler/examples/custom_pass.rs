@@ -66,7 +66,11 @@ impl Pass<TileKernel> for FoldSelfMoves {
 
 fn main() {
     let path = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/corpus/vec_add/kernel.ttir").to_string()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/corpus/vec_add/kernel.ttir"
+        )
+        .to_string()
     });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         eprintln!("cannot read {path}: {e}");
@@ -81,14 +85,19 @@ fn main() {
             std::process::exit(1)
         }
     };
-    let machine = maiac_backend::machine::resolve_or_default(None).expect("the default machine exists");
+    let machine =
+        maiac_backend::machine::resolve_or_default(None).expect("the default machine exists");
 
     let mut pm = PassManager::new(&machine);
     // TTIR: after the last cleanup pass.
     pm.ttir_passes().add(CountArith { count: 0 });
     // Tile IR: right before the built-in fusion pass.
-    eprintln!("built-in tile passes: {}", pm.tile_passes().names().join(", "));
-    pm.tile_passes().insert_before("egg-fusion", Box::new(FoldSelfMoves));
+    eprintln!(
+        "built-in tile passes: {}",
+        pm.tile_passes().names().join(", ")
+    );
+    pm.tile_passes()
+        .insert_before("egg-fusion", Box::new(FoldSelfMoves));
     pm.stop_after(Stage::Tile);
 
     match pm.compile(&mut module, &machine, &CompileOptions::default()) {

@@ -88,15 +88,17 @@ fn compile_file_until(
     pm.stop_after(stop_after);
     // A panic is a compiler bug, but the user still gets exit code 1 and a
     // message rather than an abort.
-    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pm.compile(&mut module, machine, opts)))
-        .map_err(|payload| {
-            let what = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            format!("error: internal compiler error while compiling {name}: {what}\n")
-        })?;
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pm.compile(&mut module, machine, opts)
+    }))
+    .map_err(|payload| {
+        let what = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("error: internal compiler error while compiling {name}: {what}\n")
+    })?;
     compiled.map_err(|d| d.render(Some(&text)))
 }
 
@@ -104,8 +106,11 @@ fn compile_file_until(
 /// [--print-ir-after-all]`.
 pub fn compile_command(req: &CompileRequest) -> Result<CommandOutput, String> {
     use crate::driver::Stage;
-    let machine = maiac_backend::machine::resolve_or_default(req.machine).map_err(|e| format!("error: {e}\n"))?;
-    let opts = crate::driver::CompileOptions { print_ir_after_all: req.print_ir_after_all };
+    let machine = maiac_backend::machine::resolve_or_default(req.machine)
+        .map_err(|e| format!("error: {e}\n"))?;
+    let opts = crate::driver::CompileOptions {
+        print_ir_after_all: req.print_ir_after_all,
+    };
     let stop_after = match req.emit {
         Stage::Ttir | Stage::Tile => req.emit,
         _ => Stage::Bin,
@@ -117,18 +122,20 @@ pub fn compile_command(req: &CompileRequest) -> Result<CommandOutput, String> {
     }
     match req.emit {
         Stage::Bin => {
-            let module = compiled
-                .module
-                .as_ref()
-                .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
-            let path = req.output.map(Path::to_path_buf).unwrap_or_else(|| req.input.with_extension("mbin"));
+            let module = compiled.module.as_ref().ok_or_else(|| {
+                "error: the compiler stopped before code generation\n".to_string()
+            })?;
+            let path = req
+                .output
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| req.input.with_extension("mbin"));
             maiac_backend::binary::write_file(&path, module)
                 .map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?;
         }
         stage => {
-            let text = compiled
-                .text(stage)
-                .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
+            let text = compiled.text(stage).ok_or_else(|| {
+                "error: the compiler stopped before code generation\n".to_string()
+            })?;
             match req.output {
                 Some(path) => std::fs::write(path, &text)
                     .map_err(|e| format!("error: cannot write {}: {e}\n", path.display()))?,

@@ -52,7 +52,11 @@ impl Stage {
             "sched" => Stage::Sched,
             "asm" => Stage::Asm,
             "bin" => Stage::Bin,
-            other => return Err(format!("--emit takes ttir, tile, sched, asm or bin, not `{other}`")),
+            other => {
+                return Err(format!(
+                    "--emit takes ttir, tile, sched, asm or bin, not `{other}`"
+                ))
+            }
         })
     }
 }
@@ -131,12 +135,27 @@ impl PassManager {
     /// Compiles the kernel of `module` (the public function, or the only
     /// one) for `machine`. The module is modified in place by the TTIR
     /// passes.
-    pub fn compile(&mut self, module: &mut Module, machine: &Machine, opts: &CompileOptions) -> Result<Compiled, Diagnostic> {
-        let mut cx = PassContext { print_ir_after_all: opts.print_ir_after_all, ..PassContext::default() };
+    pub fn compile(
+        &mut self,
+        module: &mut Module,
+        machine: &Machine,
+        opts: &CompileOptions,
+    ) -> Result<Compiled, Diagnostic> {
+        let mut cx = PassContext {
+            print_ir_after_all: opts.print_ir_after_all,
+            ..PassContext::default()
+        };
         self.ttir.run(module, &mut cx)?;
         let ttir = module.render();
         if self.stop_after == Stage::Ttir {
-            return Ok(Compiled { ttir, tile: TileKernel::default(), sched: String::new(), module: None, dumps: cx.dumps, ran: cx.ran });
+            return Ok(Compiled {
+                ttir,
+                tile: TileKernel::default(),
+                sched: String::new(),
+                module: None,
+                dumps: cx.dumps,
+                ran: cx.ran,
+            });
         }
         let func = kernel_function(module)?;
         let mut tile = crate::lower::lower(module, func, machine)?;
@@ -145,7 +164,14 @@ impl PassManager {
             cx.dumps.push(("lower".to_string(), tile.render()));
         }
         self.tile.run(&mut tile, &mut cx)?;
-        let mut compiled = Compiled { ttir, tile, sched: String::new(), module: None, dumps: Vec::new(), ran: Vec::new() };
+        let mut compiled = Compiled {
+            ttir,
+            tile,
+            sched: String::new(),
+            module: None,
+            dumps: Vec::new(),
+            ran: Vec::new(),
+        };
         if self.stop_after > Stage::Tile {
             let (sched, module) = schedule_and_emit(&compiled.tile, machine, &mut cx)?;
             compiled.sched = sched;
@@ -158,7 +184,11 @@ impl PassManager {
 }
 
 /// Compiles with the default pipeline ([`PassManager::new`]).
-pub fn compile_module(module: &mut Module, machine: &Machine, opts: &CompileOptions) -> Result<Compiled, Diagnostic> {
+pub fn compile_module(
+    module: &mut Module,
+    machine: &Machine,
+    opts: &CompileOptions,
+) -> Result<Compiled, Diagnostic> {
     PassManager::new(machine).compile(module, machine, opts)
 }
 
@@ -182,16 +212,20 @@ fn schedule_and_emit(
     let module = crate::codegen::emit(&scheduled, machine)?;
     cx.ran.push("codegen".to_string());
     if cx.print_ir_after_all {
-        cx.dumps.push(("codegen".to_string(), maiac_backend::asm::disassemble(&module)));
+        cx.dumps.push((
+            "codegen".to_string(),
+            maiac_backend::asm::disassemble(&module),
+        ));
     }
     Ok((sched, Some(module)))
 }
 
 /// The function to compile: the public one (or the only one).
 pub fn kernel_function(module: &Module) -> Result<maiac_ir::Op, Diagnostic> {
-    module
-        .kernel()
-        .ok_or_else(|| Diagnostic::new("the module has no kernel function (a public tt.func)").at(&module.source_name, None))
+    module.kernel().ok_or_else(|| {
+        Diagnostic::new("the module has no kernel function (a public tt.func)")
+            .at(&module.source_name, None)
+    })
 }
 
 /// Inlines every `tt.call` of the kernel (callees of one reachable block
@@ -234,12 +268,18 @@ fn inline_call(module: &mut Module, kernel: maiac_ir::Op, call: maiac_ir::Op) ->
         Some(Attribute::Symbol(name) | Attribute::String(name)) => name.clone(),
         _ => return false,
     };
-    let Some(func) = module.function(&callee) else { return false };
+    let Some(func) = module.function(&callee) else {
+        return false;
+    };
     if func == kernel {
         return false;
     }
-    let Some(entry) = module.func_entry(func) else { return false };
-    let Some(ret) = module.layout.terminator(entry) else { return false };
+    let Some(entry) = module.func_entry(func) else {
+        return false;
+    };
+    let Some(ret) = module.layout.terminator(entry) else {
+        return false;
+    };
     let params = module.dfg.blocks[entry].args.clone();
     let args = module.dfg.operands(call).to_vec();
     if module.dfg.opcode(ret) != Opcode::Return || params.len() != args.len() {
@@ -247,13 +287,23 @@ fn inline_call(module: &mut Module, kernel: maiac_ir::Op, call: maiac_ir::Op) ->
     }
     let mut map: std::collections::HashMap<maiac_ir::Value, maiac_ir::Value> =
         params.into_iter().zip(args).collect();
-    let body: Vec<maiac_ir::Op> = module.layout.ops(entry).iter().copied().filter(|&op| op != ret).collect();
+    let body: Vec<maiac_ir::Op> = module
+        .layout
+        .ops(entry)
+        .iter()
+        .copied()
+        .filter(|&op| op != ret)
+        .collect();
     for op in body {
         let copy = clone_op(module, op, &mut map);
         module.layout.insert_op_before(copy, call);
     }
-    let returned: Vec<maiac_ir::Value> =
-        module.dfg.operands(ret).iter().map(|v| map.get(v).copied().unwrap_or(*v)).collect();
+    let returned: Vec<maiac_ir::Value> = module
+        .dfg
+        .operands(ret)
+        .iter()
+        .map(|v| map.get(v).copied().unwrap_or(*v))
+        .collect();
     let results = module.dfg.results(call).to_vec();
     if returned.len() != results.len() {
         return false;
@@ -272,10 +322,21 @@ fn clone_op(
     map: &mut std::collections::HashMap<maiac_ir::Value, maiac_ir::Value>,
 ) -> maiac_ir::Op {
     let data = module.dfg.ops[op].clone();
-    let operands: Vec<maiac_ir::Value> =
-        module.dfg.operands(op).iter().map(|v| map.get(v).copied().unwrap_or(*v)).collect();
-    let types: Vec<maiac_ir::Type> = module.dfg.results(op).iter().map(|&r| module.dfg.value_type(r).clone()).collect();
-    let copy = module.dfg.make_op(data.opcode, &operands, &types, data.attrs.clone(), data.loc);
+    let operands: Vec<maiac_ir::Value> = module
+        .dfg
+        .operands(op)
+        .iter()
+        .map(|v| map.get(v).copied().unwrap_or(*v))
+        .collect();
+    let types: Vec<maiac_ir::Type> = module
+        .dfg
+        .results(op)
+        .iter()
+        .map(|&r| module.dfg.value_type(r).clone())
+        .collect();
+    let copy = module
+        .dfg
+        .make_op(data.opcode, &operands, &types, data.attrs.clone(), data.loc);
     module.dfg.ops[copy].pos = data.pos;
     let old_results = module.dfg.results(op).to_vec();
     let new_results = module.dfg.results(copy).to_vec();
@@ -283,10 +344,16 @@ fn clone_op(
     for region in data.regions {
         let new_region = module.dfg.make_region(copy);
         for block in module.layout.blocks(region).to_vec() {
-            let arg_types: Vec<maiac_ir::Type> =
-                module.dfg.blocks[block].args.iter().map(|&a| module.dfg.value_type(a).clone()).collect();
+            let arg_types: Vec<maiac_ir::Type> = module.dfg.blocks[block]
+                .args
+                .iter()
+                .map(|&a| module.dfg.value_type(a).clone())
+                .collect();
             let new_block = module.dfg.make_block(Some(new_region), &arg_types);
-            let (old_args, new_args) = (module.dfg.blocks[block].args.clone(), module.dfg.blocks[new_block].args.clone());
+            let (old_args, new_args) = (
+                module.dfg.blocks[block].args.clone(),
+                module.dfg.blocks[new_block].args.clone(),
+            );
             map.extend(old_args.into_iter().zip(new_args));
             module.layout.append_block(new_region, new_block);
             for inner in module.layout.ops(block).to_vec() {
@@ -319,7 +386,9 @@ mod tests {
         let (mut ok, mut failed) = (0, 0);
         for dir in dirs {
             let path = dir.join("kernel.ttir");
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
             let mut module = match maiac_ir::check::check_text(&text, &path.display().to_string()) {
                 Ok(m) => m,
                 Err(_) => continue,
@@ -331,7 +400,11 @@ mod tests {
                 Ok(_) => ok += 1,
                 Err(d) => {
                     failed += 1;
-                    eprintln!("FAIL {}: {}", dir.display(), d.render(Some(&text)).lines().next().unwrap_or(""));
+                    eprintln!(
+                        "FAIL {}: {}",
+                        dir.display(),
+                        d.render(Some(&text)).lines().next().unwrap_or("")
+                    );
                 }
             }
         }

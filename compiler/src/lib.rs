@@ -6,8 +6,8 @@
 //! interpreter executes TTIR directly and is the golden model.
 
 pub mod access;
-pub mod tile;
 pub mod cli;
+pub mod codegen;
 pub mod driver;
 pub mod fuse;
 pub mod interp;
@@ -17,4 +17,4 @@ pub mod passes;
 pub mod quantize;
 pub mod run;
 pub mod sched;
-pub mod codegen;
+pub mod tile;

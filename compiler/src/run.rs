@@ -101,9 +101,13 @@ pub fn run_binary_command(req: &RunRequest) -> Result<String, String> {
     let (module, machine) = if is_ttir(req.binary) {
         let machine = maiac_backend::machine::resolve_or_default(req.machine)
             .map_err(|e| format!("error: {e}\n"))?;
-        let module = crate::cli::compile_file(req.binary, &machine, &crate::driver::CompileOptions::default())?
-            .module
-            .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
+        let module = crate::cli::compile_file(
+            req.binary,
+            &machine,
+            &crate::driver::CompileOptions::default(),
+        )?
+        .module
+        .ok_or_else(|| "error: the compiler stopped before code generation\n".to_string())?;
         (module, machine)
     } else {
         let module = maiac_backend::binary::read_file(req.binary)
@@ -118,7 +122,12 @@ pub fn run_binary_command(req: &RunRequest) -> Result<String, String> {
 
 /// Runs a kernel module on the emulator, writes the `--out` buffers and the
 /// trace; returns the statistics to print.
-pub fn run_module(module: &isa::Module, machine: &maiac_backend::machine::Machine, spec: &LaunchSpec, req: &RunRequest) -> Result<String, String> {
+pub fn run_module(
+    module: &isa::Module,
+    machine: &maiac_backend::machine::Machine,
+    spec: &LaunchSpec,
+    req: &RunRequest,
+) -> Result<String, String> {
     let params = binary_params(module);
     let launch = bind(&params, spec).map_err(|e| format!("error: {e}\n"))?;
     let opts = RunOptions {

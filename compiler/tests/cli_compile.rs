@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn maiac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maiac")).args(args).output().expect("maiac runs")
+    Command::new(env!("CARGO_BIN_EXE_maiac"))
+        .args(args)
+        .output()
+        .expect("maiac runs")
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(rel)
 }
 
 /// A fresh scratch directory for one test.
@@ -44,40 +49,79 @@ fn compile_writes_the_binary_next_to_the_input_or_to_dash_o() {
     let o = maiac(&["compile", kernel.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let default_out = dir.join("vec_add.mbin");
-    assert!(default_out.is_file(), "{} was not written", default_out.display());
+    assert!(
+        default_out.is_file(),
+        "{} was not written",
+        default_out.display()
+    );
     // The binary disassembles.
     let o = maiac(&["disasm", default_out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let named = dir.join("other.mbin");
-    let o = maiac(&["compile", kernel.to_str().unwrap(), "-o", named.to_str().unwrap(), "--machine", "maia200-like"]);
+    let o = maiac(&[
+        "compile",
+        kernel.to_str().unwrap(),
+        "-o",
+        named.to_str().unwrap(),
+        "--machine",
+        "maia200-like",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&named).unwrap(), std::fs::read(&default_out).unwrap(), "compiles are deterministic");
+    assert_eq!(
+        std::fs::read(&named).unwrap(),
+        std::fs::read(&default_out).unwrap(),
+        "compiles are deterministic"
+    );
 }
 
 #[test]
 fn emit_prints_every_stage() {
     let kernel = fixture("corpus/softmax_rows/kernel.ttir");
-    for (stage, marker) in [("ttir", "tt.func"), ("tile", "tile.kernel"), ("sched", ""), ("asm", "")] {
+    for (stage, marker) in [
+        ("ttir", "tt.func"),
+        ("tile", "tile.kernel"),
+        ("sched", ""),
+        ("asm", ""),
+    ] {
         let o = maiac(&["compile", kernel.to_str().unwrap(), "--emit", stage]);
         assert!(o.status.success(), "--emit {stage}: {}", stderr(&o));
         let text = stdout(&o);
         assert!(!text.trim().is_empty(), "--emit {stage} printed nothing");
         assert!(text.contains(marker), "--emit {stage}: {text}");
     }
-    let o = maiac(&["compile", kernel.to_str().unwrap(), "--emit", "tile", "--print-ir-after-all"]);
+    let o = maiac(&[
+        "compile",
+        kernel.to_str().unwrap(),
+        "--emit",
+        "tile",
+        "--print-ir-after-all",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dumps = stderr(&o);
-    assert!(dumps.contains("IR after constant-fold") && dumps.contains("IR after lower"), "{dumps}");
+    assert!(
+        dumps.contains("IR after constant-fold") && dumps.contains("IR after lower"),
+        "{dumps}"
+    );
 }
 
 #[test]
 fn compile_errors_exit_1_with_the_location() {
-    let o = maiac(&["compile", fixture("corpus/vec_add/kernel.ttir").to_str().unwrap(), "--emit", "llvm"]);
+    let o = maiac(&[
+        "compile",
+        fixture("corpus/vec_add/kernel.ttir").to_str().unwrap(),
+        "--emit",
+        "llvm",
+    ]);
     assert_user_error(&o, "--emit");
     let o = maiac(&["compile", "/nonexistent/kernel.ttir"]);
     assert_user_error(&o, "cannot read");
-    let o = maiac(&["compile", fixture("corpus/vec_add/kernel.ttir").to_str().unwrap(), "--machine", "no-such-machine"]);
+    let o = maiac(&[
+        "compile",
+        fixture("corpus/vec_add/kernel.ttir").to_str().unwrap(),
+        "--machine",
+        "no-such-machine",
+    ]);
     assert_user_error(&o, "no-such-machine");
 
     // Unstructured control flow is refused at the branch, with line:col.
@@ -89,7 +133,11 @@ fn compile_errors_exit_1_with_the_location() {
     )
     .unwrap();
     let o = maiac(&["check", kernel.to_str().unwrap()]);
-    assert!(o.status.success(), "the kernel is valid TTIR: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "the kernel is valid TTIR: {}",
+        stderr(&o)
+    );
     let o = maiac(&["compile", kernel.to_str().unwrap()]);
     assert_user_error(&o, "unstructured control flow");
     assert!(stderr(&o).contains("branchy.ttir:3:5"), "{}", stderr(&o));
@@ -105,16 +153,22 @@ fn run_compiles_ttir_in_memory() {
     let out_arg = format!("out_ptr={}", out.display());
     let kernel = case.join("kernel.ttir");
     let base = ["run", kernel.to_str().unwrap()];
-    let launch = ["--arg", &x, "--arg", &y, "--arg", &o_in, "--arg", "n=4000", "--out", &out_arg];
+    let launch = [
+        "--arg", &x, "--arg", &y, "--arg", &o_in, "--arg", "n=4000", "--out", &out_arg,
+    ];
 
     let mut args: Vec<&str> = base.to_vec();
     args.extend(["--grid", "4", "--stats", "json"]);
     args.extend(launch);
     let o = maiac(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("exactly one JSON object on stdout");
+    let json: serde_json::Value =
+        serde_json::from_str(stdout(&o).trim()).expect("exactly one JSON object on stdout");
     assert!(json.is_object());
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(case.join("out_ptr.expected.npy")).unwrap());
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(case.join("out_ptr.expected.npy")).unwrap()
+    );
 
     for grid in ["0", "4294967296", "1,0"] {
         let mut args: Vec<&str> = base.to_vec();

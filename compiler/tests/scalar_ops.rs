@@ -11,13 +11,32 @@ use maiac_runtime_emu::launch::{bind, ArgValue, Grid, HostBuffer, LaunchSpec, Np
 
 /// The binary integer ops, as `(mnemonic, is arith)`.
 const BINARY: &[&str] = &[
-    "arith.addi", "arith.subi", "arith.muli", "arith.divsi", "arith.divui", "arith.remsi", "arith.remui",
-    "arith.andi", "arith.ori", "arith.xori", "arith.shli", "arith.shrsi", "arith.shrui", "arith.maxsi",
-    "arith.maxui", "arith.minsi", "arith.minui", "arith.ceildivsi", "arith.ceildivui", "arith.floordivsi",
+    "arith.addi",
+    "arith.subi",
+    "arith.muli",
+    "arith.divsi",
+    "arith.divui",
+    "arith.remsi",
+    "arith.remui",
+    "arith.andi",
+    "arith.ori",
+    "arith.xori",
+    "arith.shli",
+    "arith.shrsi",
+    "arith.shrui",
+    "arith.maxsi",
+    "arith.maxui",
+    "arith.minsi",
+    "arith.minui",
+    "arith.ceildivsi",
+    "arith.ceildivui",
+    "arith.floordivsi",
     "tt.mulhiui",
 ];
 
-const PREDICATES: &[&str] = &["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"];
+const PREDICATES: &[&str] = &[
+    "eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge",
+];
 
 /// The kernel: every op on the `(x, y)` pairs of each width, each result
 /// widened to i64 and stored to its own slot of `out`.
@@ -54,7 +73,9 @@ fn kernel() -> (String, usize) {
             store(&mut body, &s, ty, true);
         }
         let sext1 = format!("%{ty}_sx");
-        body.push_str(&format!("    {sext1} = arith.extsi %{ty}_c2 : i1 to {ty}\n"));
+        body.push_str(&format!(
+            "    {sext1} = arith.extsi %{ty}_c2 : i1 to {ty}\n"
+        ));
         store(&mut body, &sext1, ty, true);
         let abs = format!("%{ty}_abs");
         body.push_str(&format!("    {abs} = math.absi {x} : {ty}\n"));
@@ -71,7 +92,12 @@ fn kernel() -> (String, usize) {
         body.push_str(&format!("    {f} = arith.uitofp {x} : {ty} to f32\n    {back} = arith.fptosi {f} : f32 to {ty}\n"));
         store(&mut body, &back, ty, true);
         // A scalar pointer offset of this width, as a byte distance.
-        let (p, pi, base, dist) = (format!("%{ty}_p"), format!("%{ty}_pi"), format!("%{ty}_base"), format!("%{ty}_dist"));
+        let (p, pi, base, dist) = (
+            format!("%{ty}_p"),
+            format!("%{ty}_pi"),
+            format!("%{ty}_base"),
+            format!("%{ty}_dist"),
+        );
         body.push_str(&format!(
             "    {p} = tt.addptr %out, {x} : !tt.ptr<i64>, {ty}\n    {pi} = tt.ptr_to_int {p} : !tt.ptr<i64> -> i64\n    {base} = tt.ptr_to_int %out : !tt.ptr<i64> -> i64\n    {dist} = arith.subi {pi}, {base} : i64\n"
         ));
@@ -102,7 +128,10 @@ fn kernel() -> (String, usize) {
 fn scalar_integer_ops_match_the_interpreter() {
     let (ttir, slots) = kernel();
     let mut module = maiac_ir::check::check_text(&ttir, "scalars.ttir").unwrap_or_else(|ds| {
-        panic!("{}\n{ttir}", ds.iter().map(|d| d.render(Some(&ttir))).collect::<String>())
+        panic!(
+            "{}\n{ttir}",
+            ds.iter().map(|d| d.render(Some(&ttir))).collect::<String>()
+        )
     });
     let params = kernel_params(&module).expect("parameters");
     let reference = module.clone();
@@ -120,15 +149,43 @@ fn scalar_integer_ops_match_the_interpreter() {
             }
             let narrow = |v: i64, bits: u32| (v as u64) & (u64::MAX >> (64 - bits));
             let mut spec = LaunchSpec::new(Grid::new(1, 1, 1).unwrap());
-            let out = HostBuffer { dtype: NpyDtype::new('i', 8), shape: vec![slots], bytes: vec![0; slots * 8] };
+            let out = HostBuffer {
+                dtype: NpyDtype::new('i', 8),
+                shape: vec![slots],
+                bytes: vec![0; slots * 8],
+            };
             spec.push_arg("out", ArgValue::Buffer(out)).unwrap();
             // Each width sees the sample truncated to it: MIN/MAX of i64
             // become -1/0 and 0/-1 patterns at i8/i32, and i32::MIN etc.
             // come from the shifted samples below.
-            let x32 = if x == i64::MIN { i64::from(i32::MIN) } else if x == i64::MAX { i64::from(i32::MAX) } else { x };
-            let y32 = if y == i64::MIN { i64::from(i32::MIN) } else if y == i64::MAX { i64::from(i32::MAX) } else { y };
-            let x8 = if x == i64::MIN { -128 } else if x == i64::MAX { 127 } else { x };
-            let y8 = if y == i64::MIN { -128 } else if y == i64::MAX { 127 } else { y };
+            let x32 = if x == i64::MIN {
+                i64::from(i32::MIN)
+            } else if x == i64::MAX {
+                i64::from(i32::MAX)
+            } else {
+                x
+            };
+            let y32 = if y == i64::MIN {
+                i64::from(i32::MIN)
+            } else if y == i64::MAX {
+                i64::from(i32::MAX)
+            } else {
+                y
+            };
+            let x8 = if x == i64::MIN {
+                -128
+            } else if x == i64::MAX {
+                127
+            } else {
+                x
+            };
+            let y8 = if y == i64::MIN {
+                -128
+            } else if y == i64::MAX {
+                127
+            } else {
+                y
+            };
             for (name, bits) in [
                 ("a", narrow(x32, 32)),
                 ("b", narrow(y32, 32)),
@@ -140,12 +197,19 @@ fn scalar_integer_ops_match_the_interpreter() {
                 spec.push_arg(name, ArgValue::Bits(bits)).unwrap();
             }
             let launch = bind(&params, &spec).expect("binds");
-            let expected = run_kernel(&reference, &launch).unwrap_or_else(|d| panic!("{}", d.render(Some(&ttir))));
-            let outcome = run(&binary, &machine, &launch, &RunOptions::default()).expect("emulates");
+            let expected = run_kernel(&reference, &launch)
+                .unwrap_or_else(|d| panic!("{}", d.render(Some(&ttir))));
+            let outcome =
+                run(&binary, &machine, &launch, &RunOptions::default()).expect("emulates");
             let (want, got) = (&expected.buffers[0], &outcome.buffers[0]);
             if want != got {
-                let slot = want.chunks(8).zip(got.chunks(8)).position(|(a, b)| a != b).unwrap_or(0);
-                let value = |b: &[u8]| i64::from_le_bytes(b[slot * 8..slot * 8 + 8].try_into().unwrap());
+                let slot = want
+                    .chunks(8)
+                    .zip(got.chunks(8))
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                let value =
+                    |b: &[u8]| i64::from_le_bytes(b[slot * 8..slot * 8 + 8].try_into().unwrap());
                 panic!(
                     "x={x} y={y}: slot {slot} differs: interpreter {} compiled {}\n{ttir}",
                     value(want),

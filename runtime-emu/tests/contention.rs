@@ -30,10 +30,16 @@ fn cycles(tiles: &str) -> u64 {
     let mut m = machine("tiny");
     m.cluster.csram_bytes_per_cycle = 48;
     let module = module_for(&program(tiles), &m);
-    launch(&module, &m, [2, 1, 1], vec![Arg::Buffer(vec![0u8; 64])], &RunOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .stats
-        .cycles
+    launch(
+        &module,
+        &m,
+        [2, 1, 1],
+        vec![Arg::Buffer(vec![0u8; 64])],
+        &RunOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .stats
+    .cycles
 }
 
 #[test]
@@ -68,7 +74,13 @@ fn a_cp_load_after_a_semaphore_wait_is_ordered() {
 "#;
     let m = machine("tiny");
     let module = module_for(text, &m);
-    let r = launch(&module, &m, [1, 1, 1], vec![Arg::Buffer(vec![0u8; 4])], &RunOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = launch(
+        &module,
+        &m,
+        [1, 1, 1],
+        vec![Arg::Buffer(vec![0u8; 4])],
+        &RunOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.buffers[0], 7i32.to_le_bytes());
 }

@@ -140,17 +140,19 @@ fn main() -> ExitCode {
             print_ir_after_all,
         } => match maiac_compiler::driver::Stage::parse(&emit) {
             Err(e) => Err(format!("error: {e}\n")),
-            Ok(emit) => maiac_compiler::cli::compile_command(&maiac_compiler::cli::CompileRequest {
-                input: &kernel,
-                output: output.as_deref(),
-                machine: machine.as_deref(),
-                emit,
-                print_ir_after_all,
-            })
-            .map(|out| {
-                eprint!("{}", out.stderr);
-                print!("{}", out.stdout);
-            }),
+            Ok(emit) => {
+                maiac_compiler::cli::compile_command(&maiac_compiler::cli::CompileRequest {
+                    input: &kernel,
+                    output: output.as_deref(),
+                    machine: machine.as_deref(),
+                    emit,
+                    print_ir_after_all,
+                })
+                .map(|out| {
+                    eprint!("{}", out.stderr);
+                    print!("{}", out.stdout);
+                })
+            }
         },
         Command::Run {
             kernel,

@@ -16,8 +16,8 @@
 //! stored after the one that defines them.
 
 use maiac_backend::isa::{
-    self, Address, AluOp, CpOp, DmaDim, DmaOp, Engine, Instr, Label, MapInput, MatOperand, MemWidth,
-    Module, Op, Operand, Reg, ScaleOperand, Space, StridedCopy, TtuOp, TvpOp, View,
+    self, Address, AluOp, CpOp, DmaDim, DmaOp, Engine, Instr, Label, MapInput, MatOperand,
+    MemWidth, Module, Op, Operand, Reg, ScaleOperand, Space, StridedCopy, TtuOp, TvpOp, View,
 };
 use maiac_ir::Diagnostic;
 
@@ -54,15 +54,22 @@ impl<'a> Emitter<'a> {
     }
 
     fn internal(&self, message: impl Into<String>) -> Diagnostic {
-        self.error(format!("internal compiler error (codegen): {}", message.into()))
+        self.error(format!(
+            "internal compiler error (codegen): {}",
+            message.into()
+        ))
     }
 
     fn push(&mut self, op: impl Into<Op>) -> u32 {
-        self.module.tile_program.push(Instr::new(op.into()), self.loc)
+        self.module
+            .tile_program
+            .push(Instr::new(op.into()), self.loc)
     }
 
     fn push_sync(&mut self, op: impl Into<Op>, sync: isa::Sync) -> u32 {
-        self.module.tile_program.push(Instr::with_sync(op.into(), sync), self.loc)
+        self.module
+            .tile_program
+            .push(Instr::with_sync(op.into(), sync), self.loc)
     }
 
     fn pc(&self) -> u32 {
@@ -90,7 +97,9 @@ impl<'a> Emitter<'a> {
     }
 
     fn loc_of(&self, r: SReg) -> Result<RegLoc, Diagnostic> {
-        self.s.reg(r).ok_or_else(|| self.internal(format!("{r} has no register")))
+        self.s
+            .reg(r)
+            .ok_or_else(|| self.internal(format!("{r} has no register")))
     }
 
     fn spill_addr(&self, slot: u32) -> Address {
@@ -104,7 +113,12 @@ impl<'a> Emitter<'a> {
             RegLoc::Spill(slot) => {
                 let t = self.take_temp()?;
                 let addr = self.spill_addr(slot);
-                self.push(CpOp::Load { dst: t, addr, width: MemWidth::B8, signed: false });
+                self.push(CpOp::Load {
+                    dst: t,
+                    addr,
+                    width: MemWidth::B8,
+                    signed: false,
+                });
                 Ok(t)
             }
         }
@@ -123,7 +137,10 @@ impl<'a> Emitter<'a> {
             SOp::Reg(r) => self.use_reg(r),
             SOp::Imm(v) => {
                 let t = self.take_temp()?;
-                self.push(CpOp::Mov { dst: t, src: Operand::imm(v) });
+                self.push(CpOp::Mov {
+                    dst: t,
+                    src: Operand::imm(v),
+                });
                 Ok(t)
             }
         }
@@ -141,7 +158,11 @@ impl<'a> Emitter<'a> {
     fn finish_def(&mut self, r: SReg, reg: Reg) -> Result<(), Diagnostic> {
         if let RegLoc::Spill(slot) = self.loc_of(r)? {
             let addr = self.spill_addr(slot);
-            self.push(CpOp::Store { src: reg, addr, width: MemWidth::B8 });
+            self.push(CpOp::Store {
+                src: reg,
+                addr,
+                width: MemWidth::B8,
+            });
         }
         Ok(())
     }
@@ -216,7 +237,10 @@ impl<'a> Emitter<'a> {
         };
         let scale = match &m.scale {
             None => None,
-            Some(s) => Some(ScaleOperand { addr: self.address(s)?, row_stride: row_stride(s) }),
+            Some(s) => Some(ScaleOperand {
+                addr: self.address(s)?,
+                row_stride: row_stride(s),
+            }),
         };
         Ok(MatOperand {
             addr: self.address(&m.view)?,
@@ -238,9 +262,17 @@ impl<'a> Emitter<'a> {
         let sync = self.board.acquire(engine, &reads, &writes);
         self.push_sync(op, sync);
         self.board.record(engine, &reads, &writes);
-        if let Some(k) = [Engine::Dma, Engine::Ttu, Engine::Tvp].iter().position(|&e| e == engine) {
+        if let Some(k) = [Engine::Dma, Engine::Ttu, Engine::Tvp]
+            .iter()
+            .position(|&e| e == engine)
+        {
             let c = COUNTERS[k];
-            self.push(CpOp::Alu { op: AluOp::Add, dst: c, a: c, b: Operand::imm(1) });
+            self.push(CpOp::Alu {
+                op: AluOp::Add,
+                dst: c,
+                a: c,
+                b: Operand::imm(1),
+            });
         }
         Ok(())
     }
@@ -282,7 +314,12 @@ impl<'a> Emitter<'a> {
                 let a = self.operand_reg(*a)?;
                 let b = self.operand(*b)?;
                 let d = self.def_reg(*dst)?;
-                self.push(CpOp::Alu { op: *alu, dst: d, a, b });
+                self.push(CpOp::Alu {
+                    op: *alu,
+                    dst: d,
+                    a,
+                    b,
+                });
                 self.finish_def(*dst, d)?;
             }
             Select { dst, cond, a, b } => {
@@ -291,7 +328,10 @@ impl<'a> Emitter<'a> {
                 let d = match cond {
                     SOp::Imm(c) => {
                         let d = self.def_reg(*dst)?;
-                        self.push(CpOp::Mov { dst: d, src: if *c != 0 { a } else { b } });
+                        self.push(CpOp::Mov {
+                            dst: d,
+                            src: if *c != 0 { a } else { b },
+                        });
                         d
                     }
                     SOp::Reg(c) => {
@@ -305,22 +345,39 @@ impl<'a> Emitter<'a> {
             }
             ReadSpecial { dst, which } => {
                 let d = self.def_reg(*dst)?;
-                self.push(CpOp::ReadSpecial { dst: d, special: *which });
+                self.push(CpOp::ReadSpecial {
+                    dst: d,
+                    special: *which,
+                });
                 self.finish_def(*dst, d)?;
             }
             Arg { dst, index } => {
                 let d = self.def_reg(*dst)?;
-                let index = u16::try_from(*index).map_err(|_| self.error("too many kernel arguments"))?;
+                let index =
+                    u16::try_from(*index).map_err(|_| self.error("too many kernel arguments"))?;
                 self.push(CpOp::Arg { dst: d, index });
                 self.finish_def(*dst, d)?;
             }
-            LoadScalar { dst, src, bytes, signed } => {
+            LoadScalar {
+                dst,
+                src,
+                bytes,
+                signed,
+            } => {
                 let addr = self.scalar_address(src)?;
                 let width = self.width(*bytes)?;
                 let reads = self.ranges(&[src])?;
                 let sync = self.board.acquire(Engine::Cp, &reads, &[]);
                 let d = self.def_reg(*dst)?;
-                self.push_sync(CpOp::Load { dst: d, addr, width, signed: *signed }, sync);
+                self.push_sync(
+                    CpOp::Load {
+                        dst: d,
+                        addr,
+                        width,
+                        signed: *signed,
+                    },
+                    sync,
+                );
                 self.finish_def(*dst, d)?;
             }
             StoreScalar { src, dst, bytes } => {
@@ -334,11 +391,25 @@ impl<'a> Emitter<'a> {
             Trap { code } => {
                 self.push(CpOp::Trap { code: *code });
             }
-            For { iv, lb, ub, step, body } => self.for_loop(*iv, *lb, *ub, *step, body, op)?,
-            If { cond, then_body, else_body } => {
+            For {
+                iv,
+                lb,
+                ub,
+                step,
+                body,
+            } => self.for_loop(*iv, *lb, *ub, *step, body, op)?,
+            If {
+                cond,
+                then_body,
+                else_body,
+            } => {
                 self.flush();
                 let c = self.operand_reg(*cond)?;
-                let to_else = self.push(CpOp::Branch { cond: c, if_zero: true, target: Label(0) });
+                let to_else = self.push(CpOp::Branch {
+                    cond: c,
+                    if_zero: true,
+                    target: Label(0),
+                });
                 self.body(then_body)?;
                 self.loc = op.loc;
                 self.flush();
@@ -351,7 +422,11 @@ impl<'a> Emitter<'a> {
                 let join = self.pc();
                 self.patch(to_join, join);
             }
-            While { before, cond, after } => {
+            While {
+                before,
+                cond,
+                after,
+            } => {
                 self.flush();
                 let head = self.pc();
                 self.body(before)?;
@@ -359,11 +434,17 @@ impl<'a> Emitter<'a> {
                 self.next_temp = 0;
                 self.flush();
                 let c = self.operand_reg(*cond)?;
-                let exit = self.push(CpOp::Branch { cond: c, if_zero: true, target: Label(0) });
+                let exit = self.push(CpOp::Branch {
+                    cond: c,
+                    if_zero: true,
+                    target: Label(0),
+                });
                 self.body(after)?;
                 self.loc = op.loc;
                 self.flush();
-                self.push(CpOp::Jump { target: Label(head) });
+                self.push(CpOp::Jump {
+                    target: Label(head),
+                });
                 let end = self.pc();
                 self.patch(exit, end);
             }
@@ -376,7 +457,8 @@ impl<'a> Emitter<'a> {
     }
 
     fn width(&self, bytes: u8) -> Result<MemWidth, Diagnostic> {
-        MemWidth::from_bytes(u32::from(bytes)).ok_or_else(|| self.internal(format!("a {bytes}-byte scalar access")))
+        MemWidth::from_bytes(u32::from(bytes))
+            .ok_or_else(|| self.internal(format!("a {bytes}-byte scalar access")))
     }
 
     fn scalar_address(&self, v: &BView) -> Result<Address, Diagnostic> {
@@ -387,7 +469,15 @@ impl<'a> Emitter<'a> {
         Ok(addr)
     }
 
-    fn for_loop(&mut self, iv: SReg, lb: SOp, ub: SOp, step: SOp, body: &[TOp], op: &TOp) -> Result<(), Diagnostic> {
+    fn for_loop(
+        &mut self,
+        iv: SReg,
+        lb: SOp,
+        ub: SOp,
+        step: SOp,
+        body: &[TOp],
+        op: &TOp,
+    ) -> Result<(), Diagnostic> {
         self.flush();
         let RegLoc::Phys(ivr) = self.loc_of(iv)? else {
             return Err(self.internal(format!("induction variable {iv} was spilled")));
@@ -398,15 +488,31 @@ impl<'a> Emitter<'a> {
         self.next_temp = 0;
         let ub = self.operand(ub)?;
         let t = self.take_temp()?;
-        self.push(CpOp::Alu { op: AluOp::LtS, dst: t, a: ivr, b: ub });
-        let exit = self.push(CpOp::Branch { cond: t, if_zero: true, target: Label(0) });
+        self.push(CpOp::Alu {
+            op: AluOp::LtS,
+            dst: t,
+            a: ivr,
+            b: ub,
+        });
+        let exit = self.push(CpOp::Branch {
+            cond: t,
+            if_zero: true,
+            target: Label(0),
+        });
         self.body(body)?;
         self.loc = op.loc;
         self.next_temp = 0;
         self.flush();
         let step = self.operand(step)?;
-        self.push(CpOp::Alu { op: AluOp::Add, dst: ivr, a: ivr, b: step });
-        self.push(CpOp::Jump { target: Label(head) });
+        self.push(CpOp::Alu {
+            op: AluOp::Add,
+            dst: ivr,
+            a: ivr,
+            b: step,
+        });
+        self.push(CpOp::Jump {
+            target: Label(head),
+        });
         let end = self.pc();
         self.patch(exit, end);
         Ok(())
@@ -416,7 +522,13 @@ impl<'a> Emitter<'a> {
     fn engine_op(&mut self, kind: &TOpKind) -> Result<Op, Diagnostic> {
         use TOpKind::*;
         Ok(match kind {
-            DmaLoad { dtype, hbm, dims, dst, fill } => {
+            DmaLoad {
+                dtype,
+                hbm,
+                dims,
+                dst,
+                fill,
+            } => {
                 let src = Address::hbm(self.operand(*hbm)?);
                 let dst_addr = self.address(dst)?;
                 let strides = self.box_strides(dst, dims)?;
@@ -432,7 +544,12 @@ impl<'a> Emitter<'a> {
                 let fill = fill.map(|f| f & dtype.value_mask());
                 DmaOp::Copy(strided(*dtype, src, dst_addr, out, fill)).into()
             }
-            DmaStore { dtype, src, hbm, dims } => {
+            DmaStore {
+                dtype,
+                src,
+                hbm,
+                dims,
+            } => {
                 let src_addr = self.address(src)?;
                 let dst = Address::hbm(self.operand(*hbm)?);
                 let strides = self.box_strides(src, dims)?;
@@ -447,7 +564,14 @@ impl<'a> Emitter<'a> {
                 }
                 DmaOp::Copy(strided(*dtype, src_addr, dst, out, None)).into()
             }
-            Gather { dtype, count, addrs, mask, dst, fill } => DmaOp::Gather(isa::Gather {
+            Gather {
+                dtype,
+                count,
+                addrs,
+                mask,
+                dst,
+                fill,
+            } => DmaOp::Gather(isa::Gather {
                 dtype: *dtype,
                 count: *count,
                 addrs: self.address(addrs)?,
@@ -456,7 +580,13 @@ impl<'a> Emitter<'a> {
                 fill: fill & dtype.value_mask(),
             })
             .into(),
-            Scatter { dtype, count, addrs, mask, src } => DmaOp::Scatter(isa::Scatter {
+            Scatter {
+                dtype,
+                count,
+                addrs,
+                mask,
+                src,
+            } => DmaOp::Scatter(isa::Scatter {
                 dtype: *dtype,
                 count: *count,
                 addrs: self.address(addrs)?,
@@ -464,7 +594,16 @@ impl<'a> Emitter<'a> {
                 src: self.address(src)?,
             })
             .into(),
-            Atomic { kind, dtype, count, addrs, values, compare, mask, old } => DmaOp::Atomic(isa::Atomic {
+            Atomic {
+                kind,
+                dtype,
+                count,
+                addrs,
+                values,
+                compare,
+                mask,
+                old,
+            } => DmaOp::Atomic(isa::Atomic {
                 kind: *kind,
                 dtype: *dtype,
                 count: *count,
@@ -475,13 +614,30 @@ impl<'a> Emitter<'a> {
                 old: old.as_ref().map(|m| self.address(m)).transpose()?,
             })
             .into(),
-            Map { micro, inputs, outputs } => {
+            Map {
+                micro,
+                inputs,
+                outputs,
+            } => {
                 let program = self.module.intern_micro(micro.clone());
                 let inputs = self.map_inputs(inputs)?;
-                let outputs = outputs.iter().map(|v| self.view(v)).collect::<Result<_, _>>()?;
-                TvpOp::Map(isa::Map { program, inputs, outputs }).into()
+                let outputs = outputs
+                    .iter()
+                    .map(|v| self.view(v))
+                    .collect::<Result<_, _>>()?;
+                TvpOp::Map(isa::Map {
+                    program,
+                    inputs,
+                    outputs,
+                })
+                .into()
             }
-            Reduce { combiner, axis, inputs, outputs } => {
+            Reduce {
+                combiner,
+                axis,
+                inputs,
+                outputs,
+            } => {
                 let combiner = self.module.intern_micro(combiner.clone());
                 TvpOp::Reduce(isa::Reduce {
                     combiner,
@@ -491,7 +647,13 @@ impl<'a> Emitter<'a> {
                 })
                 .into()
             }
-            Scan { combiner, axis, reverse, inputs, outputs } => {
+            Scan {
+                combiner,
+                axis,
+                reverse,
+                inputs,
+                outputs,
+            } => {
                 let combiner = self.module.intern_micro(combiner.clone());
                 TvpOp::Scan(isa::Scan {
                     combiner,
@@ -508,8 +670,17 @@ impl<'a> Emitter<'a> {
                 axis: *axis,
             })
             .into(),
-            Copy { src, dst } => TvpOp::Copy(isa::tvp::Copy { src: self.view(src)?, dst: self.view(dst)? }).into(),
-            TvpGather { src, index, dst, axis } => TvpOp::Gather(isa::tvp::Gather {
+            Copy { src, dst } => TvpOp::Copy(isa::tvp::Copy {
+                src: self.view(src)?,
+                dst: self.view(dst)?,
+            })
+            .into(),
+            TvpGather {
+                src,
+                index,
+                dst,
+                axis,
+            } => TvpOp::Gather(isa::tvp::Gather {
                 src: self.view(src)?,
                 index: self.view(index)?,
                 dst: self.view(dst)?,
@@ -522,21 +693,39 @@ impl<'a> Emitter<'a> {
                 dst: self.view(dst)?,
             })
             .into(),
-            MxQuantize { format, src, codes, scales } => TvpOp::MxQuantize(isa::MxQuantize {
+            MxQuantize {
+                format,
+                src,
+                codes,
+                scales,
+            } => TvpOp::MxQuantize(isa::MxQuantize {
                 format: *format,
                 src: self.view(src)?,
                 codes: self.view(codes)?,
                 scales: self.view(scales)?,
             })
             .into(),
-            MxDequantize { format, codes, scales, dst } => TvpOp::MxDequantize(isa::MxDequantize {
+            MxDequantize {
+                format,
+                codes,
+                scales,
+                dst,
+            } => TvpOp::MxDequantize(isa::MxDequantize {
                 format: *format,
                 codes: self.view(codes)?,
                 scales: self.view(scales)?,
                 dst: self.view(dst)?,
             })
             .into(),
-            Matmul { m, n, k, a, b, out, accumulate } => {
+            Matmul {
+                m,
+                n,
+                k,
+                a,
+                b,
+                out,
+                accumulate,
+            } => {
                 let out_dtype = self.s.kernel.bufs[out.buf].dtype;
                 let out_row_stride = match out.strides.first() {
                     Some(&s) if out.shape.len() >= 2 => s as u32,
@@ -560,10 +749,18 @@ impl<'a> Emitter<'a> {
                     None => None,
                     Some((micro, extra)) => {
                         let program = self.module.intern_micro(micro.clone());
-                        Some(isa::Epilogue { program, extra: self.map_inputs(extra)? })
+                        Some(isa::Epilogue {
+                            program,
+                            extra: self.map_inputs(extra)?,
+                        })
                     }
                 };
-                TtuOp::Drain(isa::Drain { src: self.view(src)?, dst: self.view(dst)?, epilogue }).into()
+                TtuOp::Drain(isa::Drain {
+                    src: self.view(src)?,
+                    dst: self.view(dst)?,
+                    epilogue,
+                })
+                .into()
             }
             other => return Err(self.internal(format!("{other:?} is not an engine op"))),
         })
@@ -582,7 +779,11 @@ impl<'a> Emitter<'a> {
             return Ok(v.strides.clone());
         }
         let dense = isa::view::row_major_strides(&v.shape);
-        let contiguous = v.shape.iter().zip(v.strides.iter().zip(&dense)).all(|(&d, (&s, &w))| d == 1 || s == w);
+        let contiguous = v
+            .shape
+            .iter()
+            .zip(v.strides.iter().zip(&dense))
+            .all(|(&d, (&s, &w))| d == 1 || s == w);
         if !contiguous {
             return Err(self.internal(format!(
                 "a {rank}-dimensional DMA over a strided rank-{} view",
@@ -595,7 +796,13 @@ impl<'a> Emitter<'a> {
     }
 }
 
-fn strided(dtype: isa::DType, src: Address, dst: Address, mut dims: Vec<DmaDim>, fill: Option<u64>) -> StridedCopy {
+fn strided(
+    dtype: isa::DType,
+    src: Address,
+    dst: Address,
+    mut dims: Vec<DmaDim>,
+    fill: Option<u64>,
+) -> StridedCopy {
     // A rank-0 copy moves one element.
     if dims.is_empty() {
         dims.push(DmaDim {
@@ -605,5 +812,11 @@ fn strided(dtype: isa::DType, src: Address, dst: Address, mut dims: Vec<DmaDim>,
             valid: None,
         });
     }
-    StridedCopy { dtype, src, dst, dims, fill }
+    StridedCopy {
+        dtype,
+        src,
+        dst,
+        dims,
+        fill,
+    }
 }

@@ -34,8 +34,14 @@ pub fn emit(s: &Scheduled, machine: &Machine) -> Result<Module, Diagnostic> {
     e.body(&s.kernel.body)?;
     e.finish();
     let module = e.module;
-    let internal = |what: &str, msg: String| Diagnostic::new(format!("internal compiler error: the emitted {what}: {msg}"));
-    module.verify().map_err(|err| internal("module is malformed", err.to_string()))?;
+    let internal = |what: &str, msg: String| {
+        Diagnostic::new(format!(
+            "internal compiler error: the emitted {what}: {msg}"
+        ))
+    };
+    module
+        .verify()
+        .map_err(|err| internal("module is malformed", err.to_string()))?;
     machine
         .check_module(&module)
         .map_err(|err| internal("module exceeds the machine", err.to_string()))?;

@@ -103,7 +103,10 @@ impl Scoreboard {
             }
             known[x] = seq;
             let behind = i64::from(self.issued[x] - seq);
-            sync = sync.wait(SemRef::tile(x as u16), Operand::reg_plus(COUNTERS[x], -behind));
+            sync = sync.wait(
+                SemRef::tile(x as u16),
+                Operand::reg_plus(COUNTERS[x], -behind),
+            );
         }
         if let Some(sem) = semaphore(engine) {
             sync = sync.signal(sem);
@@ -120,12 +123,21 @@ impl Scoreboard {
         // A write supersedes older accesses it covers entirely on the same
         // engine; keeping the board short keeps acquire cheap.
         for w in writes {
-            self.accesses
-                .retain(|a| !(a.engine == e && a.range.space == w.space && w.lo <= a.range.lo && a.range.hi <= w.hi));
+            self.accesses.retain(|a| {
+                !(a.engine == e
+                    && a.range.space == w.space
+                    && w.lo <= a.range.lo
+                    && a.range.hi <= w.hi)
+            });
         }
         for (list, write) in [(reads, false), (writes, true)] {
             for &range in list {
-                self.accesses.push(Access { range, engine: e, seq, write });
+                self.accesses.push(Access {
+                    range,
+                    engine: e,
+                    seq,
+                    write,
+                });
             }
         }
     }

@@ -2,7 +2,8 @@
 //! the emulator (with its race detector on) on both built-in machines.
 
 use maiac_backend::isa::{
-    AluOp, ArgDecl, ArgKind, DType, DebugLoc, LaneInstr, LaneOp, LaneSrc, MicroProgram, Module, PyLoc, Special,
+    AluOp, ArgDecl, ArgKind, DType, DebugLoc, LaneInstr, LaneOp, LaneSrc, MicroProgram, Module,
+    PyLoc, Special,
 };
 use maiac_backend::machine::{resolve, Machine};
 use maiac_runtime_emu::emu::{run_raw, RunOptions, RunOutcome};
@@ -32,7 +33,8 @@ pub(crate) fn launch(module: &Module, m: &Machine, grid: [u32; 3], args: Vec<Arg
             Arg::Scalar(v) => bits.push(v),
         }
     }
-    run_raw(module, m, grid, &bits, buffers, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+    run_raw(module, m, grid, &bits, buffers, &RunOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn compile(k: &TileKernel, m: &Machine) -> Module {
@@ -45,11 +47,15 @@ fn f32s(v: &[f32]) -> Vec<u8> {
 }
 
 fn to_f32s(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| ((i as u32 * 37 + seed * 101) % 97) as f32 * 0.25 - 12.0).collect()
+    (0..n)
+        .map(|i| ((i as u32 * 37 + seed * 101) % 97) as f32 * 0.25 - 12.0)
+        .collect()
 }
 
 /// A one-op micro-program `out = op(in...)`.
@@ -71,13 +77,23 @@ pub(crate) struct K {
 
 impl K {
     pub fn new(name: &str) -> K {
-        let mut k = TileKernel { name: name.into(), ..TileKernel::default() };
-        for (i, op) in ["tt.load", "arith.addf", "tt.store", "scf.for", "tt.dot"].iter().enumerate() {
+        let mut k = TileKernel {
+            name: name.into(),
+            ..TileKernel::default()
+        };
+        for (i, op) in ["tt.load", "arith.addf", "tt.store", "scf.for", "tt.dot"]
+            .iter()
+            .enumerate()
+        {
             k.intern_loc(DebugLoc {
                 op_name: op.to_string(),
                 ttir_line: 10 + i as u32,
                 ttir_col: 5,
-                python: Some(PyLoc { file: "kernel.py".into(), line: 20 + i as u32, col: 9 }),
+                python: Some(PyLoc {
+                    file: "kernel.py".into(),
+                    line: 20 + i as u32,
+                    col: 9,
+                }),
             });
         }
         K { k }
@@ -85,21 +101,41 @@ impl K {
 
     pub fn arg(&mut self, name: &str, kind: ArgKind) -> SReg {
         let index = self.k.args.len() as u32;
-        self.k.args.push(ArgDecl { name: name.into(), kind });
+        self.k.args.push(ArgDecl {
+            name: name.into(),
+            kind,
+        });
         let r = self.k.new_sreg(64, name);
         self.k.body.push(op(TOpKind::Arg { dst: r, index }, None));
         r
     }
 
-    pub fn alu(&mut self, body: &mut Vec<TOp>, alu: AluOp, a: impl Into<SOp>, b: impl Into<SOp>) -> SReg {
+    pub fn alu(
+        &mut self,
+        body: &mut Vec<TOp>,
+        alu: AluOp,
+        a: impl Into<SOp>,
+        b: impl Into<SOp>,
+    ) -> SReg {
         let dst = self.k.new_sreg(64, "t");
-        body.push(op(TOpKind::Alu { op: alu, dst, a: a.into(), b: b.into() }, None));
+        body.push(op(
+            TOpKind::Alu {
+                op: alu,
+                dst,
+                a: a.into(),
+                b: b.into(),
+            },
+            None,
+        ));
         dst
     }
 }
 
 pub(crate) fn op(kind: TOpKind, loc: Option<u32>) -> TOp {
-    TOp { kind, loc: loc.map(maiac_backend::isa::DebugLocId) }
+    TOp {
+        kind,
+        loc: loc.map(maiac_backend::isa::DebugLocId),
+    }
 }
 
 fn ptr(pointee: DType) -> ArgKind {
@@ -107,7 +143,11 @@ fn ptr(pointee: DType) -> ArgKind {
 }
 
 fn dim1(extent: u32, valid: Option<SOp>) -> Vec<TDim> {
-    vec![TDim { extent, hbm_stride: SOp::Imm(1), valid }]
+    vec![TDim {
+        extent,
+        hbm_stride: SOp::Imm(1),
+        valid,
+    }]
 }
 
 /// `out[i] = x[i] + y[i]` for `i < n`, `block` elements per program.
@@ -119,7 +159,13 @@ pub(crate) fn vector_add(block: u32) -> TileKernel {
     let n = b.arg("n", ArgKind::Scalar { dtype: DType::I32 });
     let mut body = std::mem::take(&mut b.k.body);
     let pid = b.k.new_sreg(32, "pid");
-    body.push(op(TOpKind::ReadSpecial { dst: pid, which: Special::ProgramId(0) }, None));
+    body.push(op(
+        TOpKind::ReadSpecial {
+            dst: pid,
+            which: Special::ProgramId(0),
+        },
+        None,
+    ));
     let start = b.alu(&mut body, AluOp::Mul, pid, i64::from(block));
     let left = b.alu(&mut body, AluOp::Sub, n, start);
     let bytes = b.alu(&mut body, AluOp::Shl, start, 2);
@@ -146,13 +192,21 @@ pub(crate) fn vector_add(block: u32) -> TileKernel {
     body.push(op(
         TOpKind::Map {
             micro: unary_micro("addf.f32", &[DType::F32, DType::F32]),
-            inputs: vec![TInput::View(BView::whole(bx, &shape)), TInput::View(BView::whole(by, &shape))],
+            inputs: vec![
+                TInput::View(BView::whole(bx, &shape)),
+                TInput::View(BView::whole(by, &shape)),
+            ],
             outputs: vec![BView::whole(bo, &shape)],
         },
         Some(1),
     ));
     body.push(op(
-        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(bo, &shape), hbm: op_.into(), dims: dim1(block, valid) },
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(bo, &shape),
+            hbm: op_.into(),
+            dims: dim1(block, valid),
+        },
         Some(2),
     ));
     b.k.body = body;
@@ -168,13 +222,25 @@ fn check_vector_add(name: &str) {
         &module,
         &m,
         [n.div_ceil(256) as u32, 1, 1],
-        vec![Arg::Buffer(f32s(&x)), Arg::Buffer(f32s(&y)), Arg::Buffer(vec![0; 4 * n]), Arg::Scalar(n as u64)],
+        vec![
+            Arg::Buffer(f32s(&x)),
+            Arg::Buffer(f32s(&y)),
+            Arg::Buffer(vec![0; 4 * n]),
+            Arg::Scalar(n as u64),
+        ],
     );
     let got = to_f32s(&r.buffers[2]);
     for i in 0..n {
         assert_eq!(got[i].to_bits(), (x[i] + y[i]).to_bits(), "element {i}");
     }
-    assert!(r.stats.by_source_line.keys().any(|l| l.starts_with("kernel.py:")), "{:?}", r.stats.by_source_line);
+    assert!(
+        r.stats
+            .by_source_line
+            .keys()
+            .any(|l| l.starts_with("kernel.py:")),
+        "{:?}",
+        r.stats.by_source_line
+    );
 }
 
 #[test]
@@ -203,7 +269,12 @@ fn check_outcome_vector_add(module: &Module, m: &Machine) {
         module,
         m,
         [n.div_ceil(256) as u32, 1, 1],
-        vec![Arg::Buffer(f32s(&x)), Arg::Buffer(f32s(&y)), Arg::Buffer(vec![0; 4 * n]), Arg::Scalar(n as u64)],
+        vec![
+            Arg::Buffer(f32s(&x)),
+            Arg::Buffer(f32s(&y)),
+            Arg::Buffer(vec![0; 4 * n]),
+            Arg::Scalar(n as u64),
+        ],
     );
     let got = to_f32s(&r.buffers[2]);
     for i in 0..n {
@@ -217,7 +288,10 @@ fn spilled_registers_round_trip_through_tsram() {
     let s = schedule_with_registers(&vector_add(256), &m, 3).unwrap_or_else(|d| panic!("{d}"));
     assert!(s.spill_slots > 0, "{}", s.render());
     // Buffers start after the spill area.
-    assert!(s.bufs.values().all(|p| p.offset >= s.spill_offset(s.spill_slots)));
+    assert!(s
+        .bufs
+        .values()
+        .all(|p| p.offset >= s.spill_offset(s.spill_slots)));
     let module = super::emit(&s, &m).unwrap_or_else(|d| panic!("{d}"));
     check_outcome_vector_add(&module, &m);
 }
@@ -232,9 +306,17 @@ fn loop_accumulate() -> TileKernel {
     let shape = [64u32];
     let acc = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "acc");
     let chunk = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "chunk");
-    let copy = MicroProgram { inputs: vec![DType::F32], body: Vec::new(), outputs: vec![LaneSrc::Input(0)] };
+    let copy = MicroProgram {
+        inputs: vec![DType::F32],
+        body: Vec::new(),
+        outputs: vec![LaneSrc::Input(0)],
+    };
     body.push(op(
-        TOpKind::Map { micro: copy, inputs: vec![TInput::Scalar(SOp::Imm(0))], outputs: vec![BView::whole(acc, &shape)] },
+        TOpKind::Map {
+            micro: copy,
+            inputs: vec![TInput::Scalar(SOp::Imm(0))],
+            outputs: vec![BView::whole(acc, &shape)],
+        },
         Some(1),
     ));
     let iv = b.k.new_sreg(32, "i");
@@ -242,20 +324,43 @@ fn loop_accumulate() -> TileKernel {
     let off = b.alu(&mut inner, AluOp::Mul, iv, 64 * 4);
     let p = b.alu(&mut inner, AluOp::Add, x, off);
     inner.push(op(
-        TOpKind::DmaLoad { dtype: DType::F32, hbm: p.into(), dims: dim1(64, None), dst: BView::whole(chunk, &shape), fill: None },
+        TOpKind::DmaLoad {
+            dtype: DType::F32,
+            hbm: p.into(),
+            dims: dim1(64, None),
+            dst: BView::whole(chunk, &shape),
+            fill: None,
+        },
         Some(0),
     ));
     inner.push(op(
         TOpKind::Map {
             micro: unary_micro("addf.f32", &[DType::F32, DType::F32]),
-            inputs: vec![TInput::View(BView::whole(acc, &shape)), TInput::View(BView::whole(chunk, &shape))],
+            inputs: vec![
+                TInput::View(BView::whole(acc, &shape)),
+                TInput::View(BView::whole(chunk, &shape)),
+            ],
             outputs: vec![BView::whole(acc, &shape)],
         },
         Some(1),
     ));
-    body.push(op(TOpKind::For { iv, lb: SOp::Imm(0), ub: SOp::Imm(4), step: SOp::Imm(1), body: inner }, Some(3)));
     body.push(op(
-        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(acc, &shape), hbm: out.into(), dims: dim1(64, None) },
+        TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(4),
+            step: SOp::Imm(1),
+            body: inner,
+        },
+        Some(3),
+    ));
+    body.push(op(
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(acc, &shape),
+            hbm: out.into(),
+            dims: dim1(64, None),
+        },
         Some(2),
     ));
     b.k.body = body;
@@ -268,11 +373,19 @@ fn loop_accumulates_into_a_loop_carried_buffer() {
         let m = machine(name);
         let s = schedule(&loop_accumulate(), &m).unwrap();
         // acc is live through the loop, so chunk cannot share its bytes.
-        let (a, c) = (s.bufs.values().next().unwrap(), s.bufs.values().nth(1).unwrap());
+        let (a, c) = (
+            s.bufs.values().next().unwrap(),
+            s.bufs.values().nth(1).unwrap(),
+        );
         assert_ne!(a.offset, c.offset);
         let module = super::emit(&s, &m).unwrap();
         let x = values(256, 5);
-        let r = launch(&module, &m, [1, 1, 1], vec![Arg::Buffer(f32s(&x)), Arg::Buffer(vec![0; 256])]);
+        let r = launch(
+            &module,
+            &m,
+            [1, 1, 1],
+            vec![Arg::Buffer(f32s(&x)), Arg::Buffer(vec![0; 256])],
+        );
         let got = to_f32s(&r.buffers[1]);
         for j in 0..64 {
             let want = (0..4).fold(0f32, |acc, i| acc + x[i * 64 + j]);
@@ -295,17 +408,36 @@ fn matmul_kernel() -> TileKernel {
     let tc = b.k.new_buf(DType::F32, &[mm, nn], BufSpace::Tsram, "c");
     let dims = |rows: u32, cols: u32| {
         vec![
-            TDim { extent: rows, hbm_stride: SOp::Imm(i64::from(cols)), valid: None },
-            TDim { extent: cols, hbm_stride: SOp::Imm(1), valid: None },
+            TDim {
+                extent: rows,
+                hbm_stride: SOp::Imm(i64::from(cols)),
+                valid: None,
+            },
+            TDim {
+                extent: cols,
+                hbm_stride: SOp::Imm(1),
+                valid: None,
+            },
         ]
     };
     for (hbm, buf, r, cl) in [(a, ta, mm, kk), (bp, tb, kk, nn)] {
         body.push(op(
-            TOpKind::DmaLoad { dtype: DType::F32, hbm: hbm.into(), dims: dims(r, cl), dst: BView::whole(buf, &[r, cl]), fill: None },
+            TOpKind::DmaLoad {
+                dtype: DType::F32,
+                hbm: hbm.into(),
+                dims: dims(r, cl),
+                dst: BView::whole(buf, &[r, cl]),
+                fill: None,
+            },
             Some(0),
         ));
     }
-    let mat = |buf, r, cl| TMat { view: BView::whole(buf, &[r, cl]), dtype: DType::F32, transposed: false, scale: None };
+    let mat = |buf, r, cl| TMat {
+        view: BView::whole(buf, &[r, cl]),
+        dtype: DType::F32,
+        transposed: false,
+        scale: None,
+    };
     body.push(op(
         TOpKind::Matmul {
             m: mm,
@@ -319,11 +451,20 @@ fn matmul_kernel() -> TileKernel {
         Some(4),
     ));
     body.push(op(
-        TOpKind::Drain { src: BView::whole(acc, &[mm, nn]), dst: BView::whole(tc, &[mm, nn]), epilogue: None },
+        TOpKind::Drain {
+            src: BView::whole(acc, &[mm, nn]),
+            dst: BView::whole(tc, &[mm, nn]),
+            epilogue: None,
+        },
         Some(4),
     ));
     body.push(op(
-        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(tc, &[mm, nn]), hbm: c.into(), dims: dims(mm, nn) },
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(tc, &[mm, nn]),
+            hbm: c.into(),
+            dims: dims(mm, nn),
+        },
         Some(2),
     ));
     b.k.body = body;
@@ -340,13 +481,21 @@ fn matmul_and_drain_match_sequential_fl32() {
             &module,
             &m,
             [1, 1, 1],
-            vec![Arg::Buffer(f32s(&a)), Arg::Buffer(f32s(&bm)), Arg::Buffer(vec![0; 4 * 256])],
+            vec![
+                Arg::Buffer(f32s(&a)),
+                Arg::Buffer(f32s(&bm)),
+                Arg::Buffer(vec![0; 4 * 256]),
+            ],
         );
         let got = to_f32s(&r.buffers[2]);
         for i in 0..16 {
             for j in 0..16 {
                 let want = (0..32).fold(0f32, |acc, k| acc + a[i * 32 + k] * bm[k * 16 + j]);
-                assert_eq!(got[i * 16 + j].to_bits(), want.to_bits(), "{name} ({i}, {j})");
+                assert_eq!(
+                    got[i * 16 + j].to_bits(),
+                    want.to_bits(),
+                    "{name} ({i}, {j})"
+                );
             }
         }
     }
@@ -369,19 +518,33 @@ fn buffer_reuse_kernel() -> TileKernel {
         let input = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "in");
         let output = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "out");
         body.push(op(
-            TOpKind::DmaLoad { dtype: DType::F32, hbm: src.into(), dims: dim1(128, None), dst: BView::whole(input, &shape), fill: None },
+            TOpKind::DmaLoad {
+                dtype: DType::F32,
+                hbm: src.into(),
+                dims: dim1(128, None),
+                dst: BView::whole(input, &shape),
+                fill: None,
+            },
             Some(0),
         ));
         body.push(op(
             TOpKind::Map {
                 micro: unary_micro(lane, &[DType::F32, DType::F32]),
-                inputs: vec![TInput::View(BView::whole(input, &shape)), TInput::Scalar(SOp::Imm(constant))],
+                inputs: vec![
+                    TInput::View(BView::whole(input, &shape)),
+                    TInput::Scalar(SOp::Imm(constant)),
+                ],
                 outputs: vec![BView::whole(output, &shape)],
             },
             Some(1),
         ));
         body.push(op(
-            TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(output, &shape), hbm: dst.into(), dims: dim1(128, None) },
+            TOpKind::DmaStore {
+                dtype: DType::F32,
+                src: BView::whole(output, &shape),
+                hbm: dst.into(),
+                dims: dim1(128, None),
+            },
             Some(2),
         ));
     }
@@ -405,7 +568,12 @@ fn reused_buffer_bytes_are_synchronised() {
             &module,
             &m,
             [1, 1, 1],
-            vec![Arg::Buffer(f32s(&x)), Arg::Buffer(f32s(&y)), Arg::Buffer(vec![0; 512]), Arg::Buffer(vec![0; 512])],
+            vec![
+                Arg::Buffer(f32s(&x)),
+                Arg::Buffer(f32s(&y)),
+                Arg::Buffer(vec![0; 512]),
+                Arg::Buffer(vec![0; 512]),
+            ],
         );
         let (g0, g1) = (to_f32s(&r.buffers[2]), to_f32s(&r.buffers[3]));
         for i in 0..128 {
@@ -421,19 +589,34 @@ fn oversized_buffer_is_a_located_sram_diagnostic() {
     let mut b = K::new("big");
     let x = b.arg("x", ptr(DType::F32));
     let elems = (m.tile.tsram_bytes / 4) as u32 + 16;
-    let big = b.k.new_buf(DType::F32, &[elems], BufSpace::Tsram, "huge_tile");
+    let big =
+        b.k.new_buf(DType::F32, &[elems], BufSpace::Tsram, "huge_tile");
     b.k.body.push(op(
-        TOpKind::DmaLoad { dtype: DType::F32, hbm: x.into(), dims: dim1(elems, None), dst: BView::whole(big, &[elems]), fill: None },
+        TOpKind::DmaLoad {
+            dtype: DType::F32,
+            hbm: x.into(),
+            dims: dim1(elems, None),
+            dst: BView::whole(big, &[elems]),
+            fill: None,
+        },
         Some(0),
     ));
     b.k.body.push(op(
-        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(big, &[elems]), hbm: x.into(), dims: dim1(elems, None) },
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(big, &[elems]),
+            hbm: x.into(),
+            dims: dim1(elems, None),
+        },
         Some(2),
     ));
     let d = schedule(&b.k, &m).unwrap_err();
     let text = d.render(None);
     assert!(text.contains("does not fit in TSRAM"), "{text}");
-    assert!(text.contains(&format!("{} are available", m.tile.tsram_bytes)), "{text}");
+    assert!(
+        text.contains(&format!("{} are available", m.tile.tsram_bytes)),
+        "{text}"
+    );
     assert!(text.contains("huge_tile"), "{text}");
     assert_eq!(d.pos.map(|p| p.line), Some(10), "{text}");
     assert_eq!(d.python.as_ref().map(|p| p.line), Some(20), "{text}");
@@ -448,10 +631,24 @@ fn while_and_if_kernel() -> TileKernel {
     let shape = [64u32];
     let acc = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "acc");
     let pid = b.k.new_sreg(32, "pid");
-    body.push(op(TOpKind::ReadSpecial { dst: pid, which: Special::ProgramId(0) }, None));
-    let copy = MicroProgram { inputs: vec![DType::F32], body: Vec::new(), outputs: vec![LaneSrc::Input(0)] };
     body.push(op(
-        TOpKind::Map { micro: copy, inputs: vec![TInput::Scalar(SOp::Imm(0))], outputs: vec![BView::whole(acc, &shape)] },
+        TOpKind::ReadSpecial {
+            dst: pid,
+            which: Special::ProgramId(0),
+        },
+        None,
+    ));
+    let copy = MicroProgram {
+        inputs: vec![DType::F32],
+        body: Vec::new(),
+        outputs: vec![LaneSrc::Input(0)],
+    };
+    body.push(op(
+        TOpKind::Map {
+            micro: copy,
+            inputs: vec![TInput::Scalar(SOp::Imm(0))],
+            outputs: vec![BView::whole(acc, &shape)],
+        },
         Some(1),
     ));
     let n = b.alu(&mut body, AluOp::Add, pid, 2);
@@ -459,7 +656,10 @@ fn while_and_if_kernel() -> TileKernel {
         op(
             TOpKind::Map {
                 micro: unary_micro(lane, &[DType::F32, DType::F32]),
-                inputs: vec![TInput::View(BView::whole(acc, &shape)), TInput::Scalar(SOp::Imm(i64::from(constant.to_bits())))],
+                inputs: vec![
+                    TInput::View(BView::whole(acc, &shape)),
+                    TInput::Scalar(SOp::Imm(i64::from(constant.to_bits()))),
+                ],
                 outputs: vec![BView::whole(acc, &shape)],
             },
             Some(1),
@@ -467,14 +667,44 @@ fn while_and_if_kernel() -> TileKernel {
     };
     let mut before = Vec::new();
     let c = b.alu(&mut before, AluOp::GtS, n, 0);
-    let after = vec![bump(1.0, "addf.f32"), op(TOpKind::Alu { op: AluOp::Sub, dst: n, a: n.into(), b: SOp::Imm(1) }, None)];
-    body.push(op(TOpKind::While { before, cond: c.into(), after }, Some(3)));
+    let after = vec![
+        bump(1.0, "addf.f32"),
+        op(
+            TOpKind::Alu {
+                op: AluOp::Sub,
+                dst: n,
+                a: n.into(),
+                b: SOp::Imm(1),
+            },
+            None,
+        ),
+    ];
+    body.push(op(
+        TOpKind::While {
+            before,
+            cond: c.into(),
+            after,
+        },
+        Some(3),
+    ));
     let is0 = b.alu(&mut body, AluOp::Eq, pid, 0);
-    body.push(op(TOpKind::If { cond: is0.into(), then_body: vec![bump(10.0, "mulf.f32")], else_body: Vec::new() }, Some(3)));
+    body.push(op(
+        TOpKind::If {
+            cond: is0.into(),
+            then_body: vec![bump(10.0, "mulf.f32")],
+            else_body: Vec::new(),
+        },
+        Some(3),
+    ));
     let off = b.alu(&mut body, AluOp::Mul, pid, 64 * 4);
     let p = b.alu(&mut body, AluOp::Add, out, off);
     body.push(op(
-        TOpKind::DmaStore { dtype: DType::F32, src: BView::whole(acc, &shape), hbm: p.into(), dims: dim1(64, None) },
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(acc, &shape),
+            hbm: p.into(),
+            dims: dim1(64, None),
+        },
         Some(2),
     ));
     b.k.body = body;
@@ -486,9 +716,22 @@ fn while_loops_and_branches_run_race_free() {
     for name in ["tiny", "maia200-like"] {
         let m = machine(name);
         let module = compile(&while_and_if_kernel(), &m);
-        let r = launch(&module, &m, [2, 1, 1], vec![Arg::Buffer(vec![0; 2 * 64 * 4])]);
+        let r = launch(
+            &module,
+            &m,
+            [2, 1, 1],
+            vec![Arg::Buffer(vec![0; 2 * 64 * 4])],
+        );
         let got = to_f32s(&r.buffers[0]);
-        assert!(got[..64].iter().all(|&v| v == 20.0), "{name}: {:?}", &got[..4]);
-        assert!(got[64..].iter().all(|&v| v == 3.0), "{name}: {:?}", &got[64..68]);
+        assert!(
+            got[..64].iter().all(|&v| v == 20.0),
+            "{name}: {:?}",
+            &got[..4]
+        );
+        assert!(
+            got[64..].iter().all(|&v| v == 3.0),
+            "{name}: {:?}",
+            &got[64..68]
+        );
     }
 }

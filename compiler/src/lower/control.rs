@@ -61,19 +61,29 @@ impl Lowerer<'_> {
 
     fn lower_for(&mut self, op: Op) -> Result<(), Diagnostic> {
         if self.module.dfg.ops[op].attrs.get("unsignedCmp").is_some() {
-            return Err(self.error(op, "scf.for with an unsigned comparison cannot be lowered yet"));
+            return Err(self.error(
+                op,
+                "scf.for with an unsigned comparison cannot be lowered yet",
+            ));
         }
         let operands: Vec<Value> = self.module.dfg.operands(op).to_vec();
         if operands.len() < 3 {
             return Err(self.error(op, "scf.for needs a lower bound, an upper bound and a step"));
         }
         let iv_ty = self.ty(operands[0]).clone();
-        let (lb, ub, step) = (self.scalar(operands[0])?, self.scalar(operands[1])?, self.scalar(operands[2])?);
+        let (lb, ub, step) = (
+            self.scalar(operands[0])?,
+            self.scalar(operands[1])?,
+            self.scalar(operands[2])?,
+        );
         self.check_step(lb, ub, step);
         let body_block = self.single_block(op, 0)?;
         let args = self.module.dfg.blocks[body_block].args.clone();
         if args.len() != operands.len() - 2 {
-            return Err(self.error(op, "the loop body's arguments do not match the iteration arguments"));
+            return Err(self.error(
+                op,
+                "the loop body's arguments do not match the iteration arguments",
+            ));
         }
         let carried = self.init_carried(&operands[3..])?;
         self.begin_carried(op)?;
@@ -88,7 +98,13 @@ impl Lowerer<'_> {
             let yielded = cx.terminator_operands(body_block, Opcode::Yield)?;
             cx.parallel_copy(op, &yielded, &carried)
         })?;
-        self.emit(TOpKind::For { iv, lb, ub, step, body });
+        self.emit(TOpKind::For {
+            iv,
+            lb,
+            ub,
+            step,
+            body,
+        });
         self.bind_results(op, &carried);
         Ok(())
     }
@@ -104,10 +120,21 @@ impl Lowerer<'_> {
         let bad = self.alu(AluOp::And, non_empty, bad_step);
         match bad {
             SOp::Imm(0) => {}
-            SOp::Imm(_) => self.emit(TOpKind::Trap { code: TRAP_BAD_STEP }),
+            SOp::Imm(_) => self.emit(TOpKind::Trap {
+                code: TRAP_BAD_STEP,
+            }),
             cond => {
-                let then_body = vec![TOp { kind: TOpKind::Trap { code: TRAP_BAD_STEP }, loc: self.current_loc }];
-                self.emit(TOpKind::If { cond, then_body, else_body: Vec::new() });
+                let then_body = vec![TOp {
+                    kind: TOpKind::Trap {
+                        code: TRAP_BAD_STEP,
+                    },
+                    loc: self.current_loc,
+                }];
+                self.emit(TOpKind::If {
+                    cond,
+                    then_body,
+                    else_body: Vec::new(),
+                });
             }
         }
     }
@@ -125,7 +152,10 @@ impl Lowerer<'_> {
                 ValueLoc::Tensor(src) => {
                     let ty = self.ty(init).clone();
                     let dst = self.new_tensor_buf(&ty, "carry")?;
-                    self.emit(TOpKind::Copy { src, dst: dst.clone() });
+                    self.emit(TOpKind::Copy {
+                        src,
+                        dst: dst.clone(),
+                    });
                     ValueLoc::Tensor(dst)
                 }
                 ValueLoc::Opaque => ValueLoc::Opaque,
@@ -136,9 +166,21 @@ impl Lowerer<'_> {
     }
 
     /// Writes `values` into the locations `targets` as if all at once.
-    fn parallel_copy(&mut self, op: Op, values: &[Value], targets: &[ValueLoc]) -> Result<(), Diagnostic> {
+    fn parallel_copy(
+        &mut self,
+        op: Op,
+        values: &[Value],
+        targets: &[ValueLoc],
+    ) -> Result<(), Diagnostic> {
         if values.len() != targets.len() {
-            return Err(self.error(op, format!("{} values yielded for {} results", values.len(), targets.len())));
+            return Err(self.error(
+                op,
+                format!(
+                    "{} values yielded for {} results",
+                    values.len(),
+                    targets.len()
+                ),
+            ));
         }
         let mut sources = Vec::with_capacity(values.len());
         for &v in values {
@@ -146,14 +188,20 @@ impl Lowerer<'_> {
         }
         // Snapshot sources that live in another target's location.
         for i in 0..sources.len() {
-            let clobbered = targets.iter().enumerate().any(|(j, t)| j != i && overlaps(&sources[i], t));
+            let clobbered = targets
+                .iter()
+                .enumerate()
+                .any(|(j, t)| j != i && overlaps(&sources[i], t));
             if !clobbered {
                 continue;
             }
             sources[i] = match &sources[i] {
                 ValueLoc::Scalar(src) => {
                     let tmp = self.new_sreg(scalar_width(self.ty(values[i])), "pcopy");
-                    self.emit(TOpKind::Mov { dst: tmp, src: *src });
+                    self.emit(TOpKind::Mov {
+                        dst: tmp,
+                        src: *src,
+                    });
                     ValueLoc::Scalar(SOp::Reg(tmp))
                 }
                 ValueLoc::Tensor(view) => {
@@ -231,7 +279,13 @@ impl Lowerer<'_> {
 
     fn lower_if(&mut self, op: Op) -> Result<(), Diagnostic> {
         let cond = self.scalar(self.operand(op, 0))?;
-        let types: Vec<Type> = self.module.dfg.results(op).iter().map(|&r| self.ty(r).clone()).collect();
+        let types: Vec<Type> = self
+            .module
+            .dfg
+            .results(op)
+            .iter()
+            .map(|&r| self.ty(r).clone())
+            .collect();
         let results = self.fresh_locs(&types)?;
         let regions = self.module.dfg.ops[op].regions.clone();
         let mut bodies = Vec::new();
@@ -261,7 +315,11 @@ impl Lowerer<'_> {
                     self.emit_op(t);
                 }
             }
-            cond => self.emit(TOpKind::If { cond, then_body, else_body }),
+            cond => self.emit(TOpKind::If {
+                cond,
+                then_body,
+                else_body,
+            }),
         }
         self.bind_results(op, &results);
         Ok(())
@@ -269,7 +327,10 @@ impl Lowerer<'_> {
 
     /// Appends an already-built op (keeping its own location).
     fn emit_op(&mut self, op: TOp) {
-        self.bodies.last_mut().expect("a body is always open").push(op);
+        self.bodies
+            .last_mut()
+            .expect("a body is always open")
+            .push(op);
     }
 
     // ---- scf.while ----
@@ -281,13 +342,25 @@ impl Lowerer<'_> {
         let before_args = self.module.dfg.blocks[before_block].args.clone();
         let after_args = self.module.dfg.blocks[after_block].args.clone();
         if before_args.len() != inits.len() {
-            return Err(self.error(op, "the `before` region's arguments do not match the operands"));
+            return Err(self.error(
+                op,
+                "the `before` region's arguments do not match the operands",
+            ));
         }
         let carried = self.init_carried(&inits)?;
-        let types: Vec<Type> = self.module.dfg.results(op).iter().map(|&r| self.ty(r).clone()).collect();
+        let types: Vec<Type> = self
+            .module
+            .dfg
+            .results(op)
+            .iter()
+            .map(|&r| self.ty(r).clone())
+            .collect();
         let results = self.fresh_locs(&types)?;
         if after_args.len() != results.len() {
-            return Err(self.error(op, "the `after` region's arguments do not match the results"));
+            return Err(self.error(
+                op,
+                "the `after` region's arguments do not match the results",
+            ));
         }
         let mut cond = SOp::Imm(0);
         let before = self.with_body(|cx| {
@@ -310,7 +383,11 @@ impl Lowerer<'_> {
             let yielded = cx.terminator_operands(after_block, Opcode::Yield)?;
             cx.parallel_copy(op, &yielded, &carried)
         })?;
-        self.emit(TOpKind::While { before, cond, after });
+        self.emit(TOpKind::While {
+            before,
+            cond,
+            after,
+        });
         self.bind_results(op, &results);
         Ok(())
     }
@@ -327,7 +404,10 @@ impl Lowerer<'_> {
             .function(&callee)
             .ok_or_else(|| self.error(op, format!("unknown function @{callee}")))?;
         if self.scratch.inline_depth >= MAX_INLINE_DEPTH {
-            return Err(self.error(op, format!("calls nest deeper than {MAX_INLINE_DEPTH} levels (recursion?)")));
+            return Err(self.error(
+                op,
+                format!("calls nest deeper than {MAX_INLINE_DEPTH} levels (recursion?)"),
+            ));
         }
         let region = *self.module.dfg.ops[func]
             .regions
@@ -344,7 +424,14 @@ impl Lowerer<'_> {
         let params = self.module.dfg.blocks[entry].args.clone();
         let args: Vec<Value> = self.module.dfg.operands(op).to_vec();
         if params.len() != args.len() {
-            return Err(self.error(op, format!("@{callee} takes {} arguments, got {}", params.len(), args.len())));
+            return Err(self.error(
+                op,
+                format!(
+                    "@{callee} takes {} arguments, got {}",
+                    params.len(),
+                    args.len()
+                ),
+            ));
         }
         for (&param, &arg) in params.iter().zip(&args) {
             let loc = self.loc(arg)?;
@@ -357,7 +444,14 @@ impl Lowerer<'_> {
         let returned = self.terminator_operands(entry, Opcode::Return)?;
         let results: Vec<Value> = self.module.dfg.results(op).to_vec();
         if returned.len() != results.len() {
-            return Err(self.error(op, format!("@{callee} returns {} values, the call expects {}", returned.len(), results.len())));
+            return Err(self.error(
+                op,
+                format!(
+                    "@{callee} returns {} values, the call expects {}",
+                    returned.len(),
+                    results.len()
+                ),
+            ));
         }
         for (r, v) in results.into_iter().zip(returned) {
             let loc = self.loc(v)?;
@@ -387,26 +481,46 @@ impl Lowerer<'_> {
                     let micro = MicroProgram {
                         inputs: vec![dtype],
                         body: vec![LaneInstr {
-                            op: LaneOp::IntCmp { pred: maiac_ir::semantics::int::IntPredicate::Ne, width },
+                            op: LaneOp::IntCmp {
+                                pred: maiac_ir::semantics::int::IntPredicate::Ne,
+                                width,
+                            },
                             args: vec![LaneSrc::Input(0), LaneSrc::Imm { ty: dtype, bits: 0 }],
                         }],
                         outputs: vec![LaneSrc::Value(0)],
                     };
-                    self.emit(TOpKind::Map { micro, inputs: vec![crate::tile::TInput::View(flat)], outputs: vec![truth.clone()] });
+                    self.emit(TOpKind::Map {
+                        micro,
+                        inputs: vec![crate::tile::TInput::View(flat)],
+                        outputs: vec![truth.clone()],
+                    });
                     truth
                 };
                 let all = self.new_buf(DType::I1, &[], BufSpace::Tsram, "assert_all");
                 let combiner = MicroProgram {
                     inputs: vec![DType::I1, DType::I1],
                     body: vec![LaneInstr {
-                        op: LaneOp::Int { op: IntBinaryOp::And, width: 1 },
+                        op: LaneOp::Int {
+                            op: IntBinaryOp::And,
+                            width: 1,
+                        },
                         args: vec![LaneSrc::Input(0), LaneSrc::Input(1)],
                     }],
                     outputs: vec![LaneSrc::Value(0)],
                 };
-                self.emit(TOpKind::Reduce { combiner, axis: 0, inputs: vec![truth], outputs: vec![all.clone()] });
+                self.emit(TOpKind::Reduce {
+                    combiner,
+                    axis: 0,
+                    inputs: vec![truth],
+                    outputs: vec![all.clone()],
+                });
                 let reg = self.new_sreg(1, "assert");
-                self.emit(TOpKind::LoadScalar { dst: reg, src: all, bytes: 1, signed: false });
+                self.emit(TOpKind::LoadScalar {
+                    dst: reg,
+                    src: all,
+                    bytes: 1,
+                    signed: false,
+                });
                 SOp::Reg(reg)
             }
             ValueLoc::Opaque => return Err(self.error(op, "tt.assert needs a condition")),
@@ -415,8 +529,15 @@ impl Lowerer<'_> {
             SOp::Imm(0) => self.emit(TOpKind::Trap { code: TRAP_ASSERT }),
             SOp::Imm(_) => {}
             cond => {
-                let else_body = vec![TOp { kind: TOpKind::Trap { code: TRAP_ASSERT }, loc: self.current_loc }];
-                self.emit(TOpKind::If { cond, then_body: Vec::new(), else_body });
+                let else_body = vec![TOp {
+                    kind: TOpKind::Trap { code: TRAP_ASSERT },
+                    loc: self.current_loc,
+                }];
+                self.emit(TOpKind::If {
+                    cond,
+                    then_body: Vec::new(),
+                    else_body,
+                });
             }
         }
         Ok(())
@@ -431,13 +552,26 @@ impl Lowerer<'_> {
         let loc = if is_opaque(&ty) {
             ValueLoc::Opaque
         } else if ty.is_tensor() || ty.is_float() {
-            let dtype = scalar_dtype(ty.element())
-                .ok_or_else(|| self.error(op, format!("values of type {ty} have no machine representation")))?;
+            let dtype = scalar_dtype(ty.element()).ok_or_else(|| {
+                self.error(
+                    op,
+                    format!("values of type {ty} have no machine representation"),
+                )
+            })?;
             let shape = self.shape_u32(&ty)?;
             let one = self.new_buf(dtype, &[], BufSpace::Tsram, "poison");
             let bytes = (scalar_width(&ty) / 8).max(1) as u8;
-            self.emit(TOpKind::StoreScalar { src: SOp::Imm(0), dst: one.clone(), bytes });
-            ValueLoc::Tensor(BView { buf: one.buf, offset: 0, shape: shape.clone(), strides: vec![0; shape.len()] })
+            self.emit(TOpKind::StoreScalar {
+                src: SOp::Imm(0),
+                dst: one.clone(),
+                bytes,
+            });
+            ValueLoc::Tensor(BView {
+                buf: one.buf,
+                offset: 0,
+                shape: shape.clone(),
+                strides: vec![0; shape.len()],
+            })
         } else {
             ValueLoc::Scalar(SOp::Imm(0))
         };
@@ -465,12 +599,22 @@ impl Lowerer<'_> {
 
     /// The operands of `block`'s terminator, which must be `expected` (a
     /// block without a terminator yields nothing).
-    fn terminator_operands(&self, block: Block, expected: Opcode) -> Result<Vec<Value>, Diagnostic> {
+    fn terminator_operands(
+        &self,
+        block: Block,
+        expected: Opcode,
+    ) -> Result<Vec<Value>, Diagnostic> {
         match self.module.layout.terminator(block) {
-            Some(t) if self.module.dfg.opcode(t) == expected => Ok(self.module.dfg.operands(t).to_vec()),
+            Some(t) if self.module.dfg.opcode(t) == expected => {
+                Ok(self.module.dfg.operands(t).to_vec())
+            }
             Some(t) if self.module.dfg.opcode(t).is_terminator() => Err(self.error(
                 t,
-                format!("`{}` cannot be lowered here (expected `{}`)", self.module.dfg.opcode(t).name(), expected.name()),
+                format!(
+                    "`{}` cannot be lowered here (expected `{}`)",
+                    self.module.dfg.opcode(t).name(),
+                    expected.name()
+                ),
             )),
             _ => Ok(Vec::new()),
         }

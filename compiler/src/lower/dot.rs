@@ -45,7 +45,11 @@ impl Lowerer<'_> {
     }
 
     fn lower_plain_dot(&mut self, op: Op) -> Result<(), Diagnostic> {
-        let (a, b, c) = (self.operand(op, 0), self.operand(op, 1), self.operand(op, 2));
+        let (a, b, c) = (
+            self.operand(op, 0),
+            self.operand(op, 1),
+            self.operand(op, 2),
+        );
         let a_dtype = self.dot_dtype(op, a)?;
         let b_dtype = self.dot_dtype(op, b)?;
         let a_view = self.view(a)?;
@@ -65,11 +69,23 @@ impl Lowerer<'_> {
         for bi in 0..batch.unwrap_or(1) {
             let (a_mat, b_mat, out_view) = match batch {
                 None => (a_view.clone(), b_view.clone(), out.clone()),
-                Some(_) => (batch_slice(&a_view, bi), batch_slice(&b_view, bi), batch_slice(&out, bi)),
+                Some(_) => (
+                    batch_slice(&a_view, bi),
+                    batch_slice(&b_view, bi),
+                    batch_slice(&out, bi),
+                ),
             };
             let a_mat = self.matmul_operand(a_mat, a_dtype, Packing::Plain, None);
             let b_mat = self.matmul_operand(b_mat, b_dtype, Packing::Plain, None);
-            self.emit(TOpKind::Matmul { m, n, k, a: a_mat, b: b_mat, out: out_view, accumulate });
+            self.emit(TOpKind::Matmul {
+                m,
+                n,
+                k,
+                a: a_mat,
+                b: b_mat,
+                out: out_view,
+                accumulate,
+            });
         }
         self.finish_dot(op, out, out_dtype)
     }
@@ -81,15 +97,31 @@ impl Lowerer<'_> {
             attr.and_then(MxElement::from_keyword)
                 .ok_or_else(|| cx.error(op, format!("missing or unknown `{name}` ({attr:?})")))
         };
-        let (a_kind, b_kind) = (elem_kind(self, "a_elem_type")?, elem_kind(self, "b_elem_type")?);
-        let flag = |cx: &Self, name: &str| cx.module.dfg.attr(op, name).and_then(|a| a.as_int()).is_none_or(|v| v != 0);
+        let (a_kind, b_kind) = (
+            elem_kind(self, "a_elem_type")?,
+            elem_kind(self, "b_elem_type")?,
+        );
+        let flag = |cx: &Self, name: &str| {
+            cx.module
+                .dfg
+                .attr(op, name)
+                .and_then(|a| a.as_int())
+                .is_none_or(|v| v != 0)
+        };
         if !flag(self, "lhs_k_pack") || !flag(self, "rhs_k_pack") {
             return Err(self.error(op, "dot_scaled with FP4 packed along M/N is not supported"));
         }
         let count = self.module.dfg.operands(op).len();
-        let segments = self.module.dfg.attr(op, "operandSegmentSizes").and_then(|a| a.as_int_list());
+        let segments = self
+            .module
+            .dfg
+            .attr(op, "operandSegmentSizes")
+            .and_then(|a| a.as_int_list());
         let (a_scale_at, b_scale_at) = match segments {
-            Some(s) if s.len() == 5 => ((s[3] > 0).then_some(3), (s[4] > 0).then_some(3 + s[3] as usize)),
+            Some(s) if s.len() == 5 => (
+                (s[3] > 0).then_some(3),
+                (s[4] > 0).then_some(3 + s[3] as usize),
+            ),
             _ => match count {
                 3 => (None, None),
                 5 => (Some(3), Some(4)),
@@ -98,16 +130,29 @@ impl Lowerer<'_> {
                 _ => return Err(self.error(op, format!("unexpected operand count {count}"))),
             },
         };
-        let (a, b, c) = (self.operand(op, 0), self.operand(op, 1), self.operand(op, 2));
+        let (a, b, c) = (
+            self.operand(op, 0),
+            self.operand(op, 1),
+            self.operand(op, 2),
+        );
         let c_shape = self.shape_u32(self.ty(c))?;
         let [m, n] = c_shape[..] else {
             return Err(self.error(op, "dot_scaled supports 2-D operands"));
         };
         let a_view = self.view(a)?;
         let b_view = self.view(b)?;
-        let a_pack = if a_kind == MxElement::E2M1 { Packing::Fp4AlongK } else { Packing::Plain };
-        let b_pack = if b_kind == MxElement::E2M1 { Packing::Fp4AlongK } else { Packing::Plain };
-        let k = a_view.shape.get(1).copied().unwrap_or(0) * if a_pack == Packing::Fp4AlongK { 2 } else { 1 };
+        let a_pack = if a_kind == MxElement::E2M1 {
+            Packing::Fp4AlongK
+        } else {
+            Packing::Plain
+        };
+        let b_pack = if b_kind == MxElement::E2M1 {
+            Packing::Fp4AlongK
+        } else {
+            Packing::Plain
+        };
+        let k = a_view.shape.get(1).copied().unwrap_or(0)
+            * if a_pack == Packing::Fp4AlongK { 2 } else { 1 };
         let a_scale = match a_scale_at {
             Some(i) => Some(self.scale_view(self.operand(op, i))?),
             None => None,
@@ -117,7 +162,10 @@ impl Lowerer<'_> {
             None => None,
         };
         if (a_scale.is_some() || b_scale.is_some()) && k % 32 != 0 {
-            return Err(self.error(op, format!("MX scales need K to be a multiple of 32 (K = {k})")));
+            return Err(self.error(
+                op,
+                format!("MX scales need K to be a multiple of 32 (K = {k})"),
+            ));
         }
         let (out, out_dtype) = self.dot_output(op, c)?;
         let accumulate = !self.is_zero_constant(c);
@@ -136,7 +184,11 @@ impl Lowerer<'_> {
             let dense = self.dense(t);
             let ld = dense.strides[0] * 2;
             TMat {
-                view: BView { shape: vec![n, k], strides: vec![ld, 1], ..dense },
+                view: BView {
+                    shape: vec![n, k],
+                    strides: vec![ld, 1],
+                    ..dense
+                },
                 dtype: DType::F4E2M1,
                 transposed: true,
                 scale: b_scale,
@@ -144,7 +196,15 @@ impl Lowerer<'_> {
         } else {
             self.matmul_operand(b_view, mx_dtype(b_kind), Packing::Plain, b_scale)
         };
-        self.emit(TOpKind::Matmul { m, n, k, a: a_mat, b: b_mat, out: out.clone(), accumulate });
+        self.emit(TOpKind::Matmul {
+            m,
+            n,
+            k,
+            a: a_mat,
+            b: b_mat,
+            out: out.clone(),
+            accumulate,
+        });
         self.finish_dot(op, out, out_dtype)
     }
 
@@ -160,7 +220,10 @@ impl Lowerer<'_> {
         let dtype = scalar_dtype(ty.element());
         match dtype {
             Some(d) if d == DType::I8 || (d.is_float() && d != DType::F64) => Ok(d),
-            _ => Err(self.error(op, format!("the matrix unit cannot multiply {} operands", ty.element()))),
+            _ => Err(self.error(
+                op,
+                format!("the matrix unit cannot multiply {} operands", ty.element()),
+            )),
         }
     }
 
@@ -171,19 +234,35 @@ impl Lowerer<'_> {
         let out_dtype = match c_dtype {
             Some(DType::I32) => DType::I32,
             Some(d) if d.is_float() && d != DType::F64 => DType::F32,
-            _ => return Err(self.error(op, format!("the matrix unit cannot accumulate into {}", ty.element()))),
+            _ => {
+                return Err(self.error(
+                    op,
+                    format!("the matrix unit cannot accumulate into {}", ty.element()),
+                ))
+            }
         };
         let shape = self.shape_u32(&ty)?;
-        Ok((self.new_buf(out_dtype, &shape, BufSpace::Tsram, "acc"), out_dtype))
+        Ok((
+            self.new_buf(out_dtype, &shape, BufSpace::Tsram, "acc"),
+            out_dtype,
+        ))
     }
 
     /// `out = c` (converted exactly to f32 when `c` is narrower).
-    fn init_accumulator(&mut self, c: Value, out: &BView, out_dtype: DType) -> Result<(), Diagnostic> {
+    fn init_accumulator(
+        &mut self,
+        c: Value,
+        out: &BView,
+        out_dtype: DType,
+    ) -> Result<(), Diagnostic> {
         let c_view = self.view(c)?;
         let c_view = broadcast_view(&c_view, &out.shape);
         let c_dtype = self.kernel.bufs[c_view.buf].dtype;
         if c_dtype == out_dtype {
-            self.emit(TOpKind::Copy { src: c_view, dst: out.clone() });
+            self.emit(TOpKind::Copy {
+                src: c_view,
+                dst: out.clone(),
+            });
         } else {
             self.emit(TOpKind::Map {
                 micro: convert_micro(c_dtype, out_dtype),
@@ -216,7 +295,13 @@ impl Lowerer<'_> {
 
     /// A 2-D operand view (logical `[rows, cols]`) as a TTU operand: a
     /// row-major block, a transposed one, or a dense copy.
-    fn matmul_operand(&mut self, view: BView, dtype: DType, packing: Packing, scale: Option<BView>) -> TMat {
+    fn matmul_operand(
+        &mut self,
+        view: BView,
+        dtype: DType,
+        packing: Packing,
+        scale: Option<BView>,
+    ) -> TMat {
         let (rows, cols) = (view.shape[0], view.shape[1]);
         let (s0, s1) = (view.strides[0], view.strides[1]);
         let nibbles = if packing == Packing::Fp4AlongK { 2 } else { 1 };
@@ -224,17 +309,27 @@ impl Lowerer<'_> {
         if row_major {
             let ld = if rows == 1 { i64::from(cols) } else { s0 };
             return TMat {
-                view: BView { shape: vec![rows, cols * nibbles], strides: vec![ld * i64::from(nibbles), 1], ..view },
+                view: BView {
+                    shape: vec![rows, cols * nibbles],
+                    strides: vec![ld * i64::from(nibbles), 1],
+                    ..view
+                },
                 dtype,
                 transposed: false,
                 scale,
             };
         }
-        let transposed = packing == Packing::Plain && (s0 == 1 || rows == 1) && (cols == 1 || s1 >= i64::from(rows));
+        let transposed = packing == Packing::Plain
+            && (s0 == 1 || rows == 1)
+            && (cols == 1 || s1 >= i64::from(rows));
         if transposed {
             let ld = if cols == 1 { i64::from(rows) } else { s1 };
             return TMat {
-                view: BView { shape: vec![cols, rows], strides: vec![ld, 1], ..view },
+                view: BView {
+                    shape: vec![cols, rows],
+                    strides: vec![ld, 1],
+                    ..view
+                },
                 dtype,
                 transposed: true,
                 scale,
@@ -243,7 +338,11 @@ impl Lowerer<'_> {
         let dense = self.dense(view);
         debug_assert!(is_dense(&dense));
         TMat {
-            view: BView { shape: vec![rows, cols * nibbles], strides: vec![i64::from(cols * nibbles), 1], ..dense },
+            view: BView {
+                shape: vec![rows, cols * nibbles],
+                strides: vec![i64::from(cols * nibbles), 1],
+                ..dense
+            },
             dtype,
             transposed: false,
             scale,
@@ -266,8 +365,14 @@ impl Lowerer<'_> {
             _ => false,
         };
         match self.module.dfg.attr(def, "value") {
-            Some(Attribute::Dense { elems: DenseElements::Splat(s), .. }) => zero(s),
-            Some(Attribute::Dense { elems: DenseElements::Elements(list), .. }) => list.iter().all(zero),
+            Some(Attribute::Dense {
+                elems: DenseElements::Splat(s),
+                ..
+            }) => zero(s),
+            Some(Attribute::Dense {
+                elems: DenseElements::Elements(list),
+                ..
+            }) => list.iter().all(zero),
             Some(other) => zero(other),
             None => false,
         }
@@ -303,11 +408,18 @@ fn convert_micro(from: DType, to: DType) -> MicroProgram {
     let op = match (from.int_width(), to.int_width()) {
         (Some(a), Some(b)) if a < b => LaneOp::ExtSigned { from: a, to: b },
         (Some(a), Some(b)) => LaneOp::Trunc { from: a, to: b },
-        _ => LaneOp::Convert { from, to, rounding: Rounding::NearestEven },
+        _ => LaneOp::Convert {
+            from,
+            to,
+            rounding: Rounding::NearestEven,
+        },
     };
     MicroProgram {
         inputs: vec![from],
-        body: vec![LaneInstr { op, args: vec![LaneSrc::Input(0)] }],
+        body: vec![LaneInstr {
+            op,
+            args: vec![LaneSrc::Input(0)],
+        }],
         outputs: vec![LaneSrc::Value(0)],
     }
 }

@@ -51,7 +51,10 @@ impl Lowerer<'_> {
             AtomicRmw | AtomicCas => self.lower_atomic(op),
             _ => {
                 let access = self.access.get(op).cloned().ok_or_else(|| {
-                    self.error(op, "internal: the access analysis did not describe this memory op")
+                    self.error(
+                        op,
+                        "internal: the access analysis did not describe this memory op",
+                    )
                 })?;
                 match access {
                     MemAccess::Strided(s) => self.lower_strided(op, &s),
@@ -76,8 +79,18 @@ impl Lowerer<'_> {
             if let Some(w) = &dim.wrap {
                 let start = ScalarExpr::sext(64, w.start.clone());
                 let modulus = ScalarExpr::sext(64, w.modulus.clone());
-                let last = ScalarExpr::add(start.clone(), ScalarExpr::constant(i128::from(dim.size - 1), 64));
-                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Sge, start.clone(), ScalarExpr::constant(0, 64)));
+                let last = ScalarExpr::add(
+                    start.clone(),
+                    ScalarExpr::constant(i128::from(dim.size - 1), 64),
+                );
+                fast = ScalarExpr::and(
+                    fast,
+                    ScalarExpr::cmp(
+                        IntPredicate::Sge,
+                        start.clone(),
+                        ScalarExpr::constant(0, 64),
+                    ),
+                );
                 fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Slt, last, modulus));
                 let offset = ScalarExpr::mul(
                     ScalarExpr::mul(start, dim.stride.clone()),
@@ -88,7 +101,10 @@ impl Lowerer<'_> {
         }
         if let Some(valid) = &s.valid {
             for b in &valid.begin {
-                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Eq, b.clone(), ScalarExpr::constant(0, 64)));
+                fast = ScalarExpr::and(
+                    fast,
+                    ScalarExpr::cmp(IntPredicate::Eq, b.clone(), ScalarExpr::constant(0, 64)),
+                );
             }
         }
         // Both paths of a load write the same destination.
@@ -122,7 +138,8 @@ impl Lowerer<'_> {
         let cond = self.eval_scalar_expr(fast, &mut cache)?;
         // Operands the fallback reads are lowered TTIR values: fetch them
         // outside the branches.
-        let then_body = self.with_body(|cx| cx.strided_dma(op, s, base, &mut cache.clone(), dst))?;
+        let then_body =
+            self.with_body(|cx| cx.strided_dma(op, s, base, &mut cache.clone(), dst))?;
         let fallback_source = self.loc(self.operand(op, 0))?;
         let else_body = self.with_body(|cx| match fallback_source {
             ValueLoc::Tensor(_) | ValueLoc::Scalar(_) => cx.elementwise_fallback(op, s.kind, dst),
@@ -130,11 +147,17 @@ impl Lowerer<'_> {
                 // Block pointers and descriptors whose conditions fail at run
                 // time (offsets overflowing 64 bits, or boxes starting
                 // before the tensor): no address tensor exists.
-                cx.emit(TOpKind::Trap { code: TRAP_UNSUPPORTED_ACCESS });
+                cx.emit(TOpKind::Trap {
+                    code: TRAP_UNSUPPORTED_ACCESS,
+                });
                 Ok(())
             }
         })?;
-        self.emit(TOpKind::If { cond, then_body, else_body });
+        self.emit(TOpKind::If {
+            cond,
+            then_body,
+            else_body,
+        });
         Ok(())
     }
 
@@ -147,21 +170,34 @@ impl Lowerer<'_> {
         cache: &mut ExprCache,
         dst: Option<&BView>,
     ) -> Result<(), Diagnostic> {
-        let dtype = scalar_dtype(&s.elem)
-            .ok_or_else(|| self.error(op, format!("elements of type {} have no machine representation", s.elem)))?;
+        let dtype = scalar_dtype(&s.elem).ok_or_else(|| {
+            self.error(
+                op,
+                format!("elements of type {} have no machine representation", s.elem),
+            )
+        })?;
         let hbm = self.eval_scalar_expr(base, cache)?;
         let mut dims = Vec::with_capacity(s.dims.len().max(1));
         for (d, dim) in s.dims.iter().enumerate() {
-            let extent = u32::try_from(dim.size).map_err(|_| self.error(op, "tile dimension out of range"))?;
+            let extent = u32::try_from(dim.size)
+                .map_err(|_| self.error(op, "tile dimension out of range"))?;
             let hbm_stride = self.eval_scalar_expr(&dim.stride, cache)?;
             let valid = match &s.valid {
                 Some(v) => Some(self.eval_scalar_expr(&v.end[d], cache)?),
                 None => None,
             };
-            dims.push(TDim { extent, hbm_stride, valid });
+            dims.push(TDim {
+                extent,
+                hbm_stride,
+                valid,
+            });
         }
         if dims.is_empty() {
-            dims.push(TDim { extent: 1, hbm_stride: SOp::Imm(0), valid: None });
+            dims.push(TDim {
+                extent: 1,
+                hbm_stride: SOp::Imm(0),
+                valid: None,
+            });
         }
         // A false uniform condition empties the box (through dimension 0).
         if let Some(v) = &s.valid {
@@ -169,7 +205,12 @@ impl Lowerer<'_> {
                 let cond = self.eval_scalar_expr(&v.cond, cache)?;
                 let extent0 = dims[0].valid.unwrap_or(SOp::Imm(i64::from(dims[0].extent)));
                 let r = self.new_sreg(64, "valid");
-                self.emit(TOpKind::Select { dst: r, cond, a: extent0, b: SOp::Imm(0) });
+                self.emit(TOpKind::Select {
+                    dst: r,
+                    cond,
+                    a: extent0,
+                    b: SOp::Imm(0),
+                });
                 dims[0].valid = Some(SOp::Reg(r));
             }
         }
@@ -186,9 +227,15 @@ impl Lowerer<'_> {
             let src = if src.shape == extents {
                 src
             } else {
-                reshape_view(&src, &extents).unwrap_or_else(|| self.dense_copy_shaped(&src, &extents))
+                reshape_view(&src, &extents)
+                    .unwrap_or_else(|| self.dense_copy_shaped(&src, &extents))
             };
-            self.emit(TOpKind::DmaStore { dtype, src, hbm, dims });
+            self.emit(TOpKind::DmaStore {
+                dtype,
+                src,
+                hbm,
+                dims,
+            });
             return Ok(());
         }
         // Loads.
@@ -217,7 +264,13 @@ impl Lowerer<'_> {
                 Some(0)
             }
         };
-        self.emit(TOpKind::DmaLoad { dtype, hbm, dims, dst: dma_dst, fill });
+        self.emit(TOpKind::DmaLoad {
+            dtype,
+            hbm,
+            dims,
+            dst: dma_dst,
+            fill,
+        });
         if let Some(other) = select_other {
             let mask = self.operand(op, 1);
             self.select_with_mask(mask, &dst, other, dtype)?;
@@ -227,7 +280,11 @@ impl Lowerer<'_> {
 
     /// A run-time fill value as a map input.
     fn fill_input(&mut self, e: &ScalarExpr, cache: &mut ExprCache) -> Result<TInput, Diagnostic> {
-        if let ScalarExpr::Atom { atom: Atom::Value(v), .. } = e {
+        if let ScalarExpr::Atom {
+            atom: Atom::Value(v),
+            ..
+        } = e
+        {
             if let ValueLoc::Tensor(view) = self.loc(*v)? {
                 return Ok(TInput::View(view));
             }
@@ -237,13 +294,22 @@ impl Lowerer<'_> {
 
     /// Binds a buffer holding an op's result to the result: integer and
     /// pointer scalars go on to a register (`LoadScalar`).
-    pub(super) fn bind_buffer_result(&mut self, result: Value, dst: BView) -> Result<(), Diagnostic> {
+    pub(super) fn bind_buffer_result(
+        &mut self,
+        result: Value,
+        dst: BView,
+    ) -> Result<(), Diagnostic> {
         let ty = self.ty(result).clone();
         if !ty.is_tensor() && !ty.is_float() {
             let bytes = (super::scalar_width(&ty) / 8).max(1) as u8;
             let r = self.new_sreg(super::scalar_width(&ty), "ld");
             let signed = ty.int_width() != Some(1);
-            self.emit(TOpKind::LoadScalar { dst: r, src: dst, bytes, signed });
+            self.emit(TOpKind::LoadScalar {
+                dst: r,
+                src: dst,
+                bytes,
+                signed,
+            });
             self.set(result, ValueLoc::Scalar(SOp::Reg(r)));
         } else {
             self.set(result, ValueLoc::Tensor(dst));
@@ -252,7 +318,13 @@ impl Lowerer<'_> {
     }
 
     /// `dst = mask ? dst : other` elementwise.
-    fn select_with_mask(&mut self, mask: Value, dst: &BView, other: Value, dtype: DType) -> Result<(), Diagnostic> {
+    fn select_with_mask(
+        &mut self,
+        mask: Value,
+        dst: &BView,
+        other: Value,
+        dtype: DType,
+    ) -> Result<(), Diagnostic> {
         let mask_view = self.view(mask)?;
         let other_view = self.view(other)?;
         let shape = dst.shape.clone();
@@ -272,7 +344,12 @@ impl Lowerer<'_> {
 
     /// The literal TTIR semantics of a load or store through a pointer
     /// tensor (used when the strided form's conditions fail).
-    fn elementwise_fallback(&mut self, op: Op, kind: AccessKind, dst: Option<&BView>) -> Result<(), Diagnostic> {
+    fn elementwise_fallback(
+        &mut self,
+        op: Op,
+        kind: AccessKind,
+        dst: Option<&BView>,
+    ) -> Result<(), Diagnostic> {
         let operands = self.module.dfg.operands(op).len();
         match kind {
             AccessKind::Load => {
@@ -286,7 +363,9 @@ impl Lowerer<'_> {
                 self.scatter_through(op, self.operand(op, 1), mask)
             }
             _ => {
-                self.emit(TOpKind::Trap { code: TRAP_UNSUPPORTED_ACCESS });
+                self.emit(TOpKind::Trap {
+                    code: TRAP_UNSUPPORTED_ACCESS,
+                });
                 Ok(())
             }
         }
@@ -296,9 +375,13 @@ impl Lowerer<'_> {
         match ind.kind {
             AccessKind::Load => {
                 if self.loc(ind.source)? == ValueLoc::Opaque {
-                    return Err(self.error(op, format!(
-                        "this load through a block pointer cannot be lowered: {}", ind.reason
-                    )));
+                    return Err(self.error(
+                        op,
+                        format!(
+                            "this load through a block pointer cannot be lowered: {}",
+                            ind.reason
+                        ),
+                    ));
                 }
                 let operands = self.module.dfg.operands(op).len();
                 let other = (operands > 2).then(|| self.operand(op, 2));
@@ -307,7 +390,9 @@ impl Lowerer<'_> {
                 self.gather_into(op, ind.mask, other, ind.fill.as_ref(), &dst)?;
                 self.bind_buffer_result(self.result(op, 0), dst)
             }
-            AccessKind::DescriptorGather | AccessKind::DescriptorLoad => self.lower_descriptor_rows(op, false),
+            AccessKind::DescriptorGather | AccessKind::DescriptorLoad => {
+                self.lower_descriptor_rows(op, false)
+            }
             _ => Err(self.error(op, format!("cannot lower this read: {}", ind.reason))),
         }
     }
@@ -316,13 +401,19 @@ impl Lowerer<'_> {
         match ind.kind {
             AccessKind::Store => {
                 if self.loc(ind.source)? == ValueLoc::Opaque {
-                    return Err(self.error(op, format!(
-                        "this store through a block pointer cannot be lowered: {}", ind.reason
-                    )));
+                    return Err(self.error(
+                        op,
+                        format!(
+                            "this store through a block pointer cannot be lowered: {}",
+                            ind.reason
+                        ),
+                    ));
                 }
                 self.scatter_through(op, self.operand(op, 1), ind.mask)
             }
-            AccessKind::DescriptorScatter | AccessKind::DescriptorStore => self.lower_descriptor_rows(op, true),
+            AccessKind::DescriptorScatter | AccessKind::DescriptorStore => {
+                self.lower_descriptor_rows(op, true)
+            }
             _ => Err(self.error(op, format!("cannot lower this write: {}", ind.reason))),
         }
     }
@@ -337,8 +428,12 @@ impl Lowerer<'_> {
         dst: &BView,
     ) -> Result<(), Diagnostic> {
         let result_ty = self.ty(self.result(op, 0)).clone();
-        let dtype = scalar_dtype(result_ty.element())
-            .ok_or_else(|| self.error(op, format!("values of type {result_ty} have no machine representation")))?;
+        let dtype = scalar_dtype(result_ty.element()).ok_or_else(|| {
+            self.error(
+                op,
+                format!("values of type {result_ty} have no machine representation"),
+            )
+        })?;
         let shape = dst.shape.clone();
         let addrs = self.operand_dense(self.operand(op, 0), &shape)?;
         let mask_view = match mask {
@@ -365,10 +460,19 @@ impl Lowerer<'_> {
     }
 
     /// `tt.store` through the pointer tensor (operand 0).
-    fn scatter_through(&mut self, op: Op, value: Value, mask: Option<Value>) -> Result<(), Diagnostic> {
+    fn scatter_through(
+        &mut self,
+        op: Op,
+        value: Value,
+        mask: Option<Value>,
+    ) -> Result<(), Diagnostic> {
         let value_ty = self.ty(value).clone();
-        let dtype = scalar_dtype(value_ty.element())
-            .ok_or_else(|| self.error(op, format!("values of type {value_ty} have no machine representation")))?;
+        let dtype = scalar_dtype(value_ty.element()).ok_or_else(|| {
+            self.error(
+                op,
+                format!("values of type {value_ty} have no machine representation"),
+            )
+        })?;
         let ptr_ty = self.ty(self.operand(op, 0)).clone();
         let shape = self.shape_u32(&ptr_ty)?;
         let addrs = self.operand_dense(self.operand(op, 0), &shape)?;
@@ -394,7 +498,11 @@ impl Lowerer<'_> {
         let (value, compare, mask) = if opcode == Opcode::AtomicCas {
             (self.operand(op, 2), Some(self.operand(op, 1)), None)
         } else {
-            (self.operand(op, 1), None, (operands > 2).then(|| self.operand(op, 2)))
+            (
+                self.operand(op, 1),
+                None,
+                (operands > 2).then(|| self.operand(op, 2)),
+            )
         };
         let value_ty = self.ty(value).clone();
         let elem = value_ty.element().clone();
@@ -409,8 +517,9 @@ impl Lowerer<'_> {
                 .attr(op, "atomic_rmw_op")
                 .and_then(|a| a.as_str())
                 .ok_or_else(|| self.error(op, "missing `atomic_rmw_op` attribute"))?;
-            atomic_kind(name, elem.is_float())
-                .ok_or_else(|| self.error(op, format!("atomic `{name}` is not defined on {elem}")))?
+            atomic_kind(name, elem.is_float()).ok_or_else(|| {
+                self.error(op, format!("atomic `{name}` is not defined on {elem}"))
+            })?
         };
         let ptr = self.operand(op, 0);
         let ptr_ty = self.ty(ptr).clone();
@@ -454,14 +563,20 @@ impl Lowerer<'_> {
             _ => return Err(self.error(op, "this tensor descriptor cannot be analysed (it is not a tt.make_tensor_descriptor in this function)")),
         };
         let opcode = self.module.dfg.opcode(op);
-        if !matches!(opcode, Opcode::DescriptorGather | Opcode::DescriptorScatter) || form.shape.len() != 2 {
+        if !matches!(opcode, Opcode::DescriptorGather | Opcode::DescriptorScatter)
+            || form.shape.len() != 2
+        {
             return Err(self.error(op, "only 2-D descriptor gathers and scatters are supported"));
         }
         let rows_value = self.operand(op, 1);
         let rows_ty = self.ty(rows_value).clone();
         let row_width = rows_ty.element().int_width().unwrap_or(32);
         let y = self.scalar(self.operand(op, 2))?;
-        let data_value = if write { self.operand(op, 3) } else { self.result(op, 0) };
+        let data_value = if write {
+            self.operand(op, 3)
+        } else {
+            self.result(op, 0)
+        };
         let data_ty = self.ty(data_value).clone();
         let shape = self.shape_u32(&data_ty)?;
         let [nrows, ncols] = shape[..] else {
@@ -476,28 +591,82 @@ impl Lowerer<'_> {
         let stride0 = self.eval_scalar_expr(&form.strides[0], &mut cache)?;
         let stride1 = self.eval_scalar_expr(&form.strides[1], &mut cache)?;
         let rows = self.view(rows_value)?;
-        let rows = broadcast_view(&BView { shape: vec![nrows, 1], strides: vec![rows.strides.first().copied().unwrap_or(0), 0], ..rows }, &shape);
+        let rows = broadcast_view(
+            &BView {
+                shape: vec![nrows, 1],
+                strides: vec![rows.strides.first().copied().unwrap_or(0), 0],
+                ..rows
+            },
+            &shape,
+        );
         let cols = self.new_buf(DType::I64, &[ncols], BufSpace::Tsram, "cols");
-        self.emit(TOpKind::Iota { dst: cols.clone(), start: y, axis: 0 });
-        let cols = BView { shape: shape.clone(), strides: vec![0, 1], ..cols };
+        self.emit(TOpKind::Iota {
+            dst: cols.clone(),
+            start: y,
+            axis: 0,
+        });
+        let cols = BView {
+            shape: shape.clone(),
+            strides: vec![0, 1],
+            ..cols
+        };
         // addr = base + eb·(row·s0 + col·s1); valid = 0 ≤ row < d0 ∧ 0 ≤ col < d1.
         let eb = form.elem_bytes as i64;
         // Inputs: row, col, base, dim0, stride0, stride1, dim1.
-        let mut m = MicroBuilder::new(vec![rows_ty_dtype(row_width), DType::I64, DType::I64, DType::I64, DType::I64, DType::I64, DType::I64]);
-        let row = if row_width == 64 { LaneSrc::Input(0) } else { m.op(LaneOp::ExtSigned { from: row_width, to: 64 }, &[LaneSrc::Input(0)]) };
+        let mut m = MicroBuilder::new(vec![
+            rows_ty_dtype(row_width),
+            DType::I64,
+            DType::I64,
+            DType::I64,
+            DType::I64,
+            DType::I64,
+            DType::I64,
+        ]);
+        let row = if row_width == 64 {
+            LaneSrc::Input(0)
+        } else {
+            m.op(
+                LaneOp::ExtSigned {
+                    from: row_width,
+                    to: 64,
+                },
+                &[LaneSrc::Input(0)],
+            )
+        };
         let i64op = |op| LaneOp::Int { op, width: 64 };
         let r_off = m.op(i64op(IntBinaryOp::Mul), &[row, LaneSrc::Input(4)]);
-        let c_off = m.op(i64op(IntBinaryOp::Mul), &[LaneSrc::Input(1), LaneSrc::Input(5)]);
+        let c_off = m.op(
+            i64op(IntBinaryOp::Mul),
+            &[LaneSrc::Input(1), LaneSrc::Input(5)],
+        );
         let off = m.op(i64op(IntBinaryOp::Add), &[r_off, c_off]);
-        let bytes = m.op(i64op(IntBinaryOp::Mul), &[off, LaneSrc::Imm { ty: DType::I64, bits: eb as u64 }]);
+        let bytes = m.op(
+            i64op(IntBinaryOp::Mul),
+            &[
+                off,
+                LaneSrc::Imm {
+                    ty: DType::I64,
+                    bits: eb as u64,
+                },
+            ],
+        );
         let addr = m.op(i64op(IntBinaryOp::Add), &[LaneSrc::Input(2), bytes]);
-        let zero = LaneSrc::Imm { ty: DType::I64, bits: 0 };
+        let zero = LaneSrc::Imm {
+            ty: DType::I64,
+            bits: 0,
+        };
         let cmp = |pred| LaneOp::IntCmp { pred, width: 64 };
-        let and1 = LaneOp::Int { op: IntBinaryOp::And, width: 1 };
+        let and1 = LaneOp::Int {
+            op: IntBinaryOp::And,
+            width: 1,
+        };
         let a = m.op(cmp(IntPredicate::Sge), &[row, zero]);
         let b = m.op(cmp(IntPredicate::Slt), &[row, LaneSrc::Input(3)]);
         let c = m.op(cmp(IntPredicate::Sge), &[LaneSrc::Input(1), zero]);
-        let d = m.op(cmp(IntPredicate::Slt), &[LaneSrc::Input(1), LaneSrc::Input(6)]);
+        let d = m.op(
+            cmp(IntPredicate::Slt),
+            &[LaneSrc::Input(1), LaneSrc::Input(6)],
+        );
         let ab = m.op(and1, &[a, b]);
         let cd = m.op(and1, &[c, d]);
         let valid = m.op(and1, &[ab, cd]);
@@ -520,16 +689,33 @@ impl Lowerer<'_> {
         let count = nrows * ncols;
         if write {
             let src = self.operand_dense(data_value, &shape)?;
-            self.emit(TOpKind::Scatter { dtype, count, addrs: flat(&addrs), mask: Some(flat(&mask)), src: flat(&src) });
+            self.emit(TOpKind::Scatter {
+                dtype,
+                count,
+                addrs: flat(&addrs),
+                mask: Some(flat(&mask)),
+                src: flat(&src),
+            });
             Ok(())
         } else {
             let dst = self.new_tensor_buf(&data_ty, "gather")?;
             let fill = if form.pad_nan {
-                data_ty.element().float_type().map(maiac_ir::semantics::convert::canonical_nan).unwrap_or(0)
+                data_ty
+                    .element()
+                    .float_type()
+                    .map(maiac_ir::semantics::convert::canonical_nan)
+                    .unwrap_or(0)
             } else {
                 0
             };
-            self.emit(TOpKind::Gather { dtype, count, addrs: flat(&addrs), mask: Some(flat(&mask)), dst: flat(&dst), fill });
+            self.emit(TOpKind::Gather {
+                dtype,
+                count,
+                addrs: flat(&addrs),
+                mask: Some(flat(&mask)),
+                dst: flat(&dst),
+                fill,
+            });
             self.bind_buffer_result(data_value, dst)
         }
     }
@@ -557,7 +743,10 @@ impl Lowerer<'_> {
     fn dense_copy_shaped(&mut self, view: &BView, shape: &[u32]) -> BView {
         let dtype = self.kernel.bufs[view.buf].dtype;
         let dst = self.new_buf(dtype, &view.shape, BufSpace::Tsram, "dense");
-        self.emit(TOpKind::Copy { src: view.clone(), dst: dst.clone() });
+        self.emit(TOpKind::Copy {
+            src: view.clone(),
+            dst: dst.clone(),
+        });
         reshape_view(&dst, shape).expect("a fresh buffer is dense")
     }
 
@@ -565,7 +754,11 @@ impl Lowerer<'_> {
 
     /// Evaluates an access-analysis expression into CP ops; the result is
     /// canonical (sign-extended from the expression's width, `i1` as 0/1).
-    pub(super) fn eval_scalar_expr(&mut self, e: &ScalarExpr, cache: &mut ExprCache) -> Result<SOp, Diagnostic> {
+    pub(super) fn eval_scalar_expr(
+        &mut self,
+        e: &ScalarExpr,
+        cache: &mut ExprCache,
+    ) -> Result<SOp, Diagnostic> {
         if let Some(&s) = cache.get(e) {
             return Ok(s);
         }
@@ -579,7 +772,12 @@ impl Lowerer<'_> {
                             // A float scalar's raw bits.
                             let r = self.new_sreg(*width, "bits");
                             let bytes = (*width / 8).max(1) as u8;
-                            self.emit(TOpKind::LoadScalar { dst: r, src: view, bytes, signed: *width > 1 });
+                            self.emit(TOpKind::LoadScalar {
+                                dst: r,
+                                src: view,
+                                bytes,
+                                signed: *width > 1,
+                            });
                             SOp::Reg(r)
                         }
                         ValueLoc::Opaque => {
@@ -591,13 +789,21 @@ impl Lowerer<'_> {
                         Some(&r) => SOp::Reg(r),
                         None => {
                             let op = self.current_op.unwrap_or(self.func);
-                            return Err(self.error(op, "internal: a loop-carried address register was not initialised"));
+                            return Err(self.error(
+                                op,
+                                "internal: a loop-carried address register was not initialised",
+                            ));
                         }
                     },
                 };
                 s
             }
-            ScalarExpr::Binary { op, width, lhs, rhs } => {
+            ScalarExpr::Binary {
+                op,
+                width,
+                lhs,
+                rhs,
+            } => {
                 let a = self.eval_scalar_expr(lhs, cache)?;
                 let b = self.eval_scalar_expr(rhs, cache)?;
                 self.eval_binary(*op, *width, a, b)
@@ -622,7 +828,11 @@ impl Lowerer<'_> {
                     CastKind::Truncate => self.normalize(a, *to),
                 }
             }
-            ScalarExpr::Select { cond, if_true, if_false } => {
+            ScalarExpr::Select {
+                cond,
+                if_true,
+                if_false,
+            } => {
                 let c = self.eval_scalar_expr(cond, cache)?;
                 let a = self.eval_scalar_expr(if_true, cache)?;
                 let b = self.eval_scalar_expr(if_false, cache)?;
@@ -636,12 +846,22 @@ impl Lowerer<'_> {
                     }
                     _ => {
                         let r = self.new_sreg(e.width(), "sel");
-                        self.emit(TOpKind::Select { dst: r, cond: c, a, b });
+                        self.emit(TOpKind::Select {
+                            dst: r,
+                            cond: c,
+                            a,
+                            b,
+                        });
                         SOp::Reg(r)
                     }
                 }
             }
-            ScalarExpr::ClampDiff { bound, start, plus_one, max } => {
+            ScalarExpr::ClampDiff {
+                bound,
+                start,
+                plus_one,
+                max,
+            } => {
                 let w = bound.width();
                 let b = self.eval_scalar_expr(bound, cache)?;
                 let s = self.eval_scalar_expr(start, cache)?;
@@ -723,8 +943,16 @@ impl Lowerer<'_> {
             }
             CeilDivS | FloorDivS | CeilDivU => {
                 let unsigned = op == CeilDivU;
-                let (a, b) = if unsigned { (zext(self, a), zext(self, b)) } else { (a, b) };
-                let (div, rem) = if unsigned { (AluOp::DivU, AluOp::RemU) } else { (AluOp::DivS, AluOp::RemS) };
+                let (a, b) = if unsigned {
+                    (zext(self, a), zext(self, b))
+                } else {
+                    (a, b)
+                };
+                let (div, rem) = if unsigned {
+                    (AluOp::DivU, AluOp::RemU)
+                } else {
+                    (AluOp::DivS, AluOp::RemS)
+                };
                 let q = self.alu(div, a, b);
                 let r = self.alu(rem, a, b);
                 let inexact = self.alu(AluOp::Ne, r, SOp::Imm(0));
@@ -788,13 +1016,22 @@ impl Lowerer<'_> {
     /// initial value of every carried register the access analysis gave
     /// this loop (`AccessMap::carried` entries with `for_op`).
     pub(super) fn begin_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
-        let carried: Vec<_> = self.access.carried.values().filter(|c| c.for_op == for_op).cloned().collect();
+        let carried: Vec<_> = self
+            .access
+            .carried
+            .values()
+            .filter(|c| c.for_op == for_op)
+            .cloned()
+            .collect();
         let mut cache = ExprCache::new();
         for value in carried {
             for slot in &value.slots {
                 let init = self.eval_scalar_expr(&slot.init, &mut cache)?;
                 let reg = self.new_sreg(64, format!("carry{}", slot.slot));
-                self.emit(TOpKind::Mov { dst: reg, src: init });
+                self.emit(TOpKind::Mov {
+                    dst: reg,
+                    src: init,
+                });
                 self.carried_regs.insert((value.arg, slot.slot), reg);
             }
         }
@@ -805,7 +1042,13 @@ impl Lowerer<'_> {
     /// the yielded values are moved into the iter_args): computes every
     /// carried register's next value.
     pub(super) fn end_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
-        let carried: Vec<_> = self.access.carried.values().filter(|c| c.for_op == for_op).cloned().collect();
+        let carried: Vec<_> = self
+            .access
+            .carried
+            .values()
+            .filter(|c| c.for_op == for_op)
+            .cloned()
+            .collect();
         let mut cache = ExprCache::new();
         // A parallel copy: every next value reads the old registers.
         let mut moves = Vec::new();
@@ -826,7 +1069,10 @@ impl Lowerer<'_> {
             }
         }
         for (reg, next) in moves {
-            self.emit(TOpKind::Mov { dst: reg, src: next });
+            self.emit(TOpKind::Mov {
+                dst: reg,
+                src: next,
+            });
         }
         Ok(())
     }
@@ -895,7 +1141,10 @@ fn num_elements_u32(shape: &[u32]) -> u32 {
 /// matter).
 pub(super) fn is_dense(v: &BView) -> bool {
     let dense = maiac_backend::isa::view::row_major_strides(&v.shape);
-    v.shape.iter().zip(v.strides.iter().zip(&dense)).all(|(&n, (&s, &d))| n <= 1 || s == d)
+    v.shape
+        .iter()
+        .zip(v.strides.iter().zip(&dense))
+        .all(|(&n, (&s, &d))| n <= 1 || s == d)
 }
 
 /// A dense view seen with another shape of the same element count; `None`
@@ -938,12 +1187,21 @@ pub(super) fn broadcast_view(v: &BView, shape: &[u32]) -> BView {
             }
         })
         .collect();
-    BView { buf: v.buf, offset: v.offset, shape: shape.to_vec(), strides }
+    BView {
+        buf: v.buf,
+        offset: v.offset,
+        shape: shape.to_vec(),
+        strides,
+    }
 }
 
 /// `out = in0` (a broadcast fill).
 fn identity_micro(ty: DType) -> MicroProgram {
-    MicroProgram { inputs: vec![ty], body: Vec::new(), outputs: vec![LaneSrc::Input(0)] }
+    MicroProgram {
+        inputs: vec![ty],
+        body: Vec::new(),
+        outputs: vec![LaneSrc::Input(0)],
+    }
 }
 
 /// `out = in0 ? in1 : in2`.
@@ -965,12 +1223,21 @@ pub(super) struct MicroBuilder {
 
 impl MicroBuilder {
     pub(super) fn new(inputs: Vec<DType>) -> MicroBuilder {
-        MicroBuilder { program: MicroProgram { inputs, body: Vec::new(), outputs: Vec::new() } }
+        MicroBuilder {
+            program: MicroProgram {
+                inputs,
+                body: Vec::new(),
+                outputs: Vec::new(),
+            },
+        }
     }
 
     /// Appends `op args…` and returns its value.
     pub(super) fn op(&mut self, op: LaneOp, args: &[LaneSrc]) -> LaneSrc {
-        self.program.body.push(LaneInstr { op, args: args.to_vec() });
+        self.program.body.push(LaneInstr {
+            op,
+            args: args.to_vec(),
+        });
         LaneSrc::Value((self.program.body.len() - 1) as u16)
     }
 
@@ -1014,7 +1281,8 @@ mod tests {
         use IntBinaryOp::*;
         if depth == 0 || rng.below(4) == 0 {
             return if rng.below(3) == 0 {
-                let v = [0, 1, -1, 7, 63, 64, i64::MIN, i64::MAX, 0x7fff_ffff][rng.below(9) as usize];
+                let v =
+                    [0, 1, -1, 7, 63, 64, i64::MIN, i64::MAX, 0x7fff_ffff][rng.below(9) as usize];
                 ScalarExpr::constant(i128::from(v), width)
             } else {
                 let (atom, w) = atoms[rng.below(atoms.len() as u64) as usize];
@@ -1027,15 +1295,23 @@ mod tests {
             };
         }
         let ops = [
-            Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor, Shl, ShrS, ShrU,
-            MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
+            Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor,
+            Shl, ShrS, ShrU, MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
         ];
         match rng.below(6) {
             0 => {
                 let inner = WIDTHS[rng.below(4) as usize];
                 let pred = [
-                    IntPredicate::Eq, IntPredicate::Ne, IntPredicate::Slt, IntPredicate::Sle, IntPredicate::Sgt,
-                    IntPredicate::Sge, IntPredicate::Ult, IntPredicate::Ule, IntPredicate::Ugt, IntPredicate::Uge,
+                    IntPredicate::Eq,
+                    IntPredicate::Ne,
+                    IntPredicate::Slt,
+                    IntPredicate::Sle,
+                    IntPredicate::Sgt,
+                    IntPredicate::Sge,
+                    IntPredicate::Ult,
+                    IntPredicate::Ule,
+                    IntPredicate::Ugt,
+                    IntPredicate::Uge,
                 ][rng.below(10) as usize];
                 let c = ScalarExpr::cmp(
                     pred,
@@ -1093,7 +1369,11 @@ mod tests {
                     regs.insert(*dst, v);
                 }
                 TOpKind::Select { dst, cond, a, b } => {
-                    let v = if get(regs, *cond) != 0 { get(regs, *a) } else { get(regs, *b) };
+                    let v = if get(regs, *cond) != 0 {
+                        get(regs, *a)
+                    } else {
+                        get(regs, *b)
+                    };
                     regs.insert(*dst, v);
                 }
                 other => panic!("unexpected op {other:?}"),
@@ -1107,9 +1387,15 @@ mod tests {
         let module = maiac_ir::parser::parse_module(text, "test.ttir").expect("parses");
         let func = module.kernel().expect("a kernel");
         let machine = maiac_backend::machine::builtin("tiny").expect("the tiny machine");
-        let params = module.dfg.blocks[module.func_entry(func).expect("a body")].args.clone();
+        let params = module.dfg.blocks[module.func_entry(func).expect("a body")]
+            .args
+            .clone();
         let widths = [32, 32, 64, 8];
-        let atoms: Vec<(Atom, u32)> = params.iter().zip(widths).map(|(&v, w)| (Atom::Value(v), w)).collect();
+        let atoms: Vec<(Atom, u32)> = params
+            .iter()
+            .zip(widths)
+            .map(|(&v, w)| (Atom::Value(v), w))
+            .collect();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let samples: [i64; 8] = [0, 1, -1, 5, -77, i32::MAX as i64, i32::MIN as i64, 1 << 40];
         for case in 0..3000 {
@@ -1133,7 +1419,9 @@ mod tests {
                 scratch: Default::default(),
             };
             cx.lower_entry().expect("binds the parameters");
-            let result = cx.eval_scalar_expr(&expr, &mut ExprCache::new()).expect("evaluates");
+            let result = cx
+                .eval_scalar_expr(&expr, &mut ExprCache::new())
+                .expect("evaluates");
             let body = cx.bodies.pop().expect("a body");
             let mut regs = HashMap::new();
             run(&body, &mut regs, &args);
@@ -1142,10 +1430,17 @@ mod tests {
                 SOp::Reg(r) => regs[&r],
             };
             let env = |a: Atom| {
-                atoms.iter().position(|&(b, _)| b == a).map(|i| args[i] as u64)
+                atoms
+                    .iter()
+                    .position(|&(b, _)| b == a)
+                    .map(|i| args[i] as u64)
             };
             let bits = expr.eval(&env).expect("every atom is known");
-            let want = if expr.width() == 1 { bits as i64 } else { intsem::sign_extend(bits, expr.width()) };
+            let want = if expr.width() == 1 {
+                bits as i64
+            } else {
+                intsem::sign_extend(bits, expr.width())
+            };
             assert_eq!(got, want, "case {case}: {expr:?} with {args:?}");
         }
     }

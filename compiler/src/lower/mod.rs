@@ -113,13 +113,19 @@ impl<'m> Lowerer<'m> {
     fn lower_entry(&mut self) -> Result<(), Diagnostic> {
         let module = self.module;
         let entry = module.func_entry(self.func).ok_or_else(|| {
-            Diagnostic::new(format!("the kernel @{} has no body", module.func_name(self.func)))
-                .at(&module.source_name, module.dfg.ops[self.func].pos)
+            Diagnostic::new(format!(
+                "the kernel @{} has no body",
+                module.func_name(self.func)
+            ))
+            .at(&module.source_name, module.dfg.ops[self.func].pos)
         })?;
         let params = module.dfg.blocks[entry].args.clone();
         for (i, &v) in params.iter().enumerate() {
             let ty = module.dfg.value_type(v).clone();
-            let name = module.dfg.values[v].name.clone().unwrap_or_else(|| format!("arg{i}"));
+            let name = module.dfg.values[v]
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("arg{i}"));
             let kind = if let Some(pointee) = ty.pointee() {
                 ArgKind::Pointer {
                     pointee: scalar_dtype(pointee).unwrap_or(DType::I8),
@@ -127,18 +133,30 @@ impl<'m> Lowerer<'m> {
             } else {
                 ArgKind::Scalar {
                     dtype: scalar_dtype(&ty).ok_or_else(|| {
-                        self.func_error(format!("kernel parameter {name} has type {ty}, which the machine cannot pass"))
+                        self.func_error(format!(
+                            "kernel parameter {name} has type {ty}, which the machine cannot pass"
+                        ))
                     })?,
                 }
             };
-            self.kernel.args.push(ArgDecl { name: name.clone(), kind });
+            self.kernel.args.push(ArgDecl {
+                name: name.clone(),
+                kind,
+            });
             let reg = self.kernel.new_sreg(scalar_width(&ty), name);
-            self.emit(TOpKind::Arg { dst: reg, index: i as u32 });
+            self.emit(TOpKind::Arg {
+                dst: reg,
+                index: i as u32,
+            });
             if ty.is_float() {
                 // Float scalars live in TSRAM: store the raw bits.
                 let view = self.new_tensor_buf(&ty, "arg")?;
                 let bytes = (scalar_width(&ty) / 8).max(1) as u8;
-                self.emit(TOpKind::StoreScalar { src: SOp::Reg(reg), dst: view.clone(), bytes });
+                self.emit(TOpKind::StoreScalar {
+                    src: SOp::Reg(reg),
+                    dst: view.clone(),
+                    bytes,
+                });
                 self.set(v, ValueLoc::Tensor(view));
             } else {
                 // Canonicalise narrow integers even though the ISA's `arg`
@@ -171,7 +189,10 @@ impl<'m> Lowerer<'m> {
             if matches!(opcode, Opcode::Br | Opcode::CondBr) {
                 return Err(self.error(
                     op,
-                    format!("`{}`: unstructured control flow cannot be lowered (only scf.for/if/while)", opcode.name()),
+                    format!(
+                        "`{}`: unstructured control flow cannot be lowered (only scf.for/if/while)",
+                        opcode.name()
+                    ),
                 ));
             }
             if opcode.is_terminator() {
@@ -203,15 +224,32 @@ impl<'m> Lowerer<'m> {
             Splat | Unsplat | Broadcast | ExpandDims | Reshape | Trans | Cat | Join | Split => {
                 self.lower_shape(op)
             }
-            Load | Store | AtomicRmw | AtomicCas | MakeTensorPtr | Advance | MakeTensorDescriptor
-            | DescriptorLoad | DescriptorStore | DescriptorGather | DescriptorScatter | IntToPtr
-            | PtrToInt => self.lower_memory(op),
+            Load | Store | AtomicRmw | AtomicCas | MakeTensorPtr | Advance
+            | MakeTensorDescriptor | DescriptorLoad | DescriptorStore | DescriptorGather
+            | DescriptorScatter | IntToPtr | PtrToInt => self.lower_memory(op),
             Dot | DotScaled => self.lower_dot(op),
             Reduce | Scan | Gather | Histogram => self.lower_reduce(op),
-            _ if opcode.is_elementwise() || matches!(opcode, AddPtr | FpToFp | Bitcast | ClampF | PreciseSqrt | PreciseDivF | MulhiUI | ExternElementwise | MulSIExtended | MulUIExtended) => {
+            _ if opcode.is_elementwise()
+                || matches!(
+                    opcode,
+                    AddPtr
+                        | FpToFp
+                        | Bitcast
+                        | ClampF
+                        | PreciseSqrt
+                        | PreciseDivF
+                        | MulhiUI
+                        | ExternElementwise
+                        | MulSIExtended
+                        | MulUIExtended
+                ) =>
+            {
                 self.lower_elementwise(op)
             }
-            _ => Err(self.error(op, format!("`{}` cannot be lowered to the machine", opcode.name()))),
+            _ => Err(self.error(
+                op,
+                format!("`{}` cannot be lowered to the machine", opcode.name()),
+            )),
         }
     }
 
@@ -254,7 +292,10 @@ impl<'m> Lowerer<'m> {
         let elem = ty.element();
         let dtype = scalar_dtype(elem).ok_or_else(|| {
             let op = self.current_op.unwrap_or(self.func);
-            self.error(op, format!("values of type {elem} have no machine representation"))
+            self.error(
+                op,
+                format!("values of type {elem} have no machine representation"),
+            )
         })?;
         let shape = self.shape_u32(ty)?;
         Ok(self.new_buf(dtype, &shape, BufSpace::Tsram, name))
@@ -285,7 +326,10 @@ impl<'m> Lowerer<'m> {
             ValueLoc::Scalar(s) => Ok(s),
             ValueLoc::Tensor(_) | ValueLoc::Opaque => {
                 let op = self.current_op.unwrap_or(self.func);
-                Err(self.error(op, "internal: expected a scalar held by the control processor"))
+                Err(self.error(
+                    op,
+                    "internal: expected a scalar held by the control processor",
+                ))
             }
         }
     }
@@ -299,12 +343,19 @@ impl<'m> Lowerer<'m> {
                 let ty = self.ty(v).clone();
                 let view = self.new_tensor_buf(&ty, "scalar")?;
                 let bytes = (scalar_width(&ty) / 8).max(1) as u8;
-                self.emit(TOpKind::StoreScalar { src: s, dst: view.clone(), bytes });
+                self.emit(TOpKind::StoreScalar {
+                    src: s,
+                    dst: view.clone(),
+                    bytes,
+                });
                 Ok(view)
             }
             ValueLoc::Opaque => {
                 let op = self.current_op.unwrap_or(self.func);
-                Err(self.error(op, "this value (a block pointer or tensor descriptor) cannot be used as data"))
+                Err(self.error(
+                    op,
+                    "this value (a block pointer or tensor descriptor) cannot be used as data",
+                ))
             }
         }
     }

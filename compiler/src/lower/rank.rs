@@ -19,12 +19,20 @@ use crate::tile::{BView, TInput, TOpKind};
 
 /// `kind` as one or more ops whose views have rank ≤ `MAX_RANK`.
 pub(super) fn fit_rank(kind: TOpKind) -> Vec<TOpKind> {
-    let too_big = kind.reads().iter().chain(kind.writes().iter()).any(|v| v.shape.len() > MAX_RANK);
+    let too_big = kind
+        .reads()
+        .iter()
+        .chain(kind.writes().iter())
+        .any(|v| v.shape.len() > MAX_RANK);
     if !too_big {
         return vec![kind];
     }
     match kind {
-        TOpKind::Map { micro, inputs, outputs } => {
+        TOpKind::Map {
+            micro,
+            inputs,
+            outputs,
+        } => {
             let mut views: Vec<BView> = outputs.clone();
             views.extend(inputs.iter().filter_map(|i| match i {
                 TInput::View(v) => Some(v.clone()),
@@ -38,17 +46,26 @@ pub(super) fn fit_rank(kind: TOpKind) -> Vec<TOpKind> {
                     let ins = inputs
                         .iter()
                         .map(|i| match i {
-                            TInput::View(_) => TInput::View(rest.next().expect("one view per view input")),
+                            TInput::View(_) => {
+                                TInput::View(rest.next().expect("one view per view input"))
+                            }
                             TInput::Scalar(s) => TInput::Scalar(*s),
                         })
                         .collect();
-                    TOpKind::Map { micro: micro.clone(), inputs: ins, outputs: outs }
+                    TOpKind::Map {
+                        micro: micro.clone(),
+                        inputs: ins,
+                        outputs: outs,
+                    }
                 })
                 .collect()
         }
         TOpKind::Copy { src, dst } if src.shape == dst.shape => fit_views(vec![src, dst], None)
             .into_iter()
-            .map(|(vs, _)| TOpKind::Copy { src: vs[0].clone(), dst: vs[1].clone() })
+            .map(|(vs, _)| TOpKind::Copy {
+                src: vs[0].clone(),
+                dst: vs[1].clone(),
+            })
             .collect(),
         TOpKind::Copy { src, dst } => {
             // Different shapes, one row-major order: each view may merge on
@@ -56,7 +73,12 @@ pub(super) fn fit_rank(kind: TOpKind) -> Vec<TOpKind> {
             let (src, dst) = (merge_alone(src), merge_alone(dst));
             vec![TOpKind::Copy { src, dst }]
         }
-        TOpKind::Reduce { combiner, axis, inputs, outputs } => {
+        TOpKind::Reduce {
+            combiner,
+            axis,
+            inputs,
+            outputs,
+        } => {
             let n = inputs.len();
             let mut views = inputs;
             // Outputs get the reduced axis back as a size-1 dim so that all
@@ -78,11 +100,22 @@ pub(super) fn fit_rank(kind: TOpKind) -> Vec<TOpKind> {
                             v
                         })
                         .collect();
-                    TOpKind::Reduce { combiner: combiner.clone(), axis: axis as u8, inputs: vs, outputs: outs }
+                    TOpKind::Reduce {
+                        combiner: combiner.clone(),
+                        axis: axis as u8,
+                        inputs: vs,
+                        outputs: outs,
+                    }
                 })
                 .collect()
         }
-        TOpKind::Scan { combiner, axis, reverse, inputs, outputs } => {
+        TOpKind::Scan {
+            combiner,
+            axis,
+            reverse,
+            inputs,
+            outputs,
+        } => {
             let n = inputs.len();
             let mut views = inputs;
             views.extend(outputs);
@@ -154,7 +187,9 @@ fn merge_jointly(views: &mut [BView], axis: &mut Option<usize>) {
         let (outer, inner) = (d - 1, d);
         let mergeable = Some(outer) != *axis
             && Some(inner) != *axis
-            && views.iter().all(|v| v.strides[outer] == v.strides[inner] * i64::from(v.shape[inner]));
+            && views
+                .iter()
+                .all(|v| v.strides[outer] == v.strides[inner] * i64::from(v.shape[inner]));
         if mergeable {
             for v in views.iter_mut() {
                 v.shape[outer] *= v.shape[inner];
@@ -184,7 +219,12 @@ mod tests {
     use crate::tile::Buf;
 
     fn view(buf: usize, shape: &[u32], strides: &[i64]) -> BView {
-        BView { buf: Buf::new(buf), offset: 0, shape: shape.to_vec(), strides: strides.to_vec() }
+        BView {
+            buf: Buf::new(buf),
+            offset: 0,
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+        }
     }
 
     fn dense(buf: usize, shape: &[u32]) -> BView {
@@ -212,7 +252,9 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].0[0].offset, 36);
         assert_eq!(out[1].0[1].offset, 1);
-        assert!(out.iter().all(|(vs, _)| vs.iter().all(|v| v.shape.len() == 4)));
+        assert!(out
+            .iter()
+            .all(|(vs, _)| vs.iter().all(|v| v.shape.len() == 4)));
     }
 
     #[test]

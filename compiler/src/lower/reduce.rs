@@ -27,7 +27,10 @@ impl Lowerer<'_> {
             Opcode::Scan => self.lower_fold(op, true),
             Opcode::Gather => self.lower_tvp_gather(op),
             Opcode::Histogram => self.lower_histogram(op),
-            other => Err(self.error(op, format!("internal: `{}` is not a reduction", other.name()))),
+            other => Err(self.error(
+                op,
+                format!("internal: `{}` is not a reduction", other.name()),
+            )),
         }
     }
 
@@ -63,9 +66,20 @@ impl Lowerer<'_> {
                 .attr(op, "reverse")
                 .and_then(|a| a.as_int())
                 .is_some_and(|v| v != 0);
-            self.emit(TOpKind::Scan { combiner, axis, reverse, inputs, outputs: outputs.clone() });
+            self.emit(TOpKind::Scan {
+                combiner,
+                axis,
+                reverse,
+                inputs,
+                outputs: outputs.clone(),
+            });
         } else {
-            self.emit(TOpKind::Reduce { combiner, axis, inputs, outputs: outputs.clone() });
+            self.emit(TOpKind::Reduce {
+                combiner,
+                axis,
+                inputs,
+                outputs: outputs.clone(),
+            });
         }
         for (i, out) in outputs.into_iter().enumerate() {
             let r = self.result(op, i);
@@ -83,11 +97,21 @@ impl Lowerer<'_> {
             .first()
             .ok_or_else(|| self.error(op, "missing combiner region"))?;
         let [block] = module.layout.blocks(region) else {
-            return Err(self.error(op, "a combiner with control flow (several blocks) cannot run on the vector unit"));
+            return Err(self.error(
+                op,
+                "a combiner with control flow (several blocks) cannot run on the vector unit",
+            ));
         };
         let args = module.dfg.blocks[*block].args.clone();
         if args.len() != 2 * n {
-            return Err(self.error(op, format!("the combiner takes {} arguments, expected {}", args.len(), 2 * n)));
+            return Err(self.error(
+                op,
+                format!(
+                    "the combiner takes {} arguments, expected {}",
+                    args.len(),
+                    2 * n
+                ),
+            ));
         }
         let mut program = MicroProgram::default();
         let mut srcs: HashMap<Value, LaneSrc> = HashMap::new();
@@ -153,31 +177,49 @@ impl Lowerer<'_> {
             }
         }
         if program.outputs.len() != n {
-            return Err(self.error(op, format!("the combiner returns {} values, expected {n}", program.outputs.len())));
+            return Err(self.error(
+                op,
+                format!(
+                    "the combiner returns {} values, expected {n}",
+                    program.outputs.len()
+                ),
+            ));
         }
-        program
-            .check()
-            .map_err(|e| self.error(op, format!("internal: invalid combiner micro-program: {e}")))?;
+        program.check().map_err(|e| {
+            self.error(op, format!("internal: invalid combiner micro-program: {e}"))
+        })?;
         Ok(program)
     }
 
     /// A combiner operand as a lane source: a region value, or a constant
     /// captured from outside the region.
-    fn lane_src(&self, op: Op, v: Value, srcs: &HashMap<Value, LaneSrc>) -> Result<LaneSrc, Diagnostic> {
+    fn lane_src(
+        &self,
+        op: Op,
+        v: Value,
+        srcs: &HashMap<Value, LaneSrc>,
+    ) -> Result<LaneSrc, Diagnostic> {
         if let Some(&s) = srcs.get(&v) {
             return Ok(s);
         }
         let ty = self.ty(v);
         if let (Ok(ValueLoc::Scalar(SOp::Imm(bits))), Some(w)) = (self.loc(v), ty.int_width()) {
             let dtype = self.lane_type(op, ty)?;
-            return Ok(LaneSrc::Imm { ty: dtype, bits: (bits as u64) & mask(w) });
+            return Ok(LaneSrc::Imm {
+                ty: dtype,
+                bits: (bits as u64) & mask(w),
+            });
         }
         Err(self.error(op, "a combiner that reads a run-time value from outside its region cannot run on the vector unit"))
     }
 
     fn lane_type(&self, op: Op, ty: &Type) -> Result<DType, Diagnostic> {
-        scalar_dtype(ty.element())
-            .ok_or_else(|| self.error(op, format!("values of type {ty} have no vector-unit representation")))
+        scalar_dtype(ty.element()).ok_or_else(|| {
+            self.error(
+                op,
+                format!("values of type {ty} have no vector-unit representation"),
+            )
+        })
     }
 
     /// `tt.gather`: `out[i] = src[i with i[axis] = index[i]]`.
@@ -194,7 +236,12 @@ impl Lowerer<'_> {
         let result = self.result(op, 0);
         let ty = self.ty(result).clone();
         let dst = self.new_tensor_buf(&ty, "gather")?;
-        self.emit(TOpKind::TvpGather { src, index, dst: dst.clone(), axis });
+        self.emit(TOpKind::TvpGather {
+            src,
+            index,
+            dst: dst.clone(),
+            axis,
+        });
         self.bind_buffer_result(result, dst)
     }
 
@@ -210,7 +257,11 @@ impl Lowerer<'_> {
         let result = self.result(op, 0);
         let ty = self.ty(result).clone();
         let dst = self.new_tensor_buf(&ty, "histogram")?;
-        self.emit(TOpKind::Histogram { src, mask, dst: dst.clone() });
+        self.emit(TOpKind::Histogram {
+            src,
+            mask,
+            dst: dst.clone(),
+        });
         self.bind_buffer_result(result, dst)
     }
 }
@@ -218,12 +269,17 @@ impl Lowerer<'_> {
 /// The raw bits of a scalar (or splat) constant of type `ty`.
 fn constant_bits(attr: &Attribute, ty: &Type) -> Option<u64> {
     let elem = ty.element();
-    let width = elem.int_width().or_else(|| elem.float_type().map(|f| f.bits()))?;
+    let width = elem
+        .int_width()
+        .or_else(|| elem.float_type().map(|f| f.bits()))?;
     match attr {
         Attribute::Int { value, .. } => Some((*value as u64) & mask(width)),
         Attribute::Bool(b) => Some(u64::from(*b)),
         Attribute::Float { bits, ty } if ty.bits() == width => Some(*bits),
-        Attribute::Dense { elems: DenseElements::Splat(value), .. } => constant_bits(value, elem),
+        Attribute::Dense {
+            elems: DenseElements::Splat(value),
+            ..
+        } => constant_bits(value, elem),
         _ => None,
     }
 }

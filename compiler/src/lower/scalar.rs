@@ -40,7 +40,14 @@ impl Lowerer<'_> {
             Special::NumPrograms(axis)
         };
         let result = self.result(op, 0);
-        let dst = self.new_sreg(32, if matches!(which, Special::ProgramId(_)) { "pid" } else { "nprog" });
+        let dst = self.new_sreg(
+            32,
+            if matches!(which, Special::ProgramId(_)) {
+                "pid"
+            } else {
+                "nprog"
+            },
+        );
         self.emit(TOpKind::ReadSpecial { dst, which });
         self.set(result, ValueLoc::Scalar(SOp::Reg(dst)));
         Ok(())
@@ -62,7 +69,9 @@ impl Lowerer<'_> {
             if elem.is_float() {
                 let view = self.new_tensor_buf(ty, "cst")?;
                 self.store_bits(bits, ty, view.clone());
-                self.scratch.splat_sources.insert(view.buf, SOp::Imm(bits as i64));
+                self.scratch
+                    .splat_sources
+                    .insert(view.buf, SOp::Imm(bits as i64));
                 self.set(result, ValueLoc::Tensor(view));
             } else {
                 let width = super::scalar_width(ty);
@@ -71,13 +80,21 @@ impl Lowerer<'_> {
             return Ok(());
         }
         let shape = self.shape_u32(ty)?;
-        let dtype = scalar_dtype(elem)
-            .ok_or_else(|| self.error(op, format!("constants of type {elem} have no machine representation")))?;
+        let dtype = scalar_dtype(elem).ok_or_else(|| {
+            self.error(
+                op,
+                format!("constants of type {elem} have no machine representation"),
+            )
+        })?;
         let values: Vec<u64> = match attr {
-            Attribute::Dense { elems: DenseElements::Elements(values), .. } => {
-                values.iter().map(bits_of).collect::<Result<_, _>>()?
-            }
-            Attribute::Dense { elems: DenseElements::Splat(value), .. } => vec![bits_of(value)?],
+            Attribute::Dense {
+                elems: DenseElements::Elements(values),
+                ..
+            } => values.iter().map(bits_of).collect::<Result<_, _>>()?,
+            Attribute::Dense {
+                elems: DenseElements::Splat(value),
+                ..
+            } => vec![bits_of(value)?],
             scalar => vec![bits_of(scalar)?],
         };
         let count: u64 = shape.iter().map(|&d| u64::from(d)).product();
@@ -86,9 +103,18 @@ impl Lowerer<'_> {
             self.store_bits(values[0], elem, one.clone());
             // Maps read the constant as an immediate (its low bits at the
             // input type), so the buffer is usually dead.
-            let imm = if elem.is_float() { values[0] as i64 } else { canonical(values[0], super::scalar_width(elem)) };
+            let imm = if elem.is_float() {
+                values[0] as i64
+            } else {
+                canonical(values[0], super::scalar_width(elem))
+            };
             self.scratch.splat_sources.insert(one.buf, SOp::Imm(imm));
-            BView { buf: one.buf, offset: 0, shape: shape.clone(), strides: vec![0; shape.len()] }
+            BView {
+                buf: one.buf,
+                offset: 0,
+                shape: shape.clone(),
+                strides: vec![0; shape.len()],
+            }
         } else {
             if values.len() as u64 != count {
                 return Err(self.error(op, format!("{} values for {ty}", values.len())));
@@ -104,7 +130,12 @@ impl Lowerer<'_> {
             }
             let whole = self.new_buf(dtype, &shape, BufSpace::Tsram, "cst");
             for (i, &bits) in values.iter().enumerate() {
-                let element = BView { buf: whole.buf, offset: i as i64, shape: Vec::new(), strides: Vec::new() };
+                let element = BView {
+                    buf: whole.buf,
+                    offset: i as i64,
+                    shape: Vec::new(),
+                    strides: Vec::new(),
+                };
                 self.store_bits(bits, elem, element);
             }
             whole
@@ -120,19 +151,32 @@ impl Lowerer<'_> {
                 .dfg
                 .attr(op, name)
                 .and_then(Attribute::as_int)
-                .ok_or_else(|| self.error(op, format!("tt.make_range has no integer `{name}` attribute")))
+                .ok_or_else(|| {
+                    self.error(
+                        op,
+                        format!("tt.make_range has no integer `{name}` attribute"),
+                    )
+                })
         };
         let (start, end) = (int_attr("start")?, int_attr("end")?);
         if end < start {
             return Err(self.error(op, format!("end {end} is before start {start}")));
         }
-        let len = u32::try_from(end - start)
-            .map_err(|_| self.error(op, format!("a range of {} elements is too large", end - start)))?;
+        let len = u32::try_from(end - start).map_err(|_| {
+            self.error(
+                op,
+                format!("a range of {} elements is too large", end - start),
+            )
+        })?;
         let result = self.result(op, 0);
         let dst = self.new_buf(DType::I32, &[len], BufSpace::Tsram, "range");
         // The interpreter keeps the low 32 bits; the start is an i32 value.
         let start = sign_extend((start as u64) & mask(32), 32);
-        self.emit(TOpKind::Iota { dst: dst.clone(), start: SOp::Imm(start), axis: 0 });
+        self.emit(TOpKind::Iota {
+            dst: dst.clone(),
+            start: SOp::Imm(start),
+            axis: 0,
+        });
         self.set(result, ValueLoc::Tensor(dst));
         Ok(())
     }
@@ -141,7 +185,11 @@ impl Lowerer<'_> {
     /// 0 of `dst`.
     pub(super) fn store_bits(&mut self, bits: u64, ty: &Type, dst: BView) {
         let bytes = (super::scalar_width(ty) / 8).max(1) as u8;
-        self.emit(TOpKind::StoreScalar { src: SOp::Imm(bits as i64), dst, bytes });
+        self.emit(TOpKind::StoreScalar {
+            src: SOp::Imm(bits as i64),
+            dst,
+            bytes,
+        });
     }
 }
 
@@ -168,7 +216,10 @@ pub(super) fn attr_bits(attr: &Attribute, elem: &Type) -> Result<u64, String> {
         Attribute::Int { value, .. } => Ok((*value as u64) & mask(width)),
         Attribute::Bool(b) => Ok(u64::from(*b)),
         Attribute::Float { bits, ty } if ty.bits() == width => Ok(*bits),
-        Attribute::Float { ty, .. } => Err(format!("a {} constant cannot initialize {elem}", ty.mlir_name())),
+        Attribute::Float { ty, .. } => Err(format!(
+            "a {} constant cannot initialize {elem}",
+            ty.mlir_name()
+        )),
         other => Err(format!("unsupported constant value {other:?}")),
     }
 }

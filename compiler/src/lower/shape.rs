@@ -33,28 +33,49 @@ impl Lowerer<'_> {
                 if let ValueLoc::Scalar(s) = self.loc(source)? {
                     self.scratch.splat_sources.insert(scalar.buf, s);
                 }
-                let view = BView { buf: scalar.buf, offset: scalar.offset, shape: shape.clone(), strides: vec![0; shape.len()] };
+                let view = BView {
+                    buf: scalar.buf,
+                    offset: scalar.offset,
+                    shape: shape.clone(),
+                    strides: vec![0; shape.len()],
+                };
                 self.set(result, ValueLoc::Tensor(view));
             }
             Opcode::Unsplat => {
                 let view = self.view(source)?;
                 if view.num_elements() != 1 {
-                    return Err(self.error(op, format!("source has {} elements, not 1", view.num_elements())));
+                    return Err(self.error(
+                        op,
+                        format!("source has {} elements, not 1", view.num_elements()),
+                    ));
                 }
-                let element = BView { buf: view.buf, offset: view.offset, shape: Vec::new(), strides: Vec::new() };
+                let element = BView {
+                    buf: view.buf,
+                    offset: view.offset,
+                    shape: Vec::new(),
+                    strides: Vec::new(),
+                };
                 if result_ty.is_float() {
                     self.set(result, ValueLoc::Tensor(element));
                 } else {
                     let width = scalar_width(result_ty);
                     let dst = self.new_sreg(width, "unsplat");
-                    self.emit(TOpKind::LoadScalar { dst, src: element, bytes: (width / 8).max(1) as u8, signed: width > 1 });
+                    self.emit(TOpKind::LoadScalar {
+                        dst,
+                        src: element,
+                        bytes: (width / 8).max(1) as u8,
+                        signed: width > 1,
+                    });
                     self.set(result, ValueLoc::Scalar(SOp::Reg(dst)));
                 }
             }
             Opcode::Broadcast => {
                 let view = self.view(source)?;
                 if view.shape.len() != shape.len() && !view.shape.is_empty() {
-                    return Err(self.error(op, format!("cannot broadcast {:?} to {shape:?}", view.shape)));
+                    return Err(self.error(
+                        op,
+                        format!("cannot broadcast {:?} to {shape:?}", view.shape),
+                    ));
                 }
                 self.set(result, ValueLoc::Tensor(broadcast_view(&view, &shape)));
             }
@@ -67,7 +88,9 @@ impl Lowerer<'_> {
                     .and_then(Attribute::as_int)
                     .and_then(|a| usize::try_from(a).ok())
                     .filter(|&a| a <= view.shape.len())
-                    .ok_or_else(|| self.error(op, "tt.expand_dims needs an `axis` within the source rank"))?;
+                    .ok_or_else(|| {
+                        self.error(op, "tt.expand_dims needs an `axis` within the source rank")
+                    })?;
                 let mut expanded = view.clone();
                 expanded.shape.insert(axis, 1);
                 expanded.strides.insert(axis, 0);
@@ -76,7 +99,9 @@ impl Lowerer<'_> {
             Opcode::Reshape => {
                 let view = self.view(source)?;
                 if view.num_elements() != shape.iter().map(|&d| u64::from(d)).product::<u64>() {
-                    return Err(self.error(op, format!("cannot reshape {:?} to {shape:?}", view.shape)));
+                    return Err(
+                        self.error(op, format!("cannot reshape {:?} to {shape:?}", view.shape))
+                    );
                 }
                 let reshaped = match restride(&view, &shape) {
                     Some(v) => v,
@@ -90,13 +115,25 @@ impl Lowerer<'_> {
             Opcode::Trans => {
                 let view = self.view(source)?;
                 let rank = view.shape.len();
-                let order: Vec<usize> = match self.module.dfg.attr(op, "order").and_then(Attribute::as_int_list) {
+                let order: Vec<usize> = match self
+                    .module
+                    .dfg
+                    .attr(op, "order")
+                    .and_then(Attribute::as_int_list)
+                {
                     Some(order) => order.iter().map(|&d| d as usize).collect(),
                     None => (0..rank).rev().collect(),
                 };
                 let mut seen = vec![false; rank];
-                if order.len() != rank || order.iter().any(|&d| d >= rank || std::mem::replace(&mut seen[d], true)) {
-                    return Err(self.error(op, format!("order {order:?} is not a permutation of {rank} dimensions")));
+                if order.len() != rank
+                    || order
+                        .iter()
+                        .any(|&d| d >= rank || std::mem::replace(&mut seen[d], true))
+                {
+                    return Err(self.error(
+                        op,
+                        format!("order {order:?} is not a permutation of {rank} dimensions"),
+                    ));
                 }
                 let permuted = BView {
                     buf: view.buf,
@@ -108,13 +145,20 @@ impl Lowerer<'_> {
             }
             Opcode::Cat => {
                 let (a, b) = (self.view(source)?, self.view(self.operand(op, 1))?);
-                if a.num_elements() + b.num_elements() != shape.iter().map(|&d| u64::from(d)).product::<u64>() {
+                if a.num_elements() + b.num_elements()
+                    != shape.iter().map(|&d| u64::from(d)).product::<u64>()
+                {
                     return Err(self.error(op, "operand sizes do not add up to the result"));
                 }
                 let out = self.new_tensor_buf(result_ty, "cat")?;
                 let mut offset = 0i64;
                 for part in [a, b] {
-                    let dst = BView { buf: out.buf, offset, shape: part.shape.clone(), strides: row_major_strides(&part.shape) };
+                    let dst = BView {
+                        buf: out.buf,
+                        offset,
+                        shape: part.shape.clone(),
+                        strides: row_major_strides(&part.shape),
+                    };
                     offset += part.num_elements() as i64;
                     self.emit(TOpKind::Copy { src: part, dst });
                 }
@@ -129,7 +173,12 @@ impl Lowerer<'_> {
                 let strides = row_major_strides(&shape);
                 let outer = strides[..strides.len() - 1].to_vec();
                 for (offset, part) in [a, b].into_iter().enumerate() {
-                    let dst = BView { buf: out.buf, offset: offset as i64, shape: part.shape.clone(), strides: outer.clone() };
+                    let dst = BView {
+                        buf: out.buf,
+                        offset: offset as i64,
+                        shape: part.shape.clone(),
+                        strides: outer.clone(),
+                    };
                     self.emit(TOpKind::Copy { src: part, dst });
                 }
                 self.set(result, ValueLoc::Tensor(out));
@@ -161,7 +210,10 @@ impl Lowerer<'_> {
     pub(super) fn copy_to_fresh(&mut self, view: &BView, name: &str) -> BView {
         let dtype = self.kernel.bufs[view.buf].dtype;
         let dst = self.new_buf(dtype, &view.shape, BufSpace::Tsram, name);
-        self.emit(TOpKind::Copy { src: view.clone(), dst: dst.clone() });
+        self.emit(TOpKind::Copy {
+            src: view.clone(),
+            dst: dst.clone(),
+        });
         dst
     }
 }
@@ -181,7 +233,12 @@ pub(super) fn restride(view: &BView, shape: &[u32]) -> Option<BView> {
         .map(|(&n, &s)| (u64::from(n), s))
         .collect();
     if src.iter().any(|&(n, _)| n == 0) || shape.contains(&0) {
-        return Some(BView { buf: view.buf, offset: view.offset, shape: shape.to_vec(), strides: row_major_strides(shape) });
+        return Some(BView {
+            buf: view.buf,
+            offset: view.offset,
+            shape: shape.to_vec(),
+            strides: row_major_strides(shape),
+        });
     }
     let mut strides = vec![0i64; shape.len()];
     let targets: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
@@ -218,7 +275,12 @@ pub(super) fn restride(view: &BView, shape: &[u32]) -> Option<BView> {
     if ti != targets.len() {
         return None;
     }
-    Some(BView { buf: view.buf, offset: view.offset, shape: shape.to_vec(), strides })
+    Some(BView {
+        buf: view.buf,
+        offset: view.offset,
+        shape: shape.to_vec(),
+        strides,
+    })
 }
 
 #[cfg(test)]
@@ -229,19 +291,40 @@ mod tests {
     use crate::tile::Buf;
 
     fn view(shape: &[u32], strides: &[i64]) -> BView {
-        BView { buf: Buf::new(0), offset: 3, shape: shape.to_vec(), strides: strides.to_vec() }
+        BView {
+            buf: Buf::new(0),
+            offset: 3,
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+        }
     }
 
     #[test]
     fn restride_contiguous_groups() {
         // [4, 8] dense → [32]
-        assert_eq!(restride(&view(&[4, 8], &[8, 1]), &[32]).unwrap().strides, [1]);
+        assert_eq!(
+            restride(&view(&[4, 8], &[8, 1]), &[32]).unwrap().strides,
+            [1]
+        );
         // a transposed [8, 4] view (strides [1, 8]) → [8, 2, 2]: the minor dim splits.
-        assert_eq!(restride(&view(&[8, 4], &[1, 8]), &[8, 2, 2]).unwrap().strides, [1, 16, 8]);
+        assert_eq!(
+            restride(&view(&[8, 4], &[1, 8]), &[8, 2, 2])
+                .unwrap()
+                .strides,
+            [1, 16, 8]
+        );
         // merging non-contiguous dims is impossible
         assert!(restride(&view(&[8, 4], &[1, 8]), &[32]).is_none());
         // broadcast dims stay broadcast
-        assert_eq!(restride(&view(&[4, 8], &[0, 1]), &[4, 1, 8]).unwrap().strides, [0, 0, 1]);
-        assert_eq!(restride(&view(&[1, 16], &[0, 1]), &[4, 4]).unwrap().strides, [4, 1]);
+        assert_eq!(
+            restride(&view(&[4, 8], &[0, 1]), &[4, 1, 8])
+                .unwrap()
+                .strides,
+            [0, 0, 1]
+        );
+        assert_eq!(
+            restride(&view(&[1, 16], &[0, 1]), &[4, 4]).unwrap().strides,
+            [4, 1]
+        );
     }
 }

@@ -91,7 +91,9 @@ pub fn analyze(kernel: &TileKernel) -> Liveness {
         loops: Vec::new(),
     };
     walk.body(&kernel.body);
-    let Walk { mut live, loops, .. } = walk;
+    let Walk {
+        mut live, loops, ..
+    } = walk;
     // Values flowing around a back-edge are live through the whole loop.
     for (range, exposed) in loops {
         for v in exposed {
@@ -141,7 +143,13 @@ impl Walk<'_> {
 
     fn op(&mut self, op: &TOp) {
         match &op.kind {
-            TOpKind::For { iv, lb, ub, step, body } => {
+            TOpKind::For {
+                iv,
+                lb,
+                ub,
+                step,
+                body,
+            } => {
                 self.live.induction_vars.insert(*iv);
                 let s = self.position(op);
                 self.sop(*lb, s);
@@ -157,7 +165,11 @@ impl Walk<'_> {
                 exposure(self.kernel, body, &mut exposed, &mut killed);
                 self.loops.push((Interval { start: s, end: e }, exposed));
             }
-            TOpKind::If { cond, then_body, else_body } => {
+            TOpKind::If {
+                cond,
+                then_body,
+                else_body,
+            } => {
                 let s = self.position(op);
                 self.sop(*cond, s);
                 self.body(then_body);
@@ -165,7 +177,11 @@ impl Walk<'_> {
                 self.body(else_body);
                 self.position(op);
             }
-            TOpKind::While { before, cond, after } => {
+            TOpKind::While {
+                before,
+                cond,
+                after,
+            } => {
                 let s = self.position(op);
                 self.body(before);
                 let c = self.position(op);
@@ -212,7 +228,10 @@ fn kills_whole_buffer(kernel: &TileKernel, kind: &TOpKind, view: &BView) -> bool
         .iter()
         .zip(view.strides.iter().zip(&dense))
         .all(|(&d, (&s, &want))| d == 1 || s == want);
-    !masked_without_fill && view.offset == 0 && view.num_elements() == data.num_elements() && contiguous
+    !masked_without_fill
+        && view.offset == 0
+        && view.num_elements() == data.num_elements()
+        && contiguous
 }
 
 fn read(v: Value, exposed: &mut BTreeSet<Value>, killed: &BTreeSet<Value>) {
@@ -230,10 +249,21 @@ fn read_sop(s: SOp, exposed: &mut BTreeSet<Value>, killed: &BTreeSet<Value>) {
 /// Adds to `exposed` the values `ops` may read before writing them, given
 /// the values already `killed` (definitely written) on entry; updates
 /// `killed` with the definite writes of `ops`.
-fn exposure(kernel: &TileKernel, ops: &[TOp], exposed: &mut BTreeSet<Value>, killed: &mut BTreeSet<Value>) {
+fn exposure(
+    kernel: &TileKernel,
+    ops: &[TOp],
+    exposed: &mut BTreeSet<Value>,
+    killed: &mut BTreeSet<Value>,
+) {
     for op in ops {
         match &op.kind {
-            TOpKind::For { iv, lb, ub, step, body } => {
+            TOpKind::For {
+                iv,
+                lb,
+                ub,
+                step,
+                body,
+            } => {
                 for s in [*lb, *ub, *step] {
                     read_sop(s, exposed, killed);
                 }
@@ -242,7 +272,11 @@ fn exposure(kernel: &TileKernel, ops: &[TOp], exposed: &mut BTreeSet<Value>, kil
                 let mut inner = killed.clone();
                 exposure(kernel, body, exposed, &mut inner);
             }
-            TOpKind::If { cond, then_body, else_body } => {
+            TOpKind::If {
+                cond,
+                then_body,
+                else_body,
+            } => {
                 read_sop(*cond, exposed, killed);
                 let mut then_killed = killed.clone();
                 exposure(kernel, then_body, exposed, &mut then_killed);
@@ -250,7 +284,11 @@ fn exposure(kernel: &TileKernel, ops: &[TOp], exposed: &mut BTreeSet<Value>, kil
                 exposure(kernel, else_body, exposed, &mut else_killed);
                 *killed = then_killed.intersection(&else_killed).copied().collect();
             }
-            TOpKind::While { before, cond, after } => {
+            TOpKind::While {
+                before,
+                cond,
+                after,
+            } => {
                 // `before` runs at least once; `after` may not run.
                 let mut inner = killed.clone();
                 while_exposure(kernel, before, *cond, after, exposed, &mut inner);

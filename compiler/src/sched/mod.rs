@@ -55,12 +55,22 @@ pub struct Scheduled {
 
 /// A diagnostic at the TTIR op (and Python line) a debug location names.
 /// The TTIR file name is left for the driver to fill in.
-pub(crate) fn located(kernel: &TileKernel, loc: Option<DebugLocId>, message: impl Into<String>) -> Diagnostic {
+pub(crate) fn located(
+    kernel: &TileKernel,
+    loc: Option<DebugLocId>,
+    message: impl Into<String>,
+) -> Diagnostic {
     let d = Diagnostic::new(message);
     match loc.and_then(|l| kernel.locs.get(l.0 as usize)) {
         None => d,
         Some(l) => d
-            .at("", Some(SrcPos { line: l.ttir_line, col: l.ttir_col }))
+            .at(
+                "",
+                Some(SrcPos {
+                    line: l.ttir_line,
+                    col: l.ttir_col,
+                }),
+            )
             .with_python(l.python.as_ref().map(|p| PySource {
                 file: p.file.clone(),
                 line: p.line,
@@ -75,19 +85,41 @@ pub fn schedule(kernel: &TileKernel, machine: &Machine) -> Result<Scheduled, Dia
 }
 
 /// [`schedule`] with fewer allocatable registers (tests of spilling).
-pub fn schedule_with_registers(kernel: &TileKernel, machine: &Machine, registers: usize) -> Result<Scheduled, Diagnostic> {
+pub fn schedule_with_registers(
+    kernel: &TileKernel,
+    machine: &Machine,
+    registers: usize,
+) -> Result<Scheduled, Diagnostic> {
     let live = liveness::analyze(kernel);
     let assignment = regalloc::allocate(kernel, &live, registers.min(regalloc::ALLOCATABLE))?;
     let spill_base = 0;
     let spill_bytes = sram::aligned(8 * u64::from(assignment.spill_slots));
-    let tsram = sram::allocate(kernel, &live, BufSpace::Tsram, spill_base + spill_bytes, machine.tile.tsram_bytes)?;
+    let tsram = sram::allocate(
+        kernel,
+        &live,
+        BufSpace::Tsram,
+        spill_base + spill_bytes,
+        machine.tile.tsram_bytes,
+    )?;
     let acc = sram::allocate(kernel, &live, BufSpace::Acc, 0, machine.tile.acc_bytes)?;
     let mut bufs = BTreeMap::new();
     for (b, offset) in tsram {
-        bufs.insert(b, Placement { space: Space::Tsram, offset });
+        bufs.insert(
+            b,
+            Placement {
+                space: Space::Tsram,
+                offset,
+            },
+        );
     }
     for (b, offset) in acc {
-        bufs.insert(b, Placement { space: Space::Acc, offset });
+        bufs.insert(
+            b,
+            Placement {
+                space: Space::Acc,
+                offset,
+            },
+        );
     }
     Ok(Scheduled {
         kernel: kernel.clone(),
@@ -129,7 +161,10 @@ impl Scheduled {
     /// every buffer and register, then the tile IR with virtual registers
     /// replaced by physical ones and buffers annotated with their address.
     pub fn render(&self) -> String {
-        let mut out = format!("scheduled @{}\ndispatch {}\n", self.kernel.name, self.dispatch);
+        let mut out = format!(
+            "scheduled @{}\ndispatch {}\n",
+            self.kernel.name, self.dispatch
+        );
         for (b, p) in &self.bufs {
             let d = &self.kernel.bufs[*b];
             let _ = writeln!(
@@ -152,7 +187,11 @@ impl Scheduled {
                 self.spill_slots
             );
         }
-        let regs: Vec<String> = self.regs.keys().map(|&r| format!("{r}->{}", self.reg_text(r))).collect();
+        let regs: Vec<String> = self
+            .regs
+            .keys()
+            .map(|&r| format!("{r}->{}", self.reg_text(r)))
+            .collect();
         for chunk in regs.chunks(8) {
             let _ = writeln!(out, "  regs {}", chunk.join(" "));
         }
@@ -176,11 +215,18 @@ impl Scheduled {
         let mut i = 0;
         while i < bytes.len() {
             let c = bytes[i];
-            let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'%');
+            let boundary = i == 0
+                || !(bytes[i - 1].is_ascii_alphanumeric()
+                    || bytes[i - 1] == b'_'
+                    || bytes[i - 1] == b'%');
             if boundary && (c == b's' || c == b'b') {
-                let digits = bytes[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
                 let end = i + 1 + digits;
-                let ends_word = end >= bytes.len() || !(bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_');
+                let ends_word = end >= bytes.len()
+                    || !(bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_');
                 if digits > 0 && ends_word {
                     if let Ok(n) = line[i + 1..end].parse::<u32>() {
                         let text = if c == b's' {
@@ -205,7 +251,10 @@ impl Scheduled {
 fn is_buffer_decl(line: &str) -> bool {
     let t = line.trim_start();
     let indent = line.len() - t.len();
-    indent == 2 && t.starts_with('b') && t.split_once(" = ").is_some_and(|(lhs, rhs)| {
-        lhs[1..].chars().all(|c| c.is_ascii_digit()) && (rhs.starts_with("Tsram") || rhs.starts_with("Acc"))
-    })
+    indent == 2
+        && t.starts_with('b')
+        && t.split_once(" = ").is_some_and(|(lhs, rhs)| {
+            lhs[1..].chars().all(|c| c.is_ascii_digit())
+                && (rhs.starts_with("Tsram") || rhs.starts_with("Acc"))
+        })
 }

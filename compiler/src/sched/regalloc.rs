@@ -61,7 +61,11 @@ pub struct RegAssignment {
 }
 
 /// Linear scan with a configurable register count (tests use few).
-pub fn allocate(kernel: &TileKernel, live: &Liveness, available: usize) -> Result<RegAssignment, Diagnostic> {
+pub fn allocate(
+    kernel: &TileKernel,
+    live: &Liveness,
+    available: usize,
+) -> Result<RegAssignment, Diagnostic> {
     let mut order: Vec<(SReg, Interval)> = live.regs.iter().map(|(&r, &i)| (r, i)).collect();
     order.sort_by_key(|&(r, i)| (i.start, r));
     let mut free: Vec<Reg> = (0..available as u8).rev().map(Reg).collect();

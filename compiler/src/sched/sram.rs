@@ -42,7 +42,14 @@ pub fn allocate(
         .map(|(&b, &i)| (b, i, aligned(kernel.bufs[b].bytes())))
         .collect();
     order.sort_by_key(|&(b, i, _)| (i.start, b));
-    check_peak(kernel, live, space, &order, capacity - base.min(capacity), base)?;
+    check_peak(
+        kernel,
+        live,
+        space,
+        &order,
+        capacity - base.min(capacity),
+        base,
+    )?;
     let mut placed = BTreeMap::new();
     // Live buffers: (offset, size, interval end).
     let mut active: Vec<(u64, u64, u32, Buf)> = Vec::new();
@@ -57,8 +64,21 @@ pub fn allocate(
             offset = offset.max(o + s);
         }
         if offset + size > capacity {
-            let live_here: Vec<(Buf, u64)> = active.iter().map(|a| (a.3, a.1)).chain([(buf, size)]).collect();
-            return Err(overflow(kernel, live, space, interval.start, &live_here, base, capacity, true));
+            let live_here: Vec<(Buf, u64)> = active
+                .iter()
+                .map(|a| (a.3, a.1))
+                .chain([(buf, size)])
+                .collect();
+            return Err(overflow(
+                kernel,
+                live,
+                space,
+                interval.start,
+                &live_here,
+                base,
+                capacity,
+                true,
+            ));
         }
         placed.insert(buf, offset);
         active.push((offset, size, interval.end, buf));
@@ -104,7 +124,16 @@ fn check_peak(
         .filter(|(_, i, _)| i.contains(peak_at))
         .map(|&(b, _, s)| (b, s))
         .collect();
-    Err(overflow(kernel, live, space, peak_at, &live_here, base, base + room, false))
+    Err(overflow(
+        kernel,
+        live,
+        space,
+        peak_at,
+        &live_here,
+        base,
+        base + room,
+        false,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -126,12 +155,20 @@ fn overflow(
         .take(4)
         .map(|&(b, size)| {
             let d = &kernel.bufs[b];
-            let name = if d.name.is_empty() { b.to_string() } else { format!("{} ({b})", d.name) };
+            let name = if d.name.is_empty() {
+                b.to_string()
+            } else {
+                format!("{} ({b})", d.name)
+            };
             format!("{name}: {}{:?}, {size} bytes", d.dtype, d.shape)
         })
         .collect();
     let loc = live.locs.get(at as usize).copied().flatten();
-    let why = if fragmented { " (after fragmentation)" } else { "" };
+    let why = if fragmented {
+        " (after fragmentation)"
+    } else {
+        ""
+    };
     let mut d = located(
         kernel,
         loc,

@@ -166,9 +166,19 @@ pub enum TOpKind {
     /// `dst = src`.
     Mov { dst: SReg, src: SOp },
     /// `dst = a op b` at 64 bits (the lowering normalises narrower widths).
-    Alu { op: AluOp, dst: SReg, a: SOp, b: SOp },
+    Alu {
+        op: AluOp,
+        dst: SReg,
+        a: SOp,
+        b: SOp,
+    },
     /// `dst = cond != 0 ? a : b`.
-    Select { dst: SReg, cond: SOp, a: SOp, b: SOp },
+    Select {
+        dst: SReg,
+        cond: SOp,
+        a: SOp,
+        b: SOp,
+    },
     /// A special register (program id, number of programs, ...).
     ReadSpecial { dst: SReg, which: Special },
     /// Kernel argument `index` (pointer: HBM address; scalar: sign-extended
@@ -176,7 +186,12 @@ pub enum TOpKind {
     Arg { dst: SReg, index: u32 },
     /// Loads element 0 of a view into a register (`bytes` wide,
     /// sign- or zero-extended).
-    LoadScalar { dst: SReg, src: BView, bytes: u8, signed: bool },
+    LoadScalar {
+        dst: SReg,
+        src: BView,
+        bytes: u8,
+        signed: bool,
+    },
     /// Stores the low `bytes` of a scalar into element 0 of a view.
     StoreScalar { src: SOp, dst: BView, bytes: u8 },
     /// Stops the launch with an error (a failed `tt.assert`, an invalid
@@ -187,14 +202,38 @@ pub enum TOpKind {
     /// HBM → TSRAM strided copy: element `i` of `dst` (its shape is the
     /// dims' extents) comes from `hbm + elem_bytes·Σ i[d]·hbm_stride[d]`,
     /// or is `fill` outside the valid box (`None`: left untouched).
-    DmaLoad { dtype: DType, hbm: SOp, dims: Vec<TDim>, dst: BView, fill: Option<u64> },
+    DmaLoad {
+        dtype: DType,
+        hbm: SOp,
+        dims: Vec<TDim>,
+        dst: BView,
+        fill: Option<u64>,
+    },
     /// TSRAM → HBM strided copy (masked-off elements are not written).
-    DmaStore { dtype: DType, src: BView, hbm: SOp, dims: Vec<TDim> },
+    DmaStore {
+        dtype: DType,
+        src: BView,
+        hbm: SOp,
+        dims: Vec<TDim>,
+    },
     /// `dst[i] = mask[i] ? *addrs[i] : fill` (addrs: contiguous `i64`
     /// buffer of byte addresses; mask: `i1` bytes).
-    Gather { dtype: DType, count: u32, addrs: BView, mask: Option<BView>, dst: BView, fill: u64 },
+    Gather {
+        dtype: DType,
+        count: u32,
+        addrs: BView,
+        mask: Option<BView>,
+        dst: BView,
+        fill: u64,
+    },
     /// `if mask[i]: *addrs[i] = src[i]` in index order.
-    Scatter { dtype: DType, count: u32, addrs: BView, mask: Option<BView>, src: BView },
+    Scatter {
+        dtype: DType,
+        count: u32,
+        addrs: BView,
+        mask: Option<BView>,
+        src: BView,
+    },
     /// Atomic read-modify-write of each active element, in index order.
     Atomic {
         kind: AtomicKind,
@@ -209,40 +248,100 @@ pub enum TOpKind {
 
     // ---- TVP ----
     /// `outputs[o][i] = micro(inputs…[i])[o]`.
-    Map { micro: MicroProgram, inputs: Vec<TInput>, outputs: Vec<BView> },
+    Map {
+        micro: MicroProgram,
+        inputs: Vec<TInput>,
+        outputs: Vec<BView>,
+    },
     /// Sequential left fold along `axis` with a `2n → n` combiner.
-    Reduce { combiner: MicroProgram, axis: u8, inputs: Vec<BView>, outputs: Vec<BView> },
+    Reduce {
+        combiner: MicroProgram,
+        axis: u8,
+        inputs: Vec<BView>,
+        outputs: Vec<BView>,
+    },
     /// Inclusive scan along `axis`.
-    Scan { combiner: MicroProgram, axis: u8, reverse: bool, inputs: Vec<BView>, outputs: Vec<BView> },
+    Scan {
+        combiner: MicroProgram,
+        axis: u8,
+        reverse: bool,
+        inputs: Vec<BView>,
+        outputs: Vec<BView>,
+    },
     /// `dst[i] = start + i[axis]`.
     Iota { dst: BView, start: SOp, axis: u8 },
     /// Element copy between views of equal element type and count
     /// (both iterated row-major).
     Copy { src: BView, dst: BView },
     /// `dst[i] = src[i with i[axis] = index[i]]`.
-    TvpGather { src: BView, index: BView, dst: BView, axis: u8 },
+    TvpGather {
+        src: BView,
+        index: BView,
+        dst: BView,
+        axis: u8,
+    },
     /// Counts of active elements per bin.
-    Histogram { src: BView, mask: Option<BView>, dst: BView },
+    Histogram {
+        src: BView,
+        mask: Option<BView>,
+        dst: BView,
+    },
     /// MX quantization along the last axis.
-    MxQuantize { format: MxFormat, src: BView, codes: BView, scales: BView },
+    MxQuantize {
+        format: MxFormat,
+        src: BView,
+        codes: BView,
+        scales: BView,
+    },
     /// MX dequantization.
-    MxDequantize { format: MxFormat, codes: BView, scales: BView, dst: BView },
+    MxDequantize {
+        format: MxFormat,
+        codes: BView,
+        scales: BView,
+        dst: BView,
+    },
 
     // ---- TTU ----
     /// `out[M,N] (+)= A[M,K] × B[K,N]` into an f32/i32 view (`out` strides
     /// `[ldo, 1]`).
-    Matmul { m: u32, n: u32, k: u32, a: TMat, b: TMat, out: BView, accumulate: bool },
+    Matmul {
+        m: u32,
+        n: u32,
+        k: u32,
+        a: TMat,
+        b: TMat,
+        out: BView,
+        accumulate: bool,
+    },
     /// `dst[i] = epilogue(src[i], extra…[i])` or a cast without epilogue.
-    Drain { src: BView, dst: BView, epilogue: Option<(MicroProgram, Vec<TInput>)> },
+    Drain {
+        src: BView,
+        dst: BView,
+        epilogue: Option<(MicroProgram, Vec<TInput>)>,
+    },
 
     // ---- structured control flow ----
     /// `for iv = lb; iv < ub (signed); iv += step { body }`. Loop-carried
     /// values are registers/buffers the body overwrites at its end.
-    For { iv: SReg, lb: SOp, ub: SOp, step: SOp, body: Vec<TOp> },
+    For {
+        iv: SReg,
+        lb: SOp,
+        ub: SOp,
+        step: SOp,
+        body: Vec<TOp>,
+    },
     /// `if cond != 0 { then_body } else { else_body }`.
-    If { cond: SOp, then_body: Vec<TOp>, else_body: Vec<TOp> },
+    If {
+        cond: SOp,
+        then_body: Vec<TOp>,
+        else_body: Vec<TOp>,
+    },
     /// `loop { before; if cond == 0 break; after }`.
-    While { before: Vec<TOp>, cond: SOp, after: Vec<TOp> },
+    While {
+        before: Vec<TOp>,
+        cond: SOp,
+        after: Vec<TOp>,
+    },
 }
 
 /// A lowered kernel.
@@ -260,7 +359,13 @@ pub struct TileKernel {
 }
 
 impl TileKernel {
-    pub fn new_buf(&mut self, dtype: DType, shape: &[u32], space: BufSpace, name: impl Into<String>) -> Buf {
+    pub fn new_buf(
+        &mut self,
+        dtype: DType,
+        shape: &[u32],
+        space: BufSpace,
+        name: impl Into<String>,
+    ) -> Buf {
         self.bufs.push(BufData {
             dtype,
             shape: shape.to_vec(),
@@ -308,8 +413,16 @@ impl TOpKind {
             LoadScalar { src, .. } => vec![src],
             DmaStore { src, .. } => vec![src],
             Gather { addrs, mask, .. } => std::iter::once(addrs).chain(mask.as_ref()).collect(),
-            Scatter { addrs, mask, src, .. } => [addrs, src].into_iter().chain(mask.as_ref()).collect(),
-            Atomic { addrs, values, compare, mask, .. } => [addrs, values]
+            Scatter {
+                addrs, mask, src, ..
+            } => [addrs, src].into_iter().chain(mask.as_ref()).collect(),
+            Atomic {
+                addrs,
+                values,
+                compare,
+                mask,
+                ..
+            } => [addrs, values]
                 .into_iter()
                 .chain(compare.as_ref())
                 .chain(mask.as_ref())
@@ -321,7 +434,13 @@ impl TOpKind {
             Histogram { src, mask, .. } => std::iter::once(src).chain(mask.as_ref()).collect(),
             MxQuantize { src, .. } => vec![src],
             MxDequantize { codes, scales, .. } => vec![codes, scales],
-            Matmul { a, b, out, accumulate, .. } => {
+            Matmul {
+                a,
+                b,
+                out,
+                accumulate,
+                ..
+            } => {
                 let mut v = vec![&a.view, &b.view];
                 v.extend(a.scale.as_ref());
                 v.extend(b.scale.as_ref());
@@ -348,8 +467,12 @@ impl TOpKind {
             StoreScalar { dst, .. } => vec![dst],
             DmaLoad { dst, .. } | Gather { dst, .. } => vec![dst],
             Atomic { old, .. } => old.iter().collect(),
-            Map { outputs, .. } | Reduce { outputs, .. } | Scan { outputs, .. } => outputs.iter().collect(),
-            Iota { dst, .. } | Copy { dst, .. } | TvpGather { dst, .. } | Histogram { dst, .. } => vec![dst],
+            Map { outputs, .. } | Reduce { outputs, .. } | Scan { outputs, .. } => {
+                outputs.iter().collect()
+            }
+            Iota { dst, .. } | Copy { dst, .. } | TvpGather { dst, .. } | Histogram { dst, .. } => {
+                vec![dst]
+            }
             MxQuantize { codes, scales, .. } => vec![codes, scales],
             MxDequantize { dst, .. } => vec![dst],
             Matmul { out, .. } => vec![out],
@@ -375,7 +498,10 @@ impl TOpKind {
                 v
             }
             Map { inputs, .. } => sops_of(inputs).collect(),
-            Drain { epilogue: Some((_, extra)), .. } => sops_of(extra).collect(),
+            Drain {
+                epilogue: Some((_, extra)),
+                ..
+            } => sops_of(extra).collect(),
             Iota { start, .. } => vec![*start],
             For { lb, ub, step, .. } => vec![*lb, *ub, *step],
             If { cond, .. } => vec![*cond],
@@ -403,7 +529,11 @@ impl TOpKind {
     pub fn bodies(&self) -> Vec<&Vec<TOp>> {
         match self {
             TOpKind::For { body, .. } => vec![body],
-            TOpKind::If { then_body, else_body, .. } => vec![then_body, else_body],
+            TOpKind::If {
+                then_body,
+                else_body,
+                ..
+            } => vec![then_body, else_body],
             TOpKind::While { before, after, .. } => vec![before, after],
             _ => Vec::new(),
         }
@@ -413,7 +543,11 @@ impl TOpKind {
     pub fn bodies_mut(&mut self) -> Vec<&mut Vec<TOp>> {
         match self {
             TOpKind::For { body, .. } => vec![body],
-            TOpKind::If { then_body, else_body, .. } => vec![then_body, else_body],
+            TOpKind::If {
+                then_body,
+                else_body,
+                ..
+            } => vec![then_body, else_body],
             TOpKind::While { before, after, .. } => vec![before, after],
             _ => Vec::new(),
         }
@@ -425,7 +559,13 @@ impl TOpKind {
         use TOpKind::*;
         matches!(
             self,
-            Trap { .. } | DmaStore { .. } | Scatter { .. } | Atomic { .. } | For { .. } | If { .. } | While { .. }
+            Trap { .. }
+                | DmaStore { .. }
+                | Scatter { .. }
+                | Atomic { .. }
+                | For { .. }
+                | If { .. }
+                | While { .. }
         )
     }
 }

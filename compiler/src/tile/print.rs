@@ -46,13 +46,29 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
         let loc = op.loc.map(|l| format!("  #loc{}", l.0)).unwrap_or_default();
         use TOpKind::*;
         let line = match &op.kind {
-            For { iv, lb, ub, step, body } => {
-                let _ = writeln!(out, "{pad}for {iv} = {} to {} step {} {{{loc}", sop(lb), sop(ub), sop(step));
+            For {
+                iv,
+                lb,
+                ub,
+                step,
+                body,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{pad}for {iv} = {} to {} step {} {{{loc}",
+                    sop(lb),
+                    sop(ub),
+                    sop(step)
+                );
                 render_body(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
                 continue;
             }
-            If { cond, then_body, else_body } => {
+            If {
+                cond,
+                then_body,
+                else_body,
+            } => {
                 let _ = writeln!(out, "{pad}if {} {{{loc}", sop(cond));
                 render_body(out, then_body, depth + 1);
                 let _ = writeln!(out, "{pad}}} else {{");
@@ -60,7 +76,11 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
                 let _ = writeln!(out, "{pad}}}");
                 continue;
             }
-            While { before, cond, after } => {
+            While {
+                before,
+                cond,
+                after,
+            } => {
                 let _ = writeln!(out, "{pad}while {{{loc}");
                 render_body(out, before, depth + 1);
                 let _ = writeln!(out, "{pad}}} break unless {} {{", sop(cond));
@@ -70,37 +90,250 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
             }
             Mov { dst, src } => format!("{dst} = mov {}", sop(src)),
             Alu { op, dst, a, b } => format!("{dst} = {} {}, {}", op.name(), sop(a), sop(b)),
-            Select { dst, cond, a, b } => format!("{dst} = select {}, {}, {}", sop(cond), sop(a), sop(b)),
+            Select { dst, cond, a, b } => {
+                format!("{dst} = select {}, {}, {}", sop(cond), sop(a), sop(b))
+            }
             ReadSpecial { dst, which } => format!("{dst} = rdspec %{}", which.name()),
             Arg { dst, index } => format!("{dst} = arg {index}"),
-            LoadScalar { dst, src, bytes, signed } => {
-                format!("{dst} = ld.w{bytes}{} {}", if *signed { "s" } else { "u" }, view(src))
+            LoadScalar {
+                dst,
+                src,
+                bytes,
+                signed,
+            } => {
+                format!(
+                    "{dst} = ld.w{bytes}{} {}",
+                    if *signed { "s" } else { "u" },
+                    view(src)
+                )
             }
             StoreScalar { src, dst, bytes } => format!("st.w{bytes} {}, {}", sop(src), view(dst)),
             Trap { code } => format!("trap {code}"),
-            DmaLoad { dtype, hbm, dims, dst, fill } => format!(
+            DmaLoad {
+                dtype,
+                hbm,
+                dims,
+                dst,
+                fill,
+            } => format!(
                 "dma.load {dtype} hbm[{}] dims={} -> {} fill={fill:?}",
                 sop(hbm),
                 dims_text(dims),
                 view(dst)
             ),
-            DmaStore { dtype, src, hbm, dims } => format!(
+            DmaStore {
+                dtype,
+                src,
+                hbm,
+                dims,
+            } => format!(
                 "dma.store {dtype} {} -> hbm[{}] dims={}",
                 view(src),
                 sop(hbm),
                 dims_text(dims)
             ),
-            other => format!("{other:?}"),
+            Gather {
+                dtype,
+                count,
+                addrs,
+                mask,
+                dst,
+                fill,
+            } => format!(
+                "{} = dma.gather {dtype} n={count} addrs={} mask={} fill={fill:#x}",
+                view(dst),
+                view(addrs),
+                opt_view(mask)
+            ),
+            Scatter {
+                dtype,
+                count,
+                addrs,
+                mask,
+                src,
+            } => format!(
+                "dma.scatter {dtype} n={count} {} -> addrs={} mask={}",
+                view(src),
+                view(addrs),
+                opt_view(mask)
+            ),
+            Atomic {
+                kind,
+                dtype,
+                count,
+                addrs,
+                values,
+                compare,
+                mask,
+                old,
+            } => format!(
+                "{} = dma.atomic {} {dtype} n={count} addrs={} values={} compare={} mask={}",
+                opt_view(old),
+                kind.name(),
+                view(addrs),
+                view(values),
+                opt_view(compare),
+                opt_view(mask)
+            ),
+            Map {
+                micro,
+                inputs: ins,
+                outputs,
+            } => format!(
+                "{} = tvp.map {} ({})",
+                views(outputs),
+                micro_text(micro),
+                inputs(ins)
+            ),
+            Reduce {
+                combiner,
+                axis,
+                inputs: ins,
+                outputs,
+            } => format!(
+                "{} = tvp.reduce axis={axis} {} ({})",
+                views(outputs),
+                micro_text(combiner),
+                views(ins)
+            ),
+            Scan {
+                combiner,
+                axis,
+                reverse,
+                inputs: ins,
+                outputs,
+            } => format!(
+                "{} = tvp.scan axis={axis} reverse={reverse} {} ({})",
+                views(outputs),
+                micro_text(combiner),
+                views(ins)
+            ),
+            Iota { dst, start, axis } => {
+                format!("{} = tvp.iota start={} axis={axis}", view(dst), sop(start))
+            }
+            Copy { src, dst } => format!("{} = tvp.copy {}", view(dst), view(src)),
+            TvpGather {
+                src,
+                index,
+                dst,
+                axis,
+            } => format!(
+                "{} = tvp.gather axis={axis} {} index={}",
+                view(dst),
+                view(src),
+                view(index)
+            ),
+            Histogram { src, mask, dst } => {
+                format!(
+                    "{} = tvp.histogram {} mask={}",
+                    view(dst),
+                    view(src),
+                    opt_view(mask)
+                )
+            }
+            MxQuantize {
+                format,
+                src,
+                codes,
+                scales,
+            } => format!(
+                "{}, {} = tvp.mxquant {format:?} {}",
+                view(codes),
+                view(scales),
+                view(src)
+            ),
+            MxDequantize {
+                format,
+                codes,
+                scales,
+                dst,
+            } => format!(
+                "{} = tvp.mxdequant {format:?} {} scales={}",
+                view(dst),
+                view(codes),
+                view(scales)
+            ),
+            Matmul {
+                m,
+                n,
+                k,
+                a,
+                b,
+                out,
+                accumulate,
+            } => format!(
+                "{} {}= ttu.matmul m={m} n={n} k={k} a={} b={}",
+                view(out),
+                if *accumulate { "+" } else { "" },
+                mat(a),
+                mat(b)
+            ),
+            Drain { src, dst, epilogue } => match epilogue {
+                None => format!("{} = ttu.drain {}", view(dst), view(src)),
+                Some((micro, extra)) => format!(
+                    "{} = ttu.drain {} epilogue={} ({})",
+                    view(dst),
+                    view(src),
+                    micro_text(micro),
+                    inputs(extra)
+                ),
+            },
         };
         let _ = writeln!(out, "{pad}{line}{loc}");
     }
+}
+
+fn opt_view(v: &Option<BView>) -> String {
+    v.as_ref().map_or_else(|| "none".to_string(), view)
+}
+
+fn views(list: &[BView]) -> String {
+    list.iter().map(view).collect::<Vec<_>>().join(", ")
+}
+
+fn mat(m: &super::TMat) -> String {
+    let scale = m
+        .scale
+        .as_ref()
+        .map(|s| format!(" scale={}", view(s)))
+        .unwrap_or_default();
+    format!(
+        "({} {}{}{scale})",
+        m.dtype,
+        view(&m.view),
+        if m.transposed { " trans" } else { "" }
+    )
+}
+
+/// A micro-program on one line: `[in types] { v0 = op args; ... } -> outs`.
+fn micro_text(p: &maiac_backend::isa::MicroProgram) -> String {
+    let ins: Vec<String> = p.inputs.iter().map(|t| t.to_string()).collect();
+    let body: Vec<String> = p
+        .body
+        .iter()
+        .enumerate()
+        .map(|(j, i)| {
+            let args: Vec<String> = i.args.iter().map(|a| a.to_string()).collect();
+            format!("v{j} = {} {}", i.op, args.join(" "))
+        })
+        .collect();
+    let outs: Vec<String> = p.outputs.iter().map(|o| o.to_string()).collect();
+    format!(
+        "[{}] {{ {} }} -> {}",
+        ins.join(","),
+        body.join("; "),
+        outs.join(",")
+    )
 }
 
 fn dims_text(dims: &[super::TDim]) -> String {
     let parts: Vec<String> = dims
         .iter()
         .map(|d| {
-            let valid = d.valid.map(|v| format!(" valid={}", sop(&v))).unwrap_or_default();
+            let valid = d
+                .valid
+                .map(|v| format!(" valid={}", sop(&v)))
+                .unwrap_or_default();
             format!("({} x{}{valid})", d.extent, sop(&d.hbm_stride))
         })
         .collect();

@@ -556,7 +556,11 @@ impl<'a> Sim<'a> {
         // byte runs bound what moved (a strided run counts its span).
         link_bytes[own] += fx.hbm_bytes;
         for access in &fx.accesses {
-            let bytes: u64 = access.ranges.iter().map(|&(lo, hi)| hi.saturating_sub(lo)).sum();
+            let bytes: u64 = access
+                .ranges
+                .iter()
+                .map(|&(lo, hi)| hi.saturating_sub(lo))
+                .sum();
             match access.region {
                 Region::Hbm(_) => {}
                 Region::Csram(c) => {

@@ -73,6 +73,21 @@ pub fn run_raw(
     module
         .verify()
         .map_err(|e| EmuError::Setup(e.to_string()))?;
+    // `arg` gives integer scalars sign-extended to 64 bits (docs/isa.md);
+    // the launch passes raw bits at the parameter's width.
+    let args: Vec<u64> = args
+        .iter()
+        .enumerate()
+        .map(|(i, &bits)| match module.args.get(i).map(|a| a.kind) {
+            Some(maiac_backend::isa::ArgKind::Scalar { dtype }) => match dtype.int_width() {
+                Some(1) => bits & 1,
+                Some(w) if w < 64 => (((bits << (64 - w)) as i64) >> (64 - w)) as u64,
+                _ => bits,
+            },
+            _ => bits,
+        })
+        .collect();
+    let args = &args[..];
     machine.check_compatible(module).map_err(EmuError::Setup)?;
     machine
         .check_module(module)

@@ -163,7 +163,16 @@ impl PassManager {
         if cx.print_ir_after_all {
             cx.dumps.push(("lower".to_string(), tile.render()));
         }
-        self.tile.run(&mut tile, &mut cx)?;
+        // Tile-IR passes, scheduling and codegen know ops only by their
+        // debug locations: name the TTIR file in what they report.
+        let source_name = module.source_name.clone();
+        let locate = |mut d: Diagnostic| {
+            if d.file.is_empty() {
+                d.file = source_name.clone();
+            }
+            d
+        };
+        self.tile.run(&mut tile, &mut cx).map_err(locate)?;
         let mut compiled = Compiled {
             ttir,
             tile,
@@ -173,7 +182,8 @@ impl PassManager {
             ran: Vec::new(),
         };
         if self.stop_after > Stage::Tile {
-            let (sched, module) = schedule_and_emit(&compiled.tile, machine, &mut cx)?;
+            let (sched, module) =
+                schedule_and_emit(&compiled.tile, machine, &mut cx).map_err(locate)?;
             compiled.sched = sched;
             compiled.module = module;
         }

@@ -177,3 +177,20 @@ fn run_compiles_ttir_in_memory() {
         assert_user_error(&maiac(&args), "--grid");
     }
 }
+
+/// A kernel whose blocks cannot fit the tile's SRAM is refused at the op
+/// where the working set peaks, naming the file, line:col and Python line.
+#[test]
+fn a_kernel_that_does_not_fit_sram_exits_1_with_the_location() {
+    let source = std::fs::read_to_string(fixture("corpus/vec_add/kernel.ttir")).unwrap();
+    // The same kernel with BLOCK = 2^19 elements per program.
+    let huge = source.replace("1024", "524288");
+    let dir = scratch("sram");
+    let kernel = dir.join("huge.ttir");
+    std::fs::write(&kernel, huge).unwrap();
+    let o = maiac(&["compile", kernel.to_str().unwrap(), "--machine", "tiny"]);
+    assert_user_error(&o, "does not fit in TSRAM");
+    let err = stderr(&o);
+    assert!(err.contains("huge.ttir:"), "{err}");
+    assert!(err.contains("python:"), "{err}");
+}

@@ -36,6 +36,10 @@ use maiac_ir::{Diagnostic, Module, Op, Opcode, Type, Value};
 use crate::access::{self, AccessMap};
 use crate::tile::{BView, BufSpace, SOp, SReg, TOp, TOpKind, TileKernel};
 
+/// How many blocks a kernel's branches may lower in all (blocks reached
+/// along several paths count once per path).
+const MAX_BLOCK_LOWERINGS: u32 = 256;
+
 /// Where a TTIR value lives after lowering.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueLoc {
@@ -179,28 +183,123 @@ impl<'m> Lowerer<'m> {
         self.lower_block_ops(entry)
     }
 
-    /// Lowers every op of `block` in order (its terminator included: a
-    /// `tt.return` of the kernel ends it; region terminators are handled by
-    /// their parent op, which reads their operands).
+    /// Lowers every op of `block` in order. A `tt.return` ends it; region
+    /// terminators are handled by their parent op, which reads their
+    /// operands. A `cf.br` / `cf.cond_br` (Triton emits them for an early
+    /// `return` inside an `if`) continues into its successor blocks, see
+    /// [`Lowerer::lower_branch`].
     pub fn lower_block_ops(&mut self, block: maiac_ir::Block) -> Result<(), Diagnostic> {
+        let mut path = Vec::new();
+        let mut budget = MAX_BLOCK_LOWERINGS;
+        self.lower_cfg_block(block, &mut path, &mut budget)
+    }
+
+    fn lower_cfg_block(
+        &mut self,
+        block: maiac_ir::Block,
+        path: &mut Vec<maiac_ir::Block>,
+        budget: &mut u32,
+    ) -> Result<(), Diagnostic> {
+        path.push(block);
         let ops = self.module.layout.ops(block).to_vec();
         for op in ops {
             let opcode = self.module.dfg.opcode(op);
             if matches!(opcode, Opcode::Br | Opcode::CondBr) {
-                return Err(self.error(
-                    op,
-                    format!(
-                        "`{}`: unstructured control flow cannot be lowered (only scf.for/if/while)",
-                        opcode.name()
-                    ),
-                ));
+                let saved = (self.current_loc, self.current_op);
+                self.current_loc = Some(self.debug_loc(op));
+                self.current_op = Some(op);
+                let result = self.lower_branch(op, path, budget);
+                (self.current_loc, self.current_op) = saved;
+                result?;
+                continue;
             }
             if opcode.is_terminator() {
                 continue;
             }
             self.lower_op(op)?;
         }
+        path.pop();
         Ok(())
+    }
+
+    /// Lowers a branch of an acyclic block graph structurally: `cf.br`
+    /// continues with its target, `cf.cond_br` becomes an `If` whose
+    /// branches lower the two targets (blocks reached along several paths
+    /// are lowered once per path, within a budget). Successor block
+    /// arguments take the locations of the branch operands. A branch back
+    /// to a block on the current path (a loop built from branches) is
+    /// refused with a diagnostic.
+    fn lower_branch(
+        &mut self,
+        op: Op,
+        path: &mut Vec<maiac_ir::Block>,
+        budget: &mut u32,
+    ) -> Result<(), Diagnostic> {
+        let dfg = &self.module.dfg;
+        let opcode = dfg.opcode(op);
+        let successors = dfg.ops[op].successors.clone();
+        let operands = dfg.operands(op).to_vec();
+        let unstructured = |this: &Self| {
+            this.error(
+                op,
+                format!(
+                    "`{}`: this unstructured control flow (a loop made of branches, or too many paths) cannot be lowered; use scf.for/scf.while",
+                    opcode.name()
+                ),
+            )
+        };
+        if successors.iter().any(|b| path.contains(b)) || *budget < successors.len() as u32 {
+            return Err(unstructured(self));
+        }
+        *budget -= successors.len() as u32;
+        let bind =
+            |this: &mut Self, target: maiac_ir::Block, args: &[Value]| -> Result<(), Diagnostic> {
+                let params = this.module.dfg.blocks[target].args.clone();
+                if params.len() != args.len() {
+                    return Err(this.error(
+                        op,
+                        "the branch operands do not match the successor's arguments",
+                    ));
+                }
+                for (&param, &arg) in params.iter().zip(args) {
+                    let loc = this.loc(arg)?;
+                    this.set(param, loc);
+                }
+                Ok(())
+            };
+        match (opcode, successors.as_slice()) {
+            (Opcode::Br, &[target]) => {
+                bind(self, target, &operands)?;
+                self.lower_cfg_block(target, path, budget)
+            }
+            (Opcode::CondBr, &[on_true, on_false]) if !operands.is_empty() => {
+                let cond = self.scalar(operands[0])?;
+                let rest = &operands[1..];
+                // The true successor's operands come first (MLIR's
+                // operand segments: condition, true args, false args).
+                let true_count = self.module.dfg.blocks[on_true].args.len();
+                if true_count > rest.len() {
+                    return Err(unstructured(self));
+                }
+                let (true_args, false_args) = rest.split_at(true_count);
+                let (true_args, false_args) = (true_args.to_vec(), false_args.to_vec());
+                let then_body = self.with_body(|this| {
+                    bind(this, on_true, &true_args)?;
+                    this.lower_cfg_block(on_true, path, budget)
+                })?;
+                let else_body = self.with_body(|this| {
+                    bind(this, on_false, &false_args)?;
+                    this.lower_cfg_block(on_false, path, budget)
+                })?;
+                self.emit(TOpKind::If {
+                    cond,
+                    then_body,
+                    else_body,
+                });
+                Ok(())
+            }
+            _ => Err(unstructured(self)),
+        }
     }
 
     /// Lowers one op (dispatch by family).

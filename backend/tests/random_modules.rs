@@ -639,6 +639,11 @@ impl Gen {
         for pc in 0..len {
             let op: Op = match self.rng.below(if cluster { 2 } else { 4 }) {
                 0 => self.cp(len, cluster).into(),
+                1 if self.rng.chance(10) => Op::EngineNop(if cluster {
+                    Engine::Dma
+                } else {
+                    self.rng.pick(&[Engine::Dma, Engine::Ttu, Engine::Tvp])
+                }),
                 1 => self.dma().into(),
                 2 => self.ttu().into(),
                 _ => self.tvp().into(),

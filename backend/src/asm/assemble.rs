@@ -421,6 +421,9 @@ impl Assembler {
             "fence" => CpOp::Fence.into(),
             "halt" => CpOp::Halt.into(),
             "nop" => CpOp::Nop.into(),
+            "dma.nop" => Op::EngineNop(Engine::Dma),
+            "ttu.nop" => Op::EngineNop(Engine::Ttu),
+            "tvp.nop" => Op::EngineNop(Engine::Tvp),
             "trap" => CpOp::Trap {
                 code: args.positional(0)?.u32()?,
             }

@@ -134,6 +134,7 @@ pub fn instruction(instr: &Instr) -> String {
         Op::Dma(op) => dma(op),
         Op::Ttu(op) => ttu(op),
         Op::Tvp(op) => tvp(op),
+        op @ Op::EngineNop(_) => op.mnemonic(),
     };
     if !instr.sync.waits.is_empty() {
         let waits: Vec<String> = instr.sync.waits.iter().map(|w| w.to_string()).collect();

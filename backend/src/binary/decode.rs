@@ -400,6 +400,17 @@ impl Decoder {
             .into(),
             opcode::HALT => CpOp::Halt.into(),
             opcode::NOP => CpOp::Nop.into(),
+            opcode::ENGINE_NOP => {
+                let engine_at = r.offset();
+                let code = r.u8("engine")?;
+                let engine = [Engine::Dma, Engine::Ttu, Engine::Tvp]
+                    .into_iter()
+                    .find(|&e| super::encode::engine_code(e) == code)
+                    .ok_or_else(|| {
+                        r.error_at(engine_at, format!("engine code {code} is not 1, 2 or 3"))
+                    })?;
+                Op::EngineNop(engine)
+            }
             opcode::DMA => {
                 let id_at = r.offset();
                 let id = r.u32("descriptor index")?;

@@ -206,6 +206,11 @@ impl Encoder {
             }
             Op::Ttu(op) => ttu_op(w, op, &instr.sync),
             Op::Tvp(op) => tvp_op(w, op, &instr.sync),
+            Op::EngineNop(engine) => {
+                w.u8(opcode::ENGINE_NOP);
+                sync(w, &instr.sync);
+                w.u8(engine_code(*engine));
+            }
         }
     }
 }
@@ -798,5 +803,15 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.u8(from.code());
             w.u8(to.code());
         }
+    }
+}
+
+/// The byte naming an engine in an `ENGINE_NOP`.
+pub(crate) fn engine_code(engine: Engine) -> u8 {
+    match engine {
+        Engine::Cp => 0,
+        Engine::Dma => 1,
+        Engine::Ttu => 2,
+        Engine::Tvp => 3,
     }
 }

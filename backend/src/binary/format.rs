@@ -96,6 +96,8 @@ pub mod opcode {
     pub const TRAP: u8 = 0x0D;
     pub const HALT: u8 = 0x0E;
     pub const NOP: u8 = 0x0F;
+    /// An engine no-op: the engine's index (1 DMA, 2 TTU, 3 TVP) follows.
+    pub const ENGINE_NOP: u8 = 0x10;
     /// Any DMA instruction: a u32 index into the descriptor table follows.
     pub const DMA: u8 = 0x20;
     pub const MATMUL: u8 = 0x30;

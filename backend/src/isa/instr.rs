@@ -37,6 +37,12 @@ pub enum Op {
     Dma(DmaOp),
     Ttu(TtuOp),
     Tvp(TvpOp),
+    /// An asynchronous engine's no-op (`dma.nop`, `ttu.nop`, `tvp.nop`):
+    /// it takes a queue slot, honours its waits and signals on completion
+    /// without touching memory. The compiler pads the shorter arm of a
+    /// branch with these so every path issues the same instruction count
+    /// per engine (semaphore waits are relative to issue counters).
+    EngineNop(Engine),
 }
 
 impl Op {
@@ -46,6 +52,7 @@ impl Op {
             Op::Dma(_) => Engine::Dma,
             Op::Ttu(_) => Engine::Ttu,
             Op::Tvp(_) => Engine::Tvp,
+            Op::EngineNop(e) => *e,
         }
     }
 
@@ -56,6 +63,7 @@ impl Op {
             Op::Dma(op) => op.mnemonic().into(),
             Op::Ttu(op) => op.mnemonic().into(),
             Op::Tvp(op) => op.mnemonic().into(),
+            Op::EngineNop(e) => format!("{}.nop", e.name()),
         }
     }
 }

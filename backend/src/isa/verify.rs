@@ -119,6 +119,11 @@ impl Module {
             Op::Ttu(_) | Op::Tvp(_) if cluster => Err("a cluster program has no TTU or TVP".into()),
             Op::Ttu(op) => self.verify_ttu(op),
             Op::Tvp(op) => self.verify_tvp(op),
+            Op::EngineNop(super::Engine::Cp) => Err("the CP's no-op is `nop`".into()),
+            Op::EngineNop(super::Engine::Ttu | super::Engine::Tvp) if cluster => {
+                Err("a cluster program has no TTU or TVP".into())
+            }
+            Op::EngineNop(_) => Ok(()),
         }
     }
 

@@ -3,13 +3,15 @@
 //! Structured control flow becomes branches:
 //!
 //! ```text
-//! For:   flush; iv = lb; head: t = iv <s ub; bz t, exit; body; flush;
-//!        iv += step; jump head; exit:
-//! If:    flush; bz c, else; then; flush; jump join; else: else; flush; join:
+//! For:   flush; iv = lb; head: t = iv <s ub; bz t, exit; body;
+//!        iv += step; jump head; exit: flush
+//! If:    bz c, else; then; jump fix; else: else; pad-or-flush;
+//!        [jump join; fix: pad-or-flush;] join:
 //! While: flush; head: before; flush; bz c, exit; after; flush; jump head; exit:
 //! ```
 //!
-//! (a flush is emitted only when an engine has outstanding work). Engine
+//! (a flush is emitted only when an engine has outstanding work; a `for`
+//! back edge carries the outstanding work into the next iteration). Engine
 //! instructions take their waits from the [`Scoreboard`] and are followed
 //! by the increment of their engine's issue counter. Spilled registers are
 //! reloaded into temporaries before the instruction that reads them and
@@ -262,6 +264,12 @@ impl<'a> Emitter<'a> {
         let sync = self.board.acquire(engine, &reads, &writes);
         self.push_sync(op, sync);
         self.board.record(engine, &reads, &writes);
+        self.bump_counter(engine);
+        Ok(())
+    }
+
+    /// Increments an asynchronous engine's issue counter after a dispatch.
+    fn bump_counter(&mut self, engine: Engine) {
         if let Some(k) = [Engine::Dma, Engine::Ttu, Engine::Tvp]
             .iter()
             .position(|&e| e == engine)
@@ -274,7 +282,14 @@ impl<'a> Emitter<'a> {
                 b: Operand::imm(1),
             });
         }
-        Ok(())
+    }
+
+    /// Dispatches an engine no-op (padding; see [`Emitter::branch`]).
+    fn dispatch_nop(&mut self, engine: Engine) {
+        let sync = self.board.acquire(engine, &[], &[]);
+        self.push_sync(Op::EngineNop(engine), sync);
+        self.board.record(engine, &[], &[]);
+        self.bump_counter(engine);
     }
 
     /// Waits for all outstanding engine work (at control-flow boundaries).
@@ -402,26 +417,7 @@ impl<'a> Emitter<'a> {
                 cond,
                 then_body,
                 else_body,
-            } => {
-                self.flush();
-                let c = self.operand_reg(*cond)?;
-                let to_else = self.push(CpOp::Branch {
-                    cond: c,
-                    if_zero: true,
-                    target: Label(0),
-                });
-                self.body(then_body)?;
-                self.loc = op.loc;
-                self.flush();
-                let to_join = self.push(CpOp::Jump { target: Label(0) });
-                let else_pc = self.pc();
-                self.patch(to_else, else_pc);
-                self.body(else_body)?;
-                self.loc = op.loc;
-                self.flush();
-                let join = self.pc();
-                self.patch(to_join, join);
-            }
+            } => self.branch(*cond, then_body, else_body, op)?,
             While {
                 before,
                 cond,
@@ -499,10 +495,9 @@ impl<'a> Emitter<'a> {
             if_zero: true,
             target: Label(0),
         });
-        self.body(body)?;
+        self.steady_state_body(body)?;
         self.loc = op.loc;
         self.next_temp = 0;
-        self.flush();
         let step = self.operand(step)?;
         self.push(CpOp::Alu {
             op: AluOp::Add,
@@ -515,7 +510,117 @@ impl<'a> Emitter<'a> {
         });
         let end = self.pc();
         self.patch(exit, end);
+        // The exit joins the entry (flushed) and the back edge (the last
+        // iteration's work outstanding).
+        self.flush();
         Ok(())
+    }
+
+    /// An `if`. Engine work stays outstanding across it: both arms start
+    /// from the board before the branch, and at the join the arm that
+    /// issued fewer instructions on an engine is padded with that engine's
+    /// no-ops, so the issue counters (and with them every later relative
+    /// wait) agree on both paths. An arm with a nested loop resets its
+    /// board; then both arms flush instead.
+    ///
+    /// Layout: `bz c, else; then; jump fix; else: else; else-fix;
+    /// [jump join; fix: then-fix;] join:` — the then-arm's fix-up (known
+    /// only after the else arm) goes after the else arm, or `fix` is
+    /// `join` when it is empty.
+    fn branch(
+        &mut self,
+        cond: SOp,
+        then_body: &[TOp],
+        else_body: &[TOp],
+        op: &TOp,
+    ) -> Result<(), Diagnostic> {
+        let c = self.operand_reg(cond)?;
+        let to_else = self.push(CpOp::Branch {
+            cond: c,
+            if_zero: true,
+            target: Label(0),
+        });
+        let entry = self.board.clone();
+        self.body(then_body)?;
+        self.loc = op.loc;
+        let then_board = std::mem::replace(&mut self.board, entry.clone());
+        let to_fix = self.push(CpOp::Jump { target: Label(0) });
+        let else_pc = self.pc();
+        self.patch(to_else, else_pc);
+        self.body(else_body)?;
+        self.loc = op.loc;
+        let aligned = then_board.same_origin(&entry) && self.board.same_origin(&entry);
+        let target = {
+            let (t, e) = (then_board.issued(), self.board.issued());
+            [0, 1, 2].map(|x| t[x].max(e[x]))
+        };
+        // The else arm's fix-up, in place.
+        self.fix_arm(aligned, target)?;
+        let else_board = std::mem::replace(&mut self.board, then_board);
+        let then_needs_fix = if aligned {
+            self.board.issued() != target
+        } else {
+            !self.board.is_empty()
+        };
+        if then_needs_fix {
+            let over = self.push(CpOp::Jump { target: Label(0) });
+            let fix_pc = self.pc();
+            self.patch(to_fix, fix_pc);
+            self.fix_arm(aligned, target)?;
+            let join = self.pc();
+            self.patch(over, join);
+        } else {
+            let join = self.pc();
+            self.patch(to_fix, join);
+        }
+        let then_board = std::mem::take(&mut self.board);
+        self.board = if aligned {
+            then_board.join(else_board)
+        } else {
+            then_board
+        };
+        Ok(())
+    }
+
+    /// Brings the current arm's board to the join: pads it with engine
+    /// no-ops up to `target` issues per engine, or flushes it when the arms
+    /// do not count from the same point.
+    fn fix_arm(&mut self, aligned: bool, target: [u32; 3]) -> Result<(), Diagnostic> {
+        if !aligned {
+            self.flush();
+            return Ok(());
+        }
+        for (x, engine) in [Engine::Dma, Engine::Ttu, Engine::Tvp]
+            .into_iter()
+            .enumerate()
+        {
+            for _ in self.board.issued()[x]..target[x] {
+                self.dispatch_nop(engine);
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits a loop body whose engine work stays outstanding across the
+    /// back edge, so iteration `i + 1`'s instructions wait only for the
+    /// accesses of iteration `i` they conflict with (DMA of the next
+    /// iteration overlaps compute of this one when their buffers differ).
+    ///
+    /// The waits are relative to the issue counters, so they are right in
+    /// every iteration if the board the body starts from is the one the
+    /// back edge carries: a dry run from the flushed entry board yields it,
+    /// and the body is emitted again from there. Each engine issues the same
+    /// instructions in every iteration after the body's last nested flush,
+    /// so one iteration's accesses stand for every earlier one (an older
+    /// access conflicts only where its newer twin does). In the first
+    /// iteration the carried waits name instructions issued before the
+    /// loop, which the entry flush completed, so they cost nothing.
+    fn steady_state_body(&mut self, body: &[TOp]) -> Result<(), Diagnostic> {
+        debug_assert!(self.board.is_empty(), "a loop is entered flushed");
+        let module = self.module.clone();
+        self.body(body)?;
+        self.module = module;
+        self.body(body)
     }
 
     /// The engine instruction of a DMA/TVP/TTU op.

@@ -15,12 +15,16 @@
 //!   runs its queue in order — as `wait=[tE >= rcE - k]`, `k` being the
 //!   number of instructions issued on `E` after the producer (known
 //!   statically because the scoreboard restarts at every control-flow
-//!   boundary). CP scalar loads and stores wait the same way; the CP never
+//!   boundary but a `for` back edge, where each iteration issues the same
+//!   instructions). CP scalar loads and stores wait the same way; the CP never
 //!   needs to be waited for, since it dispatches in program order after its
 //!   own accesses.
-//! - at control-flow boundaries (before a loop, at the end of a loop body,
-//!   before a branch, at the end of each branch) [`Scoreboard::flush`]
-//!   waits for every engine with outstanding work and clears the board.
+//! - at control-flow boundaries (before and after a loop, before a branch,
+//!   at the end of each branch) [`Scoreboard::flush`] waits for every
+//!   engine with outstanding work and clears the board. A `for` body's
+//!   back edge is not a flush: the body starts from the board its own end
+//!   leaves (see `Emitter::steady_state_body`), so an iteration's DMA can
+//!   run while the previous iteration computes.
 //!
 //! Buffers the allocator reuses for different values are covered because
 //! the board works on byte ranges, not on buffer identities.
@@ -77,6 +81,9 @@ pub struct Scoreboard {
     /// engine `x`'s instruction number `known[e][x]`; the engine runs in
     /// order, so later instructions need not wait again.
     known: [[u32; 3]; 4],
+    /// How many times the board was cleared with work outstanding: two
+    /// boards with the same generation count issues from the same point.
+    generation: u32,
 }
 
 impl Scoreboard {
@@ -142,6 +149,11 @@ impl Scoreboard {
         }
     }
 
+    /// Whether no engine work is outstanding (right after a flush).
+    pub fn is_empty(&self) -> bool {
+        self.issued == [0; 3]
+    }
+
     /// The waits of a flush (`None` when nothing is outstanding); clears
     /// the board.
     pub fn flush(&mut self) -> Option<Sync> {
@@ -153,7 +165,47 @@ impl Scoreboard {
                 sync = sync.wait(SemRef::tile(x as u16), Operand::reg(COUNTERS[x]));
             }
         }
-        *self = Scoreboard::default();
+        if !self.is_empty() {
+            *self = Scoreboard {
+                generation: self.generation + 1,
+                ..Scoreboard::default()
+            };
+        }
         (!sync.waits.is_empty()).then_some(sync)
+    }
+
+    /// Instructions issued on each asynchronous engine (DMA, TTU, TVP)
+    /// since the last flush.
+    pub fn issued(&self) -> [u32; 3] {
+        self.issued
+    }
+
+    /// Whether both boards count issues from the same flush, so that
+    /// padding them to equal counts makes them [`Scoreboard::join`]able.
+    pub fn same_origin(&self, other: &Scoreboard) -> bool {
+        self.generation == other.generation
+    }
+
+    /// The board where two paths meet (the arms of a branch), both padded
+    /// to the same issue counts: every access of either path (waiting for
+    /// the other path's instruction at the same issue number is only
+    /// conservative, since it was issued too), and only what both paths
+    /// already waited for.
+    pub fn join(mut self, other: Scoreboard) -> Scoreboard {
+        debug_assert!(self.same_origin(&other) && self.issued == other.issued);
+        for a in other.accesses {
+            let dup = self.accesses.iter().any(|b| {
+                b.range == a.range && b.engine == a.engine && b.seq == a.seq && b.write == a.write
+            });
+            if !dup {
+                self.accesses.push(a);
+            }
+        }
+        for (mine, theirs) in self.known.iter_mut().zip(other.known) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m = (*m).min(t);
+            }
+        }
+        self
     }
 }

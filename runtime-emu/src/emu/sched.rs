@@ -470,6 +470,7 @@ impl<'a> Sim<'a> {
             Op::Dma(op) => dma::execute(&ctx, &mut self.mem, op),
             Op::Ttu(op) => ttu::execute(&ctx, &mut self.mem, op),
             Op::Tvp(op) => tvp::execute(&ctx, &mut self.mem, op),
+            Op::EngineNop(_) => Ok(Effects::default()),
             Op::Cp(_) => Err(Fault::new("a CP instruction reached an engine queue")),
         };
         let fx = result.map_err(|f| self.fault(core, pc, f))?;
@@ -524,6 +525,7 @@ impl<'a> Sim<'a> {
             Op::Ttu(TtuOp::Drain(d)) => m.drain_cycles(d, self.module),
             Op::Tvp(t) => m.tvp_cycles(t, self.module),
             Op::Cp(c) => m.cp_cycles(c),
+            Op::EngineNop(_) => 1,
         }
         .max(1);
         let mut end = self.now + base;

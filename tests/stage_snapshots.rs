@@ -6,7 +6,34 @@
 //! deterministic, which the second compile checks.
 
 use maiac_compiler::driver::{compile_module, CompileOptions, Stage};
+use maiac_compiler::tile::TOp;
 use maiac_tests::case::{discover_cases, fixtures_dir};
+
+/// Passes that rename buffers rely on `TOpKind::views_mut` listing every
+/// view `reads`/`writes` report; checked on every op of every fixture.
+fn views_mut_covers_reads_and_writes(name: &str, body: &[TOp]) {
+    for op in body {
+        let mut kind = op.kind.clone();
+        let listed: Vec<_> = op
+            .kind
+            .reads()
+            .into_iter()
+            .chain(op.kind.writes())
+            .cloned()
+            .collect();
+        let all: Vec<_> = kind.views_mut().into_iter().map(|v| v.clone()).collect();
+        for v in &listed {
+            assert!(
+                all.contains(v),
+                "{name}: views_mut misses {v:?} of {:?}",
+                op.kind
+            );
+        }
+        for inner in op.kind.bodies() {
+            views_mut_covers_reads_and_writes(name, inner);
+        }
+    }
+}
 
 #[test]
 fn every_fixture_kernel_after_each_stage() {
@@ -32,6 +59,7 @@ fn every_fixture_kernel_after_each_stage() {
                     .unwrap_or_else(|d| panic!("{name}: {}", d.render(Some(&source))))
             };
             let (first, second) = (compile(), compile());
+            views_mut_covers_reads_and_writes(&name, &first.tile.body);
             for (stage, label) in [
                 (Stage::Tile, "tile"),
                 (Stage::Sched, "sched"),

@@ -204,7 +204,9 @@ pub fn compile_module(
 
 /// The tile-IR passes of the default pipeline.
 fn default_tile_passes(machine: &Machine) -> PassList<TileKernel> {
-    crate::fuse::passes(machine)
+    let mut list = crate::fuse::passes(machine);
+    list.add(crate::sched::DoubleBuffer::new(machine.clone()));
+    list
 }
 
 /// Scheduling and code generation (the stages after the tile-IR passes).

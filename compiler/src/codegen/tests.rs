@@ -299,9 +299,24 @@ fn spilled_registers_round_trip_through_tsram() {
 /// `out[j] = Σ_i x[i·64 + j]` for `i < 4`, accumulated in a loop-carried
 /// buffer (initialised by a map of the scalar 0.0).
 fn loop_accumulate() -> TileKernel {
+    loop_accumulate_with(false)
+}
+
+/// [`loop_accumulate`]; with `dynamic_bounds`, `out[j] = Σ x[i·64 + j]`
+/// over `i in 0..ub step s` with `ub` and `s` kernel arguments.
+fn loop_accumulate_with(dynamic_bounds: bool) -> TileKernel {
     let mut b = K::new("acc_kernel");
     let x = b.arg("x_ptr", ptr(DType::F32));
     let out = b.arg("out_ptr", ptr(DType::F32));
+    let (ub, step) = if dynamic_bounds {
+        let i32 = ArgKind::Scalar { dtype: DType::I32 };
+        (
+            SOp::Reg(b.arg("ub", i32.clone())),
+            SOp::Reg(b.arg("step", i32)),
+        )
+    } else {
+        (SOp::Imm(4), SOp::Imm(1))
+    };
     let mut body = std::mem::take(&mut b.k.body);
     let shape = [64u32];
     let acc = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "acc");
@@ -348,8 +363,8 @@ fn loop_accumulate() -> TileKernel {
         TOpKind::For {
             iv,
             lb: SOp::Imm(0),
-            ub: SOp::Imm(4),
-            step: SOp::Imm(1),
+            ub,
+            step,
             body: inner,
         },
         Some(3),
@@ -732,6 +747,73 @@ fn while_loops_and_branches_run_race_free() {
             got[64..].iter().all(|&v| v == 3.0),
             "{name}: {:?}",
             &got[64..68]
+        );
+    }
+}
+
+/// Runs `loop_accumulate_with(true)` (after `double-buffer` when `pass`)
+/// for `0..ub step s`; returns the output and the modelled cycles.
+fn run_accumulate(pass: bool, ub: i64, step: i64, m: &Machine) -> (Vec<f32>, u64) {
+    use crate::pass::{Pass, PassContext};
+    let mut k = loop_accumulate_with(true);
+    if pass {
+        crate::sched::DoubleBuffer::new(m.clone())
+            .run(&mut k, &mut PassContext::default())
+            .unwrap();
+        let text = crate::tile::render(&k);
+        assert!(text.contains("chunk.ring"), "{text}");
+    }
+    let module = compile(&k, m);
+    let x = values(64 * 8, 9);
+    let r = launch(
+        &module,
+        m,
+        [1, 1, 1],
+        vec![
+            Arg::Buffer(f32s(&x)),
+            Arg::Buffer(vec![0; 256]),
+            Arg::Scalar(ub as u64),
+            Arg::Scalar(step as u64),
+        ],
+    );
+    (to_f32s(&r.buffers[1]), r.stats.cycles)
+}
+
+#[test]
+fn double_buffered_loops_run_every_trip_count_exactly() {
+    let m = machine("tiny");
+    for step in [1i64, 2, 3] {
+        for ub in 0..=7i64 {
+            let (got, _) = run_accumulate(true, ub, step, &m);
+            let (plain, _) = run_accumulate(false, ub, step, &m);
+            for j in 0..64 {
+                let want = (0..ub)
+                    .step_by(step as usize)
+                    .fold(0f32, |acc, i| acc + values(64 * 8, 9)[i as usize * 64 + j]);
+                assert_eq!(
+                    got[j].to_bits(),
+                    want.to_bits(),
+                    "ub {ub} step {step} [{j}]"
+                );
+                assert_eq!(got[j].to_bits(), plain[j].to_bits());
+            }
+        }
+    }
+    // A non-positive step over an empty range runs nothing (a non-empty
+    // one traps before the loop, as without the pass).
+    let (got, _) = run_accumulate(true, 0, -1, &m);
+    assert!(got.iter().all(|v| *v == 0.0));
+}
+
+#[test]
+fn double_buffering_overlaps_the_next_load_with_compute() {
+    for name in ["tiny", "maia200-like"] {
+        let m = machine(name);
+        let (_, plain) = run_accumulate(false, 8, 1, &m);
+        let (_, double) = run_accumulate(true, 8, 1, &m);
+        assert!(
+            double < plain,
+            "{name}: {double} cycles vs {plain} without the pass"
         );
     }
 }

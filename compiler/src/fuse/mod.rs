@@ -26,7 +26,7 @@ pub mod dce;
 pub mod elementwise;
 pub mod lang;
 pub mod tiling;
-mod walk;
+pub(crate) mod walk;
 
 use maiac_backend::machine::Machine;
 

@@ -6,7 +6,10 @@
 //!   to a TSRAM spill area;
 //! - [`sram`]: buffers → TSRAM / accumulator offsets, first fit by
 //!   liveness, with a located diagnostic when the working set does not fit;
-//! - [`dispatch`]: the grid → tiles policy.
+//! - [`dispatch`]: the grid → tiles policy;
+//! - [`double_buffer`]: a tile-IR pass (run last among the tile passes)
+//!   that unrolls DMA-fed loops by two with split operand buffers, so a
+//!   DMA overlaps the previous iteration's compute.
 //!
 //! Synchronisation (semaphores) is derived during code generation
 //! (`codegen::sync`), where the instruction order is known.
@@ -14,6 +17,7 @@
 //! [`Scheduled::render`] is the text of `--emit sched`.
 
 pub mod dispatch;
+pub mod double_buffer;
 pub mod liveness;
 pub mod regalloc;
 pub mod sram;
@@ -30,6 +34,7 @@ use maiac_ir::dfg::SrcPos;
 use maiac_ir::location::PySource;
 use maiac_ir::Diagnostic;
 
+pub use double_buffer::DoubleBuffer;
 pub use regalloc::RegLoc;
 
 use crate::tile::{Buf, BufSpace, SReg, TileKernel};

@@ -510,6 +510,122 @@ impl TOpKind {
         }
     }
 
+    /// Every buffer view of the op, read or written (not counting nested
+    /// bodies), for passes that rename buffers.
+    pub fn views_mut(&mut self) -> Vec<&mut BView> {
+        use TOpKind::*;
+        fn input_views(inputs: &mut [TInput]) -> impl Iterator<Item = &mut BView> {
+            inputs.iter_mut().filter_map(|i| match i {
+                TInput::View(v) => Some(v),
+                TInput::Scalar(_) => None,
+            })
+        }
+        match self {
+            LoadScalar { src, .. } => vec![src],
+            StoreScalar { dst, .. } => vec![dst],
+            DmaLoad { dst, .. } => vec![dst],
+            DmaStore { src, .. } => vec![src],
+            Gather {
+                addrs, mask, dst, ..
+            } => [addrs, dst].into_iter().chain(mask.as_mut()).collect(),
+            Scatter {
+                addrs, mask, src, ..
+            } => [addrs, src].into_iter().chain(mask.as_mut()).collect(),
+            Atomic {
+                addrs,
+                values,
+                compare,
+                mask,
+                old,
+                ..
+            } => [addrs, values]
+                .into_iter()
+                .chain(compare.as_mut())
+                .chain(mask.as_mut())
+                .chain(old.as_mut())
+                .collect(),
+            Map {
+                inputs, outputs, ..
+            } => input_views(inputs).chain(outputs.iter_mut()).collect(),
+            Reduce {
+                inputs, outputs, ..
+            }
+            | Scan {
+                inputs, outputs, ..
+            } => inputs.iter_mut().chain(outputs.iter_mut()).collect(),
+            Iota { dst, .. } => vec![dst],
+            Copy { src, dst } => vec![src, dst],
+            TvpGather {
+                src, index, dst, ..
+            } => vec![src, index, dst],
+            Histogram { src, mask, dst } => [src, dst].into_iter().chain(mask.as_mut()).collect(),
+            MxQuantize {
+                src, codes, scales, ..
+            } => vec![src, codes, scales],
+            MxDequantize {
+                codes, scales, dst, ..
+            } => vec![codes, scales, dst],
+            Matmul { a, b, out, .. } => [&mut a.view, &mut b.view, out]
+                .into_iter()
+                .chain(a.scale.as_mut())
+                .chain(b.scale.as_mut())
+                .collect(),
+            Drain {
+                src, dst, epilogue, ..
+            } => {
+                let mut v = vec![src, dst];
+                if let Some((_, extra)) = epilogue {
+                    v.extend(input_views(extra));
+                }
+                v
+            }
+            Mov { .. }
+            | Alu { .. }
+            | Select { .. }
+            | ReadSpecial { .. }
+            | Arg { .. }
+            | Trap { .. }
+            | For { .. }
+            | If { .. }
+            | While { .. } => Vec::new(),
+        }
+    }
+
+    /// The scalar operands of the op (as [`TOpKind::scalar_uses`]),
+    /// mutably, for passes that substitute registers.
+    pub fn scalar_uses_mut(&mut self) -> Vec<&mut SOp> {
+        use TOpKind::*;
+        fn input_sops(inputs: &mut [TInput]) -> impl Iterator<Item = &mut SOp> {
+            inputs.iter_mut().filter_map(|i| match i {
+                TInput::Scalar(s) => Some(s),
+                TInput::View(_) => None,
+            })
+        }
+        match self {
+            Mov { src, .. } => vec![src],
+            Alu { a, b, .. } => vec![a, b],
+            Select { cond, a, b, .. } => vec![cond, a, b],
+            StoreScalar { src, .. } => vec![src],
+            DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
+                let mut v = vec![hbm];
+                for d in dims {
+                    v.push(&mut d.hbm_stride);
+                    v.extend(d.valid.as_mut());
+                }
+                v
+            }
+            Map { inputs, .. } => input_sops(inputs).collect(),
+            Drain {
+                epilogue: Some((_, extra)),
+                ..
+            } => input_sops(extra).collect(),
+            Iota { start, .. } => vec![start],
+            For { lb, ub, step, .. } => vec![lb, ub, step],
+            If { cond, .. } | While { cond, .. } => vec![cond],
+            _ => Vec::new(),
+        }
+    }
+
     /// The scalar register this op defines, if any.
     pub fn scalar_def(&self) -> Option<SReg> {
         use TOpKind::*;

@@ -1,0 +1,446 @@
+//! Double buffering across `for` iterations (`double-buffer`).
+//!
+//! An innermost loop that loads its operands by DMA each iteration and
+//! computes on them reuses the same buffers in every iteration, so the DMA
+//! of iteration `i + 1` must wait until iteration `i`'s compute has read
+//! them: the two never overlap. This pass unrolls such a loop by two and
+//! gives the second copy of the body its own **operand buffers** (those a
+//! DMA fills or a TTU matmul reads), as the second half of a ring of two:
+//!
+//! ```text
+//! for iv = lb to ub step s { B(iv) }
+//! ==>
+//! next = lb
+//! for iv = lb to ub' step 2s {       ub' = s > 0 ? ub - s : lb
+//!   B(iv)            (ring half 0)
+//!   iv1 = iv + s
+//!   B(iv1)           (ring half 1)
+//!   next = iv1 + s
+//! }
+//! if next < ub { B(next) }           (the odd last iteration, half 0)
+//! ```
+//!
+//! With the codegen carrying engine work across back edges and branches
+//! (`codegen::sync`), the DMA into one half then runs while the TTU/TVP
+//! work on the other half, and the next iteration's DMA into half 0 waits
+//! only for the compute of two copies ago.
+//!
+//! The body runs in the same order with the same values, so the result is
+//! bit-identical: every pair `(iv, iv + s)` the new loop runs satisfies
+//! `iv + s < ub`, and at its exit `next ≥ ub − s`, so at most one iteration
+//! is left. A non-positive step with a non-empty range traps before the
+//! loop (the lowering's check), and an empty range runs nothing either way.
+//! Registers are not renamed: the second copy redefines what the first
+//! defined, exactly as the next iteration would. Only buffers **local to
+//! the body** are split — not accessed outside the loop and fully written
+//! in the body before any read — so no value crosses from one copy to the
+//! other through them.
+//!
+//! A loop is transformed only when it is innermost (no nested loops), its
+//! induction variable is at most 32 bits wide (so `ub − s` and `iv + 2s`
+//! cannot overflow the 64-bit registers), its body is small (code size
+//! triples) and has a DMA load feeding compute, and the kernel still fits
+//! the machine's SRAM afterwards (checked by scheduling it); otherwise the
+//! loop is left as it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use maiac_backend::isa::AluOp;
+use maiac_backend::machine::Machine;
+use maiac_ir::Diagnostic;
+
+use crate::fuse::walk::for_each_op;
+use crate::pass::{Pass, PassContext};
+use crate::sched::sram;
+use crate::tile::{BView, Buf, BufData, SOp, SReg, TOp, TOpKind, TileKernel};
+
+/// Bodies with more ops than this (counting nested ones) are not unrolled.
+const MAX_BODY_OPS: usize = 400;
+
+/// The `double-buffer` pass.
+#[derive(Clone, Debug)]
+pub struct DoubleBuffer {
+    machine: Machine,
+}
+
+impl DoubleBuffer {
+    pub fn new(machine: Machine) -> DoubleBuffer {
+        DoubleBuffer { machine }
+    }
+}
+
+impl Pass<TileKernel> for DoubleBuffer {
+    fn name(&self) -> &str {
+        "double-buffer"
+    }
+
+    fn run(&mut self, kernel: &mut TileKernel, _cx: &mut PassContext) -> Result<(), Diagnostic> {
+        // Each candidate loop is tried on its own, in program order; a
+        // rewrite that no longer fits the SRAM is undone.
+        let mut index = 0;
+        loop {
+            let mut candidates = Vec::new();
+            collect_innermost_loops(&kernel.body, &mut Vec::new(), &mut candidates);
+            let Some(path) = candidates.into_iter().nth(index) else {
+                return Ok(());
+            };
+            index += 1;
+            let mut trial = kernel.clone();
+            if !rewrite_loop(&mut trial, &path) {
+                continue;
+            }
+            // The unrolled loop takes the original's place in the candidate
+            // order (the odd-iteration `if` holds no loop), so the next
+            // index is the next original loop either way.
+            if crate::sched::schedule(&trial, &self.machine).is_ok() {
+                *kernel = trial;
+            }
+        }
+    }
+}
+
+/// A position in the structured body: indices of ops and of nested bodies.
+type Path = Vec<(usize, usize)>;
+
+/// Paths (op index, body index … op index) of the `for` loops with no
+/// nested loop, in program order.
+fn collect_innermost_loops(body: &[TOp], prefix: &mut Path, out: &mut Vec<Path>) {
+    for (i, op) in body.iter().enumerate() {
+        let nested = op.kind.bodies();
+        if let TOpKind::For { body: inner, .. } = &op.kind {
+            if !contains_loop(inner) {
+                let mut path = prefix.clone();
+                path.push((i, usize::MAX));
+                out.push(path);
+                continue;
+            }
+        }
+        for (b, inner) in nested.into_iter().enumerate() {
+            prefix.push((i, b));
+            collect_innermost_loops(inner, prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
+fn contains_loop(body: &[TOp]) -> bool {
+    body.iter().any(|op| {
+        matches!(op.kind, TOpKind::For { .. } | TOpKind::While { .. })
+            || op.kind.bodies().into_iter().any(|b| contains_loop(b))
+    })
+}
+
+/// The op list a path leads into, and the index of the loop in it.
+fn locate<'a>(body: &'a mut Vec<TOp>, path: &[(usize, usize)]) -> (&'a mut Vec<TOp>, usize) {
+    let (i, b) = path[0];
+    if path.len() == 1 {
+        return (body, i);
+    }
+    let inner = body[i].kind.bodies_mut().into_iter().nth(b).expect("path");
+    locate(inner, &path[1..])
+}
+
+fn count_ops(body: &[TOp]) -> usize {
+    body.iter()
+        .map(|op| {
+            1 + op
+                .kind
+                .bodies()
+                .into_iter()
+                .map(|b| count_ops(b))
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// Rewrites the loop at `path`; `false` when it is not a candidate.
+fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
+    let loop_op = {
+        let (list, at) = locate(&mut kernel.body, path);
+        list[at].clone()
+    };
+    let TOpKind::For {
+        iv,
+        lb,
+        ub,
+        step,
+        body,
+    } = &loop_op.kind
+    else {
+        return false;
+    };
+    if kernel.sregs[*iv].width > 32 || count_ops(body) > MAX_BODY_OPS || !loads_feed_compute(body) {
+        return false;
+    }
+    let outside = referenced_outside(kernel, path);
+    let ring_bufs = operand_buffers(body)
+        .into_iter()
+        .filter(|&b| {
+            !outside.contains(&b)
+                && fully_written_before_read(body, b, kernel.bufs[b].num_elements())
+        })
+        .filter(|&b| ring_half_elements(&kernel.bufs[b]).is_some())
+        .collect::<Vec<_>>();
+    if ring_bufs.is_empty() {
+        return false;
+    }
+    let loc = loop_op.loc;
+    let op = |kind| TOp { kind, loc };
+
+    // One ring per split buffer: half 0 for the first copy (and the odd
+    // last iteration), half 1 for the second.
+    let mut half0 = BTreeMap::new();
+    let mut half1 = BTreeMap::new();
+    for &b in &ring_bufs {
+        let data = kernel.bufs[b].clone();
+        let half = ring_half_elements(&data).expect("checked above");
+        let ring = kernel.new_buf(
+            data.dtype,
+            &[u32::try_from(2 * half).expect("ring size fits the SRAM")],
+            data.space,
+            format!("{}.ring", data.name),
+        );
+        half0.insert(b, (ring, 0));
+        half1.insert(b, (ring, half as i64));
+    }
+
+    let wide = |k: &mut TileKernel, name: &str| k.new_sreg(64, name.to_string());
+    let next = wide(kernel, "db.next");
+    let iv1 = wide(kernel, "db.iv1");
+    let mut prologue = vec![op(TOpKind::Mov {
+        dst: next,
+        src: *lb,
+    })];
+    let (pair_ub, pair_step) = match *step {
+        SOp::Imm(s) if s > 0 => {
+            let pair_ub = match *ub {
+                SOp::Imm(u) => SOp::Imm(u - s),
+                SOp::Reg(_) => {
+                    let r = wide(kernel, "db.ub");
+                    prologue.push(op(TOpKind::Alu {
+                        op: AluOp::Sub,
+                        dst: r,
+                        a: *ub,
+                        b: SOp::Imm(s),
+                    }));
+                    SOp::Reg(r)
+                }
+            };
+            (pair_ub, SOp::Imm(2 * s))
+        }
+        _ => {
+            // ub' = step > 0 ? ub - step : lb (no pairs for a bad step).
+            let (diff, positive, pair_ub, twice) = (
+                wide(kernel, "db.ub_minus_step"),
+                wide(kernel, "db.step_positive"),
+                wide(kernel, "db.ub"),
+                wide(kernel, "db.step2"),
+            );
+            prologue.extend([
+                op(TOpKind::Alu {
+                    op: AluOp::Sub,
+                    dst: diff,
+                    a: *ub,
+                    b: *step,
+                }),
+                op(TOpKind::Alu {
+                    op: AluOp::LtS,
+                    dst: positive,
+                    a: SOp::Imm(0),
+                    b: *step,
+                }),
+                op(TOpKind::Select {
+                    dst: pair_ub,
+                    cond: SOp::Reg(positive),
+                    a: SOp::Reg(diff),
+                    b: *lb,
+                }),
+                op(TOpKind::Alu {
+                    op: AluOp::Add,
+                    dst: twice,
+                    a: *step,
+                    b: *step,
+                }),
+            ]);
+            (SOp::Reg(pair_ub), SOp::Reg(twice))
+        }
+    };
+
+    let mut pair_body = retarget(body, *iv, None, &half0);
+    pair_body.push(op(TOpKind::Alu {
+        op: AluOp::Add,
+        dst: iv1,
+        a: SOp::Reg(*iv),
+        b: *step,
+    }));
+    pair_body.extend(retarget(body, *iv, Some(iv1), &half1));
+    pair_body.push(op(TOpKind::Alu {
+        op: AluOp::Add,
+        dst: next,
+        a: SOp::Reg(iv1),
+        b: *step,
+    }));
+    let has_odd = wide(kernel, "db.odd");
+    let replacement: Vec<TOp> = prologue
+        .into_iter()
+        .chain([
+            op(TOpKind::For {
+                iv: *iv,
+                lb: *lb,
+                ub: pair_ub,
+                step: pair_step,
+                body: pair_body,
+            }),
+            op(TOpKind::Alu {
+                op: AluOp::LtS,
+                dst: has_odd,
+                a: SOp::Reg(next),
+                b: *ub,
+            }),
+            op(TOpKind::If {
+                cond: SOp::Reg(has_odd),
+                then_body: retarget(body, *iv, Some(next), &half0),
+                else_body: Vec::new(),
+            }),
+        ])
+        .collect();
+    let (list, at) = locate(&mut kernel.body, path);
+    list.splice(at..=at, replacement);
+    true
+}
+
+/// Elements of one ring half: the buffer rounded up to the SRAM alignment
+/// (so both halves start aligned); `None` for sub-byte types whose half
+/// would not be a whole number of elements.
+fn ring_half_elements(data: &BufData) -> Option<u64> {
+    let bits = u64::from(data.dtype.storage_bits());
+    let bytes = sram::aligned(data.bytes());
+    (bytes * 8 % bits == 0).then(|| bytes * 8 / bits)
+}
+
+/// A copy of `body` with the induction variable replaced by `iv_to` (when
+/// given) and the split buffers moved into their ring half.
+fn retarget(
+    body: &[TOp],
+    iv: SReg,
+    iv_to: Option<SReg>,
+    halves: &BTreeMap<Buf, (Buf, i64)>,
+) -> Vec<TOp> {
+    let mut copy = body.to_vec();
+    fn walk(ops: &mut [TOp], f: &mut impl FnMut(&mut TOpKind)) {
+        for op in ops {
+            f(&mut op.kind);
+            for inner in op.kind.bodies_mut() {
+                walk(inner, f);
+            }
+        }
+    }
+    walk(&mut copy, &mut |kind| {
+        if let Some(to) = iv_to {
+            for s in kind.scalar_uses_mut() {
+                if *s == SOp::Reg(iv) {
+                    *s = SOp::Reg(to);
+                }
+            }
+        }
+        for v in kind.views_mut() {
+            if let Some(&(ring, offset)) = halves.get(&v.buf) {
+                v.buf = ring;
+                v.offset += offset;
+            }
+        }
+    });
+    copy
+}
+
+/// Whether the body loads from HBM (DMA or gather) and computes (TTU or
+/// TVP): the shape that gains from overlapping the two.
+fn loads_feed_compute(body: &[TOp]) -> bool {
+    let (mut loads, mut computes) = (false, false);
+    for_each_op(body, &mut |op| match &op.kind {
+        TOpKind::DmaLoad { .. } | TOpKind::Gather { .. } => loads = true,
+        TOpKind::Matmul { .. }
+        | TOpKind::Map { .. }
+        | TOpKind::Reduce { .. }
+        | TOpKind::Scan { .. }
+        | TOpKind::MxDequantize { .. } => computes = true,
+        _ => {}
+    });
+    loads && computes
+}
+
+/// Buffers a DMA fills or a TTU matmul reads inside `body`.
+fn operand_buffers(body: &[TOp]) -> BTreeSet<Buf> {
+    let mut bufs = BTreeSet::new();
+    for_each_op(body, &mut |op| match &op.kind {
+        TOpKind::DmaLoad { dst, .. } | TOpKind::Gather { dst, .. } => {
+            bufs.insert(dst.buf);
+        }
+        TOpKind::Matmul { a, b, .. } => {
+            bufs.extend([a.view.buf, b.view.buf]);
+            bufs.extend(a.scale.iter().chain(&b.scale).map(|v| v.buf));
+        }
+        _ => {}
+    });
+    bufs
+}
+
+/// Buffers accessed anywhere in the kernel except inside the loop at `path`.
+fn referenced_outside(kernel: &TileKernel, path: &Path) -> BTreeSet<Buf> {
+    let mut bufs = BTreeSet::new();
+    let mut skip = kernel.clone();
+    {
+        let (list, at) = locate(&mut skip.body, path);
+        list.remove(at);
+    }
+    for_each_op(&skip.body, &mut |op| {
+        bufs.extend(op.kind.reads().into_iter().map(|v| v.buf));
+        bufs.extend(op.kind.writes().into_iter().map(|v| v.buf));
+    });
+    bufs
+}
+
+/// Whether every path through `body` writes all of `buf` before reading
+/// any of it (so no value of `buf` crosses iterations).
+fn fully_written_before_read(body: &[TOp], buf: Buf, elements: u64) -> bool {
+    // A write covers the buffer when its view is dense from offset 0 and
+    // has as many elements as the buffer.
+    let covers = |v: &&BView| {
+        v.buf == buf
+            && v.offset == 0
+            && v.num_elements() == elements
+            && v.strides == maiac_backend::isa::view::row_major_strides(&v.shape)
+    };
+    /// `Some(written on every path)`, or `None` when some path reads first.
+    fn scan(
+        body: &[TOp],
+        buf: Buf,
+        mut written: bool,
+        covers: &impl Fn(&&BView) -> bool,
+    ) -> Option<bool> {
+        for op in body {
+            match &op.kind {
+                TOpKind::If {
+                    then_body,
+                    else_body,
+                    ..
+                } => {
+                    let t = scan(then_body, buf, written, covers)?;
+                    let e = scan(else_body, buf, written, covers)?;
+                    written = t && e;
+                }
+                TOpKind::For { .. } | TOpKind::While { .. } => return None,
+                kind => {
+                    if !written && kind.reads().iter().any(|v| v.buf == buf) {
+                        return None;
+                    }
+                    if kind.writes().iter().any(covers) {
+                        written = true;
+                    }
+                }
+            }
+        }
+        Some(written)
+    }
+    scan(body, buf, false, &covers).is_some()
+}

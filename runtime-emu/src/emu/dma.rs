@@ -89,6 +89,16 @@ fn strided_copy(
 
     let src_place = ctx.place(mem, &copy.src)?;
     let src = Strided::new(mem, src_place, bits, &valid, &src_strides)?;
+    let padded = partial && copy.fill.is_some();
+    if !padded && src.is_byte_dense() {
+        let dsts = dsts
+            .iter()
+            .map(|&place| Strided::new(mem, place, bits, &valid, &dst_strides))
+            .collect::<ExecResult<Vec<_>>>()?;
+        if dsts.iter().all(Strided::is_byte_dense) {
+            return copy_bytes(mem, &src, &dsts, fx);
+        }
+    }
     let mut values = Vec::new();
     src.read(mem, &mut values);
     fx.read(&src);
@@ -104,6 +114,25 @@ fn strided_copy(
         let dst = Strided::new(mem, place, bits, &shape, &dst_strides)?;
         dst.write(mem, &data);
         fx.write(&dst);
+    }
+    Ok(())
+}
+
+/// The whole-byte fast path of a strided copy: the source rows' bytes,
+/// staged once (so overlapping source and destination behave as a read
+/// followed by writes), then stored row by row into each destination.
+fn copy_bytes(
+    mem: &mut Memory,
+    src: &Strided,
+    dsts: &[Strided],
+    fx: &mut Effects,
+) -> ExecResult<()> {
+    let mut staged = Vec::new();
+    src.read_bytes(mem, &mut staged);
+    fx.read(src);
+    for dst in dsts {
+        dst.write_bytes(mem, &staged);
+        fx.write(dst);
     }
     Ok(())
 }

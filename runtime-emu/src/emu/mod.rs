@@ -7,8 +7,10 @@
 //! checking capacities, bounds and races.
 
 pub mod context;
+pub mod decode;
 pub mod dma;
 pub mod error;
+pub mod gemm;
 pub mod memory;
 pub mod race;
 pub mod run;

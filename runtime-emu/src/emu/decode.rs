@@ -1,0 +1,128 @@
+//! TTU operand decoding: float codes to f32 with exactly the bits of
+//! `DType::decode_f32`, through tables built with that same function
+//! (same bits, less work).
+
+use std::sync::OnceLock;
+
+use maiac_backend::isa::DType;
+
+/// Decodes packed little-endian codes of `dtype` (its storage width, a
+/// whole number of bytes) to f32.
+pub fn decode_bytes(dtype: DType, bytes: &[u8]) -> Vec<f32> {
+    match dtype.storage_bits() {
+        8 => {
+            let table = table_8(dtype);
+            bytes.iter().map(|&b| table[usize::from(b)]).collect()
+        }
+        16 => {
+            let codes = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]));
+            if dtype == DType::BF16 && bf16_is_shift() {
+                return codes.map(|c| f32::from_bits(u32::from(c) << 16)).collect();
+            }
+            match table_16(dtype) {
+                Some(table) => codes.map(|c| table[usize::from(c)]).collect(),
+                None => codes.map(|c| dtype.decode_f32(u64::from(c))).collect(),
+            }
+        }
+        32 => bytes
+            .chunks_exact(4)
+            .map(|c| dtype.decode_f32(u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+            .collect(),
+        _ => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                dtype.decode_f32(u64::from_le_bytes(w))
+            })
+            .collect(),
+    }
+}
+
+/// Decodes one code per `u64` (any storage width) to f32.
+pub fn decode_codes(dtype: DType, raw: &[u64]) -> Vec<f32> {
+    if let Some(table) = table_16(dtype) {
+        return raw.iter().map(|&b| table[(b & 0xFFFF) as usize]).collect();
+    }
+    if dtype.storage_bits() <= 8 && raw.len() > 1024 {
+        let table = table_8(dtype);
+        return raw.iter().map(|&b| table[(b & 0xFF) as usize]).collect();
+    }
+    raw.iter().map(|&b| dtype.decode_f32(b)).collect()
+}
+
+/// Every 8-bit code's value (built per call: 256 decodes).
+fn table_8(dtype: DType) -> Vec<f32> {
+    (0..256).map(|b| dtype.decode_f32(b)).collect()
+}
+
+/// Every code's value for BF16 and F16 (built once); `None` for others.
+fn table_16(dtype: DType) -> Option<&'static [f32]> {
+    static BF16: OnceLock<Vec<f32>> = OnceLock::new();
+    static F16: OnceLock<Vec<f32>> = OnceLock::new();
+    let build = || (0..1 << 16).map(|b| dtype.decode_f32(b)).collect();
+    match dtype {
+        DType::BF16 => Some(BF16.get_or_init(build)),
+        DType::F16 => Some(F16.get_or_init(build)),
+        _ => None,
+    }
+}
+
+/// Whether every BF16 code decodes to the f32 with the code as its high
+/// half (checked once against the table), so decoding is a shift.
+fn bf16_is_shift() -> bool {
+    static SHIFT: OnceLock<bool> = OnceLock::new();
+    *SHIFT.get_or_init(|| {
+        table_16(DType::BF16).is_some_and(|t| {
+            t.iter()
+                .enumerate()
+                .all(|(code, v)| v.to_bits() == (code as u32) << 16)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_and_code_decoding_agree_with_decode_f32() {
+        let types = [
+            DType::BF16,
+            DType::F16,
+            DType::F32,
+            DType::F8E4M3FN,
+            DType::F6E3M2,
+        ];
+        for dtype in types {
+            let width = (dtype.storage_bits() / 8) as usize;
+            let codes: Vec<u64> = (0..1u64 << 16)
+                .map(|c| match width {
+                    1 => c & 0xFF,
+                    2 => c,
+                    _ => c * 65537,
+                })
+                .collect();
+            let bytes: Vec<u8> = codes
+                .iter()
+                .flat_map(|c| c.to_le_bytes()[..width].to_vec())
+                .collect();
+            let want: Vec<u32> = codes
+                .iter()
+                .map(|&c| dtype.decode_f32(c).to_bits())
+                .collect();
+            let got: Vec<u32> = decode_bytes(dtype, &bytes)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got, want, "{dtype}");
+            let got: Vec<u32> = decode_codes(dtype, &codes)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got, want, "{dtype}");
+        }
+    }
+}

@@ -16,8 +16,10 @@ pub fn decode_bytes(dtype: DType, bytes: &[u8]) -> Vec<f32> {
         }
         16 => {
             let codes = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]));
+                .as_chunks::<2>()
+                .0
+                .iter()
+                .map(|&c| u16::from_le_bytes(c));
             if dtype == DType::BF16 && bf16_is_shift() {
                 return codes.map(|c| f32::from_bits(u32::from(c) << 16)).collect();
             }

@@ -8,6 +8,7 @@ use maiac_backend::machine::Machine;
 use crate::launch::{decode_address, AddressFault};
 
 use super::error::{ExecResult, Fault};
+use super::sram::Sram;
 
 /// One addressable memory.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,20 +41,19 @@ pub struct Place {
 /// Every memory of the chip.
 pub struct Memory {
     pub hbm: Vec<Vec<u8>>,
-    pub csram: Vec<Vec<u8>>,
-    pub tsram: Vec<Vec<u8>>,
-    pub acc: Vec<Vec<u8>>,
+    pub csram: Vec<Sram>,
+    pub tsram: Vec<Sram>,
+    pub acc: Vec<Sram>,
 }
 
 impl Memory {
-    /// Zeroed SRAM sized from the machine and HBM from the launch buffers.
+    /// Zeroed SRAM sized from the machine (allocated per unit on its
+    /// first write, see [`Sram`]) and HBM from the launch buffers.
     pub fn new(machine: &Machine, hbm: Vec<Vec<u8>>) -> Memory {
         let tiles = machine.num_tiles() as usize;
         let clusters = machine.clusters as usize;
-        // One zeroed allocation per unit (not clones of one), so untouched
-        // SRAM of a large machine stays lazily zeroed by the allocator.
         let zeroed =
-            |count: usize, bytes: u64| (0..count).map(|_| vec![0u8; bytes as usize]).collect();
+            |count: usize, bytes: u64| (0..count).map(|_| Sram::new(bytes as usize)).collect();
         Memory {
             hbm,
             csram: zeroed(clusters, machine.cluster.csram_bytes),
@@ -65,18 +65,18 @@ impl Memory {
     pub fn bytes(&self, region: Region) -> &[u8] {
         match region {
             Region::Hbm(b) => &self.hbm[b],
-            Region::Csram(c) => &self.csram[c as usize],
-            Region::Tsram(t) => &self.tsram[t as usize],
-            Region::Acc(t) => &self.acc[t as usize],
+            Region::Csram(c) => self.csram[c as usize].bytes(),
+            Region::Tsram(t) => self.tsram[t as usize].bytes(),
+            Region::Acc(t) => self.acc[t as usize].bytes(),
         }
     }
 
     pub fn bytes_mut(&mut self, region: Region) -> &mut [u8] {
         match region {
             Region::Hbm(b) => &mut self.hbm[b],
-            Region::Csram(c) => &mut self.csram[c as usize],
-            Region::Tsram(t) => &mut self.tsram[t as usize],
-            Region::Acc(t) => &mut self.acc[t as usize],
+            Region::Csram(c) => self.csram[c as usize].bytes_mut(),
+            Region::Tsram(t) => self.tsram[t as usize].bytes_mut(),
+            Region::Acc(t) => self.acc[t as usize].bytes_mut(),
         }
     }
 

@@ -330,8 +330,8 @@ mod tests {
         assert_eq!(out, vec![1, 3, 5, 2, 4, 6]);
         let nib = Strided::new(&mem, place, 4, &[3], &[1]).unwrap();
         nib.write(&mut mem, &[0xA, 0xB, 0xC]);
-        assert_eq!(mem.tsram[1][16], 0xBA);
-        assert_eq!(mem.tsram[1][17] & 0xF, 0xC);
+        assert_eq!(mem.tsram[1].bytes()[16], 0xBA);
+        assert_eq!(mem.tsram[1].bytes()[17] & 0xF, 0xC);
         assert_eq!(nib.ranges(), vec![(16, 18)]);
     }
 

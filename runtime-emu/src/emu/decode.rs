@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use maiac_backend::isa::DType;
 
 /// Decodes packed little-endian codes of `dtype` (its storage width, a
-/// whole number of bytes) to f32.
-pub fn decode_bytes(dtype: DType, bytes: &[u8]) -> Vec<f32> {
+/// whole number of bytes) to f32, appending them to `out`.
+pub fn decode_bytes(dtype: DType, bytes: &[u8], out: &mut Vec<f32>) {
     match dtype.storage_bits() {
         8 => {
             let table = table_8(dtype);
-            bytes.iter().map(|&b| table[usize::from(b)]).collect()
+            out.extend(bytes.iter().map(|&b| table[usize::from(b)]));
         }
         16 => {
             let codes = bytes
@@ -21,25 +21,27 @@ pub fn decode_bytes(dtype: DType, bytes: &[u8]) -> Vec<f32> {
                 .iter()
                 .map(|&c| u16::from_le_bytes(c));
             if dtype == DType::BF16 && bf16_is_shift() {
-                return codes.map(|c| f32::from_bits(u32::from(c) << 16)).collect();
-            }
-            match table_16(dtype) {
-                Some(table) => codes.map(|c| table[usize::from(c)]).collect(),
-                None => codes.map(|c| dtype.decode_f32(u64::from(c))).collect(),
+                out.extend(codes.map(|c| f32::from_bits(u32::from(c) << 16)));
+            } else if let Some(table) = table_16(dtype) {
+                out.extend(codes.map(|c| table[usize::from(c)]));
+            } else {
+                out.extend(codes.map(|c| dtype.decode_f32(u64::from(c))));
             }
         }
-        32 => bytes
-            .chunks_exact(4)
-            .map(|c| dtype.decode_f32(u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-            .collect(),
-        _ => bytes
-            .chunks_exact(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                dtype.decode_f32(u64::from_le_bytes(w))
-            })
-            .collect(),
+        32 => out.extend(
+            bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| dtype.decode_f32(u64::from(u32::from_le_bytes(c)))),
+        ),
+        _ => out.extend(
+            bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|&c| dtype.decode_f32(u64::from_le_bytes(c))),
+        ),
     }
 }
 
@@ -115,10 +117,9 @@ mod tests {
                 .iter()
                 .map(|&c| dtype.decode_f32(c).to_bits())
                 .collect();
-            let got: Vec<u32> = decode_bytes(dtype, &bytes)
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
+            let mut decoded = Vec::new();
+            decode_bytes(dtype, &bytes, &mut decoded);
+            let got: Vec<u32> = decoded.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "{dtype}");
             let got: Vec<u32> = decode_codes(dtype, &codes)
                 .iter()

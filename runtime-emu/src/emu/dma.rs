@@ -8,6 +8,7 @@ use maiac_backend::isa::{
 use super::context::{Effects, ExecCtx};
 use super::error::{ExecResult, Fault};
 use super::memory::{read_bits, units_of, write_bits, Memory, Region};
+use super::scratch;
 use super::strided::Strided;
 
 /// Executes one DMA instruction.
@@ -127,13 +128,14 @@ fn copy_bytes(
     dsts: &[Strided],
     fx: &mut Effects,
 ) -> ExecResult<()> {
-    let mut staged = Vec::new();
+    let mut staged = scratch::take();
     src.read_bytes(mem, &mut staged);
     fx.read(src);
     for dst in dsts {
         dst.write_bytes(mem, &staged);
         fx.write(dst);
     }
+    scratch::give(staged);
     Ok(())
 }
 

@@ -5,13 +5,16 @@
 //! multiply-add).
 //!
 //! Only the order of work *between* outputs is free, so the kernel is a
-//! register-blocked one: B is packed into panels of [`NR`] columns and A
-//! into panels of `MR` rows (both k-major), and each `MR × NR` block of C
-//! is held in registers while `kk` runs over the whole of K. Blocks are
+//! register-blocked one: A is packed into panels of [`MR`] rows (k-major),
+//! B is read in place as column strips of [`NR`] (padded into a copy only
+//! when `n` is not a multiple of `NR`), and each `MR × NR` block of C is
+//! held in registers while `kk` runs over the whole of K. Blocks are
 //! independent, so splitting row panels over threads keeps the bits.
 //! Where the CPU has AVX (detected at run time) the same code is compiled
 //! with 8-wide vectors; IEEE multiplication and addition round the same at
 //! every vector width, so both paths give identical bits.
+
+use std::borrow::Cow;
 
 use rayon::prelude::*;
 
@@ -35,13 +38,18 @@ pub fn matmul_f32(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let b_panels = pack_b(b, k, n);
+    // B with a row length (`ldb`) that is a multiple of NR.
+    let (b, ldb) = if n.is_multiple_of(NR) {
+        (Cow::Borrowed(b), n)
+    } else {
+        (Cow::Owned(pad_columns(b, k, n)), n.next_multiple_of(NR))
+    };
     let simd = Simd::detect();
     let job = |(p, rows): (usize, &mut [f32])| {
         let a_panel = pack_a(&a[p * MR * k..], rows.len() / n, k);
         match simd {
-            Some(avx) => row_panel_avx(avx, &a_panel, &b_panels, rows, n, k),
-            None => row_panel(&a_panel, &b_panels, rows, n, k),
+            Some(avx) => row_panel_avx(avx, &a_panel, &b, ldb, rows, n),
+            None => row_panel(&a_panel, &b, ldb, rows, n),
         }
     };
     if parallel {
@@ -51,17 +59,12 @@ pub fn matmul_f32(
     }
 }
 
-/// B as `ceil(n / NR)` panels, each `k × NR` k-major (`[kk][col]`), the
-/// last padded with zero columns.
-fn pack_b(b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    let panels = n.div_ceil(NR);
-    let mut out = vec![0f32; panels * k * NR];
-    for (p, panel) in out.chunks_exact_mut(k * NR).enumerate() {
-        let j0 = p * NR;
-        let w = NR.min(n - j0);
-        for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
-            dst[..w].copy_from_slice(&b[kk * n + j0..kk * n + j0 + w]);
-        }
+/// `b` (`k × n`) with zero columns appended up to a multiple of [`NR`].
+fn pad_columns(b: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let ldb = n.next_multiple_of(NR);
+    let mut out = vec![0f32; k * ldb];
+    for (dst, src) in out.chunks_exact_mut(ldb).zip(b.chunks_exact(n)) {
+        dst[..n].copy_from_slice(src);
     }
     out
 }
@@ -81,16 +84,15 @@ fn pack_a(a: &[f32], rows: usize, k: usize) -> Vec<f32> {
 /// One row panel of C (`rows.len() / n` ≤ [`MR`] rows): every `MR × NR`
 /// block through [`block`]. Inlined into each instruction-set variant.
 #[inline(always)]
-fn row_panel(a_panel: &[f32], b_panels: &[f32], rows: &mut [f32], n: usize, k: usize) {
+fn row_panel(a_panel: &[f32], b: &[f32], ldb: usize, rows: &mut [f32], n: usize) {
     let height = rows.len() / n;
-    for (p, b_panel) in b_panels.chunks_exact(k * NR).enumerate() {
-        let j0 = p * NR;
+    for j0 in (0..n).step_by(NR) {
         let w = NR.min(n - j0);
         let mut acc = [[0f32; NR]; MR];
         for (r, acc_row) in acc.iter_mut().enumerate().take(height) {
             acc_row[..w].copy_from_slice(&rows[r * n + j0..r * n + j0 + w]);
         }
-        block(a_panel, b_panel, &mut acc);
+        block(a_panel, &b[j0..], ldb, &mut acc);
         for (r, acc_row) in acc.iter().enumerate().take(height) {
             rows[r * n + j0..r * n + j0 + w].copy_from_slice(&acc_row[..w]);
         }
@@ -98,11 +100,14 @@ fn row_panel(a_panel: &[f32], b_panels: &[f32], rows: &mut [f32], n: usize, k: u
 }
 
 /// The register block: for `kk` ascending, `acc[r][c] += a[kk][r] ·
-/// b[kk][c]` (a rounded product, then a rounded sum).
+/// b[kk·ldb + c]` (a rounded product, then a rounded sum).
 #[inline(always)]
-fn block(a_panel: &[f32], b_panel: &[f32], acc: &mut [[f32; NR]; MR]) {
+fn block(a_panel: &[f32], b: &[f32], ldb: usize, acc: &mut [[f32; NR]; MR]) {
     let mut t = *acc;
-    for (ak, bk) in a_panel.chunks_exact(MR).zip(b_panel.chunks_exact(NR)) {
+    for (kk, ak) in a_panel.chunks_exact(MR).enumerate() {
+        let bk: &[f32; NR] = b[kk * ldb..kk * ldb + NR]
+            .try_into()
+            .expect("a strip of NR columns");
         for (row, &av) in t.iter_mut().zip(ak) {
             for (x, &bv) in row.iter_mut().zip(bk) {
                 *x += av * bv;
@@ -127,29 +132,22 @@ impl Simd {
 }
 
 /// [`row_panel`] compiled with AVX.
-fn row_panel_avx(
-    _avx: Simd,
-    a_panel: &[f32],
-    b_panels: &[f32],
-    rows: &mut [f32],
-    n: usize,
-    k: usize,
-) {
+fn row_panel_avx(_avx: Simd, a_panel: &[f32], b: &[f32], ldb: usize, rows: &mut [f32], n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx")]
-        fn with_avx(a_panel: &[f32], b_panels: &[f32], rows: &mut [f32], n: usize, k: usize) {
-            row_panel(a_panel, b_panels, rows, n, k);
+        fn with_avx(a_panel: &[f32], b: &[f32], ldb: usize, rows: &mut [f32], n: usize) {
+            row_panel(a_panel, b, ldb, rows, n);
         }
         // SAFETY: a `Simd` exists only when AVX was detected on this CPU,
         // which is all that calling an `avx` function requires.
         #[allow(unsafe_code)]
         unsafe {
-            with_avx(a_panel, b_panels, rows, n, k)
+            with_avx(a_panel, b, ldb, rows, n)
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    row_panel(a_panel, b_panels, rows, n, k);
+    row_panel(a_panel, b, ldb, rows, n);
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod race;
 pub mod run;
 pub mod sched;
+pub mod scratch;
 pub mod sram;
 pub mod stats;
 pub mod strided;

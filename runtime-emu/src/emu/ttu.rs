@@ -9,6 +9,7 @@ use super::decode::{decode_bytes, decode_codes};
 use super::error::{ExecResult, Fault};
 use super::gemm;
 use super::memory::Memory;
+use super::scratch;
 use super::strided::Strided;
 use super::tvp::{eval_program, read_map_inputs};
 
@@ -94,10 +95,12 @@ fn load_float(
     if op.scale.is_none() {
         let stored = stored_operand(ctx, mem, op, rows, cols)?;
         if stored.is_byte_dense() {
-            let mut bytes = Vec::new();
+            let mut bytes = scratch::take();
             stored.read_bytes(mem, &mut bytes);
             fx.read(&stored);
-            let values = decode_bytes(op.dtype, &bytes);
+            let mut values = scratch::take();
+            decode_bytes(op.dtype, &bytes, &mut values);
+            scratch::give(bytes);
             return Ok(logical(op, values, rows, cols));
         }
     }
@@ -193,18 +196,21 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
         let a = load_float(ctx, mem, &mm.a, mm.m, mm.k, true, fx)?;
         let b = load_float(ctx, mem, &mm.b, mm.k, mm.n, false, fx)?;
         out = out_view(mem)?;
-        let mut acc = if mm.accumulate {
-            let acc = read_f32(mem, &out);
+        let mut acc = scratch::take();
+        if mm.accumulate {
+            read_f32(mem, &out, &mut acc);
             fx.read(&out);
-            acc
         } else {
-            vec![0f32; m * n]
-        };
+            acc.resize(m * n, 0.0);
+        }
         check_out_dtype(mm, int)?;
         // Output rows are independent and each is computed in the same
         // order either way, so splitting rows over threads keeps the bits.
         gemm::matmul_f32(&a, &b, &mut acc, (m, n, k), mm.macs() >= PARALLEL_MACS);
         write_f32(mem, &out, &acc);
+        for v in [a, b, acc] {
+            scratch::give(v);
+        }
     }
     fx.write(&out);
     fx.macs = mm.macs();
@@ -223,25 +229,32 @@ fn check_out_dtype(mm: &Matmul, int: bool) -> ExecResult<()> {
     Ok(())
 }
 
-/// The f32 elements of a 32-bit set.
-fn read_f32(mem: &Memory, s: &Strided) -> Vec<f32> {
-    let mut bytes = Vec::new();
+/// Appends the f32 elements of a 32-bit set to `out`.
+fn read_f32(mem: &Memory, s: &Strided, out: &mut Vec<f32>) {
+    let mut bytes = scratch::take();
     if s.read_bytes(mem, &mut bytes) {
-        return bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        out.extend(
+            bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|&c| f32::from_le_bytes(c)),
+        );
+    } else {
+        let mut bits = Vec::new();
+        s.read(mem, &mut bits);
+        out.extend(bits.iter().map(|&b| f32::from_bits(b as u32)));
     }
-    let mut bits = Vec::new();
-    s.read(mem, &mut bits);
-    bits.iter().map(|&b| f32::from_bits(b as u32)).collect()
+    scratch::give(bytes);
 }
 
 /// Stores f32 values into a 32-bit set.
 fn write_f32(mem: &mut Memory, s: &Strided, values: &[f32]) {
     if s.is_byte_dense() {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut bytes = scratch::take();
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
         s.write_bytes(mem, &bytes);
+        scratch::give(bytes);
     } else {
         let bits: Vec<u64> = values.iter().map(|v| u64::from(v.to_bits())).collect();
         s.write(mem, &bits);
@@ -261,11 +274,12 @@ fn drain(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &Drain, fx: &mut Effects) -> Ex
     let plain = d.epilogue.is_none() && d.src.dtype == d.dst.dtype;
     if plain && src.is_byte_dense() && dst.is_byte_dense() {
         // A plain drain is a copy of the stored bytes.
-        let mut bytes = Vec::new();
+        let mut bytes = scratch::take();
         src.read_bytes(mem, &mut bytes);
         fx.read(&src);
         dst.write_bytes(mem, &bytes);
         fx.write(&dst);
+        scratch::give(bytes);
         return Ok(());
     }
     let mut acc = Vec::new();

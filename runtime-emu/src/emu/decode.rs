@@ -6,42 +6,60 @@ use std::sync::OnceLock;
 
 use maiac_backend::isa::DType;
 
-/// Decodes packed little-endian codes of `dtype` (its storage width, a
-/// whole number of bytes) to f32, appending them to `out`.
-pub fn decode_bytes(dtype: DType, bytes: &[u8], out: &mut Vec<f32>) {
-    match dtype.storage_bits() {
-        8 => {
-            let table = table_8(dtype);
-            out.extend(bytes.iter().map(|&b| table[usize::from(b)]));
+/// How one dtype's packed little-endian codes (a whole number of bytes
+/// each) decode: chosen once per operand, then applied run by run.
+pub enum Decoder {
+    /// 8-bit codes through a table of all 256.
+    Table8(Vec<f32>),
+    /// BF16 codes whose table is the shift into an f32's high half.
+    Bf16Shift,
+    /// 16-bit codes through a table of all 65536.
+    Table16(&'static [f32]),
+    /// Anything else, code by code.
+    Direct(DType),
+}
+
+impl Decoder {
+    pub fn new(dtype: DType) -> Decoder {
+        match dtype.storage_bits() {
+            8 => Decoder::Table8(table_8(dtype)),
+            16 if dtype == DType::BF16 && bf16_is_shift() => Decoder::Bf16Shift,
+            16 => table_16(dtype).map_or(Decoder::Direct(dtype), Decoder::Table16),
+            _ => Decoder::Direct(dtype),
         }
-        16 => {
-            let codes = bytes
+    }
+
+    /// Decodes `bytes` (whole codes) to f32, appending them to `out`.
+    pub fn extend(&self, bytes: &[u8], out: &mut Vec<f32>) {
+        let u16s = || {
+            bytes
                 .as_chunks::<2>()
                 .0
                 .iter()
-                .map(|&c| u16::from_le_bytes(c));
-            if dtype == DType::BF16 && bf16_is_shift() {
-                out.extend(codes.map(|c| f32::from_bits(u32::from(c) << 16)));
-            } else if let Some(table) = table_16(dtype) {
-                out.extend(codes.map(|c| table[usize::from(c)]));
-            } else {
-                out.extend(codes.map(|c| dtype.decode_f32(u64::from(c))));
-            }
+                .map(|&c| u16::from_le_bytes(c))
+        };
+        match self {
+            Decoder::Table8(table) => out.extend(bytes.iter().map(|&b| table[usize::from(b)])),
+            Decoder::Bf16Shift => out.extend(u16s().map(|c| f32::from_bits(u32::from(c) << 16))),
+            Decoder::Table16(table) => out.extend(u16s().map(|c| table[usize::from(c)])),
+            Decoder::Direct(dtype) => match dtype.storage_bits() {
+                16 => out.extend(u16s().map(|c| dtype.decode_f32(u64::from(c)))),
+                32 => out.extend(
+                    bytes
+                        .as_chunks::<4>()
+                        .0
+                        .iter()
+                        .map(|&c| dtype.decode_f32(u64::from(u32::from_le_bytes(c)))),
+                ),
+                _ => out.extend(
+                    bytes
+                        .as_chunks::<8>()
+                        .0
+                        .iter()
+                        .map(|&c| dtype.decode_f32(u64::from_le_bytes(c))),
+                ),
+            },
         }
-        32 => out.extend(
-            bytes
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|&c| dtype.decode_f32(u64::from(u32::from_le_bytes(c)))),
-        ),
-        _ => out.extend(
-            bytes
-                .as_chunks::<8>()
-                .0
-                .iter()
-                .map(|&c| dtype.decode_f32(u64::from_le_bytes(c))),
-        ),
     }
 }
 
@@ -118,7 +136,7 @@ mod tests {
                 .map(|&c| dtype.decode_f32(c).to_bits())
                 .collect();
             let mut decoded = Vec::new();
-            decode_bytes(dtype, &bytes, &mut decoded);
+            Decoder::new(dtype).extend(&bytes, &mut decoded);
             let got: Vec<u32> = decoded.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "{dtype}");
             let got: Vec<u32> = decode_codes(dtype, &codes)

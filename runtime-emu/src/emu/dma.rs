@@ -119,15 +119,24 @@ fn strided_copy(
     Ok(())
 }
 
-/// The whole-byte fast path of a strided copy: the source rows' bytes,
-/// staged once (so overlapping source and destination behave as a read
-/// followed by writes), then stored row by row into each destination.
+/// The whole-byte fast path of a strided copy: row by row straight into
+/// each destination in another memory; otherwise the source rows' bytes
+/// are staged once (so overlapping source and destination behave as a
+/// read followed by writes), then stored into each destination.
 fn copy_bytes(
     mem: &mut Memory,
     src: &Strided,
     dsts: &[Strided],
     fx: &mut Effects,
 ) -> ExecResult<()> {
+    if dsts.iter().all(|d| d.region != src.region) {
+        fx.read(src);
+        for dst in dsts {
+            src.copy_to(mem, dst);
+            fx.write(dst);
+        }
+        return Ok(());
+    }
     let mut staged = scratch::take();
     src.read_bytes(mem, &mut staged);
     fx.read(src);

@@ -80,6 +80,36 @@ impl Memory {
         }
     }
 
+    /// The bytes of `src` to read and of `dst` to write at once (two
+    /// different memories; `None` when they are the same).
+    pub fn src_and_dst(&mut self, src: Region, dst: Region) -> Option<(&[u8], &mut [u8])> {
+        if src == dst {
+            return None;
+        }
+        let Memory {
+            hbm,
+            csram,
+            tsram,
+            acc,
+        } = self;
+        let units = hbm
+            .iter_mut()
+            .enumerate()
+            .map(|(b, bytes)| (Region::Hbm(b), MemRef::Hbm(bytes)))
+            .chain(sram_units(csram, Region::Csram))
+            .chain(sram_units(tsram, Region::Tsram))
+            .chain(sram_units(acc, Region::Acc));
+        let (mut from, mut to) = (None, None);
+        for (region, unit) in units {
+            if region == src {
+                from = Some(unit);
+            } else if region == dst {
+                to = Some(unit);
+            }
+        }
+        Some((from?.into_bytes(), to?.into_bytes_mut()))
+    }
+
     /// Resolves `space` + unit + byte offset to a place. `unit` is the
     /// cluster (CSRAM) or global tile (TSRAM/ACC) already chosen by the
     /// caller; HBM decodes the chip address.
@@ -157,6 +187,39 @@ impl Memory {
             )),
         }
     }
+}
+
+/// One memory, borrowed for [`Memory::src_and_dst`].
+enum MemRef<'a> {
+    Hbm(&'a mut Vec<u8>),
+    Sram(&'a mut Sram),
+}
+
+impl<'a> MemRef<'a> {
+    fn into_bytes(self) -> &'a [u8] {
+        match self {
+            MemRef::Hbm(bytes) => bytes,
+            MemRef::Sram(sram) => sram.bytes(),
+        }
+    }
+
+    fn into_bytes_mut(self) -> &'a mut [u8] {
+        match self {
+            MemRef::Hbm(bytes) => bytes,
+            MemRef::Sram(sram) => sram.bytes_mut(),
+        }
+    }
+}
+
+/// The SRAM units of one kind with their regions.
+fn sram_units(
+    units: &mut [Sram],
+    region: impl Fn(u32) -> Region,
+) -> impl Iterator<Item = (Region, MemRef<'_>)> {
+    units
+        .iter_mut()
+        .enumerate()
+        .map(move |(i, sram)| (region(i as u32), MemRef::Sram(sram)))
 }
 
 /// The units a broadcast or constant reaches: clusters for CSRAM, global

@@ -3,6 +3,8 @@
 //! they touch (for bounds and race checks).
 
 use super::error::{ExecResult, Fault};
+use std::ops::Range;
+
 use super::memory::{read_bits, write_bits, Memory, Place, Region};
 
 /// Up to four dimensions of elements at `base_bit + bits × Σ idx·stride`.
@@ -24,15 +26,47 @@ pub type Ranges = Vec<(u64, u64)>;
 const MAX_RUNS: usize = 4096;
 
 /// Equal-length byte runs, one per innermost row, in row-major order.
-struct ByteRows {
+pub struct ByteRows {
     starts: Vec<usize>,
     /// Bytes per run.
     len: usize,
 }
 
 impl ByteRows {
-    fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    /// The runs' byte ranges inside the region, in element order.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
         self.starts.iter().map(|&s| s..s + self.len)
+    }
+}
+
+/// Copies the bytes of runs `from` of `src` into runs `to` of `dst`, in
+/// order (the runs may split the bytes differently; they hold as many).
+fn copy_runs(
+    src: &[u8],
+    mut from: impl Iterator<Item = Range<usize>>,
+    dst: &mut [u8],
+    mut to: impl Iterator<Item = Range<usize>>,
+) {
+    let (Some(mut s), Some(mut d)) = (from.next(), to.next()) else {
+        return;
+    };
+    loop {
+        let n = s.len().min(d.len());
+        dst[d.start..d.start + n].copy_from_slice(&src[s.start..s.start + n]);
+        s.start += n;
+        d.start += n;
+        if s.is_empty() {
+            match from.next() {
+                Some(next) => s = next,
+                None => return,
+            }
+        }
+        if d.is_empty() {
+            match to.next() {
+                Some(next) => d = next,
+                None => return,
+            }
+        }
     }
 }
 
@@ -242,10 +276,31 @@ impl Strided {
         true
     }
 
+    /// Copies the elements' bytes into `dst` (as many elements, the same
+    /// width) straight from memory to memory, when both are
+    /// [`Strided::is_byte_dense`] and in different memories; otherwise
+    /// returns `false` and copies nothing.
+    pub fn copy_to(&self, mem: &mut Memory, dst: &Strided) -> bool {
+        if self.region == dst.region || self.len() != dst.len() || self.bits != dst.bits {
+            return false;
+        }
+        if self.is_empty() {
+            return true;
+        }
+        let (Some(from), Some(to)) = (self.byte_rows(), dst.byte_rows()) else {
+            return false;
+        };
+        let Some((src, dst)) = mem.src_and_dst(self.region, dst.region) else {
+            return false;
+        };
+        copy_runs(src, from.ranges(), dst, to.ranges());
+        true
+    }
+
     /// The innermost rows as byte runs when the elements are whole bytes
     /// with unit inner stride (the common DMA and view shape); a fully
     /// contiguous set is a single run.
-    fn byte_rows(&self) -> Option<ByteRows> {
+    pub fn byte_rows(&self) -> Option<ByteRows> {
         if !self.is_byte_dense() {
             return None;
         }

@@ -5,7 +5,7 @@
 use maiac_backend::isa::{DType, Drain, LaneOp, Lanes, MatOperand, Matmul, TtuOp, TtuPrecision};
 
 use super::context::{Effects, ExecCtx};
-use super::decode::{decode_bytes, decode_codes};
+use super::decode::{decode_codes, Decoder};
 use super::error::{ExecResult, Fault};
 use super::gemm;
 use super::memory::Memory;
@@ -94,13 +94,14 @@ fn load_float(
 ) -> ExecResult<Vec<f32>> {
     if op.scale.is_none() {
         let stored = stored_operand(ctx, mem, op, rows, cols)?;
-        if stored.is_byte_dense() {
-            let mut bytes = scratch::take();
-            stored.read_bytes(mem, &mut bytes);
-            fx.read(&stored);
+        if let Some(runs) = stored.byte_rows() {
+            let bytes = mem.bytes(stored.region);
+            let decoder = Decoder::new(op.dtype);
             let mut values = scratch::take();
-            decode_bytes(op.dtype, &bytes, &mut values);
-            scratch::give(bytes);
+            for run in runs.ranges() {
+                decoder.extend(&bytes[run], &mut values);
+            }
+            fx.read(&stored);
             return Ok(logical(op, values, rows, cols));
         }
     }
@@ -272,8 +273,13 @@ fn drain(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &Drain, fx: &mut Effects) -> Ex
         )));
     }
     let plain = d.epilogue.is_none() && d.src.dtype == d.dst.dtype;
-    if plain && src.is_byte_dense() && dst.is_byte_dense() {
+    if plain && src.copy_to(mem, &dst) {
         // A plain drain is a copy of the stored bytes.
+        fx.read(&src);
+        fx.write(&dst);
+        return Ok(());
+    }
+    if plain && src.is_byte_dense() && dst.is_byte_dense() {
         let mut bytes = scratch::take();
         src.read_bytes(mem, &mut bytes);
         fx.read(&src);

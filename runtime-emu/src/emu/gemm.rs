@@ -21,7 +21,7 @@ use rayon::prelude::*;
 /// Columns per B panel (and per register block).
 const NR: usize = 16;
 /// Rows per A panel (and per register block).
-const MR: usize = 4;
+const MR: usize = 6;
 
 /// Adds `a · b` to `c` (all row-major: `a` is `m×k`, `b` is `k×n`, `c` is
 /// `m×n`), splitting rows over threads when `parallel`.

@@ -232,33 +232,39 @@ fn check_out_dtype(mm: &Matmul, int: bool) -> ExecResult<()> {
 
 /// Appends the f32 elements of a 32-bit set to `out`.
 fn read_f32(mem: &Memory, s: &Strided, out: &mut Vec<f32>) {
-    let mut bytes = scratch::take();
-    if s.read_bytes(mem, &mut bytes) {
-        out.extend(
-            bytes
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|&c| f32::from_le_bytes(c)),
-        );
-    } else {
+    let Some(runs) = s.byte_rows() else {
         let mut bits = Vec::new();
         s.read(mem, &mut bits);
         out.extend(bits.iter().map(|&b| f32::from_bits(b as u32)));
+        return;
+    };
+    let bytes = mem.bytes(s.region);
+    for run in runs.ranges() {
+        let words = bytes[run].as_chunks::<4>().0;
+        let start = out.len();
+        out.resize(start + words.len(), 0.0);
+        for (o, &w) in out[start..].iter_mut().zip(words) {
+            *o = f32::from_le_bytes(w);
+        }
     }
-    scratch::give(bytes);
 }
 
 /// Stores f32 values into a 32-bit set.
 fn write_f32(mem: &mut Memory, s: &Strided, values: &[f32]) {
-    if s.is_byte_dense() {
-        let mut bytes = scratch::take();
-        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        s.write_bytes(mem, &bytes);
-        scratch::give(bytes);
-    } else {
+    let Some(runs) = s.byte_rows() else {
         let bits: Vec<u64> = values.iter().map(|v| u64::from(v.to_bits())).collect();
         s.write(mem, &bits);
+        return;
+    };
+    let bytes = mem.bytes_mut(s.region);
+    let mut rest = values;
+    for run in runs.ranges() {
+        let words = bytes[run].as_chunks_mut::<4>().0;
+        let (now, later) = rest.split_at(words.len().min(rest.len()));
+        for (w, v) in words.iter_mut().zip(now) {
+            *w = v.to_le_bytes();
+        }
+        rest = later;
     }
 }
 

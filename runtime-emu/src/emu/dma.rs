@@ -8,6 +8,7 @@ use maiac_backend::isa::{
 use super::context::{Effects, ExecCtx};
 use super::error::{ExecResult, Fault};
 use super::memory::{read_bits, units_of, write_bits, Memory, Region};
+use super::scratch;
 use super::strided::Strided;
 
 /// Executes one DMA instruction.
@@ -89,6 +90,16 @@ fn strided_copy(
 
     let src_place = ctx.place(mem, &copy.src)?;
     let src = Strided::new(mem, src_place, bits, &valid, &src_strides)?;
+    let padded = partial && copy.fill.is_some();
+    if !padded && src.is_byte_dense() {
+        let dsts = dsts
+            .iter()
+            .map(|&place| Strided::new(mem, place, bits, &valid, &dst_strides))
+            .collect::<ExecResult<Vec<_>>>()?;
+        if dsts.iter().all(Strided::is_byte_dense) {
+            return copy_bytes(mem, &src, &dsts, fx);
+        }
+    }
     let mut values = Vec::new();
     src.read(mem, &mut values);
     fx.read(&src);
@@ -105,6 +116,35 @@ fn strided_copy(
         dst.write(mem, &data);
         fx.write(&dst);
     }
+    Ok(())
+}
+
+/// The whole-byte fast path of a strided copy: row by row straight into
+/// each destination in another memory; otherwise the source rows' bytes
+/// are staged once (so overlapping source and destination behave as a
+/// read followed by writes), then stored into each destination.
+fn copy_bytes(
+    mem: &mut Memory,
+    src: &Strided,
+    dsts: &[Strided],
+    fx: &mut Effects,
+) -> ExecResult<()> {
+    if dsts.iter().all(|d| d.region != src.region) {
+        fx.read(src);
+        for dst in dsts {
+            src.copy_to(mem, dst);
+            fx.write(dst);
+        }
+        return Ok(());
+    }
+    let mut staged = scratch::take();
+    src.read_bytes(mem, &mut staged);
+    fx.read(src);
+    for dst in dsts {
+        dst.write_bytes(mem, &staged);
+        fx.write(dst);
+    }
+    scratch::give(staged);
     Ok(())
 }
 

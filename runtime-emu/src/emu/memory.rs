@@ -8,6 +8,7 @@ use maiac_backend::machine::Machine;
 use crate::launch::{decode_address, AddressFault};
 
 use super::error::{ExecResult, Fault};
+use super::sram::Sram;
 
 /// One addressable memory.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,20 +41,19 @@ pub struct Place {
 /// Every memory of the chip.
 pub struct Memory {
     pub hbm: Vec<Vec<u8>>,
-    pub csram: Vec<Vec<u8>>,
-    pub tsram: Vec<Vec<u8>>,
-    pub acc: Vec<Vec<u8>>,
+    pub csram: Vec<Sram>,
+    pub tsram: Vec<Sram>,
+    pub acc: Vec<Sram>,
 }
 
 impl Memory {
-    /// Zeroed SRAM sized from the machine and HBM from the launch buffers.
+    /// Zeroed SRAM sized from the machine (allocated per unit on its
+    /// first write, see [`Sram`]) and HBM from the launch buffers.
     pub fn new(machine: &Machine, hbm: Vec<Vec<u8>>) -> Memory {
         let tiles = machine.num_tiles() as usize;
         let clusters = machine.clusters as usize;
-        // One zeroed allocation per unit (not clones of one), so untouched
-        // SRAM of a large machine stays lazily zeroed by the allocator.
         let zeroed =
-            |count: usize, bytes: u64| (0..count).map(|_| vec![0u8; bytes as usize]).collect();
+            |count: usize, bytes: u64| (0..count).map(|_| Sram::new(bytes as usize)).collect();
         Memory {
             hbm,
             csram: zeroed(clusters, machine.cluster.csram_bytes),
@@ -65,19 +65,49 @@ impl Memory {
     pub fn bytes(&self, region: Region) -> &[u8] {
         match region {
             Region::Hbm(b) => &self.hbm[b],
-            Region::Csram(c) => &self.csram[c as usize],
-            Region::Tsram(t) => &self.tsram[t as usize],
-            Region::Acc(t) => &self.acc[t as usize],
+            Region::Csram(c) => self.csram[c as usize].bytes(),
+            Region::Tsram(t) => self.tsram[t as usize].bytes(),
+            Region::Acc(t) => self.acc[t as usize].bytes(),
         }
     }
 
     pub fn bytes_mut(&mut self, region: Region) -> &mut [u8] {
         match region {
             Region::Hbm(b) => &mut self.hbm[b],
-            Region::Csram(c) => &mut self.csram[c as usize],
-            Region::Tsram(t) => &mut self.tsram[t as usize],
-            Region::Acc(t) => &mut self.acc[t as usize],
+            Region::Csram(c) => self.csram[c as usize].bytes_mut(),
+            Region::Tsram(t) => self.tsram[t as usize].bytes_mut(),
+            Region::Acc(t) => self.acc[t as usize].bytes_mut(),
         }
+    }
+
+    /// The bytes of `src` to read and of `dst` to write at once (two
+    /// different memories; `None` when they are the same).
+    pub fn src_and_dst(&mut self, src: Region, dst: Region) -> Option<(&[u8], &mut [u8])> {
+        if src == dst {
+            return None;
+        }
+        let Memory {
+            hbm,
+            csram,
+            tsram,
+            acc,
+        } = self;
+        let units = hbm
+            .iter_mut()
+            .enumerate()
+            .map(|(b, bytes)| (Region::Hbm(b), MemRef::Hbm(bytes)))
+            .chain(sram_units(csram, Region::Csram))
+            .chain(sram_units(tsram, Region::Tsram))
+            .chain(sram_units(acc, Region::Acc));
+        let (mut from, mut to) = (None, None);
+        for (region, unit) in units {
+            if region == src {
+                from = Some(unit);
+            } else if region == dst {
+                to = Some(unit);
+            }
+        }
+        Some((from?.into_bytes(), to?.into_bytes_mut()))
     }
 
     /// Resolves `space` + unit + byte offset to a place. `unit` is the
@@ -157,6 +187,39 @@ impl Memory {
             )),
         }
     }
+}
+
+/// One memory, borrowed for [`Memory::src_and_dst`].
+enum MemRef<'a> {
+    Hbm(&'a mut Vec<u8>),
+    Sram(&'a mut Sram),
+}
+
+impl<'a> MemRef<'a> {
+    fn into_bytes(self) -> &'a [u8] {
+        match self {
+            MemRef::Hbm(bytes) => bytes,
+            MemRef::Sram(sram) => sram.bytes(),
+        }
+    }
+
+    fn into_bytes_mut(self) -> &'a mut [u8] {
+        match self {
+            MemRef::Hbm(bytes) => bytes,
+            MemRef::Sram(sram) => sram.bytes_mut(),
+        }
+    }
+}
+
+/// The SRAM units of one kind with their regions.
+fn sram_units(
+    units: &mut [Sram],
+    region: impl Fn(u32) -> Region,
+) -> impl Iterator<Item = (Region, MemRef<'_>)> {
+    units
+        .iter_mut()
+        .enumerate()
+        .map(move |(i, sram)| (region(i as u32), MemRef::Sram(sram)))
 }
 
 /// The units a broadcast or constant reaches: clusters for CSRAM, global

@@ -7,12 +7,16 @@
 //! checking capacities, bounds and races.
 
 pub mod context;
+pub mod decode;
 pub mod dma;
 pub mod error;
+pub mod gemm;
 pub mod memory;
 pub mod race;
 pub mod run;
 pub mod sched;
+pub mod scratch;
+pub mod sram;
 pub mod stats;
 pub mod strided;
 pub mod ttu;

@@ -3,6 +3,8 @@
 //! they touch (for bounds and race checks).
 
 use super::error::{ExecResult, Fault};
+use std::ops::Range;
+
 use super::memory::{read_bits, write_bits, Memory, Place, Region};
 
 /// Up to four dimensions of elements at `base_bit + bits × Σ idx·stride`.
@@ -22,6 +24,51 @@ pub type Ranges = Vec<(u64, u64)>;
 
 /// More runs than this are summarised by their overall span.
 const MAX_RUNS: usize = 4096;
+
+/// Equal-length byte runs, one per innermost row, in row-major order.
+pub struct ByteRows {
+    starts: Vec<usize>,
+    /// Bytes per run.
+    len: usize,
+}
+
+impl ByteRows {
+    /// The runs' byte ranges inside the region, in element order.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.starts.iter().map(|&s| s..s + self.len)
+    }
+}
+
+/// Copies the bytes of runs `from` of `src` into runs `to` of `dst`, in
+/// order (the runs may split the bytes differently; they hold as many).
+fn copy_runs(
+    src: &[u8],
+    mut from: impl Iterator<Item = Range<usize>>,
+    dst: &mut [u8],
+    mut to: impl Iterator<Item = Range<usize>>,
+) {
+    let (Some(mut s), Some(mut d)) = (from.next(), to.next()) else {
+        return;
+    };
+    loop {
+        let n = s.len().min(d.len());
+        dst[d.start..d.start + n].copy_from_slice(&src[s.start..s.start + n]);
+        s.start += n;
+        d.start += n;
+        if s.is_empty() {
+            match from.next() {
+                Some(next) => s = next,
+                None => return,
+            }
+        }
+        if d.is_empty() {
+            match to.next() {
+                Some(next) => d = next,
+                None => return,
+            }
+        }
+    }
+}
 
 impl Strided {
     /// Builds a strided set at `place` and bounds-checks its whole span.
@@ -103,10 +150,10 @@ impl Strided {
         }
     }
 
-    /// Reads every element (row-major) into `out`.
+    /// Reads every element (row-major) into `out`, one `u64` each.
     pub fn read(&self, mem: &Memory, out: &mut Vec<u64>) {
         out.clear();
-        if self.len() == 0 {
+        if self.is_empty() {
             // An empty box (a fully masked-off tile) touches no memory; its
             // base may lie past the end of the buffer.
             return;
@@ -114,36 +161,9 @@ impl Strided {
         out.reserve(self.len());
         let bytes = mem.bytes(self.region);
         let bits = self.bits;
-        if let Some(start) = self.contiguous_byte_start() {
-            let n = self.len();
-            match bits {
-                32 => {
-                    out.extend(
-                        bytes[start..start + 4 * n]
-                            .chunks_exact(4)
-                            .map(|c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
-                    );
-                    return;
-                }
-                16 => {
-                    out.extend(
-                        bytes[start..start + 2 * n]
-                            .chunks_exact(2)
-                            .map(|c| u64::from(u16::from_le_bytes([c[0], c[1]]))),
-                    );
-                    return;
-                }
-                8 => {
-                    out.extend(bytes[start..start + n].iter().map(|&b| u64::from(b)));
-                    return;
-                }
-                _ => {}
-            }
-        }
-        if let Some(rows) = self.dense_rows() {
-            let row_bytes = self.shape[3] as usize * (bits / 8) as usize;
-            for start in rows {
-                let row = &bytes[start..start + row_bytes];
+        if let Some(rows) = self.byte_rows() {
+            for range in rows.ranges() {
+                let row = &bytes[range];
                 match bits {
                     32 => out.extend(
                         row.chunks_exact(4)
@@ -166,48 +186,40 @@ impl Strided {
         self.for_each_bit(|bit| out.push(read_bits(bytes, bit, bits)));
     }
 
-    /// Byte starts of each innermost row when rows are dense and
-    /// byte-aligned (the common DMA and view shape), for row-wise copies.
-    fn dense_rows(&self) -> Option<Vec<usize>> {
-        if !self.bits.is_multiple_of(8)
-            || self.base_bit % 8 != 0
-            || self.strides[3] != 1
-            || self.is_empty()
-        {
-            return None;
-        }
-        let outer = Strided {
-            shape: [self.shape[0], self.shape[1], self.shape[2], 1],
-            ..self.clone()
-        };
-        let mut rows = Vec::with_capacity(outer.len());
-        outer.for_each_bit(|bit| rows.push((bit / 8) as usize));
-        Some(rows)
-    }
-
     /// Writes `values` (row-major, one per element) into the elements.
     pub fn write(&self, mem: &mut Memory, values: &[u64]) {
-        if self.len() == 0 {
+        if self.is_empty() {
             return;
         }
         let bits = self.bits;
         let bytes = mem.bytes_mut(self.region);
-        if let (Some(start), 32) = (self.contiguous_byte_start(), bits) {
-            for (c, &v) in bytes[start..start + 4 * values.len()]
-                .chunks_exact_mut(4)
-                .zip(values)
-            {
-                c.copy_from_slice(&(v as u32).to_le_bytes());
-            }
-            return;
-        }
-        if let Some(rows) = self.dense_rows() {
-            let width = (bits / 8) as usize;
-            let row_len = self.shape[3] as usize;
-            for (start, chunk) in rows.into_iter().zip(values.chunks(row_len)) {
-                let row = &mut bytes[start..start + row_len * width];
-                for (dst, &v) in row.chunks_exact_mut(width).zip(chunk) {
-                    dst.copy_from_slice(&v.to_le_bytes()[..width]);
+        if let Some(rows) = self.byte_rows() {
+            let per_row = rows.len / (bits / 8) as usize;
+            for (range, chunk) in rows.ranges().zip(values.chunks(per_row)) {
+                let row = &mut bytes[range];
+                // Fixed-width copies: a `copy_from_slice` of a run-time
+                // width becomes a `memmove` call per element.
+                match bits {
+                    32 => {
+                        for (dst, &v) in row.chunks_exact_mut(4).zip(chunk) {
+                            dst.copy_from_slice(&(v as u32).to_le_bytes());
+                        }
+                    }
+                    16 => {
+                        for (dst, &v) in row.chunks_exact_mut(2).zip(chunk) {
+                            dst.copy_from_slice(&(v as u16).to_le_bytes());
+                        }
+                    }
+                    8 => {
+                        for (dst, &v) in row.iter_mut().zip(chunk) {
+                            *dst = v as u8;
+                        }
+                    }
+                    _ => {
+                        for (dst, &v) in row.chunks_exact_mut(8).zip(chunk) {
+                            dst.copy_from_slice(&v.to_le_bytes());
+                        }
+                    }
                 }
             }
             return;
@@ -220,19 +232,107 @@ impl Strided {
         });
     }
 
-    /// The first byte when the elements are dense, byte-aligned and row-major.
-    fn contiguous_byte_start(&self) -> Option<usize> {
-        if !self.bits.is_multiple_of(8) || self.base_bit % 8 != 0 {
+    /// Whether the elements are whole bytes in dense innermost rows, so
+    /// [`Strided::read_bytes`] and [`Strided::write_bytes`] apply.
+    pub fn is_byte_dense(&self) -> bool {
+        self.bits.is_multiple_of(8)
+            && self.base_bit % 8 == 0
+            && self.strides[3] == 1
+            && !self.is_empty()
+    }
+
+    /// Appends the elements' stored bytes (row-major, packed, little
+    /// endian) to `out`: one `memcpy` per innermost row. Returns `false`
+    /// (and appends nothing) unless [`Strided::is_byte_dense`].
+    pub fn read_bytes(&self, mem: &Memory, out: &mut Vec<u8>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(rows) = self.byte_rows() else {
+            return false;
+        };
+        let bytes = mem.bytes(self.region);
+        out.reserve(rows.starts.len() * rows.len);
+        for range in rows.ranges() {
+            out.extend_from_slice(&bytes[range]);
+        }
+        true
+    }
+
+    /// Stores packed row-major element bytes (as [`Strided::read_bytes`]
+    /// gives them) into the elements: one `memcpy` per innermost row.
+    /// Returns `false` (and writes nothing) unless [`Strided::is_byte_dense`].
+    pub fn write_bytes(&self, mem: &mut Memory, data: &[u8]) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(rows) = self.byte_rows() else {
+            return false;
+        };
+        let bytes = mem.bytes_mut(self.region);
+        for (range, chunk) in rows.ranges().zip(data.chunks(rows.len)) {
+            bytes[range][..chunk.len()].copy_from_slice(chunk);
+        }
+        true
+    }
+
+    /// Copies the elements' bytes into `dst` (as many elements, the same
+    /// width) straight from memory to memory, when both are
+    /// [`Strided::is_byte_dense`] and in different memories; otherwise
+    /// returns `false` and copies nothing.
+    pub fn copy_to(&self, mem: &mut Memory, dst: &Strided) -> bool {
+        if self.region == dst.region || self.len() != dst.len() || self.bits != dst.bits {
+            return false;
+        }
+        if self.is_empty() {
+            return true;
+        }
+        let (Some(from), Some(to)) = (self.byte_rows(), dst.byte_rows()) else {
+            return false;
+        };
+        let Some((src, dst)) = mem.src_and_dst(self.region, dst.region) else {
+            return false;
+        };
+        copy_runs(src, from.ranges(), dst, to.ranges());
+        true
+    }
+
+    /// The innermost rows as byte runs when the elements are whole bytes
+    /// with unit inner stride (the common DMA and view shape); a fully
+    /// contiguous set is a single run.
+    pub fn byte_rows(&self) -> Option<ByteRows> {
+        if !self.is_byte_dense() {
             return None;
         }
+        let width = (self.bits / 8) as usize;
+        if self.is_contiguous() {
+            return Some(ByteRows {
+                starts: vec![(self.base_bit / 8) as usize],
+                len: self.len() * width,
+            });
+        }
+        let outer = Strided {
+            shape: [self.shape[0], self.shape[1], self.shape[2], 1],
+            ..self.clone()
+        };
+        let mut starts = Vec::with_capacity(outer.len());
+        outer.for_each_bit(|bit| starts.push((bit / 8) as usize));
+        Some(ByteRows {
+            starts,
+            len: self.shape[3] as usize * width,
+        })
+    }
+
+    /// Whether the elements are dense and row-major.
+    fn is_contiguous(&self) -> bool {
         let mut want = 1i64;
         for d in (0..4).rev() {
             if self.shape[d] != 1 && self.strides[d] != want {
-                return None;
+                return false;
             }
             want *= i64::from(self.shape[d]);
         }
-        Some((self.base_bit / 8) as usize)
+        true
     }
 
     /// The byte ranges touched: one run per innermost row when rows are
@@ -285,8 +385,8 @@ mod tests {
         assert_eq!(out, vec![1, 3, 5, 2, 4, 6]);
         let nib = Strided::new(&mem, place, 4, &[3], &[1]).unwrap();
         nib.write(&mut mem, &[0xA, 0xB, 0xC]);
-        assert_eq!(mem.tsram[1][16], 0xBA);
-        assert_eq!(mem.tsram[1][17] & 0xF, 0xC);
+        assert_eq!(mem.tsram[1].bytes()[16], 0xBA);
+        assert_eq!(mem.tsram[1].bytes()[17] & 0xF, 0xC);
         assert_eq!(nib.ranges(), vec![(16, 18)]);
     }
 

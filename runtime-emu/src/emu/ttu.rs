@@ -4,13 +4,12 @@
 
 use maiac_backend::isa::{DType, Drain, LaneOp, Lanes, MatOperand, Matmul, TtuOp, TtuPrecision};
 
-use std::sync::OnceLock;
-
-use rayon::prelude::*;
-
 use super::context::{Effects, ExecCtx};
+use super::decode::{decode_codes, Decoder};
 use super::error::{ExecResult, Fault};
+use super::gemm;
 use super::memory::Memory;
+use super::scratch;
 use super::strided::Strided;
 use super::tvp::{eval_program, read_map_inputs};
 
@@ -24,7 +23,47 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &TtuOp) -> ExecResult<Ef
     Ok(fx)
 }
 
-/// A logical operand `rows × cols` as f32 (float) or raw signed (int) values.
+/// The stored elements of a `rows × cols` operand: `cols × rows` when it
+/// is transposed.
+fn stored_operand(
+    ctx: &ExecCtx<'_>,
+    mem: &Memory,
+    op: &MatOperand,
+    rows: u32,
+    cols: u32,
+) -> ExecResult<Strided> {
+    let (sr, sc) = if op.transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let place = ctx.place(mem, &op.addr)?;
+    Strided::new(
+        mem,
+        place,
+        op.dtype.storage_bits(),
+        &[sr, sc],
+        &[i64::from(op.row_stride), 1],
+    )
+}
+
+/// The logical `rows × cols` layout of stored values: a copy transposed
+/// from `cols × rows` when the operand is transposed.
+fn logical<T: Copy + Default>(op: &MatOperand, stored: Vec<T>, rows: u32, cols: u32) -> Vec<T> {
+    if !op.transposed {
+        return stored;
+    }
+    let (rows, cols) = (rows as usize, cols as usize);
+    let mut out = vec![T::default(); stored.len()];
+    for (c, column) in stored.chunks_exact(rows.max(1)).enumerate().take(cols) {
+        for (r, &v) in column.iter().enumerate() {
+            out[r * cols + c] = v;
+        }
+    }
+    out
+}
+
+/// A logical operand `rows × cols` as raw codes, one per `u64`.
 fn load_operand(
     ctx: &ExecCtx<'_>,
     mem: &Memory,
@@ -33,49 +72,42 @@ fn load_operand(
     cols: u32,
     fx: &mut Effects,
 ) -> ExecResult<Vec<u64>> {
-    let (sr, sc) = if op.transposed {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    let place = ctx.place(mem, &op.addr)?;
-    let stored = Strided::new(
-        mem,
-        place,
-        op.dtype.storage_bits(),
-        &[sr, sc],
-        &[i64::from(op.row_stride), 1],
-    )?;
+    let stored = stored_operand(ctx, mem, op, rows, cols)?;
     let mut raw = Vec::new();
     stored.read(mem, &mut raw);
     fx.read(&stored);
-    if !op.transposed {
-        return Ok(raw);
-    }
-    let mut logical = vec![0u64; raw.len()];
-    for r in 0..rows as usize {
-        for c in 0..cols as usize {
-            logical[r * cols as usize + c] = raw[c * rows as usize + r];
-        }
-    }
-    Ok(logical)
+    Ok(logical(op, raw, rows, cols))
 }
 
-/// Decodes a float operand to f32, applying E8M0 block scales along K
-/// (`k_axis_is_cols`: A is `[M, K]`, B is `[K, N]` with scales `[N, K/32]`).
-#[allow(clippy::too_many_arguments)]
-fn decode_float(
+/// A logical float operand `rows × cols` decoded to f32, applying E8M0
+/// block scales along K (`a_side`: A is `[M, K]`, B is `[K, N]` with
+/// scales `[N, K/32]`). Unscaled whole-byte operands decode straight from
+/// their stored bytes.
+fn load_float(
     ctx: &ExecCtx<'_>,
     mem: &Memory,
     op: &MatOperand,
-    raw: &[u64],
     rows: u32,
     cols: u32,
     a_side: bool,
     fx: &mut Effects,
 ) -> ExecResult<Vec<f32>> {
+    if op.scale.is_none() {
+        let stored = stored_operand(ctx, mem, op, rows, cols)?;
+        if let Some(runs) = stored.byte_rows() {
+            let bytes = mem.bytes(stored.region);
+            let decoder = Decoder::new(op.dtype);
+            let mut values = scratch::take();
+            for run in runs.ranges() {
+                decoder.extend(&bytes[run], &mut values);
+            }
+            fx.read(&stored);
+            return Ok(logical(op, values, rows, cols));
+        }
+    }
+    let raw = load_operand(ctx, mem, op, rows, cols, fx)?;
     let Some(scale) = op.scale else {
-        return Ok(decode_all(op.dtype, raw));
+        return Ok(decode_codes(op.dtype, &raw));
     };
     // Scales are stored one row per M (A) or N (B), one byte per 32 along K.
     let (outer, k) = if a_side { (rows, cols) } else { (cols, rows) };
@@ -108,28 +140,6 @@ fn decode_float(
     Ok(out)
 }
 
-/// `DType::decode_f32` over a whole operand, through a table of every code
-/// built with that same function (same bits, less work): 256 entries for
-/// 8-bit formats, built per call; 65536 for BF16/F16, built once.
-fn decode_all(dtype: DType, raw: &[u64]) -> Vec<f32> {
-    static BF16: OnceLock<Vec<f32>> = OnceLock::new();
-    static F16: OnceLock<Vec<f32>> = OnceLock::new();
-    let build = |n: u64| (0..n).map(|b| dtype.decode_f32(b)).collect::<Vec<f32>>();
-    let table: Option<&[f32]> = match dtype {
-        DType::BF16 => Some(BF16.get_or_init(|| build(1 << 16))),
-        DType::F16 => Some(F16.get_or_init(|| build(1 << 16))),
-        _ => None,
-    };
-    if let Some(table) = table {
-        return raw.iter().map(|&b| table[(b & 0xFFFF) as usize]).collect();
-    }
-    if dtype.storage_bits() <= 8 && raw.len() > 1024 {
-        let table = build(256);
-        return raw.iter().map(|&b| table[(b & 0xFF) as usize]).collect();
-    }
-    raw.iter().map(|&b| dtype.decode_f32(b)).collect()
-}
-
 /// Matmuls with at least this many MACs split their rows over threads.
 const PARALLEL_MACS: u64 = 1 << 18;
 
@@ -141,31 +151,30 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
         ))
     })?;
     let (m, n, k) = (mm.m as usize, mm.n as usize, mm.k as usize);
-    let a_raw = load_operand(ctx, mem, &mm.a, mm.m, mm.k, fx)?;
-    let b_raw = load_operand(ctx, mem, &mm.b, mm.k, mm.n, fx)?;
-    let out_place = ctx.place(mem, &mm.out)?;
-    let out = Strided::new(
-        mem,
-        out_place,
-        32,
-        &[mm.m, mm.n],
-        &[i64::from(mm.out_row_stride), 1],
-    )?;
-    let mut acc_bits = Vec::new();
-    if mm.accumulate {
-        out.read(mem, &mut acc_bits);
-        fx.read(&out);
-    } else {
-        acc_bits.resize(m * n, 0);
-    }
     let int = mm.a.dtype == DType::I8 && mm.b.dtype == DType::I8;
-    if int != (mm.out_dtype == DType::I32) || (!int && mm.out_dtype != DType::F32) {
-        return Err(Fault::new(format!(
-            "a {} × {} matmul cannot accumulate into {}",
-            mm.a.dtype, mm.b.dtype, mm.out_dtype
-        )));
-    }
+    let out_view = |mem: &Memory| {
+        let out_place = ctx.place(mem, &mm.out)?;
+        Strided::new(
+            mem,
+            out_place,
+            32,
+            &[mm.m, mm.n],
+            &[i64::from(mm.out_row_stride), 1],
+        )
+    };
+    let out;
     if int {
+        let a_raw = load_operand(ctx, mem, &mm.a, mm.m, mm.k, fx)?;
+        let b_raw = load_operand(ctx, mem, &mm.b, mm.k, mm.n, fx)?;
+        out = out_view(mem)?;
+        let mut acc_bits = Vec::new();
+        if mm.accumulate {
+            out.read(mem, &mut acc_bits);
+            fx.read(&out);
+        } else {
+            acc_bits.resize(m * n, 0);
+        }
+        check_out_dtype(mm, int)?;
         let a: Vec<i32> = a_raw.iter().map(|&v| i32::from(v as u8 as i8)).collect();
         let b: Vec<i32> = b_raw.iter().map(|&v| i32::from(v as u8 as i8)).collect();
         let mut row = vec![0i32; n];
@@ -183,39 +192,80 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
                 *bits = u64::from(x as u32);
             }
         }
+        out.write(mem, &acc_bits);
     } else {
-        let a = decode_float(ctx, mem, &mm.a, &a_raw, mm.m, mm.k, true, fx)?;
-        let b = decode_float(ctx, mem, &mm.b, &b_raw, mm.k, mm.n, false, fx)?;
-        let row_job = |(i, out_row): (usize, &mut [u64])| {
-            let mut row: Vec<f32> = out_row
-                .iter()
-                .map(|&bits| f32::from_bits(bits as u32))
-                .collect();
-            // k outermost per row keeps each output's additions in ascending
-            // k order (the documented order) while vectorizing over n.
-            for kk in 0..k {
-                let av = a[i * k + kk];
-                for (x, &bv) in row.iter_mut().zip(&b[kk * n..(kk + 1) * n]) {
-                    *x += av * bv;
-                }
-            }
-            for (bits, &x) in out_row.iter_mut().zip(&row) {
-                *bits = u64::from(x.to_bits());
-            }
-        };
+        let a = load_float(ctx, mem, &mm.a, mm.m, mm.k, true, fx)?;
+        let b = load_float(ctx, mem, &mm.b, mm.k, mm.n, false, fx)?;
+        out = out_view(mem)?;
+        let mut acc = scratch::take();
+        if mm.accumulate {
+            read_f32(mem, &out, &mut acc);
+            fx.read(&out);
+        } else {
+            acc.resize(m * n, 0.0);
+        }
+        check_out_dtype(mm, int)?;
         // Output rows are independent and each is computed in the same
         // order either way, so splitting rows over threads keeps the bits.
-        if mm.macs() >= PARALLEL_MACS && n > 0 {
-            acc_bits.par_chunks_mut(n).enumerate().for_each(row_job);
-        } else if n > 0 {
-            acc_bits.chunks_mut(n).enumerate().for_each(row_job);
+        gemm::matmul_f32(&a, &b, &mut acc, (m, n, k), mm.macs() >= PARALLEL_MACS);
+        write_f32(mem, &out, &acc);
+        for v in [a, b, acc] {
+            scratch::give(v);
         }
     }
-    out.write(mem, &acc_bits);
     fx.write(&out);
     fx.macs = mm.macs();
     fx.precision = Some(precision);
     Ok(())
+}
+
+/// Integer operands accumulate into I32, float ones into F32.
+fn check_out_dtype(mm: &Matmul, int: bool) -> ExecResult<()> {
+    if int != (mm.out_dtype == DType::I32) || (!int && mm.out_dtype != DType::F32) {
+        return Err(Fault::new(format!(
+            "a {} × {} matmul cannot accumulate into {}",
+            mm.a.dtype, mm.b.dtype, mm.out_dtype
+        )));
+    }
+    Ok(())
+}
+
+/// Appends the f32 elements of a 32-bit set to `out`.
+fn read_f32(mem: &Memory, s: &Strided, out: &mut Vec<f32>) {
+    let Some(runs) = s.byte_rows() else {
+        let mut bits = Vec::new();
+        s.read(mem, &mut bits);
+        out.extend(bits.iter().map(|&b| f32::from_bits(b as u32)));
+        return;
+    };
+    let bytes = mem.bytes(s.region);
+    for run in runs.ranges() {
+        let words = bytes[run].as_chunks::<4>().0;
+        let start = out.len();
+        out.resize(start + words.len(), 0.0);
+        for (o, &w) in out[start..].iter_mut().zip(words) {
+            *o = f32::from_le_bytes(w);
+        }
+    }
+}
+
+/// Stores f32 values into a 32-bit set.
+fn write_f32(mem: &mut Memory, s: &Strided, values: &[f32]) {
+    let Some(runs) = s.byte_rows() else {
+        let bits: Vec<u64> = values.iter().map(|v| u64::from(v.to_bits())).collect();
+        s.write(mem, &bits);
+        return;
+    };
+    let bytes = mem.bytes_mut(s.region);
+    let mut rest = values;
+    for run in runs.ranges() {
+        let words = bytes[run].as_chunks_mut::<4>().0;
+        let (now, later) = rest.split_at(words.len().min(rest.len()));
+        for (w, v) in words.iter_mut().zip(now) {
+            *w = v.to_le_bytes();
+        }
+        rest = later;
+    }
 }
 
 fn drain(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &Drain, fx: &mut Effects) -> ExecResult<()> {
@@ -227,6 +277,22 @@ fn drain(ctx: &ExecCtx<'_>, mem: &mut Memory, d: &Drain, fx: &mut Effects) -> Ex
             src.len(),
             dst.len()
         )));
+    }
+    let plain = d.epilogue.is_none() && d.src.dtype == d.dst.dtype;
+    if plain && src.copy_to(mem, &dst) {
+        // A plain drain is a copy of the stored bytes.
+        fx.read(&src);
+        fx.write(&dst);
+        return Ok(());
+    }
+    if plain && src.is_byte_dense() && dst.is_byte_dense() {
+        let mut bytes = scratch::take();
+        src.read_bytes(mem, &mut bytes);
+        fx.read(&src);
+        dst.write_bytes(mem, &bytes);
+        fx.write(&dst);
+        scratch::give(bytes);
+        return Ok(());
     }
     let mut acc = Vec::new();
     src.read(mem, &mut acc);

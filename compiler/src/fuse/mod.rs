@@ -6,10 +6,15 @@
 //! 1. [`dce::TileDce`] (`tile-dce`) deletes ops whose results nobody reads
 //!    (the lowering materialises pointer tensors that strided DMA never
 //!    looks at);
-//! 2. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
+//! 2. [`coalesce::CoalesceCarried`] (`coalesce-carried`) lets a loop's
+//!    next value of an iteration argument live in the argument's own buffer
+//!    when nothing reads the old value meanwhile, deleting the per-iteration
+//!    copies the lowering emits (`X = copy C` before an accumulating dot,
+//!    `C = copy X` at the end of the body);
+//! 3. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
 //!    chains of TVP `map`s into one `map` whose micro-program is extracted
 //!    from an e-graph with a cost function computed from the machine model;
-//! 3. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//! 4. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
 //!    capacities and TTU rates.
 //!
@@ -22,6 +27,7 @@
 //! compile never hangs; the node and iteration limits are reached long
 //! before the time limit, which keeps the output deterministic.
 
+pub mod coalesce;
 pub mod dce;
 pub mod elementwise;
 pub mod lang;
@@ -33,6 +39,7 @@ use maiac_backend::machine::Machine;
 use crate::pass::PassList;
 use crate::tile::TileKernel;
 
+pub use coalesce::CoalesceCarried;
 pub use dce::TileDce;
 pub use elementwise::{EggFusion, EggLimits};
 pub use tiling::TtuTiling;
@@ -41,6 +48,7 @@ pub use tiling::TtuTiling;
 pub fn passes(machine: &Machine) -> PassList<TileKernel> {
     let mut list = PassList::new();
     list.add(TileDce)
+        .add(CoalesceCarried)
         .add(EggFusion::new(machine.clone()))
         .add(TtuTiling::new(machine.clone()));
     list

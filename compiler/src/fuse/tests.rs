@@ -1065,3 +1065,138 @@ fn fixture_kernels_fuse_deterministically() {
     }
     assert!(lowered > 40, "only {lowered} fixtures lowered");
 }
+
+// ---------------------------------------------------------------------------
+// Coalescing loop-carried tensors.
+
+/// `for { body }` over four iterations with the given body.
+fn in_loop(k: &mut TileKernel, body: Vec<TOp>) -> TOp {
+    let iv = k.new_sreg(32, "i");
+    op(TOpKind::For {
+        iv,
+        lb: SOp::Imm(0),
+        ub: SOp::Imm(4),
+        step: SOp::Imm(1),
+        body,
+    })
+}
+
+fn copies(k: &TileKernel) -> usize {
+    count_ops(&k.body, &|kind| matches!(kind, TOpKind::Copy { .. }))
+}
+
+#[test]
+fn accumulating_matmul_works_in_the_carried_buffer() {
+    let mut k = TileKernel::default();
+    let a = k.new_buf(DType::F32, &[8, 8], BufSpace::Tsram, "a");
+    let c = k.new_buf(DType::F32, &[8, 8], BufSpace::Tsram, "acc");
+    let x = k.new_buf(DType::F32, &[8, 8], BufSpace::Tsram, "next");
+    let mat = |k: &TileKernel| TMat {
+        view: whole(k, a),
+        dtype: DType::F32,
+        transposed: false,
+        scale: None,
+    };
+    let body = vec![
+        load(&k, a, SOp::Imm(0)),
+        op(TOpKind::Copy {
+            src: whole(&k, c),
+            dst: whole(&k, x),
+        }),
+        op(TOpKind::Matmul {
+            m: 8,
+            n: 8,
+            k: 8,
+            a: mat(&k),
+            b: mat(&k),
+            out: whole(&k, x),
+            accumulate: true,
+        }),
+        op(TOpKind::Copy {
+            src: whole(&k, x),
+            dst: whole(&k, c),
+        }),
+    ];
+    let l = in_loop(&mut k, body);
+    k.body = vec![l, store(&k, c, SOp::Imm(0))];
+    run_pass(&mut super::CoalesceCarried, &mut k);
+    let text = tile::render(&k);
+    assert_eq!(copies(&k), 0, "{text}");
+    let TOpKind::For { body, .. } = &k.body[0].kind else {
+        panic!("{text}")
+    };
+    assert!(
+        matches!(&body[1].kind, TOpKind::Matmul { out, accumulate: true, .. } if out.buf == c),
+        "{text}"
+    );
+}
+
+#[test]
+fn carried_value_read_meanwhile_is_not_coalesced() {
+    // `x = c + c; y = c · x; c = x` — `c`'s old value is read after `x` is
+    // defined, so `x` cannot live in `c`.
+    let mut k = TileKernel::default();
+    let c = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "m");
+    let x = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "m_new");
+    let y = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "alpha");
+    let body = vec![
+        map1(&k, "addf.f32", &[c, c], vec![], x),
+        map1(&k, "mulf.f32", &[c, x], vec![], y),
+        store(&k, y, SOp::Imm(0)),
+        op(TOpKind::Copy {
+            src: whole(&k, x),
+            dst: whole(&k, c),
+        }),
+    ];
+    let l = in_loop(&mut k, body);
+    k.body = vec![l, store(&k, c, SOp::Imm(0))];
+    let before = tile::render(&k);
+    run_pass(&mut super::CoalesceCarried, &mut k);
+    assert_eq!(tile::render(&k), before);
+}
+
+#[test]
+fn elementwise_update_becomes_in_place_only_with_identical_views() {
+    // `x = c + c; c = x` is an in-place update of `c`.
+    let mut k = TileKernel::default();
+    let c = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "ptrs");
+    let x = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "ptrs_next");
+    let body = vec![
+        map1(&k, "addf.f32", &[c, c], vec![], x),
+        op(TOpKind::Copy {
+            src: whole(&k, x),
+            dst: whole(&k, c),
+        }),
+    ];
+    let l = in_loop(&mut k, body);
+    k.body = vec![l, store(&k, c, SOp::Imm(0))];
+    run_pass(&mut super::CoalesceCarried, &mut k);
+    let text = tile::render(&k);
+    assert_eq!(copies(&k), 0, "{text}");
+
+    // Reading `c` reversed while writing it in place would read elements
+    // already overwritten: not coalesced.
+    let mut k = TileKernel::default();
+    let c = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "v");
+    let x = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "v_next");
+    let mut reversed = map1(&k, "addf.f32", &[c, c], vec![], x);
+    if let TOpKind::Map { inputs, .. } = &mut reversed.kind {
+        inputs[1] = TInput::View(BView {
+            buf: c,
+            offset: 15,
+            shape: vec![16],
+            strides: vec![-1],
+        });
+    }
+    let body = vec![
+        reversed,
+        op(TOpKind::Copy {
+            src: whole(&k, x),
+            dst: whole(&k, c),
+        }),
+    ];
+    let l = in_loop(&mut k, body);
+    k.body = vec![l, store(&k, c, SOp::Imm(0))];
+    run_pass(&mut super::CoalesceCarried, &mut k);
+    assert_eq!(copies(&k), 1, "{}", tile::render(&k));
+}

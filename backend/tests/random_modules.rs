@@ -264,6 +264,11 @@ impl Gen {
                 } else {
                     None
                 },
+                start: if self.rng.chance(20) {
+                    Some(self.operand())
+                } else {
+                    None
+                },
             })
             .collect();
         let (src_space, dst_space) = (self.rng.pick(&spaces), self.rng.pick(&spaces));

@@ -774,6 +774,7 @@ fn strided_copy(args: &mut Args) -> Result<StridedCopy, AsmError> {
                 src_stride: g.positional(1)?.operand()?,
                 dst_stride: g.positional(2)?.operand()?,
                 valid: g.optional("valid").map(Spanned::operand).transpose()?,
+                start: g.optional("start").map(Spanned::operand).transpose()?,
             };
             g.finish()?;
             Ok(dim)

@@ -174,7 +174,8 @@ fn dims(c: &StridedCopy) -> String {
         .dims
         .iter()
         .map(|d| {
-            let valid = d.valid.map(|v| format!(" valid={v}")).unwrap_or_default();
+            let valid = d.valid.map(|v| format!(" valid={v}")).unwrap_or_default()
+                + &d.start.map(|v| format!(" start={v}")).unwrap_or_default();
             format!("({} {} {}{valid})", d.extent, d.src_stride, d.dst_stride)
         })
         .collect();

@@ -736,15 +736,33 @@ fn strided_copy(r: &mut Reader) -> R<StridedCopy> {
     }
     let dims = (0..n)
         .map(|_| {
+            let extent = r.u32("extent")?;
+            let src_stride = operand(r)?;
+            let dst_stride = operand(r)?;
+            let at = r.offset();
+            let bounds = r.u8("bound flags")?;
+            if bounds > 0b11 {
+                return Err(r.error_at(
+                    at,
+                    format!("bound flags {bounds:#x} (only bits 0 and 1 exist)"),
+                ));
+            }
+            let valid = if bounds & 1 != 0 {
+                Some(operand(r)?)
+            } else {
+                None
+            };
+            let start = if bounds & 2 != 0 {
+                Some(operand(r)?)
+            } else {
+                None
+            };
             Ok(DmaDim {
-                extent: r.u32("extent")?,
-                src_stride: operand(r)?,
-                dst_stride: operand(r)?,
-                valid: if flag(r, "valid flag")? {
-                    Some(operand(r)?)
-                } else {
-                    None
-                },
+                extent,
+                src_stride,
+                dst_stride,
+                valid,
+                start,
             })
         })
         .collect::<R<_>>()?;

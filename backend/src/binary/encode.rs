@@ -470,12 +470,10 @@ fn strided_copy(w: &mut Writer, c: &StridedCopy) {
         w.u32(d.extent);
         operand(w, &d.src_stride);
         operand(w, &d.dst_stride);
-        match &d.valid {
-            None => w.u8(0),
-            Some(v) => {
-                w.u8(1);
-                operand(w, v);
-            }
+        // Bit 0: a valid bound follows; bit 1: a start bound follows.
+        w.u8(u8::from(d.valid.is_some()) | u8::from(d.start.is_some()) << 1);
+        for bound in d.valid.iter().chain(&d.start) {
+            operand(w, bound);
         }
     }
     match c.fill {

@@ -7,7 +7,8 @@ pub const MAGIC: [u8; 8] = *b"MAIACBIN";
 /// Format version; a decoder accepts exactly its major version and any
 /// minor version up to its own.
 pub const VERSION_MAJOR: u16 = 1;
-pub const VERSION_MINOR: u16 = 0;
+/// 1.1: engine no-ops (`ENGINE_NOP`), DMA dimension `start` bounds.
+pub const VERSION_MINOR: u16 = 1;
 
 /// Header: magic (8), major (2), minor (2), section count (4), machine
 /// hash (8), checksum (8).

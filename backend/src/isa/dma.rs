@@ -36,12 +36,16 @@ pub struct DmaDim {
     /// the destination gets the fill value. Evaluated as a signed value and
     /// clamped to `0..=extent`. `None` means the whole extent.
     pub valid: Option<Operand>,
+    /// Elements with an index < `start` are not read either (a box that
+    /// begins inside the tile, e.g. a block pointer at a negative offset).
+    /// Signed, clamped to `0..=extent`; `None` means 0.
+    pub start: Option<Operand>,
 }
 
 /// A strided copy of up to 4 dimensions (dimension 0 outermost).
 ///
 /// For every index `i` of the box `extent[0] × … × extent[r−1]` (row-major
-/// order): if `i[d] < valid[d]` for every `d`, copy the element at
+/// order): if `start[d] ≤ i[d] < valid[d]` for every `d`, copy the element at
 /// `src + Σ i[d]·src_stride[d]` to `dst + Σ i[d]·dst_stride[d]`; otherwise
 /// write `fill` (raw bits of `dtype`) there, or — without a fill — leave
 /// the destination element untouched (a masked store).
@@ -69,7 +73,9 @@ impl StridedCopy {
 
     /// Whether any dimension has a valid extent (so a fill may be written).
     pub fn is_partial(&self) -> bool {
-        self.dims.iter().any(|d| d.valid.is_some())
+        self.dims
+            .iter()
+            .any(|d| d.valid.is_some() || d.start.is_some())
     }
 }
 

@@ -507,8 +507,8 @@ fn strided_copy(c: &StridedCopy) -> Check {
     for d in &c.dims {
         operand(&d.src_stride)?;
         operand(&d.dst_stride)?;
-        if let Some(v) = &d.valid {
-            operand(v)?;
+        for bound in d.valid.iter().chain(&d.start) {
+            operand(bound)?;
         }
     }
     c.fill.map_or(Ok(()), |f| fits(c.dtype, f, "fill"))

@@ -644,6 +644,7 @@ impl<'a> Emitter<'a> {
                         src_stride: self.operand(d.hbm_stride)?,
                         dst_stride: Operand::imm(s),
                         valid: d.valid.map(|v| self.operand(v)).transpose()?,
+                        start: d.start.map(|v| self.operand(v)).transpose()?,
                     });
                 }
                 let fill = fill.map(|f| f & dtype.value_mask());
@@ -665,6 +666,7 @@ impl<'a> Emitter<'a> {
                         src_stride: Operand::imm(s),
                         dst_stride: self.operand(d.hbm_stride)?,
                         valid: d.valid.map(|v| self.operand(v)).transpose()?,
+                        start: d.start.map(|v| self.operand(v)).transpose()?,
                     });
                 }
                 DmaOp::Copy(strided(*dtype, src_addr, dst, out, None)).into()
@@ -915,6 +917,7 @@ fn strided(
             src_stride: Operand::imm(1),
             dst_stride: Operand::imm(1),
             valid: None,
+            start: None,
         });
     }
     StridedCopy {

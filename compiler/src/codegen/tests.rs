@@ -147,6 +147,7 @@ fn dim1(extent: u32, valid: Option<SOp>) -> Vec<TDim> {
         extent,
         hbm_stride: SOp::Imm(1),
         valid,
+        start: None,
     }]
 }
 
@@ -427,11 +428,13 @@ fn matmul_kernel() -> TileKernel {
                 extent: rows,
                 hbm_stride: SOp::Imm(i64::from(cols)),
                 valid: None,
+                start: None,
             },
             TDim {
                 extent: cols,
                 hbm_stride: SOp::Imm(1),
                 valid: None,
+                start: None,
             },
         ]
     };

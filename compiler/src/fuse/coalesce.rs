@@ -107,7 +107,9 @@ fn rewrite_one(kernel: &mut TileKernel) -> bool {
                 continue;
             }
             // X's first reference in the list: its defining op.
-            let Some(d) = list[..w].iter().position(|op| references(std::slice::from_ref(op), x) > 0)
+            let Some(d) = list[..w]
+                .iter()
+                .position(|op| references(std::slice::from_ref(op), x) > 0)
             else {
                 continue;
             };
@@ -119,6 +121,7 @@ fn rewrite_one(kernel: &mut TileKernel) -> bool {
             }
             let def = &list[d].kind;
             let defines_whole = def.bodies().is_empty()
+                && !def.writes_partially()
                 && def.writes().iter().any(|v| v.buf == x && whole(v))
                 && !def.reads().iter().any(|v| v.buf == x);
             if !defines_whole {
@@ -137,7 +140,11 @@ fn rewrite_one(kernel: &mut TileKernel) -> bool {
                 } => {
                     let out = outputs.iter().find(|v| v.buf == x).expect("writes x");
                     let in_place = inputs.iter().all(|i| match i {
-                        TInput::View(v) => v.buf != c || (v.offset, &v.shape, &v.strides) == (out.offset, &out.shape, &out.strides),
+                        TInput::View(v) => {
+                            v.buf != c
+                                || (v.offset, &v.shape, &v.strides)
+                                    == (out.offset, &out.shape, &out.strides)
+                        }
                         TInput::Scalar(_) => true,
                     }) && outputs.iter().all(|v| v.buf != c);
                     if !in_place {

@@ -68,6 +68,7 @@ fn store(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
             extent: data.shape[0],
             hbm_stride: SOp::Imm(1),
             valid: None,
+            start: None,
         }],
     })
 }
@@ -81,6 +82,7 @@ fn load(kernel: &TileKernel, buf: Buf, hbm: SOp) -> TOp {
             extent: data.shape[0],
             hbm_stride: SOp::Imm(1),
             valid: None,
+            start: None,
         }],
         dst: whole(kernel, buf),
         fill: None,

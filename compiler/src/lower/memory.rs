@@ -6,8 +6,7 @@
 //! control processor evaluates — or *indirect* (gather/scatter through the
 //! pointer tensor the elementwise lowering materialised as an `i64` address
 //! buffer). A strided description is exact only under run-time conditions
-//! (its guards, no actual wrap-around of `% M` dimensions, a valid box that
-//! starts at index 0, since a DMA's valid bound is a prefix); when those are
+//! (its guards, no actual wrap-around of `% M` dimensions); when those are
 //! not known statically, the lowering emits
 //! `if conditions { DMA } else { gather/scatter }`.
 //!
@@ -99,14 +98,6 @@ impl Lowerer<'_> {
                 base = ScalarExpr::add(base, offset);
             }
         }
-        if let Some(valid) = &s.valid {
-            for b in &valid.begin {
-                fast = ScalarExpr::and(
-                    fast,
-                    ScalarExpr::cmp(IntPredicate::Eq, b.clone(), ScalarExpr::constant(0, 64)),
-                );
-            }
-        }
         // Both paths of a load write the same destination.
         let dst = if s.kind.writes() {
             None
@@ -182,14 +173,22 @@ impl Lowerer<'_> {
             let extent = u32::try_from(dim.size)
                 .map_err(|_| self.error(op, "tile dimension out of range"))?;
             let hbm_stride = self.eval_scalar_expr(&dim.stride, cache)?;
-            let valid = match &s.valid {
-                Some(v) => Some(self.eval_scalar_expr(&v.end[d], cache)?),
-                None => None,
+            let (valid, start) = match &s.valid {
+                Some(v) => {
+                    let end = self.eval_scalar_expr(&v.end[d], cache)?;
+                    let begin = match v.begin[d].as_const() {
+                        Some(0) => None,
+                        _ => Some(self.eval_scalar_expr(&v.begin[d], cache)?),
+                    };
+                    (Some(end), begin)
+                }
+                None => (None, None),
             };
             dims.push(TDim {
                 extent,
                 hbm_stride,
                 valid,
+                start,
             });
         }
         if dims.is_empty() {
@@ -197,6 +196,7 @@ impl Lowerer<'_> {
                 extent: 1,
                 hbm_stride: SOp::Imm(0),
                 valid: None,
+                start: None,
             });
         }
         // A false uniform condition empties the box (through dimension 0).

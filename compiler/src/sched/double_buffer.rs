@@ -434,7 +434,7 @@ fn fully_written_before_read(body: &[TOp], buf: Buf, elements: u64) -> bool {
                     if !written && kind.reads().iter().any(|v| v.buf == buf) {
                         return None;
                     }
-                    if kind.writes().iter().any(covers) {
+                    if !kind.writes_partially() && kind.writes().iter().any(covers) {
                         written = true;
                     }
                 }

@@ -218,10 +218,7 @@ fn extend<K: Ord>(map: &mut BTreeMap<K, Interval>, key: K, p: u32) {
 /// Whether a write through `view` by `kind` overwrites the whole buffer.
 fn kills_whole_buffer(kernel: &TileKernel, kind: &TOpKind, view: &BView) -> bool {
     let data = &kernel.bufs[view.buf];
-    let masked_without_fill = matches!(
-        kind,
-        TOpKind::DmaLoad { fill: None, dims, .. } if dims.iter().any(|d| d.valid.is_some())
-    );
+    let masked_without_fill = kind.writes_partially();
     let dense = maiac_backend::isa::view::row_major_strides(&view.shape);
     let contiguous = view
         .shape

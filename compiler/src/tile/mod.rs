@@ -130,13 +130,15 @@ pub enum TInput {
 }
 
 /// One dimension of an HBM-side strided DMA: `extent` elements, HBM stride
-/// in elements, and the number of valid indices (`None`: all). Elements
-/// outside the valid box get the fill (loads) or are not written (stores).
+/// in elements, and the valid indices `start..valid` (`None`: from 0, up to
+/// the extent). Elements outside the valid box get the fill (loads) or are
+/// not written (stores).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct TDim {
     pub extent: u32,
     pub hbm_stride: SOp,
     pub valid: Option<SOp>,
+    pub start: Option<SOp>,
 }
 
 /// A matmul operand stored as a 2-D row-major block with a row stride:
@@ -494,6 +496,7 @@ impl TOpKind {
                 for d in dims {
                     v.push(d.hbm_stride);
                     v.extend(d.valid);
+                    v.extend(d.start);
                 }
                 v
             }
@@ -611,6 +614,7 @@ impl TOpKind {
                 for d in dims {
                     v.push(&mut d.hbm_stride);
                     v.extend(d.valid.as_mut());
+                    v.extend(d.start.as_mut());
                 }
                 v
             }
@@ -667,6 +671,17 @@ impl TOpKind {
             TOpKind::While { before, after, .. } => vec![before, after],
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the op writes only part of the views [`TOpKind::writes`]
+    /// reports: a masked DMA load without a fill leaves the elements outside
+    /// its valid box untouched.
+    pub fn writes_partially(&self) -> bool {
+        matches!(
+            self,
+            TOpKind::DmaLoad { fill: None, dims, .. }
+                if dims.iter().any(|d| d.valid.is_some() || d.start.is_some())
+        )
     }
 
     /// Whether the op has an effect beyond the buffers/registers it writes

@@ -333,7 +333,10 @@ fn dims_text(dims: &[super::TDim]) -> String {
             let valid = d
                 .valid
                 .map(|v| format!(" valid={}", sop(&v)))
-                .unwrap_or_default();
+                .unwrap_or_default()
+                + &d.start
+                    .map(|v| format!(" start={}", sop(&v)))
+                    .unwrap_or_default();
             format!("({} x{}{valid})", d.extent, sop(&d.hbm_stride))
         })
         .collect();

@@ -2,7 +2,7 @@
 //! boxes and fill values, broadcasts, gathers, scatters and HBM atomics.
 
 use maiac_backend::isa::{
-    Address, Atomic, DType, DmaOp, Gather, Scatter, Space, StridedCopy, Unit, UnitSet,
+    Address, Atomic, DType, DmaOp, Gather, Operand, Scatter, Space, StridedCopy, Unit, UnitSet,
 };
 
 use super::context::{Effects, ExecCtx};
@@ -16,8 +16,8 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &DmaOp) -> ExecResult<Ef
     let mut fx = Effects::default();
     match op {
         DmaOp::Copy(copy) => {
-            let dst = ctx.place(mem, &copy.dst)?;
-            strided_copy(ctx, mem, copy, &[dst], &mut fx)?;
+            let unit = ctx.unit_of(&copy.dst)?;
+            strided_copy(ctx, mem, copy, &[unit], &mut fx)?;
         }
         DmaOp::Broadcast { copy, to } => {
             if !matches!(copy.dst.unit, Unit::Local) {
@@ -29,12 +29,7 @@ pub fn execute(ctx: &ExecCtx<'_>, mem: &mut Memory, op: &DmaOp) -> ExecResult<Ef
                 .tile
                 .unwrap_or(ctx.cluster * ctx.machine.tiles_per_cluster);
             let units = broadcast_units(ctx, to, copy.dst.space, own)?;
-            let offset = copy.dst.offset.eval(ctx.regs);
-            let places = units
-                .into_iter()
-                .map(|u| mem.place(copy.dst.space, u, offset))
-                .collect::<ExecResult<Vec<_>>>()?;
-            strided_copy(ctx, mem, copy, &places, &mut fx)?;
+            strided_copy(ctx, mem, copy, &units, &mut fx)?;
         }
         DmaOp::Gather(g) => gather(ctx, mem, g, &mut fx)?,
         DmaOp::Scatter(s) => scatter(ctx, mem, s, &mut fx)?,
@@ -55,12 +50,15 @@ fn broadcast_units(
     Ok(units_of(to, space, ctx.machine, own))
 }
 
-/// The strided copy's source box (valid part only), then each destination.
+/// The strided copy's source box (valid part only), then its destination in
+/// each of `dst_units`. Addresses are resolved at the valid box's first
+/// element (a box may start inside the tile, its element 0 lying before
+/// the buffer); an empty box reads nothing.
 fn strided_copy(
     ctx: &ExecCtx<'_>,
     mem: &mut Memory,
     copy: &StridedCopy,
-    dsts: &[super::memory::Place],
+    dst_units: &[u32],
     fx: &mut Effects,
 ) -> ExecResult<()> {
     if copy.dims.len() > 4 {
@@ -68,13 +66,21 @@ fn strided_copy(
     }
     let bits = copy.dtype.storage_bits();
     let extents: Vec<u32> = copy.dims.iter().map(|d| d.extent).collect();
+    let bound = |b: Option<Operand>, extent: u32, default: u32| match b {
+        None => default,
+        Some(v) => (v.eval(ctx.regs) as i64).clamp(0, i64::from(extent)) as u32,
+    };
+    // The valid box: indices start[d]..end[d] (empty when start ≥ end).
+    let starts: Vec<u32> = copy
+        .dims
+        .iter()
+        .map(|d| bound(d.start, d.extent, 0))
+        .collect();
     let valid: Vec<u32> = copy
         .dims
         .iter()
-        .map(|d| match d.valid {
-            None => d.extent,
-            Some(v) => (v.eval(ctx.regs) as i64).clamp(0, i64::from(d.extent)) as u32,
-        })
+        .zip(&starts)
+        .map(|(d, &s)| bound(d.valid, d.extent, d.extent).saturating_sub(s))
         .collect();
     let src_strides: Vec<i64> = copy
         .dims
@@ -87,32 +93,82 @@ fn strided_copy(
         .map(|d| d.dst_stride.eval(ctx.regs) as i64)
         .collect();
     let partial = valid != extents;
-
-    let src_place = ctx.place(mem, &copy.src)?;
-    let src = Strided::new(mem, src_place, bits, &valid, &src_strides)?;
-    let padded = partial && copy.fill.is_some();
-    if !padded && src.is_byte_dense() {
-        let dsts = dsts
+    // Byte offset of the valid box's first element along `strides`.
+    let box_offset = |strides: &[i64]| -> ExecResult<i128> {
+        let elements: i128 = starts
             .iter()
-            .map(|&place| Strided::new(mem, place, bits, &valid, &dst_strides))
-            .collect::<ExecResult<Vec<_>>>()?;
-        if dsts.iter().all(Strided::is_byte_dense) {
-            return copy_bytes(mem, &src, &dsts, fx);
+            .zip(strides)
+            .map(|(&s, &st)| i128::from(s) * i128::from(st))
+            .sum();
+        let bit = elements * i128::from(bits);
+        if bit % 8 != 0 {
+            return Err(Fault::new(
+                "a packed fp4 copy's valid box starts in the middle of a byte",
+            ));
         }
+        Ok(bit / 8)
+    };
+    let empty = valid.contains(&0);
+    let (src_shift, dst_shift) = if empty {
+        (0, 0)
+    } else {
+        (box_offset(&src_strides)?, box_offset(&dst_strides)?)
+    };
+    let dst_offset = copy.dst.offset.eval(ctx.regs);
+    let dst_place = |mem: &Memory, unit: u32, shift: i128| {
+        mem.place(copy.dst.space, unit, dst_offset.wrapping_add(shift as u64))
+    };
+    if empty && copy.fill.is_none() {
+        return Ok(());
     }
+    let padded = partial && copy.fill.is_some();
     let mut values = Vec::new();
-    src.read(mem, &mut values);
-    fx.read(&src);
+    if !empty {
+        let src_unit = ctx.unit_of(&copy.src)?;
+        let src_offset = copy
+            .src
+            .offset
+            .eval(ctx.regs)
+            .wrapping_add(src_shift as u64);
+        let src_place = mem.place(copy.src.space, src_unit, src_offset)?;
+        let src = Strided::new(mem, src_place, bits, &valid, &src_strides)?;
+        if !padded && src.is_byte_dense() {
+            let dsts = dst_units
+                .iter()
+                .map(|&u| {
+                    Strided::new(
+                        mem,
+                        dst_place(mem, u, dst_shift)?,
+                        bits,
+                        &valid,
+                        &dst_strides,
+                    )
+                })
+                .collect::<ExecResult<Vec<_>>>()?;
+            if dsts.iter().all(Strided::is_byte_dense) {
+                return copy_bytes(mem, &src, &dsts, fx);
+            }
+        }
+        src.read(mem, &mut values);
+        fx.read(&src);
+    }
 
-    let (shape, data) = match (partial, copy.fill) {
+    let (shape, data, shift) = match (partial, copy.fill) {
         (true, Some(fill)) => (
             extents.clone(),
-            expand_with_fill(&extents, &valid, &values, fill),
+            expand_with_fill(&extents, &starts, &valid, &values, fill),
+            0,
         ),
-        _ => (valid.clone(), values),
+        _ => (valid.clone(), values, dst_shift),
     };
-    for &place in dsts {
-        let dst = Strided::new(mem, place, bits, &shape, &dst_strides)?;
+    for &unit in dst_units {
+        let dst = Strided::new(
+            mem,
+            dst_place(mem, unit, shift)?,
+            bits,
+            &shape,
+            &dst_strides,
+        )?;
         dst.write(mem, &data);
         fx.write(&dst);
     }
@@ -148,22 +204,34 @@ fn copy_bytes(
     Ok(())
 }
 
-/// Lays the valid box's values into the full box, `fill` elsewhere.
-fn expand_with_fill(extents: &[u32], valid: &[u32], values: &[u64], fill: u64) -> Vec<u64> {
+/// Lays the valid box's values (`counts[d]` indices from `starts[d]`) into
+/// the full box, `fill` elsewhere.
+fn expand_with_fill(
+    extents: &[u32],
+    starts: &[u32],
+    counts: &[u32],
+    values: &[u64],
+    fill: u64,
+) -> Vec<u64> {
     let pad = 4 - extents.len();
     let mut e = [1u32; 4];
+    let mut lo = [0u32; 4];
     let mut v = [1u32; 4];
     e[pad..].copy_from_slice(extents);
-    v[pad..].copy_from_slice(valid);
+    lo[pad..].copy_from_slice(starts);
+    for (d, (&s, &c)) in starts.iter().zip(counts).enumerate() {
+        v[pad + d] = s + c;
+    }
+    let inside = |i: u32, d: usize| lo[d] <= i && i < v[d];
     let total: usize = e.iter().map(|&x| x as usize).product();
     let mut out = Vec::with_capacity(total);
     let mut it = values.iter();
     for i0 in 0..e[0] {
         for i1 in 0..e[1] {
             for i2 in 0..e[2] {
-                let row_valid = i0 < v[0] && i1 < v[1] && i2 < v[2];
+                let row_valid = inside(i0, 0) && inside(i1, 1) && inside(i2, 2);
                 for i3 in 0..e[3] {
-                    if row_valid && i3 < v[3] {
+                    if row_valid && inside(i3, 3) {
                         out.push(it.next().copied().unwrap_or(fill));
                     } else {
                         out.push(fill);

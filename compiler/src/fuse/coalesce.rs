@@ -87,12 +87,7 @@ fn rewrite_one(kernel: &mut TileKernel) -> bool {
     let mut totals = BTreeMap::new();
     reference_counts(&kernel.body, &mut totals);
     let bufs = kernel.bufs.clone();
-    let whole = |v: &BView| {
-        let data = &bufs[v.buf];
-        v.offset == 0
-            && v.num_elements() == data.num_elements()
-            && v.strides == maiac_backend::isa::view::row_major_strides(&v.shape)
-    };
+    let whole = |v: &BView| v.is_whole(bufs[v.buf].num_elements());
     let same_kind = |x: Buf, c: Buf| {
         let (x, c) = (&bufs[x], &bufs[c]);
         x.dtype == c.dtype && x.shape == c.shape && x.space == c.space

@@ -405,12 +405,7 @@ fn referenced_outside(kernel: &TileKernel, path: &Path) -> BTreeSet<Buf> {
 fn fully_written_before_read(body: &[TOp], buf: Buf, elements: u64) -> bool {
     // A write covers the buffer when its view is dense from offset 0 and
     // has as many elements as the buffer.
-    let covers = |v: &&BView| {
-        v.buf == buf
-            && v.offset == 0
-            && v.num_elements() == elements
-            && v.strides == maiac_backend::isa::view::row_major_strides(&v.shape)
-    };
+    let covers = |v: &&BView| v.buf == buf && v.is_whole(elements);
     /// `Some(written on every path)`, or `None` when some path reads first.
     fn scan(
         body: &[TOp],

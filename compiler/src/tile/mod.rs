@@ -119,6 +119,14 @@ impl BView {
     pub fn num_elements(&self) -> u64 {
         self.shape.iter().map(|&d| u64::from(d)).product()
     }
+
+    /// Whether the view is dense and row-major from offset 0 with
+    /// `elements` elements: it covers every element of a buffer that size.
+    pub fn is_whole(&self, elements: u64) -> bool {
+        self.offset == 0
+            && self.num_elements() == elements
+            && self.strides == maiac_backend::isa::view::row_major_strides(&self.shape)
+    }
 }
 
 /// An input of a map-like op: a tensor view or a scalar broadcast to every

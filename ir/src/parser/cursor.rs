@@ -130,12 +130,6 @@ impl<'a> Cursor<'a> {
         self.text.get(self.pos).copied()
     }
 
-    /// The byte right after the next one (no whitespace skipping in between).
-    pub fn peek2(&mut self) -> Option<u8> {
-        self.skip_ws();
-        self.text.get(self.pos + 1).copied()
-    }
-
     /// Whether the remaining text starts with `s` (after whitespace).
     pub fn looking_at(&mut self, s: &str) -> bool {
         self.skip_ws();

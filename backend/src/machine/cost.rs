@@ -4,7 +4,9 @@
 //! the cycle model's business; it uses [`DmaCost`] to know which resources
 //! a transfer occupies.
 
-use crate::isa::{Address, CpOp, Drain, Matmul, Module, Space, TtuPrecision, TvpOp, Unit, View};
+use crate::isa::{
+    Address, CpOp, Drain, Matmul, MicroProgram, Module, Space, TtuPrecision, TvpOp, Unit, View,
+};
 
 use super::Machine;
 
@@ -102,13 +104,15 @@ impl Machine {
             + slots * elements.div_ceil(u64::from(self.tvp.lanes.max(1)))
     }
 
+    /// Issue slots of one micro-program per vector of lanes (its ops at
+    /// `tvp.simple_op_slots` or `tvp.transcendental_op_slots` each).
+    pub fn micro_issue_slots(&self, micro: &MicroProgram) -> u64 {
+        micro.issue_slots(self.tvp.simple_op_slots, self.tvp.transcendental_op_slots)
+    }
+
     /// Issue slots per vector of lanes of a TVP instruction (at least 1).
     pub fn tvp_issue_slots(&self, op: &TvpOp, module: &Module) -> u64 {
-        let slots = |id| {
-            module.micro(id).map_or(0, |m| {
-                m.issue_slots(self.tvp.simple_op_slots, self.tvp.transcendental_op_slots)
-            })
-        };
+        let slots = |id| module.micro(id).map_or(0, |m| self.micro_issue_slots(m));
         let simple = u64::from(self.tvp.simple_op_slots);
         let slots = match op {
             TvpOp::Map(m) => slots(m.program),
@@ -130,10 +134,21 @@ impl Machine {
 
     /// `tvp.latency_cycles + max(S · ceil(N / lanes), ceil(bytes / tsram_bytes_per_cycle))`.
     pub fn tvp_cycles(&self, op: &TvpOp, module: &Module) -> u64 {
-        let lanes = op.lanes().div_ceil(u64::from(self.tvp.lanes.max(1)));
-        let compute = self.tvp_issue_slots(op, module) * lanes;
-        let memory =
-            Machine::tvp_bytes(op).div_ceil(u64::from(self.tile.tsram_bytes_per_cycle.max(1)));
+        self.tvp_formula_cycles(
+            self.tvp_issue_slots(op, module),
+            op.lanes(),
+            Machine::tvp_bytes(op),
+        )
+    }
+
+    /// The TVP cost formula on its terms: `issue_slots` per vector (at
+    /// least 1, as [`Machine::tvp_issue_slots`] gives), `lanes` elements
+    /// iterated, `bytes` read and written — for passes that cost an
+    /// instruction before it exists.
+    pub fn tvp_formula_cycles(&self, issue_slots: u64, lanes: u64, bytes: u64) -> u64 {
+        let vectors = lanes.div_ceil(u64::from(self.tvp.lanes.max(1)));
+        let compute = issue_slots.max(1) * vectors;
+        let memory = bytes.div_ceil(u64::from(self.tile.tsram_bytes_per_cycle.max(1)));
         u64::from(self.tvp.latency_cycles) + compute.max(memory)
     }
 }

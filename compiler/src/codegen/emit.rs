@@ -754,6 +754,26 @@ impl<'a> Emitter<'a> {
                 })
                 .into()
             }
+            ActReduce {
+                micro,
+                inputs,
+                output,
+                combiner,
+                axis,
+                reduced,
+            } => {
+                let program = self.module.intern_micro(micro.clone());
+                let combiner = self.module.intern_micro(combiner.clone());
+                TvpOp::ActivationReduce(isa::ActivationReduce {
+                    program,
+                    inputs: self.map_inputs(inputs)?,
+                    output: self.view(output)?,
+                    combiner,
+                    axis: *axis,
+                    reduced: self.view(reduced)?,
+                })
+                .into()
+            }
             Scan {
                 combiner,
                 axis,

@@ -14,12 +14,17 @@
 //! 3. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
 //!    chains of TVP `map`s into one `map` whose micro-program is extracted
 //!    from an e-graph with a cost function computed from the machine model;
-//! 4. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//! 4. [`act_reduce::ActReduceFusion`] (`act-reduce`) turns a `map` followed
+//!    by a one-operand `reduce` of its output into one fused
+//!    activation-with-reduction (`tvp.actreduce`) when extraction with the
+//!    machine's TVP cost formula says it is cheaper;
+//! 5. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
 //!    capacities and TTU rates.
 //!
 //! Every pass preserves the kernel's results bit for bit: only rewrites that
 //! hold for every input bit pattern are applied (no float reassociation),
+//! an actreduce folds its stored output exactly as the reduce it replaces,
 //! and splitting a matmul's K into consecutive accumulating chunks is exact
 //! because the TTU accumulates sequentially in K.
 //!
@@ -27,6 +32,7 @@
 //! compile never hangs; the node and iteration limits are reached long
 //! before the time limit, which keeps the output deterministic.
 
+pub mod act_reduce;
 pub mod coalesce;
 pub mod dce;
 pub mod elementwise;
@@ -39,6 +45,7 @@ use maiac_backend::machine::Machine;
 use crate::pass::PassList;
 use crate::tile::TileKernel;
 
+pub use act_reduce::ActReduceFusion;
 pub use coalesce::CoalesceCarried;
 pub use dce::TileDce;
 pub use elementwise::{EggFusion, EggLimits};
@@ -50,6 +57,7 @@ pub fn passes(machine: &Machine) -> PassList<TileKernel> {
     list.add(TileDce)
         .add(CoalesceCarried)
         .add(EggFusion::new(machine.clone()))
+        .add(ActReduceFusion::new(machine.clone()))
         .add(TtuTiling::new(machine.clone()));
     list
 }

@@ -8,6 +8,7 @@ use maiac_backend::isa::{DType, LaneInstr, LaneOp, LaneSrc, MicroProgram};
 use maiac_backend::machine::{resolve, Machine};
 use proptest::prelude::*;
 
+use super::act_reduce::{choose_fusions, ActReduceFusion, PairCycles};
 use super::elementwise::{EggFusion, EggLimits};
 use super::lang::{simplify_rule_texts, Lane};
 use super::tiling::{choose_tile, split_matmul, MatmulShape};
@@ -126,7 +127,66 @@ fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
     all
 }
 
-/// Runs the maps and matmuls (f32 operands) of a straight-line body.
+/// Runs `micro` over the lanes of `outputs` and writes them (all inputs
+/// are read before any output is written).
+fn eval_map(memory: &mut Memory, micro: &MicroProgram, inputs: &[TInput], outputs: &[BView]) {
+    let lanes = indices(&outputs[0].shape);
+    let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
+    let mut values = Vec::new();
+    for (lane_idx, idx) in lanes.iter().enumerate() {
+        let args: Vec<u64> = inputs
+            .iter()
+            .zip(&micro.inputs)
+            .map(|(input, ty)| match input {
+                TInput::View(v) => memory[&v.buf][element(v, idx)],
+                TInput::Scalar(SOp::Imm(x)) => (*x as u64) & ty.value_mask(),
+                TInput::Scalar(SOp::Reg(_)) => 0,
+            })
+            .collect();
+        micro.eval(&args, &mut values, &mut results[lane_idx]);
+    }
+    for (idx, res) in lanes.iter().zip(results) {
+        for (out, bits) in outputs.iter().zip(res) {
+            let e = element(out, idx);
+            memory.get_mut(&out.buf).expect("allocated")[e] = bits;
+        }
+    }
+}
+
+/// The ISA fold of one operand: `acc = x[.., 0, ..]; acc = c(acc, x[.., j, ..])`,
+/// written to `output` (the input shape without `axis`).
+fn eval_fold(
+    memory: &mut Memory,
+    combiner: &MicroProgram,
+    axis: u8,
+    input: &BView,
+    output: &BView,
+) {
+    let axis = usize::from(axis);
+    let mut values = Vec::new();
+    let mut results = Vec::new();
+    for idx in indices(&output.shape) {
+        let at = |j: u32| {
+            let mut full = idx.clone();
+            full.insert(axis, j);
+            memory[&input.buf][element(input, &full)]
+        };
+        let mut acc = at(0);
+        for j in 1..input.shape[axis] {
+            let mut out = [0u64];
+            combiner.eval(&[acc, at(j)], &mut values, &mut out);
+            acc = out[0];
+        }
+        results.push((element(output, &idx), acc));
+    }
+    let dst = memory.get_mut(&output.buf).expect("allocated");
+    for (e, bits) in results {
+        dst[e] = bits;
+    }
+}
+
+/// Runs the maps, reductions, actreduces and matmuls (f32 operands) of a
+/// straight-line body.
 fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
     for top in &kernel.body {
         match &top.kind {
@@ -134,29 +194,27 @@ fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
                 micro,
                 inputs,
                 outputs,
+            } => eval_map(memory, micro, inputs, outputs),
+            TOpKind::Reduce {
+                combiner,
+                axis,
+                inputs,
+                outputs,
             } => {
-                let lanes = indices(&outputs[0].shape);
-                let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
-                let mut values = Vec::new();
-                for (lane_idx, idx) in lanes.iter().enumerate() {
-                    let args: Vec<u64> = inputs
-                        .iter()
-                        .zip(&micro.inputs)
-                        .map(|(input, ty)| match input {
-                            TInput::View(v) => memory[&v.buf][element(v, idx)],
-                            TInput::Scalar(SOp::Imm(x)) => (*x as u64) & ty.value_mask(),
-                            TInput::Scalar(SOp::Reg(_)) => 0,
-                        })
-                        .collect();
-                    micro.eval(&args, &mut values, &mut results[lane_idx]);
-                }
-                // All inputs are read before any output is written.
-                for (idx, res) in lanes.iter().zip(results) {
-                    for (out, bits) in outputs.iter().zip(res) {
-                        let e = element(out, idx);
-                        memory.get_mut(&out.buf).expect("allocated")[e] = bits;
-                    }
-                }
+                assert_eq!(inputs.len(), 1, "the evaluator folds one operand");
+                eval_fold(memory, combiner, *axis, &inputs[0], &outputs[0]);
+            }
+            TOpKind::ActReduce {
+                micro,
+                inputs,
+                output,
+                combiner,
+                axis,
+                reduced,
+            } => {
+                eval_map(memory, micro, inputs, std::slice::from_ref(output));
+                // The fold reads the stored output.
+                eval_fold(memory, combiner, *axis, output, reduced);
             }
             TOpKind::Matmul {
                 m,
@@ -1009,6 +1067,334 @@ fn tiled_matmuls_compute_identical_bits() {
 }
 
 // ---------------------------------------------------------------------------
+// Activation-with-reduction fusion.
+
+/// The buffers of [`softmax_step`]: `x[4, 128]`, the row maxima `m[4]`,
+/// `e = exp(x − m)` and its row sums `s[4]`, plus `other[4, 128]`.
+struct SoftmaxBufs {
+    x: Buf,
+    m: Buf,
+    e: Buf,
+    s: Buf,
+    other: Buf,
+}
+
+/// A two-instruction combiner `[t, t] → t`.
+fn combiner(code: &str, ty: DType) -> MicroProgram {
+    MicroProgram {
+        inputs: vec![ty, ty],
+        body: vec![instr(code, vec![LaneSrc::Input(0), LaneSrc::Input(1)])],
+        outputs: vec![LaneSrc::Value(0)],
+    }
+}
+
+fn reduce_rows(kernel: &TileKernel, code: &str, input: Buf, output: Buf) -> TOp {
+    op(TOpKind::Reduce {
+        combiner: combiner(code, DType::F32),
+        axis: 1,
+        inputs: vec![whole(kernel, input)],
+        outputs: vec![whole(kernel, output)],
+    })
+}
+
+/// The softmax step over the rows of `x`: `e = exp(x − m)` (the row maxima
+/// broadcast along axis 1), then `s = Σ e` along axis 1; `between` goes
+/// between the map and the reduce. `e` and `s` are stored.
+fn softmax_step(between: impl FnOnce(&TileKernel, &SoftmaxBufs) -> Vec<TOp>) -> TileKernel {
+    let mut k = TileKernel {
+        name: "softmax".into(),
+        ..Default::default()
+    };
+    let p = k.new_sreg(64, "p");
+    let b = SoftmaxBufs {
+        x: k.new_buf(DType::F32, &[4, 128], BufSpace::Tsram, "x"),
+        m: k.new_buf(DType::F32, &[4], BufSpace::Tsram, "m"),
+        e: k.new_buf(DType::F32, &[4, 128], BufSpace::Tsram, "e"),
+        s: k.new_buf(DType::F32, &[4], BufSpace::Tsram, "s"),
+        other: k.new_buf(DType::F32, &[4, 128], BufSpace::Tsram, "other"),
+    };
+    let exp_sub = op(TOpKind::Map {
+        micro: MicroProgram {
+            inputs: vec![DType::F32, DType::F32],
+            body: vec![
+                instr("subf.f32", vec![LaneSrc::Input(0), LaneSrc::Input(1)]),
+                instr("exp.f32", vec![LaneSrc::Value(0)]),
+            ],
+            outputs: vec![LaneSrc::Value(1)],
+        },
+        inputs: vec![
+            TInput::View(whole(&k, b.x)),
+            TInput::View(BView {
+                buf: b.m,
+                offset: 0,
+                shape: vec![4, 128],
+                strides: vec![1, 0],
+            }),
+        ],
+        outputs: vec![whole(&k, b.e)],
+    });
+    let mut body = vec![
+        op(TOpKind::Arg { dst: p, index: 0 }),
+        load(&k, b.x, SOp::Reg(p)),
+        reduce_rows(&k, "maxnumf.f32", b.x, b.m),
+        exp_sub,
+    ];
+    body.extend(between(&k, &b));
+    body.push(reduce_rows(&k, "addf.f32", b.e, b.s));
+    body.push(store(&k, b.e, SOp::Reg(p)));
+    body.push(store(&k, b.s, SOp::Reg(p)));
+    body.push(store(&k, b.other, SOp::Reg(p)));
+    k.body = body;
+    k
+}
+
+fn act_reduces(kernel: &TileKernel) -> usize {
+    count_ops(&kernel.body, &|o| matches!(o, TOpKind::ActReduce { .. }))
+}
+
+fn reduces(kernel: &TileKernel) -> usize {
+    count_ops(&kernel.body, &|o| matches!(o, TOpKind::Reduce { .. }))
+}
+
+/// Runs `act-reduce` on `kernel` and checks the stored bits are unchanged.
+fn act_reduce_exactly(machine: &Machine, kernel: &TileKernel) -> TileKernel {
+    let mut fused = kernel.clone();
+    run_pass(&mut ActReduceFusion::new(machine.clone()), &mut fused);
+    for seed in 0..4 {
+        assert_eq!(
+            observed(kernel, seed),
+            observed(&fused, seed),
+            "seed {seed}"
+        );
+    }
+    fused
+}
+
+#[test]
+fn fuses_the_softmax_step_into_one_actreduce() {
+    let kernel = softmax_step(|_, _| Vec::new());
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 1, "{}", tile::render(&fused));
+    // The max reduce reads a loaded buffer, not a map output: it stays.
+    assert_eq!(reduces(&fused), 1);
+    let text = tile::render(&fused);
+    assert!(text.contains("tvp.actreduce"), "{text}");
+    assert!(text.contains("axis=1"), "{text}");
+    // The fused op sits where the map was, still writing `e` (stored later).
+    let kinds: Vec<&TOpKind> = fused.body.iter().map(|o| &o.kind).collect();
+    assert!(matches!(kinds[3], TOpKind::ActReduce { .. }));
+    assert!(matches!(kinds[4], TOpKind::DmaStore { .. }));
+}
+
+#[test]
+fn fuses_the_max_reduce_of_a_cast_map_too() {
+    // `max(cvt(x))` then `exp(cvt(x) − max)`: both maps feed reduces.
+    let mut kernel = softmax_step(|_, _| Vec::new());
+    let (x, half) = (
+        kernel.bufs.keys().next().expect("x"),
+        kernel.new_buf(DType::F16, &[4, 128], BufSpace::Tsram, "xh"),
+    );
+    let cvt = op(TOpKind::Map {
+        micro: MicroProgram {
+            inputs: vec![DType::F16],
+            body: vec![instr("cvt.f16.f32.rtne", vec![LaneSrc::Input(0)])],
+            outputs: vec![LaneSrc::Value(0)],
+        },
+        inputs: vec![TInput::View(whole(&kernel, half))],
+        outputs: vec![whole(&kernel, x)],
+    });
+    kernel.body[1] = load(&kernel, half, SOp::Reg(crate::tile::SReg::from_u32(0)));
+    kernel.body.insert(2, cvt);
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 2, "{}", tile::render(&fused));
+    assert_eq!(reduces(&fused), 0);
+}
+
+#[test]
+fn does_not_fuse_a_reduce_of_another_buffer_or_view() {
+    // The sum reads `other`, not the map's output.
+    let mut kernel = softmax_step(|_, _| Vec::new());
+    let (e, other) = (
+        kernel.bufs.keys().nth(2).unwrap(),
+        kernel.bufs.keys().nth(4).unwrap(),
+    );
+    for top in &mut kernel.body {
+        if let TOpKind::Reduce { inputs, .. } = &mut top.kind {
+            if inputs[0].buf == e {
+                inputs[0].buf = other;
+            }
+        }
+    }
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 0, "{}", tile::render(&fused));
+
+    // The sum reads only the first 64 columns of `e`: a different view.
+    let mut kernel = softmax_step(|_, _| Vec::new());
+    for top in &mut kernel.body {
+        if let TOpKind::Reduce { inputs, .. } = &mut top.kind {
+            if inputs[0].buf == e {
+                inputs[0].shape = vec![4, 64];
+            }
+        }
+    }
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 0, "{}", tile::render(&fused));
+}
+
+#[test]
+fn does_not_hoist_a_reduce_over_a_conflicting_op() {
+    // Rewrites `e` in between (a copy): the reduce sums the new bits.
+    let overwrite_e = |k: &TileKernel, b: &SoftmaxBufs| {
+        vec![op(TOpKind::Copy {
+            src: whole(k, b.x),
+            dst: whole(k, b.e),
+        })]
+    };
+    // Reads the old `s` in between.
+    let read_s = |k: &TileKernel, b: &SoftmaxBufs| {
+        vec![op(TOpKind::Map {
+            micro: MicroProgram {
+                inputs: vec![DType::F32, DType::F32],
+                body: vec![instr(
+                    "mulf.f32",
+                    vec![LaneSrc::Input(0), LaneSrc::Input(1)],
+                )],
+                outputs: vec![LaneSrc::Value(0)],
+            },
+            inputs: vec![
+                TInput::View(whole(k, b.x)),
+                TInput::View(BView {
+                    buf: b.s,
+                    offset: 0,
+                    shape: vec![4, 128],
+                    strides: vec![1, 0],
+                }),
+            ],
+            outputs: vec![whole(k, b.other)],
+        })]
+    };
+    // Writes `s` in between (a reduce of `x` into it).
+    let write_s = |k: &TileKernel, b: &SoftmaxBufs| vec![reduce_rows(k, "minnumf.f32", b.x, b.s)];
+    for (name, kernel) in [
+        ("overwrite e", softmax_step(overwrite_e)),
+        ("read s", softmax_step(read_s)),
+        ("write s", softmax_step(write_s)),
+    ] {
+        let fused = act_reduce_exactly(&machine(), &kernel);
+        assert_eq!(act_reduces(&fused), 0, "{name}: {}", tile::render(&fused));
+    }
+}
+
+#[test]
+fn a_later_map_overwriting_the_output_is_the_one_fused() {
+    // `e` is rewritten by a second map before the sum: the sum belongs to
+    // that map, and the first one stays a plain map.
+    let kernel = softmax_step(|k, b| vec![map1(k, "addf.f32", &[b.x, b.x], vec![], b.e)]);
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 1, "{}", tile::render(&fused));
+    let text = tile::render(&fused);
+    assert!(
+        text.contains("tvp.actreduce [f32,f32] { v0 = addf.f32"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hoists_a_reduce_over_unrelated_ops() {
+    // Overwriting the map's input `x` and reading `e` in between are fine:
+    // the fused op stays at the map's position.
+    let kernel = softmax_step(|k, b| {
+        vec![
+            map1(k, "mulf.f32", &[b.e, b.e], vec![], b.other),
+            map1(k, "addf.f32", &[b.x, b.x], vec![], b.x),
+        ]
+    });
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 1, "{}", tile::render(&fused));
+}
+
+#[test]
+fn does_not_fuse_multi_operand_reduces_or_multi_output_maps() {
+    // An argmax-like two-operand reduce of (e, e).
+    let mut kernel = softmax_step(|_, _| Vec::new());
+    let e = kernel.bufs.keys().nth(2).unwrap();
+    let idx = kernel.new_buf(DType::F32, &[4], BufSpace::Tsram, "idx");
+    let two = TOpKind::Reduce {
+        combiner: MicroProgram {
+            inputs: vec![DType::F32; 4],
+            body: vec![
+                instr("maxnumf.f32", vec![LaneSrc::Input(0), LaneSrc::Input(2)]),
+                instr("minnumf.f32", vec![LaneSrc::Input(1), LaneSrc::Input(3)]),
+            ],
+            outputs: vec![LaneSrc::Value(0), LaneSrc::Value(1)],
+        },
+        axis: 1,
+        inputs: vec![whole(&kernel, e), whole(&kernel, e)],
+        outputs: vec![
+            whole(&kernel, kernel.bufs.keys().nth(3).unwrap()),
+            whole(&kernel, idx),
+        ],
+    };
+    let at = kernel
+        .body
+        .iter()
+        .rposition(|o| matches!(o.kind, TOpKind::Reduce { .. }))
+        .unwrap();
+    kernel.body[at].kind = two;
+    let mut fused = kernel.clone();
+    run_pass(&mut ActReduceFusion::new(machine()), &mut fused);
+    assert_eq!(act_reduces(&fused), 0, "{}", tile::render(&fused));
+
+    // A map with two outputs: the actreduce writes one.
+    let mut kernel = softmax_step(|_, _| Vec::new());
+    let other = whole(&kernel, kernel.bufs.keys().nth(4).unwrap());
+    for top in &mut kernel.body {
+        if let TOpKind::Map { micro, outputs, .. } = &mut top.kind {
+            micro.outputs.push(LaneSrc::Value(0));
+            outputs.push(other.clone());
+        }
+    }
+    let fused = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(act_reduces(&fused), 0, "{}", tile::render(&fused));
+}
+
+#[test]
+fn act_reduce_follows_the_machine() {
+    let kernel = softmax_step(|_, _| Vec::new());
+    let base = machine();
+    let fused = act_reduce_exactly(&base, &kernel);
+    assert_eq!(act_reduces(&fused), 1);
+
+    // No instruction latency and unbounded TSRAM bandwidth: the fused form
+    // costs exactly the two instructions' issue slots, a tie — nothing to
+    // gain, so the program is left as it was.
+    let mut flat = base.clone();
+    flat.tvp.latency_cycles = 0;
+    flat.tile.tsram_bytes_per_cycle = u32::MAX;
+    let unfused = act_reduce_exactly(&flat, &kernel);
+    assert_eq!(act_reduces(&unfused), 0, "{}", tile::render(&unfused));
+    assert_eq!(tile::render(&unfused), tile::render(&kernel));
+
+    // The extraction itself: the fused form wins only when strictly cheaper.
+    let pair = |map, reduce, fused| PairCycles { map, reduce, fused };
+    assert_eq!(
+        choose_fusions(
+            &[pair(10, 10, 19), pair(10, 10, 20), pair(10, 10, 25)],
+            EggLimits::default()
+        ),
+        vec![true, false, false]
+    );
+}
+
+#[test]
+fn act_reduce_is_deterministic() {
+    let kernel = softmax_step(|_, _| Vec::new());
+    let a = act_reduce_exactly(&machine(), &kernel);
+    let b = act_reduce_exactly(&machine(), &kernel);
+    assert_eq!(tile::render(&a), tile::render(&b));
+}
+
+// ---------------------------------------------------------------------------
 // Real kernels.
 
 /// Every fixture kernel that lowers goes through the passes deterministically
@@ -1026,6 +1412,7 @@ fn fixture_kernels_fuse_deterministically() {
     dirs.sort();
     let machine = machine();
     let mut lowered = 0;
+    let mut with_act_reduce = std::collections::BTreeSet::new();
     for dir in dirs {
         let path = dir.join("kernel.ttir");
         let text = std::fs::read_to_string(&path).expect("readable fixture");
@@ -1053,12 +1440,22 @@ fn fixture_kernels_fuse_deterministically() {
             passes(&machine)
                 .run(&mut k, &mut PassContext::default())
                 .expect("the passes succeed");
-            super::walk::for_each_op(&k.body, &mut |o| {
-                if let TOpKind::Map { micro, .. } = &o.kind {
-                    micro
-                        .check()
-                        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            super::walk::for_each_op(&k.body, &mut |o| match &o.kind {
+                TOpKind::Map { micro, .. } => micro
+                    .check()
+                    .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
+                TOpKind::ActReduce {
+                    micro, combiner, ..
+                } => {
+                    for m in [micro, combiner] {
+                        m.check()
+                            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                    }
+                    if let Some(name) = dir.file_name() {
+                        with_act_reduce.insert(name.to_string_lossy().into_owned());
+                    }
                 }
+                _ => {}
             });
             assert!(maps(&k) <= maps(&kernel), "{}", dir.display());
             runs.push(tile::render(&k));
@@ -1066,6 +1463,21 @@ fn fixture_kernels_fuse_deterministically() {
         assert_eq!(runs[0], runs[1], "{} is not deterministic", dir.display());
     }
     assert!(lowered > 40, "only {lowered} fixtures lowered");
+    // The softmax / normalisation steps fold a map's output: act-reduce
+    // fuses them (rmsnorm's sum is of a loop-carried accumulator, no map).
+    for name in [
+        "softmax_rows_f32",
+        "softmax_multirow",
+        "t32_softmax_rows",
+        "layernorm_fwd_f16",
+        "nk_softmax_online",
+        "flash_attn_causal",
+    ] {
+        assert!(
+            with_act_reduce.contains(name),
+            "{name}: {with_act_reduce:?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

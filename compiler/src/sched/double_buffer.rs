@@ -362,6 +362,7 @@ fn loads_feed_compute(body: &[TOp]) -> bool {
         TOpKind::Matmul { .. }
         | TOpKind::Map { .. }
         | TOpKind::Reduce { .. }
+        | TOpKind::ActReduce { .. }
         | TOpKind::Scan { .. }
         | TOpKind::MxDequantize { .. } => computes = true,
         _ => {}

@@ -270,6 +270,20 @@ pub enum TOpKind {
         inputs: Vec<BView>,
         outputs: Vec<BView>,
     },
+    /// The fused activation-with-reduction (`tvp.actreduce`):
+    /// `output[i] = micro(inputs…[i])` (one output), then `reduced` = the
+    /// sequential left fold of the **stored** `output` along `axis` with a
+    /// `2 → 1` combiner (the [`TOpKind::Reduce`] convention with one
+    /// operand). Exactly a `Map` followed by a one-operand `Reduce` of its
+    /// output view, in one instruction.
+    ActReduce {
+        micro: MicroProgram,
+        inputs: Vec<TInput>,
+        output: BView,
+        combiner: MicroProgram,
+        axis: u8,
+        reduced: BView,
+    },
     /// Inclusive scan along `axis`.
     Scan {
         combiner: MicroProgram,
@@ -438,6 +452,9 @@ impl TOpKind {
                 .chain(mask.as_ref())
                 .collect(),
             Map { inputs, .. } => views_of(inputs).collect(),
+            // The fold reads the op's own output: not a read of what was
+            // there before.
+            ActReduce { inputs, .. } => views_of(inputs).collect(),
             Reduce { inputs, .. } | Scan { inputs, .. } => inputs.iter().collect(),
             Copy { src, .. } => vec![src],
             TvpGather { src, index, .. } => vec![src, index],
@@ -480,6 +497,9 @@ impl TOpKind {
             Map { outputs, .. } | Reduce { outputs, .. } | Scan { outputs, .. } => {
                 outputs.iter().collect()
             }
+            ActReduce {
+                output, reduced, ..
+            } => vec![output, reduced],
             Iota { dst, .. } | Copy { dst, .. } | TvpGather { dst, .. } | Histogram { dst, .. } => {
                 vec![dst]
             }
@@ -508,7 +528,7 @@ impl TOpKind {
                 }
                 v
             }
-            Map { inputs, .. } => sops_of(inputs).collect(),
+            Map { inputs, .. } | ActReduce { inputs, .. } => sops_of(inputs).collect(),
             Drain {
                 epilogue: Some((_, extra)),
                 ..
@@ -558,6 +578,12 @@ impl TOpKind {
             Map {
                 inputs, outputs, ..
             } => input_views(inputs).chain(outputs.iter_mut()).collect(),
+            ActReduce {
+                inputs,
+                output,
+                reduced,
+                ..
+            } => input_views(inputs).chain([output, reduced]).collect(),
             Reduce {
                 inputs, outputs, ..
             }
@@ -626,7 +652,7 @@ impl TOpKind {
                 }
                 v
             }
-            Map { inputs, .. } => input_sops(inputs).collect(),
+            Map { inputs, .. } | ActReduce { inputs, .. } => input_sops(inputs).collect(),
             Drain {
                 epilogue: Some((_, extra)),
                 ..

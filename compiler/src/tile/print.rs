@@ -196,6 +196,21 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
                 micro_text(combiner),
                 views(ins)
             ),
+            ActReduce {
+                micro,
+                inputs: ins,
+                output,
+                combiner,
+                axis,
+                reduced,
+            } => format!(
+                "{}, {} = tvp.actreduce {} axis={axis} {} ({})",
+                view(output),
+                view(reduced),
+                micro_text(micro),
+                micro_text(combiner),
+                inputs(ins)
+            ),
             Scan {
                 combiner,
                 axis,

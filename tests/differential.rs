@@ -125,10 +125,13 @@ fn f16_bits(v: f32) -> u16 {
     half::f16::from_f32(v).to_bits()
 }
 
+/// An elementwise chain over `lo <= i < n` (a mask with a lower bound: the
+/// DMA's valid box starts inside the first blocks).
 fn elementwise_kernel(
     elem: Elem,
     block: u32,
     n: u32,
+    lo: u32,
     chain: &[(usize, usize, usize)],
     data: &[u32],
 ) -> Generated {
@@ -160,7 +163,7 @@ fn elementwise_kernel(
     let result = values.last().expect("at least the inputs").clone();
     let ttir = format!(
         r#"module {{
-  tt.func public @ew(%x: !tt.ptr<{t}>, %y: !tt.ptr<{t}>, %out: !tt.ptr<{t}>, %n: i32) attributes {{noinline = false}} {{
+  tt.func public @ew(%x: !tt.ptr<{t}>, %y: !tt.ptr<{t}>, %out: !tt.ptr<{t}>, %n: i32, %lo: i32) attributes {{noinline = false}} {{
     %pid = tt.get_program_id x : i32
     %bsz = arith.constant {block} : i32
     %base = arith.muli %pid, %bsz : i32
@@ -168,7 +171,10 @@ fn elementwise_kernel(
     %bs = tt.splat %base : i32 -> tensor<{block}xi32>
     %offs = arith.addi %bs, %r : tensor<{block}xi32>
     %ns = tt.splat %n : i32 -> tensor<{block}xi32>
-    %mask = arith.cmpi slt, %offs, %ns : tensor<{block}xi32>
+    %below = arith.cmpi slt, %offs, %ns : tensor<{block}xi32>
+    %los = tt.splat %lo : i32 -> tensor<{block}xi32>
+    %above = arith.cmpi sge, %offs, %los : tensor<{block}xi32>
+    %mask = arith.andi %above, %below : tensor<{block}xi1>
     %xs = tt.splat %x : !tt.ptr<{t}> -> {ptrs}
     %xp = tt.addptr %xs, %offs : {ptrs}, tensor<{block}xi32>
     %v0 = tt.load %xp, %mask : {ptrs}
@@ -192,6 +198,7 @@ fn elementwise_kernel(
             ("y".into(), buffer(elem, vec![len], &data[len..2 * len])),
             ("out".into(), buffer(elem, vec![len], &vec![0; len])),
             ("n".into(), ArgValue::Bits(u64::from(n))),
+            ("lo".into(), ArgValue::Bits(u64::from(lo))),
         ],
     }
 }
@@ -391,10 +398,13 @@ proptest! {
         elem in elem(),
         block in prop_oneof![Just(16u32), Just(64), Just(128)],
         n in 1u32..300,
+        lo_pick in 0u32..400,
         chain in prop::collection::vec((0usize..16, 0usize..16, 0usize..16), 1..7),
         bits in data(600),
     ) {
-        let g = elementwise_kernel(elem, block, n, &chain, &bits);
+        // Half the cases start at 0, the others at a random lower bound.
+        let lo = if lo_pick < 200 { 0 } else { lo_pick % n };
+        let g = elementwise_kernel(elem, block, n, lo, &chain, &bits);
         for m in machines() {
             if let Err(e) = check(&g, &m) {
                 prop_assert!(false, "{} on {}: {e}", elem.ttir(), m.name);

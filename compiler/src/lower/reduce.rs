@@ -210,6 +210,18 @@ impl Lowerer<'_> {
                 bits: (bits as u64) & mask(w),
             });
         }
+        // Triton's canonicalizer hoists float literals (`(a + b) * 0.5`) out
+        // of combiner regions; a float constant is a scalar buffer whose
+        // splat source is its bits.
+        if let (Ok(ValueLoc::Tensor(view)), Some(_)) = (self.loc(v), ty.float_type()) {
+            if let Some(&SOp::Imm(bits)) = self.scratch.splat_sources.get(&view.buf) {
+                let dtype = self.lane_type(op, ty)?;
+                return Ok(LaneSrc::Imm {
+                    ty: dtype,
+                    bits: (bits as u64) & dtype.value_mask(),
+                });
+            }
+        }
         Err(self.error(op, "a combiner that reads a run-time value from outside its region cannot run on the vector unit"))
     }
 

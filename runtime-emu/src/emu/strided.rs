@@ -335,29 +335,67 @@ impl Strided {
         true
     }
 
-    /// The byte ranges touched: one run per innermost row when rows are
-    /// dense, otherwise (or past [`MAX_RUNS`]) the overall span.
+    /// The byte ranges touched, sorted and merged: one run per row along
+    /// the dimension of unit stride (whatever its position and the strides'
+    /// signs), or one per element when no stride is 1; past [`MAX_RUNS`]
+    /// runs, the overall span (a conservative over-approximation).
     pub fn ranges(&self) -> Ranges {
         let Some((lo, hi)) = self.bit_span() else {
             return Vec::new();
         };
         let span = vec![(lo.div_euclid(8) as u64, (hi + 7).div_euclid(8) as u64)];
-        let rows = self.len() / self.shape[3].max(1) as usize;
-        if self.strides[3] != 1 || rows > MAX_RUNS || rows <= 1 {
+        let canon = self.normalised();
+        let row = canon.shape[3];
+        let (run_elements, starts) = if canon.strides[3] == 1 || row == 1 {
+            let outer = Strided {
+                shape: [canon.shape[0], canon.shape[1], canon.shape[2], 1],
+                ..canon.clone()
+            };
+            (row, outer)
+        } else {
+            (1, canon)
+        };
+        let count = starts.len();
+        if count <= 1 || count > MAX_RUNS {
             return span;
         }
-        let row_bits = i128::from(self.shape[3]) * i128::from(self.bits);
-        let mut runs = Vec::with_capacity(rows);
-        let inner = Strided {
-            shape: [self.shape[0], self.shape[1], self.shape[2], 1],
-            ..self.clone()
-        };
-        inner.for_each_bit(|bit| {
+        let run_bits = i128::from(run_elements) * i128::from(self.bits);
+        let mut runs = Vec::with_capacity(count);
+        starts.for_each_bit(|bit| {
             let b = i128::from(bit);
-            runs.push(((b / 8) as u64, ((b + row_bits + 7) / 8) as u64));
+            runs.push(((b / 8) as u64, ((b + run_bits + 7) / 8) as u64));
         });
         runs.sort_unstable();
-        runs
+        let mut merged: Ranges = Vec::with_capacity(runs.len());
+        for (a, b) in runs {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+
+    /// The same set of elements with non-negative strides and the
+    /// dimensions ordered by decreasing stride (size-1 dimensions
+    /// outermost), so the smallest stride is innermost.
+    fn normalised(&self) -> Strided {
+        let bits = i128::from(self.bits);
+        let mut base_bit = self.base_bit;
+        let mut dims: Vec<(u32, i64)> = self.shape.into_iter().zip(self.strides).collect();
+        for (extent, stride) in &mut dims {
+            if *stride < 0 {
+                base_bit += i128::from(*extent - 1) * i128::from(*stride) * bits;
+                *stride = -*stride;
+            }
+        }
+        dims.sort_by_key(|&(extent, stride)| (extent != 1, std::cmp::Reverse(stride)));
+        Strided {
+            base_bit,
+            shape: [dims[0].0, dims[1].0, dims[2].0, dims[3].0],
+            strides: [dims[0].1, dims[1].1, dims[2].1, dims[3].1],
+            ..self.clone()
+        }
     }
 }
 
@@ -388,6 +426,28 @@ mod tests {
         assert_eq!(mem.tsram[1].bytes()[16], 0xBA);
         assert_eq!(mem.tsram[1].bytes()[17] & 0xF, 0xC);
         assert_eq!(nib.ranges(), vec![(16, 18)]);
+    }
+
+    #[test]
+    fn ranges_are_exact_for_transposed_and_interleaved_accesses() {
+        let mem = memory();
+        let place = mem.place(maiac_backend::isa::Space::Tsram, 0, 0).unwrap();
+        // A transposed 2×3 f32 box (the unit stride is the outer dimension):
+        // rows of 2 elements at element 0, 4 and 8.
+        let t = Strided::new(&mem, place, 32, &[2, 3], &[1, 4]).unwrap();
+        assert_eq!(t.ranges(), vec![(0, 8), (16, 24), (32, 40)]);
+        // Every other element, in both orders: single elements.
+        let even = Strided::new(&mem, place, 32, &[3], &[2]).unwrap();
+        assert_eq!(even.ranges(), vec![(0, 4), (8, 12), (16, 20)]);
+        let place4 = mem.place(maiac_backend::isa::Space::Tsram, 0, 4).unwrap();
+        let odd_reversed = Strided::new(&mem, place4, 32, &[3], &[2]).unwrap();
+        assert_eq!(odd_reversed.ranges(), vec![(4, 8), (12, 16), (20, 24)]);
+        let place20 = mem.place(maiac_backend::isa::Space::Tsram, 0, 16).unwrap();
+        let back = Strided::new(&mem, place20, 32, &[3], &[-2]).unwrap();
+        assert_eq!(back.ranges(), vec![(0, 4), (8, 12), (16, 20)]);
+        // Adjacent rows merge into one run.
+        let dense = Strided::new(&mem, place, 32, &[2, 2], &[2, 1]).unwrap();
+        assert_eq!(dense.ranges(), vec![(0, 16)]);
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! 2. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
 //!    chains of TVP `map`s into one `map` whose micro-program is extracted
 //!    from an e-graph with a cost function computed from the machine model;
-//! 3. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//! 3. [`epilogue::EpilogueDrain`] (`epilogue-drain`) moves a matmul's
+//!    accumulator into ACC and turns the `map` that finishes it (bias,
+//!    activation, cast) into the TTU drain's epilogue when the machine
+//!    model says the drain is cheaper and the accumulator fits;
+//! 4. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
 //!    capacities and TTU rates.
 //!
@@ -24,6 +28,7 @@
 
 pub mod dce;
 pub mod elementwise;
+pub mod epilogue;
 pub mod lang;
 pub mod tiling;
 pub(crate) mod walk;
@@ -35,6 +40,7 @@ use crate::tile::TileKernel;
 
 pub use dce::TileDce;
 pub use elementwise::{EggFusion, EggLimits};
+pub use epilogue::EpilogueDrain;
 pub use tiling::TtuTiling;
 
 /// The fusion and tiling passes for `machine`, in pipeline order.
@@ -42,6 +48,7 @@ pub fn passes(machine: &Machine) -> PassList<TileKernel> {
     let mut list = PassList::new();
     list.add(TileDce)
         .add(EggFusion::new(machine.clone()))
+        .add(EpilogueDrain::new(machine.clone()))
         .add(TtuTiling::new(machine.clone()));
     list
 }

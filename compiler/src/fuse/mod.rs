@@ -18,7 +18,11 @@
 //!    by a one-operand `reduce` of its output into one fused
 //!    activation-with-reduction (`tvp.actreduce`) when extraction with the
 //!    machine's TVP cost formula says it is cheaper;
-//! 5. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//! 5. [`epilogue::EpilogueDrain`] (`epilogue-drain`) moves a matmul's
+//!    accumulator into ACC and turns the `map` that finishes it (bias,
+//!    activation, cast) into the TTU drain's epilogue when the machine
+//!    model says the drain is cheaper and the accumulator fits;
+//! 6. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
 //!    capacities and TTU rates.
 //!
@@ -36,6 +40,7 @@ pub mod act_reduce;
 pub mod coalesce;
 pub mod dce;
 pub mod elementwise;
+pub mod epilogue;
 pub mod lang;
 pub mod tiling;
 pub(crate) mod walk;
@@ -49,6 +54,7 @@ pub use act_reduce::ActReduceFusion;
 pub use coalesce::CoalesceCarried;
 pub use dce::TileDce;
 pub use elementwise::{EggFusion, EggLimits};
+pub use epilogue::EpilogueDrain;
 pub use tiling::TtuTiling;
 
 /// The fusion and tiling passes for `machine`, in pipeline order.
@@ -58,6 +64,7 @@ pub fn passes(machine: &Machine) -> PassList<TileKernel> {
         .add(CoalesceCarried)
         .add(EggFusion::new(machine.clone()))
         .add(ActReduceFusion::new(machine.clone()))
+        .add(EpilogueDrain::new(machine.clone()))
         .add(TtuTiling::new(machine.clone()));
     list
 }

@@ -12,7 +12,7 @@ use super::act_reduce::{choose_fusions, ActReduceFusion, PairCycles};
 use super::elementwise::{EggFusion, EggLimits};
 use super::lang::{simplify_rule_texts, Lane};
 use super::tiling::{choose_tile, split_matmul, MatmulShape};
-use super::{passes, TileDce, TtuTiling};
+use super::{passes, EpilogueDrain, TileDce, TtuTiling};
 use crate::pass::{Pass, PassContext};
 use crate::tile::{self, BView, Buf, BufSpace, SOp, TDim, TInput, TMat, TOp, TOpKind, TileKernel};
 
@@ -129,6 +129,7 @@ fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
 
 /// Runs `micro` over the lanes of `outputs` and writes them (all inputs
 /// are read before any output is written).
+/// Runs one map lane by lane (all inputs read before any output is written).
 fn eval_map(memory: &mut Memory, micro: &MicroProgram, inputs: &[TInput], outputs: &[BView]) {
     let lanes = indices(&outputs[0].shape);
     let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
@@ -187,6 +188,7 @@ fn eval_fold(
 
 /// Runs the maps, reductions, actreduces and matmuls (f32 operands) of a
 /// straight-line body.
+/// Runs the maps, drains and matmuls (f32 operands) of a straight-line body.
 fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
     for top in &kernel.body {
         match &top.kind {
@@ -215,6 +217,25 @@ fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
                 eval_map(memory, micro, inputs, std::slice::from_ref(output));
                 // The fold reads the stored output.
                 eval_fold(memory, combiner, *axis, output, reduced);
+            TOpKind::Drain { src, dst, epilogue } => {
+                let (from, to) = (kernel.bufs[src.buf].dtype, kernel.bufs[dst.buf].dtype);
+                let (micro, extra) = match epilogue {
+                    Some((micro, extra)) => (micro.clone(), extra.clone()),
+                    None => (
+                        MicroProgram {
+                            inputs: vec![from],
+                            body: vec![LaneInstr {
+                                op: LaneOp::cast(from, to).expect("a cast"),
+                                args: vec![LaneSrc::Input(0)],
+                            }],
+                            outputs: vec![LaneSrc::Value(0)],
+                        },
+                        Vec::new(),
+                    ),
+                };
+                let mut inputs = vec![TInput::View(src.clone())];
+                inputs.extend(extra);
+                eval_map(memory, &micro, &inputs, std::slice::from_ref(dst));
             }
             TOpKind::Matmul {
                 m,
@@ -1392,6 +1413,243 @@ fn act_reduce_is_deterministic() {
     let a = act_reduce_exactly(&machine(), &kernel);
     let b = act_reduce_exactly(&machine(), &kernel);
     assert_eq!(tile::render(&a), tile::render(&b));
+// Epilogue fusion into the accumulator drain.
+
+/// `x = a × b` (16 × 16, f32) followed by `out = f16(max(x + bias, 0))`
+/// (or, with `cast_only`, `out = f16(x)`), `out` stored.
+fn matmul_epilogue_kernel(cast_only: bool) -> (TileKernel, Buf) {
+    let mut k = TileKernel {
+        name: "mm_epilogue".into(),
+        ..Default::default()
+    };
+    let po = k.new_sreg(64, "out");
+    let (m, n, kk) = (16u32, 16u32, 32u32);
+    let a = k.new_buf(DType::F32, &[m, kk], BufSpace::Tsram, "a");
+    let b = k.new_buf(DType::F32, &[kk, n], BufSpace::Tsram, "b");
+    let x = k.new_buf(DType::F32, &[m, n], BufSpace::Tsram, "acc");
+    let bias = k.new_buf(DType::F32, &[n], BufSpace::Tsram, "bias");
+    let out = k.new_buf(DType::F16, &[m, n], BufSpace::Tsram, "out");
+    let mat = |k: &TileKernel, buf| TMat {
+        view: whole(k, buf),
+        dtype: DType::F32,
+        transposed: false,
+        scale: None,
+    };
+    let matmul = op(TOpKind::Matmul {
+        m,
+        n,
+        k: kk,
+        a: mat(&k, a),
+        b: mat(&k, b),
+        out: whole(&k, x),
+        accumulate: false,
+    });
+    let (micro, inputs) = if cast_only {
+        (
+            MicroProgram {
+                inputs: vec![DType::F32],
+                body: vec![instr("cvt.f32.f16.rtne", vec![LaneSrc::Input(0)])],
+                outputs: vec![LaneSrc::Value(0)],
+            },
+            vec![TInput::View(whole(&k, x))],
+        )
+    } else {
+        // The bias first: the accumulator is not input 0 of the map.
+        (
+            MicroProgram {
+                inputs: vec![DType::F32, DType::F32],
+                body: vec![
+                    instr("addf.f32", vec![LaneSrc::Input(1), LaneSrc::Input(0)]),
+                    instr("maxnumf.f32", vec![LaneSrc::Value(0), imm(DType::F32, 0)]),
+                    instr("cvt.f32.f16.rtne", vec![LaneSrc::Value(1)]),
+                ],
+                outputs: vec![LaneSrc::Value(2)],
+            },
+            vec![
+                TInput::View(BView {
+                    buf: bias,
+                    offset: 0,
+                    shape: vec![m, n],
+                    strides: vec![0, 1],
+                }),
+                TInput::View(whole(&k, x)),
+            ],
+        )
+    };
+    let map = op(TOpKind::Map {
+        micro,
+        inputs,
+        outputs: vec![whole(&k, out)],
+    });
+    k.body = vec![
+        op(TOpKind::Arg { dst: po, index: 0 }),
+        matmul,
+        map,
+        store(&k, out, SOp::Reg(po)),
+    ];
+    (k, x)
+}
+
+fn drains(k: &TileKernel) -> Vec<TOpKind> {
+    let mut found = Vec::new();
+    super::walk::for_each_op(&k.body, &mut |o| {
+        if matches!(o.kind, TOpKind::Drain { .. }) {
+            found.push(o.kind.clone());
+        }
+    });
+    found
+}
+
+#[test]
+fn bias_activation_epilogue_moves_into_the_drain() {
+    let (k, x) = matmul_epilogue_kernel(false);
+    let reference = observed(&k, 5);
+    let mut fused = k.clone();
+    let mut pass = EpilogueDrain::new(machine());
+    run_pass(&mut pass, &mut fused);
+    assert_eq!(pass.drained, 1);
+    assert_eq!(fused.bufs[x].space, BufSpace::Acc);
+    assert_eq!(
+        count_ops(&fused.body, &|o| matches!(o, TOpKind::Map { .. })),
+        0
+    );
+    let found = drains(&fused);
+    let [TOpKind::Drain { src, epilogue, .. }] = found.as_slice() else {
+        panic!("one drain expected: {found:?}");
+    };
+    assert_eq!(src.buf, x);
+    let (micro, extra) = epilogue.clone().expect("an epilogue");
+    assert_eq!(micro.inputs, [DType::F32, DType::F32]);
+    assert_eq!(extra.len(), 1, "the bias");
+    insta::assert_snapshot!("epilogue_drain", tile::render(&fused));
+    assert_eq!(observed(&fused, 5), reference);
+    assert_eq!(observed(&fused, 11), observed(&k, 11));
+}
+
+#[test]
+fn a_cast_only_epilogue_drains_without_a_program() {
+    let (k, _) = matmul_epilogue_kernel(true);
+    let mut fused = k.clone();
+    run_pass(&mut EpilogueDrain::new(machine()), &mut fused);
+    let found = drains(&fused);
+    assert!(
+        matches!(&found[..], [TOpKind::Drain { epilogue: None, .. }]),
+        "{found:?}"
+    );
+    assert_eq!(observed(&fused, 3), observed(&k, 3));
+}
+
+#[test]
+fn an_accumulator_read_twice_or_later_is_not_drained() {
+    let machine = machine();
+    // The map reads the accumulator through two inputs.
+    let (mut twice, x) = matmul_epilogue_kernel(false);
+    let x_view = whole(&twice, x);
+    if let TOpKind::Map { inputs, .. } = &mut twice.body[2].kind {
+        inputs[0] = TInput::View(x_view);
+    }
+    let mut pass = EpilogueDrain::new(machine.clone());
+    run_pass(&mut pass, &mut twice);
+    assert_eq!(pass.drained, 0);
+
+    // The accumulator is copied out after the epilogue.
+    let (mut later, x) = matmul_epilogue_kernel(false);
+    let again = later.new_buf(DType::F32, &[16, 16], BufSpace::Tsram, "again");
+    let reread = op(TOpKind::Copy {
+        src: whole(&later, x),
+        dst: whole(&later, again),
+    });
+    later.body.push(reread);
+    run_pass(&mut pass, &mut later);
+    assert_eq!(pass.drained, 0);
+    assert!(later.bufs.values().all(|b| b.space == BufSpace::Tsram));
+
+    // The epilogue inside a loop that does not recompute the accumulator:
+    // the next iteration reads it again.
+    let (mut looped, _) = matmul_epilogue_kernel(false);
+    let iv = looped.new_sreg(64, "i");
+    let map = looped.body.remove(2);
+    looped.body.insert(
+        2,
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(2),
+            step: SOp::Imm(1),
+            body: vec![map],
+        }),
+    );
+    run_pass(&mut pass, &mut looped);
+    assert_eq!(pass.drained, 0);
+
+    // ... but one that recomputes it first is drained.
+    let (mut recomputed, _) = matmul_epilogue_kernel(false);
+    let iv = recomputed.new_sreg(64, "i");
+    let body: Vec<TOp> = recomputed.body.drain(1..3).collect();
+    recomputed.body.insert(
+        1,
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(2),
+            step: SOp::Imm(1),
+            body,
+        }),
+    );
+    run_pass(&mut pass, &mut recomputed);
+    assert_eq!(pass.drained, 1);
+}
+
+#[test]
+fn the_machine_model_decides_the_drain() {
+    let (k, _) = matmul_epilogue_kernel(false);
+    let drained_on = |machine: Machine| {
+        let mut fused = k.clone();
+        let mut pass = EpilogueDrain::new(machine);
+        run_pass(&mut pass, &mut fused);
+        pass.drained
+    };
+    assert_eq!(drained_on(machine()), 1);
+    // A TVP without issue latency and a slow drain: the map stays.
+    let mut cheap_tvp = machine();
+    cheap_tvp.tvp.latency_cycles = 0;
+    cheap_tvp.ttu.drain_elements_per_cycle = 1;
+    assert_eq!(drained_on(cheap_tvp), 0);
+    // An accumulator memory smaller than the accumulator: the map stays.
+    let mut tiny_acc = machine();
+    tiny_acc.tile.acc_bytes = 512;
+    assert_eq!(drained_on(tiny_acc), 0);
+}
+
+#[test]
+fn fixture_epilogues_drain_where_the_model_prefers_it() {
+    // The loop-carried accumulator of a K loop with a bias + SiLU epilogue
+    // small enough (16 × 32) that the drain's missing issue latency wins.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/kernels/nk_matmul_bias_silu_bk64/kernel.ttir");
+    let text = std::fs::read_to_string(&path).expect("readable fixture");
+    let mut module =
+        maiac_ir::parser::parse_module(&text, &path.display().to_string()).expect("parses");
+    crate::passes::cleanup_passes()
+        .run(&mut module, &mut PassContext::default())
+        .expect("cleans up");
+    let func = module.kernel().expect("a kernel");
+    let machine = machine();
+    let mut k = crate::lower::lower(&module, func, &machine).expect("lowers");
+    passes(&machine)
+        .run(&mut k, &mut PassContext::default())
+        .expect("the passes succeed");
+    let found = drains(&k);
+    assert!(
+        matches!(
+            &found[..],
+            [TOpKind::Drain {
+                epilogue: Some(_),
+                ..
+            }]
+        ),
+        "{found:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -129,7 +129,6 @@ fn indices(shape: &[u32]) -> Vec<Vec<u32>> {
 
 /// Runs `micro` over the lanes of `outputs` and writes them (all inputs
 /// are read before any output is written).
-/// Runs one map lane by lane (all inputs read before any output is written).
 fn eval_map(memory: &mut Memory, micro: &MicroProgram, inputs: &[TInput], outputs: &[BView]) {
     let lanes = indices(&outputs[0].shape);
     let mut results = vec![vec![0u64; outputs.len()]; lanes.len()];
@@ -186,9 +185,8 @@ fn eval_fold(
     }
 }
 
-/// Runs the maps, reductions, actreduces and matmuls (f32 operands) of a
-/// straight-line body.
-/// Runs the maps, drains and matmuls (f32 operands) of a straight-line body.
+/// Runs the maps, reductions, actreduces, drains and matmuls (f32
+/// operands) of a straight-line body.
 fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
     for top in &kernel.body {
         match &top.kind {
@@ -217,6 +215,7 @@ fn eval_body(kernel: &TileKernel, memory: &mut Memory) {
                 eval_map(memory, micro, inputs, std::slice::from_ref(output));
                 // The fold reads the stored output.
                 eval_fold(memory, combiner, *axis, output, reduced);
+            }
             TOpKind::Drain { src, dst, epilogue } => {
                 let (from, to) = (kernel.bufs[src.buf].dtype, kernel.bufs[dst.buf].dtype);
                 let (micro, extra) = match epilogue {
@@ -1413,6 +1412,9 @@ fn act_reduce_is_deterministic() {
     let a = act_reduce_exactly(&machine(), &kernel);
     let b = act_reduce_exactly(&machine(), &kernel);
     assert_eq!(tile::render(&a), tile::render(&b));
+}
+
+// ---------------------------------------------------------------------------
 // Epilogue fusion into the accumulator drain.
 
 /// `x = a × b` (16 × 16, f32) followed by `out = f16(max(x + bias, 0))`

@@ -26,12 +26,12 @@
 //! read of `X` sees the same bits it saw before, and `C` holds after `w`
 //! what the copy put there; before `d`, nothing changed.
 
-use std::collections::BTreeMap;
-
 use maiac_ir::Diagnostic;
 
 use crate::pass::{Pass, PassContext};
 use crate::tile::{BView, Buf, TInput, TOp, TOpKind, TileKernel};
+
+use super::walk::{reference_counts, touched};
 
 /// The `coalesce-carried` pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,43 +49,13 @@ impl Pass<TileKernel> for CoalesceCarried {
     }
 }
 
-/// References (op occurrences touching each buffer) in `body`, nested ops
-/// included.
-fn reference_counts(body: &[TOp], counts: &mut BTreeMap<Buf, usize>) {
-    for op in body {
-        for b in touched(&op.kind) {
-            *counts.entry(b).or_default() += 1;
-        }
-        for inner in op.kind.bodies() {
-            reference_counts(inner, counts);
-        }
-    }
-}
-
-/// The buffers an op itself (not its nested bodies) reads or writes, once
-/// each.
-fn touched(kind: &TOpKind) -> Vec<Buf> {
-    let mut bufs: Vec<Buf> = kind
-        .reads()
-        .into_iter()
-        .chain(kind.writes())
-        .map(|v| v.buf)
-        .collect();
-    bufs.sort();
-    bufs.dedup();
-    bufs
-}
-
 fn references(ops: &[TOp], buf: Buf) -> usize {
-    let mut counts = BTreeMap::new();
-    reference_counts(ops, &mut counts);
-    counts.get(&buf).copied().unwrap_or(0)
+    reference_counts(ops).get(&buf).copied().unwrap_or(0)
 }
 
 /// Finds and applies one rewrite anywhere in the kernel.
 fn rewrite_one(kernel: &mut TileKernel) -> bool {
-    let mut totals = BTreeMap::new();
-    reference_counts(&kernel.body, &mut totals);
+    let totals = reference_counts(&kernel.body);
     let bufs = kernel.bufs.clone();
     let whole = |v: &BView| v.is_whole(bufs[v.buf].num_elements());
     let same_kind = |x: Buf, c: Buf| {

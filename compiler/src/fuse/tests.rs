@@ -1693,7 +1693,22 @@ fn fixture_kernels_fuse_deterministically() {
             continue;
         };
         lowered += 1;
-        let maps = |k: &TileKernel| count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. }));
+        // Maps on the expected path (else arms are the lowering's gather
+        // fallbacks, where `sink-into-branches` may clone work).
+        fn expected_path_maps(body: &[TOp]) -> usize {
+            body.iter()
+                .map(|o| match &o.kind {
+                    TOpKind::Map { .. } => 1,
+                    TOpKind::If { then_body, .. } => expected_path_maps(then_body),
+                    kind => kind
+                        .bodies()
+                        .into_iter()
+                        .map(|b| expected_path_maps(b))
+                        .sum(),
+                })
+                .sum()
+        }
+        let maps = |k: &TileKernel| expected_path_maps(&k.body);
         let mut runs = Vec::new();
         for _ in 0..2 {
             let mut k = kernel.clone();
@@ -1873,4 +1888,88 @@ fn elementwise_update_becomes_in_place_only_with_identical_views() {
     k.body = vec![l, store(&k, c, SOp::Imm(0))];
     run_pass(&mut super::CoalesceCarried, &mut k);
     assert_eq!(copies(&k), 1, "{}", tile::render(&k));
+}
+
+// ---------------------------------------------------------------------------
+// Sinking into branches.
+
+/// `t = x + x` then `if c { store x } else { store t }` — plus `extra`
+/// ops between the two.
+fn branch_kernel(t_in_then_of_second: bool, clobber_input: bool) -> (TileKernel, Buf) {
+    let mut k = TileKernel::default();
+    let c = k.new_sreg(1, "c");
+    let x = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "x");
+    let t = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "t");
+    let mut body = vec![
+        load(&k, x, SOp::Imm(0)),
+        map1(&k, "addf.f32", &[x, x], vec![], t),
+    ];
+    if clobber_input {
+        body.push(load(&k, x, SOp::Imm(64)));
+    }
+    body.push(op(TOpKind::If {
+        cond: SOp::Reg(c),
+        then_body: vec![store(&k, x, SOp::Imm(0))],
+        else_body: vec![store(&k, t, SOp::Imm(0))],
+    }));
+    let second = if t_in_then_of_second { t } else { x };
+    body.push(op(TOpKind::If {
+        cond: SOp::Reg(c),
+        then_body: vec![store(&k, second, SOp::Imm(128))],
+        else_body: vec![store(&k, t, SOp::Imm(128))],
+    }));
+    k.body = body;
+    (k, t)
+}
+
+fn top_level_writes(k: &TileKernel, buf: Buf) -> usize {
+    k.body
+        .iter()
+        .filter(|o| o.kind.writes().iter().any(|v| v.buf == buf))
+        .count()
+}
+
+#[test]
+fn fallback_only_work_moves_into_the_else_arms() {
+    let (mut k, t) = branch_kernel(false, false);
+    run_pass(&mut super::SinkIntoBranches, &mut k);
+    let text = tile::render(&k);
+    assert_eq!(top_level_writes(&k, t), 0, "{text}");
+    // One clone per else arm, each with its own buffer.
+    assert_eq!(
+        count_ops(&k.body, &|o| matches!(o, TOpKind::Map { .. })),
+        2,
+        "{text}"
+    );
+    for branch in &k.body[1..] {
+        let TOpKind::If { else_body, .. } = &branch.kind else {
+            panic!("{text}")
+        };
+        assert!(matches!(else_body[0].kind, TOpKind::Map { .. }), "{text}");
+    }
+}
+
+#[test]
+fn work_needed_on_the_expected_path_twice_stays_put() {
+    // `t` read in the then arm of one branch sinks (one clone on the
+    // expected path); read in the then arms of both, it would run twice
+    // there, so it stays.
+    let (mut once, t) = branch_kernel(true, false);
+    run_pass(&mut super::SinkIntoBranches, &mut once);
+    assert_eq!(top_level_writes(&once, t), 0, "{}", tile::render(&once));
+
+    let (mut twice, t) = branch_kernel(true, false);
+    let extra = store(&twice, t, SOp::Imm(512));
+    if let TOpKind::If { then_body, .. } = &mut twice.body[2].kind {
+        then_body.push(extra);
+    }
+    run_pass(&mut super::SinkIntoBranches, &mut twice);
+    assert_eq!(top_level_writes(&twice, t), 1, "{}", tile::render(&twice));
+}
+
+#[test]
+fn work_whose_input_changes_before_the_branch_stays_put() {
+    let (mut k, t) = branch_kernel(false, true);
+    run_pass(&mut super::SinkIntoBranches, &mut k);
+    assert_eq!(top_level_writes(&k, t), 1, "{}", tile::render(&k));
 }

@@ -1,9 +1,9 @@
 //! What an op touches, including everything inside its nested bodies: the
 //! summaries the fusion legality checks and DCE's liveness need.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::tile::{Buf, SOp, SReg, TOp};
+use crate::tile::{Buf, SOp, SReg, TOp, TOpKind};
 
 /// Buffers, registers read and written by an op and its nested bodies.
 #[derive(Default, Debug, Clone)]
@@ -53,4 +53,29 @@ pub fn for_each_op<'a>(body: &'a [TOp], f: &mut impl FnMut(&'a TOp)) {
             for_each_op(inner, f);
         }
     }
+}
+
+/// The buffers an op itself (not its nested bodies) reads or writes, once
+/// each.
+pub fn touched(kind: &TOpKind) -> Vec<Buf> {
+    let mut bufs: Vec<Buf> = kind
+        .reads()
+        .into_iter()
+        .chain(kind.writes())
+        .map(|v| v.buf)
+        .collect();
+    bufs.sort();
+    bufs.dedup();
+    bufs
+}
+
+/// How many ops of `body` (nested ones included) reference each buffer.
+pub fn reference_counts(body: &[TOp]) -> BTreeMap<Buf, usize> {
+    let mut counts = BTreeMap::new();
+    for_each_op(body, &mut |op| {
+        for b in touched(&op.kind) {
+            *counts.entry(b).or_default() += 1;
+        }
+    });
+    counts
 }

@@ -179,7 +179,10 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
             !outside.contains(&b)
                 && fully_written_before_read(body, b, kernel.bufs[b].num_elements())
         })
-        .filter(|&b| ring_half_elements(&kernel.bufs[b]).is_some())
+        .filter(|&b| {
+            // Both halves must be addressable as one buffer's elements.
+            ring_half_elements(&kernel.bufs[b]).is_some_and(|h| u32::try_from(2 * h).is_ok())
+        })
         .collect::<Vec<_>>();
     if ring_bufs.is_empty() {
         return false;
@@ -196,7 +199,7 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
         let half = ring_half_elements(&data).expect("checked above");
         let ring = kernel.new_buf(
             data.dtype,
-            &[u32::try_from(2 * half).expect("ring size fits the SRAM")],
+            &[u32::try_from(2 * half).expect("checked above")],
             data.space,
             format!("{}.ring", data.name),
         );

@@ -60,22 +60,34 @@ impl Lowerer<'_> {
     // ---- scf.for ----
 
     fn lower_for(&mut self, op: Op) -> Result<(), Diagnostic> {
-        if self.module.dfg.ops[op].attrs.get("unsignedCmp").is_some() {
-            return Err(self.error(
-                op,
-                "scf.for with an unsigned comparison cannot be lowered yet",
-            ));
-        }
+        let unsigned = self.module.dfg.ops[op].attrs.get("unsignedCmp").is_some();
         let operands: Vec<Value> = self.module.dfg.operands(op).to_vec();
         if operands.len() < 3 {
             return Err(self.error(op, "scf.for needs a lower bound, an upper bound and a step"));
         }
         let iv_ty = self.ty(operands[0]).clone();
-        let (lb, ub, step) = (
+        let width = scalar_width(&iv_ty);
+        if unsigned && width >= 64 {
+            return Err(self.error(
+                op,
+                "scf.for with an unsigned 64-bit comparison cannot be lowered (the control processor compares 64-bit values signed)",
+            ));
+        }
+        let (mut lb, mut ub, mut step) = (
             self.scalar(operands[0])?,
             self.scalar(operands[1])?,
             self.scalar(operands[2])?,
         );
+        // `unsignedCmp`: bounds and step are unsigned `width`-bit values.
+        // Zero-extended to 64 bits they compare (and count) correctly as
+        // signed values; the body sees the induction variable in its
+        // canonical (sign-extended) form.
+        if unsigned {
+            let low_bits = SOp::Imm(((1u64 << width) - 1) as i64);
+            lb = self.alu(AluOp::And, lb, low_bits);
+            ub = self.alu(AluOp::And, ub, low_bits);
+            step = self.alu(AluOp::And, step, low_bits);
+        }
         self.check_step(lb, ub, step);
         let body_block = self.single_block(op, 0)?;
         let args = self.module.dfg.blocks[body_block].args.clone();
@@ -87,9 +99,14 @@ impl Lowerer<'_> {
         }
         let carried = self.init_carried(&operands[3..])?;
         self.begin_carried(op)?;
-        let iv = self.new_sreg(scalar_width(&iv_ty), "iv");
+        let iv = self.new_sreg(if unsigned { 64 } else { width }, "iv");
         let body = self.with_body(|cx| {
-            cx.set(args[0], ValueLoc::Scalar(SOp::Reg(iv)));
+            let iv_value = if unsigned {
+                cx.normalize(SOp::Reg(iv), width)
+            } else {
+                SOp::Reg(iv)
+            };
+            cx.set(args[0], ValueLoc::Scalar(iv_value));
             for (&arg, loc) in args[1..].iter().zip(&carried) {
                 cx.set(arg, loc.clone());
             }

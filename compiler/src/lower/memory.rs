@@ -979,7 +979,7 @@ impl Lowerer<'_> {
     }
 
     /// Brings a 64-bit result to the canonical form of a `width`-bit value.
-    fn normalize(&mut self, x: SOp, width: u32) -> SOp {
+    pub(super) fn normalize(&mut self, x: SOp, width: u32) -> SOp {
         match width {
             w if w >= 64 => x,
             1 => self.alu(AluOp::And, x, SOp::Imm(1)),

@@ -731,9 +731,14 @@ impl Parser<'_> {
         self.parse_region(args)
     }
 
-    /// `%iv = %lb to %ub step %s [iter_args(%a = %x, ...) -> (T...)] [: T] {...}`.
+    /// `[unsigned] %iv = %lb to %ub step %s [iter_args(%a = %x, ...) -> (T...)]
+    /// [: T] {...}` (`unsigned` is MLIR's spelling of the `unsignedCmp`
+    /// attribute).
     fn parse_for(&mut self, n_results: usize) -> PResult<OpParts> {
         let mut p = OpParts::default();
+        if self.cur.eat_keyword("unsigned") {
+            p.attr("unsignedCmp", Attribute::Unit);
+        }
         let iv_pos = self.cur.src_pos_after_ws();
         let iv = self.cur.sigil_name(b'%')?;
         self.cur.expect("=")?;

@@ -5,9 +5,22 @@
 //! agent, CP dispatch → engine start (the queued instruction carries the
 //! CP's clock), semaphore signal → wait (a semaphore's clock is the join of
 //! its signallers' clocks), fence/halt (the CP joins its engines) and
-//! barriers (participants join each other). An access races with an
+//! barriers (participants join each other), and atomics, which are
+//! acquire-release as in Triton (`sem="acq_rel"`): an atomic on some bytes
+//! joins the clock of the last atomics on those bytes, then leaves its own
+//! (so a lock taken with `atomic_cas` and released with `atomic_xchg`
+//! orders the plain accesses it protects). An access races with an
 //! earlier one on overlapping bytes when one of them writes, they come from
-//! different agents, and the earlier is not ordered before the later.
+//! different agents, and the earlier is not ordered before the later —
+//! except two plain writes of HBM by different program instances (tiles or
+//! cluster programs): which of two programs' stores lands last is the
+//! kernel's own business, as on a GPU (e.g. every program storing the same
+//! flag), and the emulator applies them in its deterministic order.
+//!
+//! A record is dropped when a later access of the same agent covers its
+//! bytes with at least its strength: anything unordered with the old
+//! record is unordered with the newer one too (program order), so the log
+//! stays as short as the agent's distinct footprints.
 
 use std::collections::BTreeMap;
 
@@ -45,10 +58,24 @@ struct Record {
     instr: InstrRef,
 }
 
-/// Past accesses per memory.
+/// Past accesses per memory, and the release clocks of atomics per
+/// location (memory, first byte).
 #[derive(Default)]
 pub struct RaceDetector {
     logs: BTreeMap<Region, Vec<Record>>,
+    atomic_clocks: BTreeMap<(Region, u64), Clock>,
+}
+
+/// Whether every range of `inner` lies inside a range of `outer` (both
+/// sorted and merged).
+fn covers(outer: &Ranges, inner: &Ranges) -> bool {
+    let mut j = 0;
+    inner.iter().all(|&(lo, hi)| {
+        while j < outer.len() && outer[j].1 <= lo {
+            j += 1;
+        }
+        j < outer.len() && outer[j].0 <= lo && hi <= outer[j].1
+    })
 }
 
 /// A detected race: the earlier and the later instruction and the memory.
@@ -77,8 +104,36 @@ fn overlaps(a: &Ranges, b: &Ranges) -> bool {
 
 impl RaceDetector {
     /// Checks the accesses of one instruction by `agent` (whose clock is
-    /// `vc` while it runs) against the log, then records them.
+    /// `vc` while it runs) against the log, then records them; atomics
+    /// acquire into `vc` and release from it.
     pub fn access(
+        &mut self,
+        agent: usize,
+        vc: &mut Clock,
+        accesses: &[Access],
+        instr: InstrRef,
+    ) -> Result<(), Race> {
+        self.check_and_record(agent, vc, accesses, instr)?;
+        for access in accesses.iter().filter(|a| a.atomic) {
+            for &(lo, _) in &access.ranges {
+                if let Some(released) = self.atomic_clocks.get(&(access.region, lo)) {
+                    join(vc, released);
+                }
+            }
+        }
+        for access in accesses.iter().filter(|a| a.atomic) {
+            for &(lo, _) in &access.ranges {
+                let clock = self
+                    .atomic_clocks
+                    .entry((access.region, lo))
+                    .or_insert_with(|| vec![0; vc.len()]);
+                join(clock, vc);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_and_record(
         &mut self,
         agent: usize,
         vc: &Clock,
@@ -95,9 +150,15 @@ impl RaceDetector {
             );
             let log = self.logs.entry(access.region).or_default();
             for rec in log.iter() {
+                let other_program = rec.instr.unit != instr.unit
+                    || rec.instr.cluster_program != instr.cluster_program;
                 if rec.agent == agent
                     || !(rec.write || access.write)
                     || (rec.atomic && access.atomic)
+                    || (rec.write
+                        && access.write
+                        && other_program
+                        && matches!(access.region, Region::Hbm(_)))
                 {
                     continue;
                 }
@@ -115,6 +176,12 @@ impl RaceDetector {
                     });
                 }
             }
+            log.retain(|r| {
+                !(r.agent == agent
+                    && r.atomic == access.atomic
+                    && (access.write || !r.write)
+                    && covers(&access.ranges, &r.ranges))
+            });
             log.push(Record {
                 agent,
                 clock: vc[agent],
@@ -132,6 +199,7 @@ impl RaceDetector {
     /// boundary, after the halt fence ordered them before what follows).
     pub fn forget(&mut self, region: Region) {
         self.logs.remove(&region);
+        self.atomic_clocks.retain(|(r, _), _| *r != region);
     }
 
     /// Drops every record ordered before all of `clocks` (each agent's
@@ -178,22 +246,106 @@ mod tests {
     #[test]
     fn unordered_write_read_is_a_race_ordered_is_not() {
         let mut d = RaceDetector::default();
-        d.access(0, &vec![1, 0], &access(true, 0, 16), A)
+        d.access(0, &mut vec![1, 0], &access(true, 0, 16), A)
             .map_err(|_| ())
             .unwrap();
         // Agent 1 has seen agent 0 up to clock 1: ordered.
-        assert!(d.access(1, &vec![1, 1], &access(false, 8, 12), B).is_ok());
+        assert!(d
+            .access(1, &mut vec![1, 1], &access(false, 8, 12), B)
+            .is_ok());
         // Agent 1 has not seen it: race; disjoint bytes or two reads are fine.
         let mut d2 = RaceDetector::default();
-        d2.access(0, &vec![1, 0], &access(true, 0, 16), A)
+        d2.access(0, &mut vec![1, 0], &access(true, 0, 16), A)
             .map_err(|_| ())
             .unwrap();
-        assert!(d2.access(1, &vec![0, 1], &access(false, 16, 20), B).is_ok());
+        assert!(d2
+            .access(1, &mut vec![0, 1], &access(false, 16, 20), B)
+            .is_ok());
         let race = d2
-            .access(1, &vec![0, 2], &access(false, 15, 16), B)
+            .access(1, &mut vec![0, 2], &access(false, 15, 16), B)
             .err()
             .unwrap();
         assert_eq!((race.first, race.second), (A, B));
+    }
+
+    fn hbm(write: bool, atomic: bool, lo: u64, hi: u64) -> Vec<Access> {
+        vec![Access {
+            region: Region::Hbm(0),
+            write,
+            atomic,
+            ranges: vec![(lo, hi)],
+        }]
+    }
+
+    const TILE1: InstrRef = InstrRef {
+        cluster_program: false,
+        pc: 3,
+        unit: 1,
+    };
+
+    #[test]
+    fn stores_of_different_programs_to_the_same_bytes_are_not_races() {
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, false, 0, 4), A)
+            .is_ok());
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(true, false, 0, 4), TILE1)
+            .is_ok());
+        // A read of them is still unordered with the other program's store.
+        assert!(d
+            .access(1, &mut vec![0, 2], &hbm(false, false, 0, 4), TILE1)
+            .is_err());
+        // Two engines of one tile writing the same bytes unordered: a race.
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, false, 0, 4), A)
+            .is_ok());
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(true, false, 0, 4), B)
+            .is_err());
+    }
+
+    #[test]
+    fn atomics_order_the_accesses_around_them() {
+        // Program 0 writes the data, then releases a lock (an atomic);
+        // program 1 acquires it (an atomic on the same bytes), then reads.
+        let mut d = RaceDetector::default();
+        let mut vc0 = vec![1, 0];
+        assert!(d.access(0, &mut vc0, &hbm(true, false, 64, 68), A).is_ok());
+        vc0[0] = 2;
+        assert!(d.access(0, &mut vc0, &hbm(true, true, 0, 4), A).is_ok());
+        let mut vc1 = vec![0, 1];
+        assert!(d.access(1, &mut vc1, &hbm(true, true, 0, 4), TILE1).is_ok());
+        assert_eq!(vc1, vec![2, 1], "the acquire joined the release clock");
+        vc1[1] = 2;
+        assert!(d
+            .access(1, &mut vc1, &hbm(false, false, 64, 68), TILE1)
+            .is_ok());
+        // Without the acquire, the read races with the write.
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, false, 64, 68), A)
+            .is_ok());
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(false, false, 64, 68), TILE1)
+            .is_err());
+    }
+
+    #[test]
+    fn repeated_accesses_of_one_agent_keep_one_record() {
+        let mut d = RaceDetector::default();
+        for clock in 1..1000 {
+            let mut vc = vec![clock, 0];
+            assert!(d.access(0, &mut vc, &access(true, 0, 16), A).is_ok());
+            assert!(d.access(0, &mut vc, &access(false, 4, 8), A).is_ok());
+        }
+        // The last write and the read after it.
+        assert_eq!(d.len(), 2);
+        // A newer write still races with an unordered reader elsewhere.
+        assert!(d
+            .access(1, &mut vec![0, 1], &access(false, 0, 4), B)
+            .is_err());
     }
 
     #[test]

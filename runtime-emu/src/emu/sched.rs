@@ -500,14 +500,13 @@ impl<'a> Sim<'a> {
             pc,
             unit: c.unit,
         };
-        let a = &c.agents[slot];
-        self.races
-            .access(a.id, &a.vc, &fx.accesses, me)
-            .map_err(|race| EmuError::Race {
-                first: self.describe(race.first),
-                second: self.describe(race.second),
-                region: race.region.to_string(),
-            })
+        let agent = &mut self.cores[core].agents[slot];
+        let checked = self.races.access(agent.id, &mut agent.vc, &fx.accesses, me);
+        checked.map_err(|race| EmuError::Race {
+            first: self.describe(race.first),
+            second: self.describe(race.second),
+            region: race.region.to_string(),
+        })
     }
 
     /// The modelled duration of an engine instruction (documented in docs/emulator.md).

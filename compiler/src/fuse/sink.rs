@@ -135,8 +135,11 @@ fn list_at_mut<'a>(body: &'a mut Vec<TOp>, path: &[(usize, usize)]) -> &'a mut V
     }
 }
 
+/// The arms an op sinks into: `(index of the if in the list, arm index)`.
+type Targets = Vec<(usize, usize)>;
+
 /// The first op (by list, last op first) that can sink, with its targets.
-fn find_sink(kernel: &TileKernel) -> Option<(Path, usize, Vec<(usize, usize)>)> {
+fn find_sink(kernel: &TileKernel) -> Option<(Path, usize, Targets)> {
     let totals = reference_counts(&kernel.body);
     let mut lists = Vec::new();
     collect_lists(&kernel.body, &mut Vec::new(), &mut lists);
@@ -158,7 +161,7 @@ fn sink_targets(
     totals: &BTreeMap<Buf, usize>,
     list: &[TOp],
     j: usize,
-) -> Option<Vec<(usize, usize)>> {
+) -> Option<Targets> {
     let op = &list[j];
     if !is_sinkable(kernel, &op.kind) {
         return None;
@@ -230,10 +233,9 @@ fn clone_into_arm(
     let mut clone = op.clone();
     let mut renames = BTreeMap::new();
     for v in clone.kind.writes() {
-        if !renames.contains_key(&v.buf) {
-            let data = bufs[v.buf].clone();
-            renames.insert(v.buf, bufs.push(data));
-        }
+        renames
+            .entry(v.buf)
+            .or_insert_with(|| bufs.push(bufs[v.buf].clone()));
     }
     rename_views(&mut clone, &renames);
     for inner in body.iter_mut() {

@@ -318,7 +318,7 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
 fn ring_half_elements(data: &BufData) -> Option<u64> {
     let bits = u64::from(data.dtype.storage_bits());
     let bytes = sram::aligned(data.bytes());
-    (bytes * 8 % bits == 0).then(|| bytes * 8 / bits)
+    (bytes * 8).is_multiple_of(bits).then(|| bytes * 8 / bits)
 }
 
 /// A copy of `body` with the induction variable replaced by `iv_to` (when

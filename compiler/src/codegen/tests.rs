@@ -820,3 +820,100 @@ fn double_buffering_overlaps_the_next_load_with_compute() {
         );
     }
 }
+
+/// `out = gather(x_ptr + 4·iota)` inside the else arm of a branch that is
+/// always taken to the else side: a fallback whose offsets and `i64`
+/// addresses overflow `tiny`'s 256 KiB TSRAM at 24,576 lanes.
+fn oversized_fallback(lanes: u32) -> TileKernel {
+    let mut b = K::new("fallback");
+    let x = b.arg("x_ptr", ptr(DType::F32));
+    let out = b.arg("out_ptr", ptr(DType::F32));
+    let mut body = std::mem::take(&mut b.k.body);
+    let shape = [lanes];
+    let idx = b.k.new_buf(DType::I32, &shape, BufSpace::Tsram, "idx");
+    let addrs = b.k.new_buf(DType::I64, &shape, BufSpace::Tsram, "addrs");
+    let data = b.k.new_buf(DType::F32, &shape, BufSpace::Tsram, "data");
+    let fallback = vec![
+        op(
+            TOpKind::Iota {
+                dst: BView::whole(idx, &shape),
+                start: SOp::Imm(0),
+                axis: 0,
+            },
+            Some(0),
+        ),
+        op(
+            TOpKind::Map {
+                micro: unary_micro("addptr.i32.x4", &[DType::I64, DType::I32]),
+                inputs: vec![
+                    TInput::Scalar(x.into()),
+                    TInput::View(BView::whole(idx, &shape)),
+                ],
+                outputs: vec![BView::whole(addrs, &shape)],
+            },
+            Some(0),
+        ),
+        op(
+            TOpKind::Gather {
+                dtype: DType::F32,
+                count: lanes,
+                addrs: BView::whole(addrs, &shape),
+                mask: None,
+                dst: BView::whole(data, &shape),
+                fill: 0,
+            },
+            Some(0),
+        ),
+    ];
+    body.push(op(
+        TOpKind::If {
+            cond: SOp::Imm(0),
+            then_body: Vec::new(),
+            else_body: fallback,
+        },
+        Some(0),
+    ));
+    body.push(op(
+        TOpKind::DmaStore {
+            dtype: DType::F32,
+            src: BView::whole(data, &shape),
+            hbm: out.into(),
+            dims: dim1(lanes, None),
+        },
+        Some(2),
+    ));
+    b.k.body = body;
+    b.k
+}
+
+#[test]
+fn oversized_fallback_arms_run_in_chunks() {
+    use crate::pass::{Pass, PassContext};
+    let m = machine("tiny");
+    let lanes = 24576;
+    let mut k = oversized_fallback(lanes);
+    assert!(
+        schedule(&k, &m).is_err(),
+        "the test needs a kernel that does not fit"
+    );
+    crate::sched::SplitArms::new(m.clone())
+        .run(&mut k, &mut PassContext::default())
+        .unwrap();
+    let text = crate::tile::render(&k);
+    assert!(text.matches("dma.gather").count() > 1, "{text}");
+    let module = compile(&k, &m);
+    let x = values(lanes as usize, 11);
+    let r = launch(
+        &module,
+        &m,
+        [1, 1, 1],
+        vec![
+            Arg::Buffer(f32s(&x)),
+            Arg::Buffer(vec![0; 4 * lanes as usize]),
+        ],
+    );
+    let got = to_f32s(&r.buffers[1]);
+    for (i, (g, w)) in got.iter().zip(&x).enumerate() {
+        assert_eq!(g.to_bits(), w.to_bits(), "lane {i}");
+    }
+}

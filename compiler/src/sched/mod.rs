@@ -9,7 +9,10 @@
 //! - [`dispatch`]: the grid → tiles policy;
 //! - [`double_buffer`]: a tile-IR pass (run last among the tile passes)
 //!   that unrolls DMA-fed loops by two with split operand buffers, so a
-//!   DMA overlaps the previous iteration's compute.
+//!   DMA overlaps the previous iteration's compute;
+//! - [`split_arms`]: a tile-IR pass (after double buffering) that, only
+//!   when the kernel does not fit, runs oversized gather/scatter fallback
+//!   arms over chunks of their elements.
 //!
 //! Synchronisation (semaphores) is derived during code generation
 //! (`codegen::sync`), where the instruction order is known.
@@ -20,6 +23,7 @@ pub mod dispatch;
 pub mod double_buffer;
 pub mod liveness;
 pub mod regalloc;
+pub mod split_arms;
 pub mod sram;
 
 #[cfg(test)]
@@ -36,6 +40,7 @@ use maiac_ir::Diagnostic;
 
 pub use double_buffer::DoubleBuffer;
 pub use regalloc::RegLoc;
+pub use split_arms::SplitArms;
 
 use crate::tile::{Buf, BufSpace, SReg, TileKernel};
 

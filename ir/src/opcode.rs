@@ -163,6 +163,11 @@ opcodes! {
     // ---- misc
     Poison = "ub.poison",
     Assume = "llvm.intr.assume",
+    /// `tl.debug_barrier()` in recent Triton (3.9: `ttg.barrier all`): a
+    /// barrier among the threads of one program instance.
+    Barrier = "ttg.barrier",
+    /// `tl.debug_barrier()` in older Triton (3.2 … 3.6).
+    GpuBarrier = "gpu.barrier",
 }
 
 impl Opcode {

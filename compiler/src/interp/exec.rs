@@ -329,7 +329,9 @@ impl<'m> Interp<'m> {
             }
             Constant => self.exec_constant(frame, op)?,
             Poison => self.exec_poison(frame, op)?,
-            Assume => {}
+            // One program instance runs sequentially: a barrier among its
+            // threads orders nothing further.
+            Assume | Barrier | GpuBarrier => {}
             MulSIExtended | MulUIExtended => self.exec_mul_extended(frame, op)?,
             MakeRange => self.exec_make_range(frame, op)?,
             Splat => self.exec_splat(frame, op)?,

@@ -51,7 +51,10 @@ impl Lowerer<'_> {
             Opcode::Call => self.lower_call(op),
             Opcode::Assert => self.lower_assert(op),
             // No device output: prints are dropped (documented above).
-            Opcode::Print | Opcode::Assume => Ok(()),
+            // A barrier among one program's threads: the tile's engines
+            // already order its accesses (HBM only through the in-order DMA
+            // queue; TSRAM through the scoreboard's semaphores).
+            Opcode::Print | Opcode::Assume | Opcode::Barrier | Opcode::GpuBarrier => Ok(()),
             Opcode::Poison => self.lower_poison(op),
             other => Err(self.error(op, format!("`{}` is not a control-flow op", other.name()))),
         }

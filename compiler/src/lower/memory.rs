@@ -250,7 +250,7 @@ impl Lowerer<'_> {
                 None => {
                     // A run-time fill: pre-fill the tile, let the DMA leave
                     // masked elements untouched.
-                    let input = self.fill_input(e, cache)?;
+                    let input = self.fill_input(e, cache, &dst.shape)?;
                     self.emit(TOpKind::Map {
                         micro: identity_micro(dtype),
                         inputs: vec![input],
@@ -279,14 +279,21 @@ impl Lowerer<'_> {
     }
 
     /// A run-time fill value as a map input.
-    fn fill_input(&mut self, e: &ScalarExpr, cache: &mut ExprCache) -> Result<TInput, Diagnostic> {
+    fn fill_input(
+        &mut self,
+        e: &ScalarExpr,
+        cache: &mut ExprCache,
+        shape: &[u32],
+    ) -> Result<TInput, Diagnostic> {
         if let ScalarExpr::Atom {
             atom: Atom::Value(v),
             ..
         } = e
         {
+            // A float scalar lives in a rank-0 buffer: broadcast it over the
+            // tile.
             if let ValueLoc::Tensor(view) = self.loc(*v)? {
-                return Ok(TInput::View(view));
+                return Ok(TInput::View(broadcast_view(&view, shape)));
             }
         }
         Ok(TInput::Scalar(self.eval_scalar_expr(e, cache)?))

@@ -316,7 +316,9 @@ impl<'m> Lowerer<'m> {
         use Opcode::*;
         let opcode = self.module.dfg.opcode(op);
         match opcode {
-            For | If | While | Call | Assert | Print | Assume | Poison => self.lower_control(op),
+            For | If | While | Call | Assert | Print | Assume | Barrier | GpuBarrier | Poison => {
+                self.lower_control(op)
+            }
             GetProgramId | GetNumPrograms => self.lower_program_id(op),
             Constant => self.lower_constant(op),
             MakeRange => self.lower_make_range(op),

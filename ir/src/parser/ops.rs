@@ -570,6 +570,37 @@ impl Parser<'_> {
                     p.operands = ops.iter().map(|o| o.0).collect();
                 }
             }
+            Barrier | GpuBarrier => {
+                // `ttg.barrier all` / `ttg.barrier local|global_read`: the
+                // address spaces it orders, kept as an attribute.
+                const SPACES: [&str; 7] = [
+                    "all",
+                    "local",
+                    "global_read",
+                    "global_write",
+                    "tensor_read",
+                    "tensor_write",
+                    "none",
+                ];
+                let mut spaces = Vec::new();
+                loop {
+                    let at = self.cur.save();
+                    match self.cur.word() {
+                        Ok(w) if SPACES.contains(&w.as_str()) => spaces.push(w),
+                        _ => {
+                            self.cur.restore(at);
+                            break;
+                        }
+                    }
+                    if !self.cur.eat("|") {
+                        break;
+                    }
+                }
+                if !spaces.is_empty() {
+                    p.attr("addrSpace", Attribute::String(spaces.join("|")));
+                }
+                self.trailing_attrs(&mut p)?;
+            }
             Return | Yield | ReduceReturn | ScanReturn | Assume => {
                 let ops = self.operands_list()?;
                 self.trailing_attrs(&mut p)?;
@@ -828,10 +859,11 @@ impl Parser<'_> {
     /// `(%a = %x, ...) : (T...) -> (R...) {before} do {after}`.
     fn parse_while(&mut self) -> PResult<OpParts> {
         let mut p = OpParts::default();
-        self.cur.expect("(")?;
         let mut defs = Vec::new();
         let mut inits = Vec::new();
-        if !self.cur.eat(")") {
+        // MLIR omits the `(...)` of a while with no carried values
+        // (`scf.while : () -> () {`).
+        if self.cur.eat("(") && !self.cur.eat(")") {
             loop {
                 let pos = self.cur.src_pos_after_ws();
                 let name = self.cur.sigil_name(b'%')?;

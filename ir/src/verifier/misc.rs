@@ -45,6 +45,13 @@ pub(super) fn poison(cx: &OpCx) -> Check {
 }
 
 /// `llvm.intr.assume %cond`: a scalar `i1` (plus operand bundles, if any).
+/// A barrier among one program's threads: no operands, no results.
+pub(super) fn barrier(cx: &OpCx) -> Check {
+    cx.operands_exact::<0>()?;
+    cx.results_exact::<0>()?;
+    Ok(())
+}
+
 pub(super) fn assume(cx: &OpCx) -> Check {
     let types = cx.operands_at_least(1)?;
     cx.results_exact::<0>()?;

@@ -240,6 +240,7 @@ fn check_op(cx: &OpCx) -> Check {
 
         Poison => misc::poison(cx),
         Assume => misc::assume(cx),
+        Barrier | GpuBarrier => misc::barrier(cx),
     }
 }
 

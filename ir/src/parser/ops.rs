@@ -79,12 +79,12 @@ impl Parser<'_> {
         let (opcode, parts) = if self.cur.peek() == Some(b'"') {
             let name = self.cur.string()?;
             let opcode = Opcode::from_name(&name)
-                .ok_or_else(|| self.cur.error_at(name_pos, format!("unknown op `{name}`")))?;
+                .ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
             (opcode, self.parse_generic(opcode)?)
         } else {
             let name = self.cur.ident()?;
             let opcode = Opcode::from_name(&name)
-                .ok_or_else(|| self.cur.error_at(name_pos, format!("unknown op `{name}`")))?;
+                .ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
             let n_results: usize = defs.iter().map(|d| d.count).sum();
             (opcode, self.parse_pretty(opcode, n_results, name_pos)?)
         };
@@ -1055,5 +1055,23 @@ pub fn loaded_type(ptr_ty: &Type) -> Option<Type> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The message for an op name maiac does not know, naming the Triton
+/// feature behind the ones it rejects on purpose.
+fn unknown_op(name: &str) -> String {
+    let why = match name {
+        "tt.elementwise_inline_asm" => Some(
+            "`tl.inline_asm_elementwise` embeds GPU (PTX) assembly, which this machine cannot run",
+        ),
+        _ if name.starts_with("ttng.") || name.starts_with("nvgpu.") || name.starts_with("amdgpu.") => {
+            Some("GPU-vendor dialect ops appear only after Triton's GPU lowering; maiac reads the TTIR stage")
+        }
+        _ => None,
+    };
+    match why {
+        Some(why) => format!("unknown op `{name}`: {why}"),
+        None => format!("unknown op `{name}`"),
     }
 }

@@ -205,7 +205,8 @@ pub fn compile_module(
 /// The tile-IR passes of the default pipeline.
 fn default_tile_passes(machine: &Machine) -> PassList<TileKernel> {
     let mut list = crate::fuse::passes(machine);
-    list.add(crate::sched::DoubleBuffer::new(machine.clone()))
+    list.add(crate::sched::ClusterStage::new(machine.clone()))
+        .add(crate::sched::DoubleBuffer::new(machine.clone()))
         .add(crate::sched::SplitArms::new(machine.clone()));
     list
 }

@@ -94,6 +94,14 @@ impl<L: IrLevel> PassList<L> {
         }
     }
 
+    /// Removes every pass named `name` (e.g. to compare a kernel with and
+    /// without one). Returns whether any was found.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.passes.len();
+        self.passes.retain(|p| p.name() != name);
+        self.passes.len() != before
+    }
+
     /// The names of the passes, in order.
     pub fn names(&self) -> Vec<String> {
         self.passes.iter().map(|p| p.name().to_string()).collect()

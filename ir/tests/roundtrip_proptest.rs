@@ -61,9 +61,10 @@ fn stmt() -> impl Strategy<Value = Stmt> {
 fn render(stmts: &[Stmt]) -> String {
     let t = "tensor<16xf32>";
     let mut body = String::new();
-    let mut n = 1usize; // %v0 is the loaded input
     let pick = |i: usize, n: usize| format!("%v{}", i % n);
+    // %v0 is the loaded input; statement k defines %v(k + 1).
     for (k, s) in stmts.iter().enumerate() {
+        let n = k + 1;
         let loc = format!("loc(\"gen.py\":{}:{})", k + 10, k % 7 + 1);
         let line = match s {
             Stmt::Binary(op, a, b) => format!("%v{n} = {op} {}, {} : {t} {loc}", pick(*a, n), pick(*b, n)),
@@ -90,7 +91,6 @@ fn render(stmts: &[Stmt]) -> String {
         body += "    ";
         body += &line;
         body += "\n";
-        n += 1;
     }
     format!(
         r#"#loc = loc("gen.py":1:1)

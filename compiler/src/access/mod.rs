@@ -71,6 +71,7 @@ mod analyze;
 pub mod mask;
 pub mod names;
 mod print;
+pub mod provenance;
 pub mod scalar;
 
 #[cfg(test)]

@@ -258,10 +258,24 @@ impl<'a> Emitter<'a> {
     /// Dispatches an engine instruction with its waits and bumps the
     /// engine's issue counter.
     fn dispatch(&mut self, op: Op, kind: &TOpKind) -> Result<(), Diagnostic> {
+        self.dispatch_waiting(op, kind, None)
+    }
+
+    /// [`Emitter::dispatch`], also waiting for cluster semaphore `ready`
+    /// to reach 1.
+    fn dispatch_waiting(
+        &mut self,
+        op: Op,
+        kind: &TOpKind,
+        ready: Option<isa::SemRef>,
+    ) -> Result<(), Diagnostic> {
         let engine = op.engine();
         let reads = self.ranges(&kind.reads())?;
         let writes = self.ranges(&kind.writes())?;
-        let sync = self.board.acquire(engine, &reads, &writes);
+        let mut sync = self.board.acquire(engine, &reads, &writes);
+        if let Some(sem) = ready {
+            sync = sync.wait(sem, Operand::imm(1));
+        }
         self.push_sync(op, sync);
         self.board.record(engine, &reads, &writes);
         self.bump_counter(engine);
@@ -444,12 +458,50 @@ impl<'a> Emitter<'a> {
                 let end = self.pc();
                 self.patch(exit, end);
             }
+            LoadStaged { stage, dst } => {
+                let instr = self.load_staged(*stage, dst)?;
+                // The cluster program signals `c<stage>` once the copy is
+                // in CSRAM (see `cluster.rs`).
+                let ready = isa::SemRef::cluster(stage.as_u32() as u16);
+                self.dispatch_waiting(instr, &op.kind, Some(ready))?;
+            }
             kind => {
                 let instr = self.engine_op(kind)?;
                 self.dispatch(instr, kind)?;
             }
         }
         Ok(())
+    }
+
+    /// The CSRAM → TSRAM copy of a staged operand into `dst`.
+    fn load_staged(&mut self, stage: crate::tile::Stage, dst: &BView) -> Result<Op, Diagnostic> {
+        let data = &self.s.kernel.stages[stage];
+        let extents = data.shape();
+        let src_strides = isa::view::row_major_strides(&extents);
+        let dims: Vec<crate::tile::TDim> = data
+            .dims
+            .iter()
+            .map(|d| crate::tile::TDim {
+                extent: d.extent,
+                hbm_stride: SOp::Imm(0),
+                valid: None,
+                start: None,
+            })
+            .collect();
+        let dst_strides = self.box_strides(dst, &dims)?;
+        let out = extents
+            .iter()
+            .zip(src_strides.iter().zip(dst_strides))
+            .map(|(&extent, (&ss, ds))| DmaDim {
+                extent,
+                src_stride: Operand::imm(ss),
+                dst_stride: Operand::imm(ds),
+                valid: None,
+                start: None,
+            })
+            .collect();
+        let src = Address::csram(data.csram_offset as i64);
+        Ok(DmaOp::Copy(strided(data.dtype, src, self.address(dst)?, out, None)).into())
     }
 
     fn width(&self, bytes: u8) -> Result<MemWidth, Diagnostic> {
@@ -923,7 +975,7 @@ impl<'a> Emitter<'a> {
     }
 }
 
-fn strided(
+pub(super) fn strided(
     dtype: isa::DType,
     src: Address,
     dst: Address,

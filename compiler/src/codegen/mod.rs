@@ -4,7 +4,9 @@
 //!   counters, a byte-range scoreboard, flushes at control-flow
 //!   boundaries);
 //! - [`emit`]: instruction selection for every tile-IR op and the
-//!   structured control flow.
+//!   structured control flow;
+//! - [`cluster`]: the cluster program that stages shared read-only
+//!   operands in CSRAM.
 //!
 //! The module gets the kernel's argument table, its debug locations (every
 //! instruction is attributed to the op it came from, so the line table maps
@@ -12,6 +14,7 @@
 //! schedule and the interned micro-programs; it ends with `halt` and is
 //! checked with `Module::verify` and the machine's limits.
 
+mod cluster;
 mod emit;
 pub mod sync;
 
@@ -33,7 +36,8 @@ pub fn emit(s: &Scheduled, machine: &Machine) -> Result<Module, Diagnostic> {
     let mut e = emit::Emitter::new(s, module);
     e.body(&s.kernel.body)?;
     e.finish();
-    let module = e.module;
+    let mut module = e.module;
+    module.cluster_program = cluster::cluster_program(&s.kernel)?;
     let internal = |what: &str, msg: String| {
         Diagnostic::new(format!(
             "internal compiler error: the emitted {what}: {msg}"

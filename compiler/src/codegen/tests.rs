@@ -311,10 +311,7 @@ fn loop_accumulate_with(dynamic_bounds: bool) -> TileKernel {
     let out = b.arg("out_ptr", ptr(DType::F32));
     let (ub, step) = if dynamic_bounds {
         let i32 = ArgKind::Scalar { dtype: DType::I32 };
-        (
-            SOp::Reg(b.arg("ub", i32.clone())),
-            SOp::Reg(b.arg("step", i32)),
-        )
+        (SOp::Reg(b.arg("ub", i32)), SOp::Reg(b.arg("step", i32)))
     } else {
         (SOp::Imm(4), SOp::Imm(1))
     };

@@ -97,6 +97,7 @@ pub fn lower(module: &Module, func: Op, machine: &Machine) -> Result<TileKernel,
         access,
         kernel: TileKernel {
             name: module.func_name(func).to_string(),
+            written_args: crate::access::provenance::written_args(module, func),
             ..TileKernel::default()
         },
         values: HashMap::new(),

@@ -361,7 +361,9 @@ fn retarget(
 fn loads_feed_compute(body: &[TOp]) -> bool {
     let (mut loads, mut computes) = (false, false);
     for_each_op(body, &mut |op| match &op.kind {
-        TOpKind::DmaLoad { .. } | TOpKind::Gather { .. } => loads = true,
+        TOpKind::DmaLoad { .. } | TOpKind::LoadStaged { .. } | TOpKind::Gather { .. } => {
+            loads = true
+        }
         TOpKind::Matmul { .. }
         | TOpKind::Map { .. }
         | TOpKind::Reduce { .. }
@@ -377,7 +379,9 @@ fn loads_feed_compute(body: &[TOp]) -> bool {
 fn operand_buffers(body: &[TOp]) -> BTreeSet<Buf> {
     let mut bufs = BTreeSet::new();
     for_each_op(body, &mut |op| match &op.kind {
-        TOpKind::DmaLoad { dst, .. } | TOpKind::Gather { dst, .. } => {
+        TOpKind::DmaLoad { dst, .. }
+        | TOpKind::LoadStaged { dst, .. }
+        | TOpKind::Gather { dst, .. } => {
             bufs.insert(dst.buf);
         }
         TOpKind::Matmul { a, b, .. } => {

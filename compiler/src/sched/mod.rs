@@ -7,7 +7,11 @@
 //! - [`sram`]: buffers → TSRAM / accumulator offsets, first fit by
 //!   liveness, with a located diagnostic when the working set does not fit;
 //! - [`dispatch`]: the grid → tiles policy;
-//! - [`double_buffer`]: a tile-IR pass (run last among the tile passes)
+//! - [`cluster_stage`]: a tile-IR pass that stages loads every program
+//!   instance shares (read-only, addressed from the kernel arguments only)
+//!   in each cluster's CSRAM, loaded once per launch by the cluster
+//!   program;
+//! - [`double_buffer`]: a tile-IR pass (run after it)
 //!   that unrolls DMA-fed loops by two with split operand buffers, so a
 //!   DMA overlaps the previous iteration's compute;
 //! - [`split_arms`]: a tile-IR pass (after double buffering) that, only
@@ -19,6 +23,7 @@
 //!
 //! [`Scheduled::render`] is the text of `--emit sched`.
 
+pub mod cluster_stage;
 pub mod dispatch;
 pub mod double_buffer;
 pub mod liveness;
@@ -38,6 +43,7 @@ use maiac_ir::dfg::SrcPos;
 use maiac_ir::location::PySource;
 use maiac_ir::Diagnostic;
 
+pub use cluster_stage::ClusterStage;
 pub use double_buffer::DoubleBuffer;
 pub use regalloc::RegLoc;
 pub use split_arms::SplitArms;

@@ -38,6 +38,59 @@ entity_impl!(Buf, "b");
 pub struct SReg(u32);
 entity_impl!(SReg, "s");
 
+/// An operand staged in CSRAM by the cluster program (see [`StagedLoad`]).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Stage(u32);
+entity_impl!(Stage, "stage");
+
+/// A load every program instance makes identically — its address, box,
+/// bounds and fill are functions of the kernel arguments alone, and no
+/// op of the launch writes its buffer — copied from HBM into each
+/// cluster's CSRAM once per launch by the cluster program; the tile
+/// program's [`TOpKind::LoadStaged`] then copies it from CSRAM.
+#[derive(Clone, PartialEq, Debug)]
+pub struct StagedLoad {
+    pub dtype: DType,
+    /// Control-processor ops (`Mov`, `Alu`, `Select`, `Arg`,
+    /// `ReadSpecial` of the grid size), in order, that compute `hbm` and
+    /// the operands of `dims`; the cluster program runs them.
+    pub prologue: Vec<TOp>,
+    pub hbm: SOp,
+    pub dims: Vec<TDim>,
+    /// The fill of the elements outside the valid box (a staged load
+    /// writes every element of its destination).
+    pub fill: Option<u64>,
+    /// Byte offset of the dense, row-major copy in every cluster's CSRAM.
+    pub csram_offset: u64,
+    /// The load it replaced.
+    pub loc: Option<DebugLocId>,
+}
+
+impl StagedLoad {
+    /// The box's shape (the extents of `dims`).
+    pub fn shape(&self) -> Vec<u32> {
+        self.dims.iter().map(|d| d.extent).collect()
+    }
+
+    /// Bytes of the dense copy (packed FP4 rounds up).
+    pub fn bytes(&self) -> u64 {
+        let elements = self.dims.iter().map(|d| u64::from(d.extent)).product();
+        self.dtype.bytes_for(elements).max(1)
+    }
+}
+
+/// When the staged loads are used: `cond` (defined by the last of `ops`,
+/// control-processor ops over special registers) is non-zero in the tiles
+/// of a cluster that runs at least two program instances of the launch.
+/// The tile program evaluates it at its start and takes, for each staged
+/// load, the [`TOpKind::LoadStaged`] arm or the original DMA; the cluster
+/// program evaluates it too and stages only when it holds.
+#[derive(Clone, PartialEq, Debug)]
+pub struct StageGuard {
+    pub ops: Vec<TOp>,
+    pub cond: SReg,
+}
+
 /// Where a buffer lives.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
 pub enum BufSpace {
@@ -219,6 +272,9 @@ pub enum TOpKind {
         dst: BView,
         fill: Option<u64>,
     },
+    /// CSRAM → TSRAM copy of a staged operand (`dst` has the stage's
+    /// shape): waits until the cluster program has staged it.
+    LoadStaged { stage: Stage, dst: BView },
     /// TSRAM → HBM strided copy (masked-off elements are not written).
     DmaStore {
         dtype: DType,
@@ -380,6 +436,14 @@ pub struct TileKernel {
     /// Debug locations, indexed by the `DebugLocId` of each op.
     pub locs: Vec<DebugLoc>,
     pub body: Vec<TOp>,
+    /// Per argument: whether the kernel may write memory through it
+    /// (`access::provenance::written_args`; empty when unknown, meaning
+    /// every argument may be written).
+    pub written_args: Vec<bool>,
+    /// Loads the cluster program stages in CSRAM.
+    pub stages: PrimaryMap<Stage, StagedLoad>,
+    /// When they are used (set whenever `stages` is not empty).
+    pub stage_guard: Option<StageGuard>,
 }
 
 impl TileKernel {
@@ -492,7 +556,7 @@ impl TOpKind {
         use TOpKind::*;
         match self {
             StoreScalar { dst, .. } => vec![dst],
-            DmaLoad { dst, .. } | Gather { dst, .. } => vec![dst],
+            DmaLoad { dst, .. } | LoadStaged { dst, .. } | Gather { dst, .. } => vec![dst],
             Atomic { old, .. } => old.iter().collect(),
             Map { outputs, .. } | Reduce { outputs, .. } | Scan { outputs, .. } => {
                 outputs.iter().collect()
@@ -554,7 +618,7 @@ impl TOpKind {
         match self {
             LoadScalar { src, .. } => vec![src],
             StoreScalar { dst, .. } => vec![dst],
-            DmaLoad { dst, .. } => vec![dst],
+            DmaLoad { dst, .. } | LoadStaged { dst, .. } => vec![dst],
             DmaStore { src, .. } => vec![src],
             Gather {
                 addrs, mask, dst, ..

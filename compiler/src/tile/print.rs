@@ -15,6 +15,19 @@ pub fn render(kernel: &TileKernel) -> String {
             data.space, data.dtype, data.shape, data.name
         );
     }
+    for (stage, data) in kernel.stages.iter() {
+        let _ = writeln!(
+            out,
+            "  {stage} = csram[{}] {}{:?} <- hbm[{}] dims={} fill={:?}",
+            data.csram_offset,
+            data.dtype,
+            data.shape(),
+            sop(&data.hbm),
+            dims_text(&data.dims),
+            data.fill
+        );
+        render_body(&mut out, &data.prologue, 2);
+    }
     render_body(&mut out, &kernel.body, 1);
     out
 }
@@ -121,6 +134,7 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
                 dims_text(dims),
                 view(dst)
             ),
+            LoadStaged { stage, dst } => format!("dma.load.staged {stage} -> {}", view(dst)),
             DmaStore {
                 dtype,
                 src,

@@ -1,0 +1,223 @@
+//! The cluster program: stages the kernel's shared read-only operands
+//! (`TileKernel::stages`) from HBM into every cluster's CSRAM.
+//!
+//! Each cluster's DMA sequencer runs it once per launch, concurrently with
+//! the tiles. It first evaluates the kernel's [`StageGuard`] — the same
+//! ops the tile program runs at its start — and halts at once in a cluster
+//! whose tiles will not use the staged copies (fewer than two program
+//! instances there: HBM should not carry what nobody reads twice). Then,
+//! for stage `k`, it evaluates the stage's prologue (the scalar ops that
+//! compute the HBM address and box from the kernel arguments), issues one
+//! cluster-DMA copy of the box into `csram[offset]` (dense, row-major, the
+//! fill written outside the valid box) and signals cluster semaphore `c<k>`
+//! when the copy has landed; a tile's `LoadStaged` waits for `c<k> ≥ 1`
+//! (semaphores only count up, so every later instance passes at once). The
+//! program ends with `halt`, which waits for its DMA.
+//!
+//! Registers: the guard and each prologue are short (the scheduling pass
+//! bounds them), so each gets fresh registers from `r0` up; no value lives
+//! from one to the next.
+//!
+//! [`StageGuard`]: crate::tile::StageGuard
+
+use std::collections::HashMap;
+
+use maiac_backend::isa::{
+    self, Address, CpOp, DebugLocId, DmaDim, DmaOp, Instr, Label, Op, Operand, Program, Reg,
+    SemRef, NUM_REGS,
+};
+use maiac_ir::Diagnostic;
+
+use crate::sched::located;
+use crate::tile::{SOp, SReg, StagedLoad, TOp, TOpKind, TileKernel};
+
+/// The cluster program of `kernel`, if it stages anything.
+pub fn cluster_program(kernel: &TileKernel) -> Result<Option<Program>, Diagnostic> {
+    if kernel.stages.is_empty() {
+        return Ok(None);
+    }
+    let mut program = Program::default();
+    let mut skip = None;
+    if let Some(guard) = &kernel.stage_guard {
+        let mut e = ScalarEmitter::new(kernel, &mut program, None);
+        e.ops(&guard.ops)?;
+        let cond = e.reg(guard.cond)?;
+        skip = Some(e.push(CpOp::Branch {
+            cond,
+            if_zero: true,
+            target: Label(0),
+        }));
+    }
+    for (stage, data) in kernel.stages.iter() {
+        let mut e = ScalarEmitter::new(kernel, &mut program, data.loc);
+        e.ops(&data.prologue)?;
+        e.stage_copy(data, SemRef::cluster(stage.as_u32() as u16))?;
+    }
+    let end = program.code.len() as u32;
+    if let Some(pc) = skip {
+        if let Op::Cp(CpOp::Branch { target, .. }) = &mut program.code[pc as usize].op {
+            *target = Label(end);
+        }
+    }
+    program.push(Instr::new(CpOp::Halt.into()), None);
+    Ok(Some(program))
+}
+
+/// Emits control-processor tile-IR ops into the cluster program, each
+/// defined register in a fresh machine register.
+struct ScalarEmitter<'a> {
+    kernel: &'a TileKernel,
+    program: &'a mut Program,
+    loc: Option<DebugLocId>,
+    regs: HashMap<SReg, Reg>,
+    next_reg: usize,
+}
+
+impl<'a> ScalarEmitter<'a> {
+    fn new(
+        kernel: &'a TileKernel,
+        program: &'a mut Program,
+        loc: Option<DebugLocId>,
+    ) -> ScalarEmitter<'a> {
+        ScalarEmitter {
+            kernel,
+            program,
+            loc,
+            regs: HashMap::new(),
+            next_reg: 0,
+        }
+    }
+
+    fn internal(&self, message: impl Into<String>) -> Diagnostic {
+        located(
+            self.kernel,
+            self.loc,
+            format!(
+                "internal compiler error (cluster program): {}",
+                message.into()
+            ),
+        )
+    }
+
+    fn push(&mut self, op: impl Into<Op>) -> u32 {
+        self.program.push(Instr::new(op.into()), self.loc)
+    }
+
+    fn fresh(&mut self) -> Result<Reg, Diagnostic> {
+        if self.next_reg >= NUM_REGS {
+            return Err(self.internal("the staging prologue needs too many registers"));
+        }
+        self.next_reg += 1;
+        Ok(Reg(self.next_reg as u8 - 1))
+    }
+
+    /// A fresh register for the definition of `r`.
+    fn def(&mut self, r: SReg) -> Result<Reg, Diagnostic> {
+        let reg = self.fresh()?;
+        self.regs.insert(r, reg);
+        Ok(reg)
+    }
+
+    fn reg(&self, r: SReg) -> Result<Reg, Diagnostic> {
+        self.regs
+            .get(&r)
+            .copied()
+            .ok_or_else(|| self.internal(format!("{r} is not computed by the prologue")))
+    }
+
+    fn operand(&self, s: SOp) -> Result<Operand, Diagnostic> {
+        match s {
+            SOp::Imm(v) => Ok(Operand::imm(v)),
+            SOp::Reg(r) => Ok(Operand::reg(self.reg(r)?)),
+        }
+    }
+
+    /// A register holding `s` (an immediate is moved into a fresh one).
+    fn operand_reg(&mut self, s: SOp) -> Result<Reg, Diagnostic> {
+        match s {
+            SOp::Reg(r) => self.reg(r),
+            SOp::Imm(v) => {
+                let reg = self.fresh()?;
+                self.push(CpOp::Mov {
+                    dst: reg,
+                    src: Operand::imm(v),
+                });
+                Ok(reg)
+            }
+        }
+    }
+
+    fn ops(&mut self, ops: &[TOp]) -> Result<(), Diagnostic> {
+        for op in ops {
+            let instr = match &op.kind {
+                TOpKind::Mov { dst, src } => {
+                    let src = self.operand(*src)?;
+                    CpOp::Mov {
+                        dst: self.def(*dst)?,
+                        src,
+                    }
+                }
+                TOpKind::Alu { op, dst, a, b } => {
+                    let a = self.operand_reg(*a)?;
+                    let b = self.operand(*b)?;
+                    CpOp::Alu {
+                        op: *op,
+                        dst: self.def(*dst)?,
+                        a,
+                        b,
+                    }
+                }
+                TOpKind::Select { dst, cond, a, b } => {
+                    let cond = self.operand_reg(*cond)?;
+                    let (a, b) = (self.operand(*a)?, self.operand(*b)?);
+                    CpOp::Select {
+                        dst: self.def(*dst)?,
+                        cond,
+                        a,
+                        b,
+                    }
+                }
+                TOpKind::ReadSpecial { dst, which } => CpOp::ReadSpecial {
+                    dst: self.def(*dst)?,
+                    special: *which,
+                },
+                TOpKind::Arg { dst, index } => CpOp::Arg {
+                    dst: self.def(*dst)?,
+                    index: u16::try_from(*index)
+                        .map_err(|_| self.internal("too many kernel arguments"))?,
+                },
+                other => return Err(self.internal(format!("{other:?} in a staging prologue"))),
+            };
+            self.push(instr);
+        }
+        Ok(())
+    }
+
+    /// The HBM → CSRAM copy of a stage, signalling `ready` when done.
+    fn stage_copy(&mut self, data: &StagedLoad, ready: SemRef) -> Result<(), Diagnostic> {
+        let extents = data.shape();
+        let dense = isa::view::row_major_strides(&extents);
+        let mut dims = Vec::new();
+        for (d, &ds) in data.dims.iter().zip(&dense) {
+            dims.push(DmaDim {
+                extent: d.extent,
+                src_stride: self.operand(d.hbm_stride)?,
+                dst_stride: Operand::imm(ds),
+                valid: d.valid.map(|v| self.operand(v)).transpose()?,
+                start: d.start.map(|v| self.operand(v)).transpose()?,
+            });
+        }
+        let copy = super::emit::strided(
+            data.dtype,
+            Address::hbm(self.operand(data.hbm)?),
+            Address::csram(data.csram_offset as i64),
+            dims,
+            data.fill.map(|f| f & data.dtype.value_mask()),
+        );
+        self.program.push(
+            Instr::with_sync(DmaOp::Copy(copy).into(), isa::Sync::none().signal(ready)),
+            self.loc,
+        );
+        Ok(())
+    }
+}

@@ -18,10 +18,12 @@
 //! Conditions, all checked here:
 //! - the load writes every element of its destination (no bounds, or a
 //!   fill), since the CSRAM copy is dense;
-//! - every register the load's operands read is defined exactly once, at
-//!   the top level of the kernel, by `Mov`, `Alu`, `Select`, `Arg` or
-//!   `ReadSpecial` of the grid size, recursively (the *prologue*, at most
-//!   [`MAX_PROLOGUE`] ops, replayed by the cluster program);
+//! - every register the load's operands read is defined exactly once in
+//!   the kernel (so wherever the definition sits — often right before the
+//!   load, inside a loop or a branch — it computes the same value), by
+//!   `Mov`, `Alu`, `Select`, `Arg` or `ReadSpecial` of the grid size,
+//!   recursively (the *prologue*, at most [`MAX_PROLOGUE`] ops, replayed by
+//!   the cluster program);
 //! - the address derives from a pointer argument and every pointer
 //!   argument in the prologue is read-only for the launch;
 //! - the stages fit a quarter of CSRAM (the rest stays free for other
@@ -69,26 +71,23 @@ impl Pass<TileKernel> for ClusterStage {
     }
 }
 
-/// Where each register is defined: the top-level op index when it is
-/// defined exactly once and at the top level, else `None`.
-fn single_top_level_defs(body: &[TOp]) -> HashMap<SReg, Option<usize>> {
+/// Every op of the body in pre-order, and where each register is
+/// defined: its op's pre-order index when it has exactly one definition.
+fn single_defs(body: &[TOp]) -> (Vec<&TOp>, HashMap<SReg, Option<usize>>) {
+    let mut ops = Vec::new();
     let mut defs: HashMap<SReg, Option<usize>> = HashMap::new();
-    for (i, op) in body.iter().enumerate() {
+    for_each_op(body, &mut |op| {
         if let Some(r) = op.kind.scalar_def() {
-            defs.entry(r).and_modify(|d| *d = None).or_insert(Some(i));
+            defs.entry(r)
+                .and_modify(|d| *d = None)
+                .or_insert(Some(ops.len()));
         }
-        for inner in op.kind.bodies() {
-            for_each_op(inner, &mut |nested| {
-                if let Some(r) = nested.kind.scalar_def() {
-                    defs.insert(r, None);
-                }
-            });
-        }
-    }
-    defs
+        ops.push(op);
+    });
+    (ops, defs)
 }
 
-/// What a prologue needs: its top-level op indices and the pointer
+/// What a prologue needs: its ops' pre-order indices and the pointer
 /// arguments it reads.
 #[derive(Default)]
 struct Slice {
@@ -100,6 +99,7 @@ struct Slice {
 /// function of the kernel arguments alone.
 fn slice_of(
     kernel: &TileKernel,
+    ops: &[&TOp],
     defs: &HashMap<SReg, Option<usize>>,
     s: SOp,
     slice: &mut Slice,
@@ -116,7 +116,7 @@ fn slice_of(
     if slice.ops.len() > MAX_PROLOGUE {
         return false;
     }
-    let kind = &kernel.body[at].kind;
+    let kind = &ops[at].kind;
     match kind {
         TOpKind::Arg { index, .. } => {
             if let Some(ArgKind::Pointer { .. }) = kernel.args.get(*index as usize).map(|a| &a.kind)
@@ -129,7 +129,7 @@ fn slice_of(
         TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. } => kind
             .scalar_uses()
             .into_iter()
-            .all(|u| slice_of(kernel, defs, u, slice)),
+            .all(|u| slice_of(kernel, ops, defs, u, slice)),
         _ => false,
     }
 }
@@ -144,17 +144,14 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
     }
     let max_stages = (machine.cluster.semaphores as usize).min(16);
     let budget = machine.cluster.csram_bytes / 4;
-    let defs = single_top_level_defs(&kernel.body);
+    let (ops, defs) = single_defs(&kernel.body);
 
     // Candidates in program order, keyed by what they load.
     let mut chosen: BTreeMap<usize, Stage> = BTreeMap::new();
     let mut by_key: HashMap<String, Stage> = HashMap::new();
     let mut stages: Vec<StagedLoad> = Vec::new();
     let mut used = 0u64;
-    let mut index = 0usize;
-    for_each_op(&kernel.body, &mut |op| {
-        let i = index;
-        index += 1;
+    for (i, op) in ops.iter().enumerate() {
         let TOpKind::DmaLoad {
             dtype,
             hbm,
@@ -163,44 +160,40 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             ..
         } = &op.kind
         else {
-            return;
+            continue;
         };
         if op.kind.writes_partially() {
-            return;
+            continue;
         }
         let mut slice = Slice::default();
         if !op
             .kind
             .scalar_uses()
             .into_iter()
-            .all(|u| slice_of(kernel, &defs, u, &mut slice))
+            .all(|u| slice_of(kernel, &ops, &defs, u, &mut slice))
         {
-            return;
+            continue;
         }
         // The address must come from a pointer argument, and no pointer
         // argument the prologue reads may be written by the launch.
         let mut address = Slice::default();
-        slice_of(kernel, &defs, *hbm, &mut address);
+        slice_of(kernel, &ops, &defs, *hbm, &mut address);
         if address.pointer_args.is_empty()
             || slice
                 .pointer_args
                 .iter()
                 .any(|&a| kernel.written_args[a as usize])
         {
-            return;
+            continue;
         }
         let key = format!("{dtype} {hbm:?} {dims:?} {fill:?}");
         if let Some(&stage) = by_key.get(&key) {
             chosen.insert(i, stage);
-            return;
+            continue;
         }
         let mut data = StagedLoad {
             dtype: *dtype,
-            prologue: slice
-                .ops
-                .iter()
-                .map(|&at| kernel.body[at].clone())
-                .collect(),
+            prologue: slice.ops.iter().map(|&at| ops[at].clone()).collect(),
             hbm: *hbm,
             dims: dims.clone(),
             fill: *fill,
@@ -209,7 +202,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         };
         let bytes = sram::aligned(data.bytes());
         if stages.len() >= max_stages || used + bytes > budget {
-            return;
+            continue;
         }
         data.csram_offset = used;
         used += bytes;
@@ -217,7 +210,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         stages.push(data);
         by_key.insert(key, stage);
         chosen.insert(i, stage);
-    });
+    }
     if chosen.is_empty() {
         return;
     }

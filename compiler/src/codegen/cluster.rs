@@ -14,6 +14,12 @@
 //! (semaphores only count up, so every later instance passes at once). The
 //! program ends with `halt`, which waits for its DMA.
 //!
+//! A stage inside a loop whose box moves with the induction variable
+//! ([`StagedLoop`]) runs the same loop in the cluster program, one copy and
+//! one signal per iteration into consecutive slots, when its trip count
+//! fits its reserved region (`fits`, which the tile program computes
+//! too); the tile's copy of iteration `j` waits for `j + 1` signals.
+//!
 //! Registers: the guard and each prologue are short (the scheduling pass
 //! bounds them), so each gets fresh registers from `r0` up; no value lives
 //! from one to the next.
@@ -23,13 +29,13 @@
 use std::collections::HashMap;
 
 use maiac_backend::isa::{
-    self, Address, CpOp, DebugLocId, DmaDim, DmaOp, Instr, Label, Op, Operand, Program, Reg,
+    self, Address, AluOp, CpOp, DebugLocId, DmaDim, DmaOp, Instr, Label, Op, Operand, Program, Reg,
     SemRef, NUM_REGS,
 };
 use maiac_ir::Diagnostic;
 
 use crate::sched::located;
-use crate::tile::{SOp, SReg, StagedLoad, TOp, TOpKind, TileKernel};
+use crate::tile::{SOp, SReg, StagedLoad, StagedLoop, TOp, TOpKind, TileKernel};
 
 /// The cluster program of `kernel`, if it stages anything.
 pub fn cluster_program(kernel: &TileKernel) -> Result<Option<Program>, Diagnostic> {
@@ -51,7 +57,11 @@ pub fn cluster_program(kernel: &TileKernel) -> Result<Option<Program>, Diagnosti
     for (stage, data) in kernel.stages.iter() {
         let mut e = ScalarEmitter::new(kernel, &mut program, data.loc);
         e.ops(&data.prologue)?;
-        e.stage_copy(data, SemRef::cluster(stage.as_u32() as u16))?;
+        let ready = SemRef::cluster(stage.as_u32() as u16);
+        match &data.per_iteration {
+            None => e.stage_copy(data, Operand::imm(data.csram_offset as i64), ready)?,
+            Some(l) => e.stage_loop(data, l, ready)?,
+        }
     }
     let end = program.code.len() as u32;
     if let Some(pc) = skip {
@@ -193,8 +203,84 @@ impl<'a> ScalarEmitter<'a> {
         Ok(())
     }
 
-    /// The HBM → CSRAM copy of a stage, signalling `ready` when done.
-    fn stage_copy(&mut self, data: &StagedLoad, ready: SemRef) -> Result<(), Diagnostic> {
+    /// The per-iteration copies of a stage: if `fits`, the loop
+    ///
+    /// ```text
+    /// iv = lb; off = csram_offset
+    /// head: t = iv <s ub; bz t, done; iteration ops; copy → csram[off];
+    ///       iv += step; off += slot; jump head
+    /// done:
+    /// ```
+    fn stage_loop(
+        &mut self,
+        data: &StagedLoad,
+        l: &StagedLoop,
+        ready: SemRef,
+    ) -> Result<(), Diagnostic> {
+        self.ops(&l.fits_ops)?;
+        let fits = self.reg(l.fits)?;
+        let skip = self.push(CpOp::Branch {
+            cond: fits,
+            if_zero: true,
+            target: Label(0),
+        });
+        let lb = self.operand(l.lb)?;
+        let iv = self.def(l.iv)?;
+        self.push(CpOp::Mov { dst: iv, src: lb });
+        let off = self.fresh()?;
+        self.push(CpOp::Mov {
+            dst: off,
+            src: Operand::imm(data.csram_offset as i64),
+        });
+        let more = self.fresh()?;
+        let head = self.program.code.len() as u32;
+        let ub = self.operand(l.ub)?;
+        self.push(CpOp::Alu {
+            op: AluOp::LtS,
+            dst: more,
+            a: iv,
+            b: ub,
+        });
+        let exit = self.push(CpOp::Branch {
+            cond: more,
+            if_zero: true,
+            target: Label(0),
+        });
+        self.ops(&l.iteration_ops)?;
+        self.stage_copy(data, Operand::reg(off), ready)?;
+        let step = self.operand(l.step)?;
+        self.push(CpOp::Alu {
+            op: AluOp::Add,
+            dst: iv,
+            a: iv,
+            b: step,
+        });
+        self.push(CpOp::Alu {
+            op: AluOp::Add,
+            dst: off,
+            a: off,
+            b: Operand::imm(crate::sched::sram::aligned(data.bytes()) as i64),
+        });
+        self.push(CpOp::Jump {
+            target: Label(head),
+        });
+        let done = self.program.code.len() as u32;
+        for pc in [skip, exit] {
+            if let Op::Cp(CpOp::Branch { target, .. }) = &mut self.program.code[pc as usize].op {
+                *target = Label(done);
+            }
+        }
+        Ok(())
+    }
+
+    /// The HBM → CSRAM copy of a stage's box to `csram[offset]`,
+    /// signalling `ready` when done.
+    fn stage_copy(
+        &mut self,
+        data: &StagedLoad,
+        offset: Operand,
+        ready: SemRef,
+    ) -> Result<(), Diagnostic> {
         let extents = data.shape();
         let dense = isa::view::row_major_strides(&extents);
         let mut dims = Vec::new();
@@ -210,7 +296,7 @@ impl<'a> ScalarEmitter<'a> {
         let copy = super::emit::strided(
             data.dtype,
             Address::hbm(self.operand(data.hbm)?),
-            Address::csram(data.csram_offset as i64),
+            Address::csram(offset),
             dims,
             data.fill.map(|f| f & data.dtype.value_mask()),
         );

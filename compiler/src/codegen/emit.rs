@@ -261,20 +261,20 @@ impl<'a> Emitter<'a> {
         self.dispatch_waiting(op, kind, None)
     }
 
-    /// [`Emitter::dispatch`], also waiting for cluster semaphore `ready`
-    /// to reach 1.
+    /// [`Emitter::dispatch`], also waiting for `ready = (semaphore,
+    /// value)`.
     fn dispatch_waiting(
         &mut self,
         op: Op,
         kind: &TOpKind,
-        ready: Option<isa::SemRef>,
+        ready: Option<(isa::SemRef, Operand)>,
     ) -> Result<(), Diagnostic> {
         let engine = op.engine();
         let reads = self.ranges(&kind.reads())?;
         let writes = self.ranges(&kind.writes())?;
         let mut sync = self.board.acquire(engine, &reads, &writes);
-        if let Some(sem) = ready {
-            sync = sync.wait(sem, Operand::imm(1));
+        if let Some((sem, value)) = ready {
+            sync = sync.wait(sem, value);
         }
         self.push_sync(op, sync);
         self.board.record(engine, &reads, &writes);
@@ -458,12 +458,37 @@ impl<'a> Emitter<'a> {
                 let end = self.pc();
                 self.patch(exit, end);
             }
-            LoadStaged { stage, dst } => {
-                let instr = self.load_staged(*stage, dst)?;
-                // The cluster program signals `c<stage>` once the copy is
-                // in CSRAM (see `cluster.rs`).
+            LoadStaged {
+                stage,
+                dst,
+                iteration,
+            } => {
+                // The cluster program signals `c<stage>` once per copy it
+                // has landed in CSRAM (see `cluster.rs`): one copy, or one
+                // per loop iteration, in order.
+                let (offset, signals) = match iteration {
+                    None => (
+                        Operand::imm(self.s.kernel.stages[*stage].csram_offset as i64),
+                        Operand::imm(1),
+                    ),
+                    Some(i) => {
+                        let data = &self.s.kernel.stages[*stage];
+                        let slot = crate::sched::sram::aligned(data.bytes()) as i64;
+                        let base = data.csram_offset as i64;
+                        let i = self.operand_reg(*i)?;
+                        let t = self.take_temp()?;
+                        self.push(CpOp::Alu {
+                            op: AluOp::Mul,
+                            dst: t,
+                            a: i,
+                            b: Operand::imm(slot),
+                        });
+                        (Operand::reg_plus(t, base), Operand::reg_plus(i, 1))
+                    }
+                };
+                let instr = self.load_staged(*stage, dst, offset)?;
                 let ready = isa::SemRef::cluster(stage.as_u32() as u16);
-                self.dispatch_waiting(instr, &op.kind, Some(ready))?;
+                self.dispatch_waiting(instr, &op.kind, Some((ready, signals)))?;
             }
             kind => {
                 let instr = self.engine_op(kind)?;
@@ -473,8 +498,13 @@ impl<'a> Emitter<'a> {
         Ok(())
     }
 
-    /// The CSRAM → TSRAM copy of a staged operand into `dst`.
-    fn load_staged(&mut self, stage: crate::tile::Stage, dst: &BView) -> Result<Op, Diagnostic> {
+    /// The CSRAM → TSRAM copy of a staged operand at `offset` into `dst`.
+    fn load_staged(
+        &mut self,
+        stage: crate::tile::Stage,
+        dst: &BView,
+        offset: Operand,
+    ) -> Result<Op, Diagnostic> {
         let data = &self.s.kernel.stages[stage];
         let extents = data.shape();
         let src_strides = isa::view::row_major_strides(&extents);
@@ -500,7 +530,7 @@ impl<'a> Emitter<'a> {
                 start: None,
             })
             .collect();
-        let src = Address::csram(data.csram_offset as i64);
+        let src = Address::csram(offset);
         Ok(DmaOp::Copy(strided(data.dtype, src, self.address(dst)?, out, None)).into())
     }
 

@@ -40,13 +40,15 @@ use maiac_backend::isa::{AluOp, ArgKind, Dispatch, Special};
 use maiac_backend::machine::Machine;
 use maiac_ir::Diagnostic;
 
-use crate::fuse::walk::for_each_op;
 use crate::pass::{Pass, PassContext};
 use crate::sched::{dispatch, sram};
-use crate::tile::{SOp, SReg, Stage, StageGuard, StagedLoad, TOp, TOpKind, TileKernel};
+use crate::tile::{SOp, SReg, Stage, StageGuard, StagedLoad, StagedLoop, TOp, TOpKind, TileKernel};
 
 /// The longest prologue (scalar ops) a stage may need.
 pub const MAX_PROLOGUE: usize = 32;
+
+/// CSRAM reserved for one per-iteration stage (its trips × box bytes).
+pub const MAX_LOOP_REGION: u64 = 1 << 20;
 
 /// The `cluster-stage` pass.
 #[derive(Clone, Debug)]
@@ -71,43 +73,72 @@ impl Pass<TileKernel> for ClusterStage {
     }
 }
 
-/// Every op of the body in pre-order, and where each register is
-/// defined: its op's pre-order index when it has exactly one definition.
-fn single_defs(body: &[TOp]) -> (Vec<&TOp>, HashMap<SReg, Option<usize>>) {
-    let mut ops = Vec::new();
-    let mut defs: HashMap<SReg, Option<usize>> = HashMap::new();
-    for_each_op(body, &mut |op| {
-        if let Some(r) = op.kind.scalar_def() {
-            defs.entry(r)
-                .and_modify(|d| *d = None)
-                .or_insert(Some(ops.len()));
-        }
-        ops.push(op);
-    });
-    (ops, defs)
+/// Every op of the body in pre-order with its enclosing loops (pre-order
+/// indices of the `For`/`While` ops around it, outermost first), and where
+/// each register is defined: its op's pre-order index when it has exactly
+/// one definition.
+struct Walk<'k> {
+    ops: Vec<&'k TOp>,
+    loops: Vec<Vec<usize>>,
+    defs: HashMap<SReg, Option<usize>>,
 }
 
-/// What a prologue needs: its ops' pre-order indices and the pointer
-/// arguments it reads.
+impl<'k> Walk<'k> {
+    fn of(body: &'k [TOp]) -> Walk<'k> {
+        let mut w = Walk {
+            ops: Vec::new(),
+            loops: Vec::new(),
+            defs: HashMap::new(),
+        };
+        w.visit(body, &mut Vec::new());
+        w
+    }
+
+    fn visit(&mut self, body: &'k [TOp], enclosing: &mut Vec<usize>) {
+        for op in body {
+            let i = self.ops.len();
+            if let Some(r) = op.kind.scalar_def() {
+                self.defs
+                    .entry(r)
+                    .and_modify(|d| *d = None)
+                    .or_insert(Some(i));
+            }
+            self.ops.push(op);
+            self.loops.push(enclosing.clone());
+            let is_loop = matches!(op.kind, TOpKind::For { .. } | TOpKind::While { .. });
+            if is_loop {
+                enclosing.push(i);
+            }
+            for inner in op.kind.bodies() {
+                self.visit(inner, enclosing);
+            }
+            if is_loop {
+                enclosing.pop();
+            }
+        }
+    }
+}
+
+/// What a prologue needs: its ops' pre-order indices, the pointer
+/// arguments it reads, and whether it reads the loop variable.
 #[derive(Default)]
 struct Slice {
     ops: BTreeSet<usize>,
     pointer_args: BTreeSet<u32>,
+    uses_iv: bool,
 }
 
 /// Adds the computation of `s` to `slice`; `false` if it is not a
-/// function of the kernel arguments alone.
-fn slice_of(
-    kernel: &TileKernel,
-    ops: &[&TOp],
-    defs: &HashMap<SReg, Option<usize>>,
-    s: SOp,
-    slice: &mut Slice,
-) -> bool {
+/// function of the kernel arguments (and of `iv`, when given) alone.
+fn slice_of(kernel: &TileKernel, walk: &Walk, iv: Option<SReg>, s: SOp, slice: &mut Slice) -> bool {
     let SOp::Reg(r) = s else {
         return true;
     };
-    let Some(&Some(at)) = defs.get(&r) else {
+    if Some(r) == iv {
+        slice.uses_iv = true;
+        return true;
+    }
+    let Some(&Some(at)) = walk.defs.get(&r) else {
         return false;
     };
     if !slice.ops.insert(at) {
@@ -116,7 +147,7 @@ fn slice_of(
     if slice.ops.len() > MAX_PROLOGUE {
         return false;
     }
-    let kind = &ops[at].kind;
+    let kind = &walk.ops[at].kind;
     match kind {
         TOpKind::Arg { index, .. } => {
             if let Some(ArgKind::Pointer { .. }) = kernel.args.get(*index as usize).map(|a| &a.kind)
@@ -129,9 +160,26 @@ fn slice_of(
         TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. } => kind
             .scalar_uses()
             .into_iter()
-            .all(|u| slice_of(kernel, ops, defs, u, slice)),
+            .all(|u| slice_of(kernel, walk, iv, u, slice)),
         _ => false,
     }
+}
+
+/// How a chosen load is rewritten.
+#[derive(Clone, Copy)]
+struct Chosen {
+    stage: Stage,
+    /// For a per-iteration stage: the loop's `(iv, lb, step)` and the
+    /// register that says whether the stage is used.
+    per_iteration: Option<(SReg, SOp, SOp, SReg)>,
+}
+
+/// A per-iteration stage whose `fits`/`staged` ops are still to be built.
+struct PendingLoop {
+    stage: Stage,
+    /// Pre-order index of the loop.
+    at: usize,
+    load: usize,
 }
 
 /// Rewrites every stageable load of `kernel` (see the module docs).
@@ -144,14 +192,15 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
     }
     let max_stages = (machine.cluster.semaphores as usize).min(16);
     let budget = machine.cluster.csram_bytes / 4;
-    let (ops, defs) = single_defs(&kernel.body);
+    let walk = Walk::of(&kernel.body);
 
     // Candidates in program order, keyed by what they load.
     let mut chosen: BTreeMap<usize, Stage> = BTreeMap::new();
+    let mut pending: Vec<PendingLoop> = Vec::new();
     let mut by_key: HashMap<String, Stage> = HashMap::new();
     let mut stages: Vec<StagedLoad> = Vec::new();
     let mut used = 0u64;
-    for (i, op) in ops.iter().enumerate() {
+    for (i, op) in walk.ops.iter().enumerate() {
         let TOpKind::DmaLoad {
             dtype,
             hbm,
@@ -162,22 +211,48 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         else {
             continue;
         };
-        if op.kind.writes_partially() {
+        if op.kind.writes_partially() || stages.len() >= max_stages {
             continue;
         }
+        let uses = op.kind.scalar_uses();
         let mut slice = Slice::default();
-        if !op
-            .kind
-            .scalar_uses()
-            .into_iter()
-            .all(|u| slice_of(kernel, &ops, &defs, u, &mut slice))
+        let mut per_iteration = None;
+        if !uses
+            .iter()
+            .all(|&u| slice_of(kernel, &walk, None, u, &mut slice))
         {
-            continue;
+            // A box that moves with the one loop around it.
+            let &[at] = walk.loops[i].as_slice() else {
+                continue;
+            };
+            let TOpKind::For {
+                iv, lb, ub, step, ..
+            } = &walk.ops[at].kind
+            else {
+                continue;
+            };
+            slice = Slice::default();
+            let fine = uses
+                .iter()
+                .all(|&u| slice_of(kernel, &walk, Some(*iv), u, &mut slice))
+                && [*lb, *ub, *step]
+                    .iter()
+                    .all(|&u| slice_of(kernel, &walk, None, u, &mut slice));
+            if !fine || !slice.uses_iv {
+                continue;
+            }
+            per_iteration = Some((at, *iv, *lb, *ub, *step));
         }
         // The address must come from a pointer argument, and no pointer
         // argument the prologue reads may be written by the launch.
         let mut address = Slice::default();
-        slice_of(kernel, &ops, &defs, *hbm, &mut address);
+        slice_of(
+            kernel,
+            &walk,
+            per_iteration.map(|p| p.1),
+            *hbm,
+            &mut address,
+        );
         if address.pointer_args.is_empty()
             || slice
                 .pointer_args
@@ -187,37 +262,119 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             continue;
         }
         let key = format!("{dtype} {hbm:?} {dims:?} {fill:?}");
-        if let Some(&stage) = by_key.get(&key) {
-            chosen.insert(i, stage);
-            continue;
+        if per_iteration.is_none() {
+            if let Some(&stage) = by_key.get(&key) {
+                chosen.insert(i, stage);
+                continue;
+            }
+        }
+        // Split the prologue: ops that read the loop variable (directly or
+        // through another such op) run once per iteration.
+        let mut varying: BTreeSet<SReg> = per_iteration.iter().map(|p| p.1).collect();
+        let (mut once, mut each) = (Vec::new(), Vec::new());
+        for &at in &slice.ops {
+            let op = walk.ops[at];
+            let reads_varying = op
+                .kind
+                .scalar_uses()
+                .into_iter()
+                .any(|u| matches!(u, SOp::Reg(r) if varying.contains(&r)));
+            if reads_varying {
+                varying.extend(op.kind.scalar_def());
+                each.push(op.clone());
+            } else {
+                once.push(op.clone());
+            }
         }
         let mut data = StagedLoad {
             dtype: *dtype,
-            prologue: slice.ops.iter().map(|&at| ops[at].clone()).collect(),
+            prologue: once,
             hbm: *hbm,
             dims: dims.clone(),
             fill: *fill,
+            per_iteration: None,
             csram_offset: used,
             loc: op.loc,
         };
-        let bytes = sram::aligned(data.bytes());
-        if stages.len() >= max_stages || used + bytes > budget {
-            continue;
-        }
-        data.csram_offset = used;
-        used += bytes;
+        let slot = sram::aligned(data.bytes());
         let stage = Stage::from_u32(stages.len() as u32);
+        match per_iteration {
+            None => {
+                if used + slot > budget {
+                    continue;
+                }
+                used += slot;
+                by_key.insert(key, stage);
+                chosen.insert(i, stage);
+            }
+            Some((at, iv, lb, ub, step)) => {
+                let region = (budget - used).min(MAX_LOOP_REGION);
+                let max_trips = region / slot;
+                if max_trips == 0 {
+                    continue;
+                }
+                used += max_trips * slot;
+                data.per_iteration = Some(StagedLoop {
+                    iv,
+                    lb,
+                    ub,
+                    step,
+                    iteration_ops: each,
+                    max_trips,
+                    fits_ops: Vec::new(),
+                    // Replaced when the fits ops are built below.
+                    fits: iv,
+                });
+                pending.push(PendingLoop { stage, at, load: i });
+            }
+        }
         stages.push(data);
-        by_key.insert(key, stage);
-        chosen.insert(i, stage);
     }
-    if chosen.is_empty() {
+    if chosen.is_empty() && pending.is_empty() {
         return;
     }
+    drop(walk);
     let guard = guard(kernel, machine);
+    // Per-iteration stages: `fits` from the loop bounds, and whether the
+    // stage is used, computed right before the loop.
+    let mut before: BTreeMap<usize, Vec<TOp>> = BTreeMap::new();
+    let mut indexed: BTreeMap<usize, Chosen> = chosen
+        .iter()
+        .map(|(&i, &stage)| {
+            (
+                i,
+                Chosen {
+                    stage,
+                    per_iteration: None,
+                },
+            )
+        })
+        .collect();
+    for p in pending {
+        let data = &mut stages[p.stage.as_u32() as usize];
+        let l = data.per_iteration.as_mut().expect("per-iteration stage");
+        let mut g = GuardBuilder {
+            kernel,
+            ops: Vec::new(),
+        };
+        let fits = g.fits(l.lb, l.ub, l.step, l.max_trips);
+        l.fits_ops = g.ops.clone();
+        l.fits = fits;
+        let staged = g.alu("staged_loop", AluOp::And, guard.cond, fits.into());
+        before.entry(p.at).or_default().extend(g.ops);
+        indexed.insert(
+            p.load,
+            Chosen {
+                stage: p.stage,
+                per_iteration: Some((l.iv, l.lb, l.step, staged)),
+            },
+        );
+    }
     let mut index = 0usize;
-    rewrite(&mut kernel.body, &chosen, guard.cond, &mut index);
-    kernel.body.splice(0..0, guard.ops.iter().cloned());
+    let mut body = std::mem::take(&mut kernel.body);
+    rewrite(kernel, &mut body, &indexed, &before, guard.cond, &mut index);
+    body.splice(0..0, guard.ops.iter().cloned());
+    kernel.body = body;
     kernel.stage_guard = Some(guard);
     for data in stages {
         kernel.stages.push(data);
@@ -287,44 +444,85 @@ impl GuardBuilder<'_> {
         self.def(name, |dst| TOpKind::ReadSpecial { dst, which })
     }
 
-    fn alu(&mut self, name: &str, op: AluOp, a: SReg, b: SOp) -> SReg {
-        self.def(name, |dst| TOpKind::Alu {
-            op,
+    fn alu(&mut self, name: &str, op: AluOp, a: impl Into<SOp>, b: SOp) -> SReg {
+        let a = a.into();
+        self.def(name, |dst| TOpKind::Alu { op, dst, a, b })
+    }
+
+    /// `step > 0 ∧ trips ≤ max_trips` for `for iv = lb to ub step step`,
+    /// with `trips = ceil(max(ub − lb, 0) / step)`.
+    fn fits(&mut self, lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> SReg {
+        let span = self.alu("span", AluOp::Sub, ub, lb);
+        let span = self.alu("span_pos", AluOp::MaxS, span, SOp::Imm(0));
+        let up = self.alu("span_up", AluOp::Add, span, step);
+        let up = self.alu("span_up1", AluOp::Sub, up, SOp::Imm(1));
+        let positive = self.alu("step_positive", AluOp::GtS, step, SOp::Imm(0));
+        let safe = self.def("step_safe", |dst| TOpKind::Select {
             dst,
-            a: a.into(),
-            b,
-        })
+            cond: positive.into(),
+            a: step,
+            b: SOp::Imm(1),
+        });
+        let trips = self.alu("trips", AluOp::DivS, up, safe.into());
+        let few = self.alu("trips_fit", AluOp::LeS, trips, SOp::Imm(max_trips as i64));
+        self.alu("fits", AluOp::And, few, positive.into())
     }
 }
 
 /// Replaces each chosen load (by pre-order index) with
-/// `if staged { LoadStaged } else { the load }`.
-fn rewrite(body: &mut [TOp], chosen: &BTreeMap<usize, Stage>, staged: SReg, index: &mut usize) {
-    for op in body {
+/// `if staged { LoadStaged } else { the load }`, and puts the ops of
+/// `before` in front of the ops they are keyed by.
+fn rewrite(
+    kernel: &mut TileKernel,
+    body: &mut Vec<TOp>,
+    chosen: &BTreeMap<usize, Chosen>,
+    before: &BTreeMap<usize, Vec<TOp>>,
+    staged: SReg,
+    index: &mut usize,
+) {
+    let mut out = Vec::with_capacity(body.len());
+    for mut op in std::mem::take(body) {
         let i = *index;
         *index += 1;
-        if let Some(&stage) = chosen.get(&i) {
-            if let TOpKind::DmaLoad { dst, .. } = &op.kind {
-                let load = op.clone();
-                let from_csram = TOp {
-                    kind: TOpKind::LoadStaged {
-                        stage,
-                        dst: dst.clone(),
-                    },
-                    loc: op.loc,
-                };
-                op.kind = TOpKind::If {
-                    cond: staged.into(),
-                    then_body: vec![from_csram],
-                    else_body: vec![load],
-                };
-                continue;
-            }
+        if let Some(ops) = before.get(&i) {
+            out.extend(ops.iter().cloned());
+        }
+        if let (Some(c), TOpKind::DmaLoad { dst, .. }) = (chosen.get(&i), &op.kind) {
+            let (cond, mut then_body, iteration) = match c.per_iteration {
+                None => (staged, Vec::new(), None),
+                Some((iv, lb, step, staged_loop)) => {
+                    let mut g = GuardBuilder {
+                        kernel,
+                        ops: Vec::new(),
+                    };
+                    let offset = g.alu("iteration_offset", AluOp::Sub, iv, lb);
+                    let index = g.alu("iteration", AluOp::DivS, offset, step);
+                    (staged_loop, g.ops, Some(SOp::Reg(index)))
+                }
+            };
+            then_body.push(TOp {
+                kind: TOpKind::LoadStaged {
+                    stage: c.stage,
+                    dst: dst.clone(),
+                    iteration,
+                },
+                loc: op.loc,
+            });
+            let load = op.clone();
+            op.kind = TOpKind::If {
+                cond: cond.into(),
+                then_body,
+                else_body: vec![load],
+            };
+            out.push(op);
+            continue;
         }
         for inner in op.kind.bodies_mut() {
-            rewrite(inner, chosen, staged, index);
+            rewrite(kernel, inner, chosen, before, staged, index);
         }
+        out.push(op);
     }
+    *body = out;
 }
 
 #[cfg(test)]
@@ -427,6 +625,70 @@ mod tests {
                 // A lone program takes the direct path: only the guard's
                 // few scalar ops are added.
                 assert!(sa.cycles <= sb.cycles + sb.cycles / 100, "{sa:?} vs {sb:?}");
+            }
+        }
+    }
+
+    /// `rmsnorm_bf16` (its weight row is loaded in a loop over the columns)
+    /// on `rows` programs of `n` columns: (y bytes, stats).
+    fn run_rmsnorm(module: &IsaModule, m: &Machine, rows: u32, n: usize) -> (Vec<u8>, Stats) {
+        let bf16 =
+            |b: Vec<u8>| -> Vec<u8> { b.chunks_exact(4).flat_map(|c| [c[2], c[3]]).collect() };
+        let buffers = vec![
+            bf16(f32_bytes(rows as usize * n, 4)),
+            f32_bytes(n, 5),
+            vec![0; rows as usize * n * 2],
+        ];
+        let mut args: Vec<u64> = (0..3).map(buffer_base).collect();
+        args.extend([n as u64, n as u64, u64::from(1e-6f32.to_bits())]);
+        let out = run_raw(
+            module,
+            m,
+            [rows, 1, 1],
+            &args,
+            buffers,
+            &RunOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (out.buffers[2].clone(), out.stats)
+    }
+
+    #[test]
+    fn loop_boxes_are_staged_per_iteration_when_the_trips_fit() {
+        let mut m = resolve("maia200-like").expect("machine");
+        // A small CSRAM: the weight row's region holds a few trips only.
+        m.cluster.csram_bytes = 16 * 1024;
+        let (tile, staged) = compile("rmsnorm_bf16", &m, true);
+        let (_, plain) = compile("rmsnorm_bf16", &m, false);
+        let loops: Vec<_> = tile
+            .stages
+            .values()
+            .filter_map(|s| s.per_iteration.as_ref().map(|l| (s, l)))
+            .collect();
+        assert_eq!(loops.len(), 1, "{}", crate::tile::render(&tile));
+        let (stage, l) = loops[0];
+        let block = stage.shape()[0] as usize;
+        let max_trips = l.max_trips as usize;
+        assert!(max_trips >= 2, "{max_trips}");
+        let rows = 24;
+        for (trips, fits) in [(1, true), (max_trips, true), (max_trips + 1, false)] {
+            // The last trip is partial: the mask bounds its box.
+            let n = (trips - 1) * block + block / 2 + 1;
+            let (a, sa) = run_rmsnorm(&staged, &m, rows, n);
+            let (b, sb) = run_rmsnorm(&plain, &m, rows, n);
+            assert_eq!(a, b, "{trips} trips");
+            if fits {
+                // 24 programs on the first three clusters, 8 each: the
+                // row is read once per cluster, not once per program
+                // (masked-off elements move no bytes).
+                let row_bytes = (n * 4) as u64;
+                assert_eq!(
+                    sb.hbm_bytes - sa.hbm_bytes,
+                    3 * 7 * row_bytes,
+                    "{trips} trips"
+                );
+            } else {
+                assert_eq!(sa.hbm_bytes, sb.hbm_bytes, "{trips} trips: not staged");
             }
         }
     }

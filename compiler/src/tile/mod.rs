@@ -60,10 +60,33 @@ pub struct StagedLoad {
     /// The fill of the elements outside the valid box (a staged load
     /// writes every element of its destination).
     pub fill: Option<u64>,
+    /// Set when the load's box moves with a loop's induction variable.
+    pub per_iteration: Option<StagedLoop>,
     /// Byte offset of the dense, row-major copy in every cluster's CSRAM.
     pub csram_offset: u64,
     /// The load it replaced.
     pub loc: Option<DebugLocId>,
+}
+
+/// A staged load inside `for iv = lb to ub step step` whose address
+/// depends on `iv` (and the kernel arguments): the cluster program runs the
+/// same loop, copying iteration `j`'s box to `csram_offset + j·box_bytes`
+/// and signalling after each, when the trip count is at most
+/// `max_trips` and the step is positive (`fits`, computed by `fits_ops` in
+/// both programs from the arguments); otherwise neither program stages it.
+#[derive(Clone, PartialEq, Debug)]
+pub struct StagedLoop {
+    pub iv: SReg,
+    pub lb: SOp,
+    pub ub: SOp,
+    pub step: SOp,
+    /// Ops computing the address and box from `iv` and the prologue's
+    /// registers, run once per iteration.
+    pub iteration_ops: Vec<TOp>,
+    pub max_trips: u64,
+    /// Ops (over the prologue's registers) computing `fits`.
+    pub fits_ops: Vec<TOp>,
+    pub fits: SReg,
 }
 
 impl StagedLoad {
@@ -72,7 +95,7 @@ impl StagedLoad {
         self.dims.iter().map(|d| d.extent).collect()
     }
 
-    /// Bytes of the dense copy (packed FP4 rounds up).
+    /// Bytes of one dense copy of the box (packed FP4 rounds up).
     pub fn bytes(&self) -> u64 {
         let elements = self.dims.iter().map(|d| u64::from(d.extent)).product();
         self.dtype.bytes_for(elements).max(1)
@@ -273,8 +296,15 @@ pub enum TOpKind {
         fill: Option<u64>,
     },
     /// CSRAM → TSRAM copy of a staged operand (`dst` has the stage's
-    /// shape): waits until the cluster program has staged it.
-    LoadStaged { stage: Stage, dst: BView },
+    /// shape): waits until the cluster program has staged it. For a stage
+    /// copied per loop iteration ([`StagedLoop`]), `iteration` is the
+    /// iteration's index (`(iv − lb) / step`): the copy reads box
+    /// `iteration` and waits for `iteration + 1` signals.
+    LoadStaged {
+        stage: Stage,
+        dst: BView,
+        iteration: Option<SOp>,
+    },
     /// TSRAM → HBM strided copy (masked-off elements are not written).
     DmaStore {
         dtype: DType,
@@ -583,6 +613,7 @@ impl TOpKind {
             Alu { a, b, .. } => vec![*a, *b],
             Select { cond, a, b, .. } => vec![*cond, *a, *b],
             StoreScalar { src, .. } => vec![*src],
+            LoadStaged { iteration, .. } => iteration.iter().copied().collect(),
             DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
                 let mut v = vec![*hbm];
                 for d in dims {
@@ -707,6 +738,7 @@ impl TOpKind {
             Alu { a, b, .. } => vec![a, b],
             Select { cond, a, b, .. } => vec![cond, a, b],
             StoreScalar { src, .. } => vec![src],
+            LoadStaged { iteration, .. } => iteration.iter_mut().collect(),
             DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
                 let mut v = vec![hbm];
                 for d in dims {

@@ -27,6 +27,20 @@ pub fn render(kernel: &TileKernel) -> String {
             data.fill
         );
         render_body(&mut out, &data.prologue, 2);
+        if let Some(l) = &data.per_iteration {
+            let _ = writeln!(
+                out,
+                "    per iteration of {} = {} to {} step {} (at most {} trips: {})",
+                l.iv,
+                sop(&l.lb),
+                sop(&l.ub),
+                sop(&l.step),
+                l.max_trips,
+                l.fits
+            );
+            render_body(&mut out, &l.fits_ops, 3);
+            render_body(&mut out, &l.iteration_ops, 3);
+        }
     }
     render_body(&mut out, &kernel.body, 1);
     out
@@ -134,7 +148,16 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
                 dims_text(dims),
                 view(dst)
             ),
-            LoadStaged { stage, dst } => format!("dma.load.staged {stage} -> {}", view(dst)),
+            LoadStaged {
+                stage,
+                dst,
+                iteration: None,
+            } => format!("dma.load.staged {stage} -> {}", view(dst)),
+            LoadStaged {
+                stage,
+                dst,
+                iteration: Some(i),
+            } => format!("dma.load.staged {stage}[{}] -> {}", sop(i), view(dst)),
             DmaStore {
                 dtype,
                 src,

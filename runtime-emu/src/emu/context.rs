@@ -64,7 +64,45 @@ impl Effects {
         });
     }
 
-    /// Records a single byte range (scalar and indexed accesses).
+    /// Records the elements of one indexed instruction (gather, scatter,
+    /// atomic) as one access per buffer rather than one per element: the
+    /// race detector scans its log for every access, so per-element records
+    /// made a 128x128 gather or atomic tile quadratic in the elements. Plain
+    /// elements are merged into sorted byte ranges; atomic ones stay one
+    /// range per element (sorted, duplicates dropped) because the detector
+    /// keys the release clocks of atomics by each element's first byte.
+    pub fn indexed(&mut self, mut elems: Vec<(Region, u64, u64)>, write: bool, atomic: bool) {
+        self.hbm_bytes += elems
+            .iter()
+            .filter(|(r, _, _)| matches!(r, Region::Hbm(_)))
+            .map(|&(_, lo, hi)| hi - lo)
+            .sum::<u64>();
+        elems.sort_unstable();
+        elems.dedup();
+        let mut i = 0;
+        while i < elems.len() {
+            let region = elems[i].0;
+            let mut ranges: Ranges = Vec::new();
+            while let Some(&(r, lo, hi)) = elems.get(i) {
+                if r != region {
+                    break;
+                }
+                match ranges.last_mut() {
+                    Some(last) if !atomic && lo <= last.1 => last.1 = last.1.max(hi),
+                    _ => ranges.push((lo, hi)),
+                }
+                i += 1;
+            }
+            self.accesses.push(Access {
+                region,
+                write,
+                atomic,
+                ranges,
+            });
+        }
+    }
+
+    /// Records a single byte range (scalar accesses).
     pub fn range(&mut self, region: Region, lo: usize, hi: usize, write: bool) {
         if let Region::Hbm(_) = region {
             self.hbm_bytes += (hi - lo) as u64;

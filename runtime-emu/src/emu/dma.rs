@@ -290,6 +290,7 @@ fn gather(ctx: &ExecCtx<'_>, mem: &mut Memory, g: &Gather, fx: &mut Effects) -> 
     let addrs = read_dense(ctx, mem, &g.addrs, DType::I64, g.count, fx)?;
     let mask = mask_of(ctx, mem, &g.mask, g.count, fx)?;
     let mut values = Vec::with_capacity(g.count as usize);
+    let mut touched = Vec::with_capacity(g.count as usize);
     for (&addr, &active) in addrs.iter().zip(&mask) {
         if !active {
             values.push(g.fill);
@@ -297,8 +298,9 @@ fn gather(ctx: &ExecCtx<'_>, mem: &mut Memory, g: &Gather, fx: &mut Effects) -> 
         }
         let (buffer, off) = mem.check_hbm(addr, size)?;
         values.push(read_bits(&mem.hbm[buffer], off as u64 * 8, size as u32 * 8));
-        fx.range(Region::Hbm(buffer), off, off + size as usize, false);
+        touched.push((Region::Hbm(buffer), off as u64, off as u64 + size));
     }
+    fx.indexed(touched, false, false);
     let dst = ctx.dense(mem, &g.dst, g.dtype, g.count)?;
     dst.write(mem, &values);
     fx.write(&dst);
@@ -310,13 +312,15 @@ fn scatter(ctx: &ExecCtx<'_>, mem: &mut Memory, s: &Scatter, fx: &mut Effects) -
     let addrs = read_dense(ctx, mem, &s.addrs, DType::I64, s.count, fx)?;
     let mask = mask_of(ctx, mem, &s.mask, s.count, fx)?;
     let values = read_dense(ctx, mem, &s.src, s.dtype, s.count, fx)?;
+    let mut touched = Vec::with_capacity(s.count as usize);
     for ((&addr, &active), &v) in addrs.iter().zip(&mask).zip(&values) {
         if active {
             let (buffer, off) = mem.check_hbm(addr, size)?;
             write_bits(&mut mem.hbm[buffer], off as u64 * 8, size as u32 * 8, v);
-            fx.range(Region::Hbm(buffer), off, off + size as usize, true);
+            touched.push((Region::Hbm(buffer), off as u64, off as u64 + size));
         }
     }
+    fx.indexed(touched, true, false);
     Ok(())
 }
 
@@ -330,6 +334,7 @@ fn atomic(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &Atomic, fx: &mut Effects) -> 
         None => vec![0; a.count as usize],
     };
     let mut olds = Vec::with_capacity(a.count as usize);
+    let mut touched = Vec::with_capacity(a.count as usize);
     for i in 0..a.count as usize {
         if !mask[i] {
             olds.push(0);
@@ -340,12 +345,10 @@ fn atomic(ctx: &ExecCtx<'_>, mem: &mut Memory, a: &Atomic, fx: &mut Effects) -> 
         let old = read_bits(&mem.hbm[buffer], off as u64 * 8, bits);
         let new = a.kind.apply(a.dtype, old, values[i], compare[i]);
         write_bits(&mut mem.hbm[buffer], off as u64 * 8, bits, new);
-        fx.range(Region::Hbm(buffer), off, off + size as usize, true);
-        if let Some(last) = fx.accesses.last_mut() {
-            last.atomic = true;
-        }
+        touched.push((Region::Hbm(buffer), off as u64, off as u64 + size));
         olds.push(old);
     }
+    fx.indexed(touched, true, true);
     if let Some(old) = &a.old {
         let dst = ctx.dense(mem, old, a.dtype, a.count)?;
         dst.write(mem, &olds);

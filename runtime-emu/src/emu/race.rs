@@ -349,6 +349,52 @@ mod tests {
     }
 
     #[test]
+    fn indexed_elements_become_one_access_per_buffer() {
+        use super::super::context::Effects;
+        let elems = vec![
+            (Region::Hbm(1), 8, 12),
+            (Region::Hbm(0), 4, 8),
+            (Region::Hbm(0), 0, 4),
+            (Region::Hbm(0), 0, 4),
+            (Region::Hbm(0), 16, 20),
+        ];
+        let mut fx = Effects::default();
+        fx.indexed(elems.clone(), false, false);
+        let ranges: Vec<_> = fx.accesses.iter().map(|a| a.ranges.clone()).collect();
+        assert_eq!(ranges, vec![vec![(0, 8), (16, 20)], vec![(8, 12)]]);
+        assert_eq!(fx.hbm_bytes, 20, "every element's bytes moved");
+        // Atomics keep one range per element: release clocks are per element.
+        let mut fx = Effects::default();
+        fx.indexed(elems, true, true);
+        assert_eq!(fx.accesses[0].ranges, vec![(0, 4), (4, 8), (16, 20)]);
+        assert!(fx.accesses.iter().all(|a| a.atomic && a.write));
+    }
+
+    #[test]
+    fn an_atomic_tile_releases_every_element() {
+        use super::super::context::Effects;
+        // Program 0 writes data, then applies an atomic to a tile of two
+        // elements; program 1's atomic on the second element acquires it.
+        let mut d = RaceDetector::default();
+        let mut vc0 = vec![1, 0];
+        assert!(d.access(0, &mut vc0, &hbm(true, false, 64, 68), A).is_ok());
+        vc0[0] = 2;
+        let mut tile = Effects::default();
+        tile.indexed(
+            vec![(Region::Hbm(0), 0, 4), (Region::Hbm(0), 4, 8)],
+            true,
+            true,
+        );
+        assert!(d.access(0, &mut vc0, &tile.accesses, A).is_ok());
+        let mut vc1 = vec![0, 1];
+        assert!(d.access(1, &mut vc1, &hbm(true, true, 4, 8), TILE1).is_ok());
+        vc1[1] = 2;
+        assert!(d
+            .access(1, &mut vc1, &hbm(false, false, 64, 68), TILE1)
+            .is_ok());
+    }
+
+    #[test]
     fn sorted_range_lists_overlap() {
         assert!(!overlaps(&vec![(0, 4), (8, 12)], &vec![(4, 8), (12, 16)]));
         assert!(overlaps(&vec![(0, 4), (8, 12)], &vec![(11, 13)]));

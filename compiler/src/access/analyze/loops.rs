@@ -242,7 +242,7 @@ fn carried_affine(arg: Value, init: &Affine, carried_dims: &[bool]) -> Affine {
     }
 }
 
-fn carried_block(arg: Value, init: &BlockPtrForm) -> BlockPtrForm {
+pub(super) fn carried_block(arg: Value, init: &BlockPtrForm) -> BlockPtrForm {
     let mut bp = init.clone();
     for (d, o) in bp.offsets.iter_mut().enumerate() {
         *o = ScalarExpr::atom(
@@ -291,7 +291,7 @@ fn check_affine_yield(
     Ok(grew)
 }
 
-fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
+pub(super) fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
     match next {
         Form::Block(b)
             if b.base == init.base
@@ -309,7 +309,7 @@ fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
     }
 }
 
-fn slot(
+pub(super) fn slot(
     arg: Value,
     slot: u32,
     part: CarriedPart,

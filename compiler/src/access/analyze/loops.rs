@@ -192,8 +192,16 @@ impl Analyzer<'_> {
                 },
             );
         }
-        for r in results {
-            if self.m.dfg.value_type(r).is_tensor()
+        for (k, r) in results.into_iter().enumerate() {
+            // A carried block pointer's registers end the loop holding the
+            // last yielded offsets (or the initial ones after no
+            // iteration): exactly the result, which has no other form.
+            if let (Candidate::Block { init }, Some(c)) =
+                (&candidates[k], self.carried.get(&(op, k)))
+            {
+                let form = carried_block(c.arg, init);
+                self.forms.insert(r, Form::Block(form));
+            } else if self.m.dfg.value_type(r).is_tensor()
                 || matches!(self.m.dfg.value_type(r), Type::Ptr { pointee, .. } if pointee.is_tensor())
             {
                 let reason = format!("{} is the result of an scf.for", self.names.name(r));

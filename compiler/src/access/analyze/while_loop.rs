@@ -7,8 +7,9 @@
 //! of the `after` region. Its base, shape and strides must stay those of
 //! the initial value. The `before` region sees the registers; the `after`
 //! region sees what `scf.condition` forwards when that is a block pointer
-//! computable there (usually the `before` argument itself). Everything
-//! else keeps the generic treatment of nested regions (opaque).
+//! computable there (usually the `before` argument itself), and so do the
+//! loop's results. Everything else keeps the generic treatment of nested
+//! regions (opaque).
 
 use maiac_ir::{Op, Type, Value};
 
@@ -121,8 +122,21 @@ impl Analyzer<'_> {
                 },
             );
         }
-        for r in results {
+        // The results are what the last `scf.condition` forwarded; a block
+        // pointer among them keeps its form when that reads only the
+        // carried registers (unchanged since) and values from outside.
+        let forwarded: Vec<Value> = condition
+            .map(|c| self.m.dfg.operands(c).iter().skip(1).copied().collect())
+            .unwrap_or_default();
+        for (j, r) in results.into_iter().enumerate() {
             let ty = self.m.dfg.value_type(r);
+            let form = forwarded.get(j).map(|&v| self.form(v));
+            if let Some(Form::Block(b)) = form {
+                if self.available_after_condition(&b, op, &before_args) {
+                    self.forms.insert(r, Form::Block(b));
+                    continue;
+                }
+            }
             if ty.is_tensor() || matches!(ty, Type::Ptr { pointee, .. } if pointee.is_tensor()) {
                 let reason = format!("{} is the result of an scf.while", self.names.name(r));
                 self.forms.insert(r, Form::Opaque(reason));

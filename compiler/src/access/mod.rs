@@ -50,8 +50,8 @@
 //! in a register the codegen keeps ([`CarriedValue`]): initialized before the
 //! loop, updated with `next` at the end of each iteration (`increment` when
 //! the update is "add a loop-invariant amount"). Accesses in the loop read
-//! the register as [`Atom::Carried`]. Block pointers advanced in a loop carry
-//! one register per dimension's offset.
+//! the register as [`Atom::Carried`]. Block pointers advanced in a loop
+//! (`scf.for` or `scf.while`) carry one register per dimension's offset.
 //!
 //! # The fallback
 //!
@@ -279,9 +279,11 @@ pub struct CarriedSlot {
     pub increment: Option<ScalarExpr>,
 }
 
-/// A tensor `iter_arg` of an `scf.for` whose affine form survives the loop.
+/// A tensor `iter_arg` of an `scf.for` whose affine form survives the loop
+/// (or a block pointer carried by an `scf.for` or `scf.while`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CarriedValue {
+    /// The loop: an `scf.for`, or an `scf.while` (block pointers only).
     pub for_op: Op,
     /// Which iter_arg (0-based, not counting the induction variable).
     pub index: usize,

@@ -368,6 +368,9 @@ impl Lowerer<'_> {
             ));
         }
         let carried = self.init_carried(&inits)?;
+        // Registers of block pointers the loop carries (set up before it,
+        // advanced at the end of `after`).
+        self.begin_carried(op)?;
         let types: Vec<Type> = self
             .module
             .dfg
@@ -400,6 +403,7 @@ impl Lowerer<'_> {
                 cx.set(arg, loc.clone());
             }
             cx.lower_block_ops(after_block)?;
+            cx.end_carried(op)?;
             let yielded = cx.terminator_operands(after_block, Opcode::Yield)?;
             cx.parallel_copy(op, &yielded, &carried)
         })?;

@@ -1019,9 +1019,9 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
-    /// Called by the `scf.for` lowering before the loop: evaluates the
-    /// initial value of every carried register the access analysis gave
-    /// this loop (`AccessMap::carried` entries with `for_op`).
+    /// Called by the `scf.for` and `scf.while` lowerings before the loop:
+    /// evaluates the initial value of every carried register the access
+    /// analysis gave this loop (`AccessMap::carried` entries with `for_op`).
     pub(super) fn begin_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
         let carried: Vec<_> = self
             .access
@@ -1045,9 +1045,9 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// Called by the `scf.for` lowering at the end of the loop body (before
-    /// the yielded values are moved into the iter_args): computes every
-    /// carried register's next value.
+    /// Called by the loop lowerings at the end of the body (an `scf.while`'s
+    /// `after` region), before the yielded values are moved into the
+    /// iter_args: computes every carried register's next value.
     pub(super) fn end_carried(&mut self, for_op: Op) -> Result<(), Diagnostic> {
         let carried: Vec<_> = self
             .access

@@ -1065,6 +1065,10 @@ fn unknown_op(name: &str) -> String {
         "tt.elementwise_inline_asm" => Some(
             "`tl.inline_asm_elementwise` embeds GPU (PTX) assembly, which this machine cannot run",
         ),
+        "tt.map_elementwise" => Some(
+            "`tl.map_elementwise` (a scalar function applied per element) is not supported; \
+             express its branches with `tl.where`",
+        ),
         _ if name.starts_with("ttng.") || name.starts_with("nvgpu.") || name.starts_with("amdgpu.") => {
             Some("GPU-vendor dialect ops appear only after Triton's GPU lowering; maiac reads the TTIR stage")
         }

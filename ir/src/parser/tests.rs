@@ -47,6 +47,19 @@ fn rejects_undefined_value_with_position() {
 }
 
 #[test]
+fn says_why_map_elementwise_is_rejected() {
+    // Triton 3.9's generic form of `tl.map_elementwise` (its region is a CFG).
+    let text = "module {\n  tt.func @k(%x: tensor<4xf32>) {\n    %y = \"tt.map_elementwise\"(%x) <{pack = 1 : i32}> ({\n    ^bb0(%a: f32):\n      tt.map_elementwise.return %a : f32\n    }) : (tensor<4xf32>) -> tensor<4xf32>\n    tt.return\n  }\n}\n";
+    let err = parse_module(text, "k.ttir").unwrap_err();
+    assert!(
+        err.message.contains("`tl.map_elementwise`"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.pos.unwrap().line, 3);
+}
+
+#[test]
 fn rejects_unknown_op_and_alias() {
     let err = parse_module("module {\n tt.frob\n}", "k").unwrap_err();
     assert!(err.message.contains("unknown op"), "{}", err.message);

@@ -192,8 +192,16 @@ impl Analyzer<'_> {
                 },
             );
         }
-        for r in results {
-            if self.m.dfg.value_type(r).is_tensor()
+        for (k, r) in results.into_iter().enumerate() {
+            // A carried block pointer's registers end the loop holding the
+            // last yielded offsets (or the initial ones after no
+            // iteration): exactly the result, which has no other form.
+            if let (Candidate::Block { init }, Some(c)) =
+                (&candidates[k], self.carried.get(&(op, k)))
+            {
+                let form = carried_block(c.arg, init);
+                self.forms.insert(r, Form::Block(form));
+            } else if self.m.dfg.value_type(r).is_tensor()
                 || matches!(self.m.dfg.value_type(r), Type::Ptr { pointee, .. } if pointee.is_tensor())
             {
                 let reason = format!("{} is the result of an scf.for", self.names.name(r));
@@ -242,7 +250,7 @@ fn carried_affine(arg: Value, init: &Affine, carried_dims: &[bool]) -> Affine {
     }
 }
 
-fn carried_block(arg: Value, init: &BlockPtrForm) -> BlockPtrForm {
+pub(super) fn carried_block(arg: Value, init: &BlockPtrForm) -> BlockPtrForm {
     let mut bp = init.clone();
     for (d, o) in bp.offsets.iter_mut().enumerate() {
         *o = ScalarExpr::atom(
@@ -291,7 +299,7 @@ fn check_affine_yield(
     Ok(grew)
 }
 
-fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
+pub(super) fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
     match next {
         Form::Block(b)
             if b.base == init.base
@@ -309,7 +317,7 @@ fn check_block_yield(init: &BlockPtrForm, next: &Form) -> Result<(), String> {
     }
 }
 
-fn slot(
+pub(super) fn slot(
     arg: Value,
     slot: u32,
     part: CarriedPart,

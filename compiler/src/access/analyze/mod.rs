@@ -7,10 +7,15 @@
 //! a tensor iter_arg is first assumed to keep its initial strides with a
 //! carried base; a dimension whose coefficient the yield changes becomes a
 //! carried register too; an iter_arg whose yielded value is not affine (or
-//! adds guards) becomes opaque, and the body is analyzed again.
+//! adds guards) becomes opaque, and the body is analyzed again. Block
+//! pointers and descriptors, which have no run-time value to fall back on,
+//! also keep forms through `scf.if` ([`branches`]) and block pointers
+//! through `scf.while` ([`while_loop`]).
 
+mod branches;
 mod loops;
 mod memory;
+mod while_loop;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -266,6 +271,9 @@ impl<'m> Analyzer<'m> {
             self.analyze_for(op);
             return;
         }
+        if opcode == Opcode::While && self.analyze_while(op) {
+            return;
+        }
         // Nested regions (scf.if, scf.while, reductions): their block
         // arguments are opaque (scalars stay atoms), their results too.
         let regions = self.m.dfg.ops[op].regions.clone();
@@ -309,6 +317,20 @@ impl<'m> Analyzer<'m> {
                     self.describe_op(op)
                 );
                 self.set(r, Form::Opaque(reason));
+            }
+        }
+        if opcode == Opcode::If {
+            // Block pointers and descriptors have no run-time value to fall
+            // back on: give the ones an scf.if yields a form when the
+            // branches allow it.
+            for (k, r) in self.m.dfg.results(op).to_vec().into_iter().enumerate() {
+                let ty = self.m.dfg.value_type(r);
+                if matches!(ty, Type::Ptr { pointee, .. } if pointee.is_tensor())
+                    || matches!(ty, Type::TensorDesc { .. })
+                {
+                    let form = self.if_result_form(op, k).unwrap_or_else(Form::Opaque);
+                    self.set(r, form);
+                }
             }
         }
     }

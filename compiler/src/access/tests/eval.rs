@@ -22,7 +22,7 @@ use maiac_ir::semantics::int::{mask, sign_extend};
 use maiac_ir::semantics::ElementwiseOp;
 use maiac_ir::{Attribute, DenseElements, Module, Op, Opcode, Type, Value};
 
-use crate::access::{AccessMap, Atom, Fill, MemAccess, StridedAccess};
+use crate::access::{AccessMap, Atom, Fill, MemAccess, ScalarExpr, StridedAccess};
 
 /// One program instance to evaluate.
 pub(crate) struct Launch {
@@ -592,6 +592,7 @@ impl Evaluator<'_> {
         ) else {
             return self.set_results_unknown(op);
         };
+        let slots = self.begin_registers(op);
         let mut finished = None;
         for _ in 0..=self.launch.max_iterations {
             for (i, &a) in self.m.dfg.blocks[before].args.clone().iter().enumerate() {
@@ -617,6 +618,7 @@ impl Evaluator<'_> {
                 Some(y) => carried = y,
                 None => break,
             }
+            self.advance_registers(&slots);
         }
         for (i, r) in results.into_iter().enumerate() {
             let v = finished
@@ -627,30 +629,13 @@ impl Evaluator<'_> {
         }
     }
 
-    fn exec_for(&mut self, op: Op) {
-        let operands = self.m.dfg.operands(op).to_vec();
-        let results = self.m.dfg.results(op).to_vec();
-        let Some(body) = self.m.dfg.ops[op]
-            .regions
-            .first()
-            .and_then(|&r| self.m.layout.entry_block(r))
-        else {
-            return self.set_results_unknown(op);
-        };
-        let (Some(lb), Some(ub), Some(step)) = (
-            self.signed(operands[0]),
-            self.signed(operands[1]),
-            self.signed(operands[2]),
-        ) else {
-            return self.set_results_unknown(op);
-        };
-        let iv_width = width_of(self.m.dfg.value_type(operands[0]));
-        let mut iter: Vec<Ev> = operands[3..].iter().map(|&v| self.get(v)).collect();
-        let slots: Vec<(Atom, crate::access::ScalarExpr, crate::access::ScalarExpr)> = self
+    /// The carried registers the analysis gave `loop_op`, initialized.
+    fn begin_registers(&mut self, loop_op: Op) -> Vec<(Atom, ScalarExpr)> {
+        let slots: Vec<(Atom, ScalarExpr, ScalarExpr)> = self
             .map
             .carried
             .values()
-            .filter(|c| c.for_op == op)
+            .filter(|c| c.for_op == loop_op)
             .flat_map(|c| {
                 c.slots.iter().map(move |s| {
                     (
@@ -674,6 +659,50 @@ impl Evaluator<'_> {
                 }
             }
         }
+        slots
+            .into_iter()
+            .map(|(atom, _, next)| (atom, next))
+            .collect()
+    }
+
+    /// Moves every carried register to its next value (all at once).
+    fn advance_registers(&mut self, slots: &[(Atom, ScalarExpr)]) {
+        let next: Vec<(Atom, Option<u64>)> = slots
+            .iter()
+            .map(|(atom, next)| (*atom, next.eval(&|a| self.atom(a))))
+            .collect();
+        for (atom, v) in next {
+            match v {
+                Some(v) => {
+                    self.registers.insert(atom, v);
+                }
+                None => {
+                    self.registers.remove(&atom);
+                }
+            }
+        }
+    }
+
+    fn exec_for(&mut self, op: Op) {
+        let operands = self.m.dfg.operands(op).to_vec();
+        let results = self.m.dfg.results(op).to_vec();
+        let Some(body) = self.m.dfg.ops[op]
+            .regions
+            .first()
+            .and_then(|&r| self.m.layout.entry_block(r))
+        else {
+            return self.set_results_unknown(op);
+        };
+        let (Some(lb), Some(ub), Some(step)) = (
+            self.signed(operands[0]),
+            self.signed(operands[1]),
+            self.signed(operands[2]),
+        ) else {
+            return self.set_results_unknown(op);
+        };
+        let iv_width = width_of(self.m.dfg.value_type(operands[0]));
+        let mut iter: Vec<Ev> = operands[3..].iter().map(|&v| self.get(v)).collect();
+        let slots = self.begin_registers(op);
         let args = self.m.dfg.blocks[body].args.clone();
         let mut iv = lb;
         let mut iterations = 0;
@@ -693,20 +722,7 @@ impl Evaluator<'_> {
                 complete = false;
                 break;
             };
-            let next: Vec<(Atom, Option<u64>)> = slots
-                .iter()
-                .map(|(atom, _, next)| (*atom, next.eval(&|a| self.atom(a))))
-                .collect();
-            for (atom, v) in next {
-                match v {
-                    Some(v) => {
-                        self.registers.insert(atom, v);
-                    }
-                    None => {
-                        self.registers.remove(&atom);
-                    }
-                }
-            }
+            self.advance_registers(&slots);
             iter = yielded;
             iv = iv.wrapping_add(step);
             iterations += 1;

@@ -310,7 +310,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             Some((at, iv, lb, ub, step)) => {
                 let region = (budget - used).min(MAX_LOOP_REGION);
                 let max_trips = region / slot;
-                if max_trips == 0 {
+                if max_trips == 0 || static_fits(lb, ub, step, max_trips) == Some(false) {
                     continue;
                 }
                 used += max_trips * slot;
@@ -450,8 +450,15 @@ impl GuardBuilder<'_> {
     }
 
     /// `step > 0 ∧ trips ≤ max_trips` for `for iv = lb to ub step step`,
-    /// with `trips = ceil(max(ub − lb, 0) / step)`.
+    /// with `trips = ceil(max(ub − lb, 0) / step)` (a constant when the
+    /// bounds are).
     fn fits(&mut self, lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> SReg {
+        if let Some(fits) = static_fits(lb, ub, step, max_trips) {
+            return self.def("fits", |dst| TOpKind::Mov {
+                dst,
+                src: SOp::Imm(i64::from(fits)),
+            });
+        }
         let span = self.alu("span", AluOp::Sub, ub, lb);
         let span = self.alu("span_pos", AluOp::MaxS, span, SOp::Imm(0));
         let up = self.alu("span_up", AluOp::Add, span, step);
@@ -467,6 +474,19 @@ impl GuardBuilder<'_> {
         let few = self.alu("trips_fit", AluOp::LeS, trips, SOp::Imm(max_trips as i64));
         self.alu("fits", AluOp::And, few, positive.into())
     }
+}
+
+/// [`GuardBuilder::fits`] for constant bounds.
+fn static_fits(lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> Option<bool> {
+    let (SOp::Imm(lb), SOp::Imm(ub), SOp::Imm(step)) = (lb, ub, step) else {
+        return None;
+    };
+    if step <= 0 {
+        return Some(false);
+    }
+    let span = (i128::from(ub) - i128::from(lb)).max(0);
+    let trips = (span + i128::from(step) - 1) / i128::from(step);
+    Some(trips <= i128::from(max_trips))
 }
 
 /// Replaces each chosen load (by pre-order index) with

@@ -126,12 +126,15 @@ fn f16_bits(v: f32) -> u16 {
 }
 
 /// An elementwise chain over `lo <= i < n` (a mask with a lower bound: the
-/// DMA's valid box starts inside the first blocks).
+/// DMA's valid box starts inside the first blocks). With `shared_y`, every
+/// program reads the same first block of `y` (masked by `i < n`): a load
+/// the `cluster-stage` pass stages in CSRAM.
 fn elementwise_kernel(
     elem: Elem,
     block: u32,
     n: u32,
     lo: u32,
+    shared_y: bool,
     chain: &[(usize, usize, usize)],
     data: &[u32],
 ) -> Generated {
@@ -161,6 +164,18 @@ fn elementwise_kernel(
         values.push(dst);
     }
     let result = values.last().expect("at least the inputs").clone();
+    let y_load = if shared_y {
+        format!(
+            "%ymask = arith.cmpi slt, %r, %ns : tensor<{block}xi32>\n    \
+             %yp = tt.addptr %ys, %r : {ptrs}, tensor<{block}xi32>\n    \
+             %v1 = tt.load %yp, %ymask : {ptrs}"
+        )
+    } else {
+        format!(
+            "%yp = tt.addptr %ys, %offs : {ptrs}, tensor<{block}xi32>\n    \
+             %v1 = tt.load %yp, %mask : {ptrs}"
+        )
+    };
     let ttir = format!(
         r#"module {{
   tt.func public @ew(%x: !tt.ptr<{t}>, %y: !tt.ptr<{t}>, %out: !tt.ptr<{t}>, %n: i32, %lo: i32) attributes {{noinline = false}} {{
@@ -179,8 +194,7 @@ fn elementwise_kernel(
     %xp = tt.addptr %xs, %offs : {ptrs}, tensor<{block}xi32>
     %v0 = tt.load %xp, %mask : {ptrs}
     %ys = tt.splat %y : !tt.ptr<{t}> -> {ptrs}
-    %yp = tt.addptr %ys, %offs : {ptrs}, tensor<{block}xi32>
-    %v1 = tt.load %yp, %mask : {ptrs}
+    {y_load}
 {body}    %os = tt.splat %out : !tt.ptr<{t}> -> {ptrs}
     %op = tt.addptr %os, %offs : {ptrs}, tensor<{block}xi32>
     tt.store %op, {result}, %mask : {ptrs}
@@ -399,12 +413,13 @@ proptest! {
         block in prop_oneof![Just(16u32), Just(64), Just(128)],
         n in 1u32..300,
         lo_pick in 0u32..400,
+        shared_y in any::<bool>(),
         chain in prop::collection::vec((0usize..16, 0usize..16, 0usize..16), 1..7),
         bits in data(600),
     ) {
         // Half the cases start at 0, the others at a random lower bound.
         let lo = if lo_pick < 200 { 0 } else { lo_pick % n };
-        let g = elementwise_kernel(elem, block, n, lo, &chain, &bits);
+        let g = elementwise_kernel(elem, block, n, lo, shared_y, &chain, &bits);
         for m in machines() {
             if let Err(e) = check(&g, &m) {
                 prop_assert!(false, "{} on {}: {e}", elem.ttir(), m.name);

@@ -211,7 +211,13 @@ impl Scheduled {
         for chunk in regs.chunks(8) {
             let _ = writeln!(out, "  regs {}", chunk.join(" "));
         }
-        let ir = crate::tile::render(&self.kernel);
+        // Stages are run by the cluster program, whose registers are its
+        // own: they keep the kernel's virtual names.
+        let stages = crate::tile::render_stages(&self.kernel);
+        out += &stages;
+        let mut body = self.kernel.clone();
+        body.stages.clear();
+        let ir = crate::tile::render(&body);
         for line in ir.lines().skip(1).filter(|l| !is_buffer_decl(l)) {
             let (code, comment) = match line.find(';') {
                 Some(k) => line.split_at(k),

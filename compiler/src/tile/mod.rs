@@ -26,7 +26,7 @@ use maiac_backend::isa::{
     AluOp, ArgDecl, AtomicKind, DType, DebugLoc, DebugLocId, MicroProgram, MxFormat, Special,
 };
 
-pub use print::render;
+pub use print::{render, render_stages};
 
 /// A virtual tensor buffer.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,6 +15,15 @@ pub fn render(kernel: &TileKernel) -> String {
             data.space, data.dtype, data.shape, data.name
         );
     }
+    out += &render_stages(kernel);
+    render_body(&mut out, &kernel.body, 1);
+    out
+}
+
+/// The staged loads of a kernel (`stageN = csram[…] … <- hbm[…]` and the
+/// prologue the cluster program runs), in the kernel's virtual registers.
+pub fn render_stages(kernel: &TileKernel) -> String {
+    let mut out = String::new();
     for (stage, data) in kernel.stages.iter() {
         let _ = writeln!(
             out,
@@ -42,7 +51,6 @@ pub fn render(kernel: &TileKernel) -> String {
             render_body(&mut out, &l.iteration_ops, 3);
         }
     }
-    render_body(&mut out, &kernel.body, 1);
     out
 }
 

@@ -10,7 +10,9 @@
 //! compute the HBM address and box from the kernel arguments), issues one
 //! cluster-DMA copy of the box into `csram[offset]` (dense, row-major, the
 //! fill written outside the valid box) and signals cluster semaphore `c<k>`
-//! when the copy has landed; a tile's `LoadStaged` waits for `c<k> ≥ 1`
+//! when the copy has landed (a stage whose load the tile program reaches
+//! only under a condition — [`StagedLoad::when`] — copies nothing when it
+//! fails); a tile's `LoadStaged` waits for `c<k> ≥ 1`
 //! (semaphores only count up, so every later instance passes at once). The
 //! program ends with `halt`, which waits for its DMA.
 //!
@@ -57,10 +59,29 @@ pub fn cluster_program(kernel: &TileKernel) -> Result<Option<Program>, Diagnosti
     for (stage, data) in kernel.stages.iter() {
         let mut e = ScalarEmitter::new(kernel, &mut program, data.loc);
         e.ops(&data.prologue)?;
+        // A load the tile program reaches only under a condition: copy
+        // nothing when it fails (the box need not be valid memory then).
+        let unused = match data.when {
+            Some(when) => {
+                let cond = e.reg(when)?;
+                Some(e.push(CpOp::Branch {
+                    cond,
+                    if_zero: true,
+                    target: Label(0),
+                }))
+            }
+            None => None,
+        };
         let ready = SemRef::cluster(stage.as_u32() as u16);
         match &data.per_iteration {
-            None => e.stage_copy(data, Operand::imm(data.csram_offset as i64), ready)?,
+            None => e.stage_copy(data, Operand::imm(data.csram_offset as i64), ready, None)?,
             Some(l) => e.stage_loop(data, l, ready)?,
+        }
+        if let Some(pc) = unused {
+            let next = program.code.len() as u32;
+            if let Op::Cp(CpOp::Branch { target, .. }) = &mut program.code[pc as usize].op {
+                *target = Label(next);
+            }
         }
     }
     let end = program.code.len() as u32;
@@ -247,7 +268,8 @@ impl<'a> ScalarEmitter<'a> {
             target: Label(0),
         });
         self.ops(&l.iteration_ops)?;
-        self.stage_copy(data, Operand::reg(off), ready)?;
+        let when = l.when.map(|w| self.reg(w)).transpose()?;
+        self.stage_copy(data, Operand::reg(off), ready, when)?;
         let step = self.operand(l.step)?;
         self.push(CpOp::Alu {
             op: AluOp::Add,
@@ -274,22 +296,36 @@ impl<'a> ScalarEmitter<'a> {
     }
 
     /// The HBM → CSRAM copy of a stage's box to `csram[offset]`,
-    /// signalling `ready` when done.
+    /// signalling `ready` when done; when `when` is given and zero, the
+    /// copy moves no bytes (every valid extent 0) and only signals.
     fn stage_copy(
         &mut self,
         data: &StagedLoad,
         offset: Operand,
         ready: SemRef,
+        when: Option<Reg>,
     ) -> Result<(), Diagnostic> {
         let extents = data.shape();
         let dense = isa::view::row_major_strides(&extents);
         let mut dims = Vec::new();
         for (d, &ds) in data.dims.iter().zip(&dense) {
+            let mut valid = d.valid.map(|v| self.operand(v)).transpose()?;
+            if let Some(cond) = when {
+                let dst = self.fresh()?;
+                let full = valid.unwrap_or(Operand::imm(i64::from(d.extent)));
+                self.push(CpOp::Select {
+                    dst,
+                    cond,
+                    a: full,
+                    b: Operand::imm(0),
+                });
+                valid = Some(Operand::reg(dst));
+            }
             dims.push(DmaDim {
                 extent: d.extent,
                 src_stride: self.operand(d.hbm_stride)?,
                 dst_stride: Operand::imm(ds),
-                valid: d.valid.map(|v| self.operand(v)).transpose()?,
+                valid,
                 start: d.start.map(|v| self.operand(v)).transpose()?,
             });
         }

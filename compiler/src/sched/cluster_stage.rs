@@ -26,6 +26,15 @@
 //!   the cluster program);
 //! - the address derives from a pointer argument and every pointer
 //!   argument in the prologue is read-only for the launch;
+//! - every condition under which the tile reaches the load — the `if`s
+//!   around it, at least one trip of a loop around it (the then-region of
+//!   a `while`: never) — is a function of the arguments too, added to the
+//!   prologue: the cluster program copies only when they hold
+//!   ([`StagedLoad::when`]), since the box of a load the kernel guards
+//!   (row `n − 1` under `if n > 0`) need not be valid memory otherwise.
+//!   In a per-iteration stage's loop they may read the loop variable; an
+//!   iteration that fails them gets a copy of no bytes
+//!   ([`StagedLoop::when`]);
 //! - the stages fit a quarter of CSRAM (the rest stays free for other
 //!   uses) and there is a cluster semaphore per stage.
 //!
@@ -80,6 +89,9 @@ impl Pass<TileKernel> for ClusterStage {
 struct Walk<'k> {
     ops: Vec<&'k TOp>,
     loops: Vec<Vec<usize>>,
+    /// Per op: the control ops around it, outermost first, each with the
+    /// index of the body (in [`TOpKind::bodies`] order) the op is in.
+    path: Vec<Vec<(usize, usize)>>,
     defs: HashMap<SReg, Option<usize>>,
 }
 
@@ -88,13 +100,19 @@ impl<'k> Walk<'k> {
         let mut w = Walk {
             ops: Vec::new(),
             loops: Vec::new(),
+            path: Vec::new(),
             defs: HashMap::new(),
         };
-        w.visit(body, &mut Vec::new());
+        w.visit(body, &mut Vec::new(), &mut Vec::new());
         w
     }
 
-    fn visit(&mut self, body: &'k [TOp], enclosing: &mut Vec<usize>) {
+    fn visit(
+        &mut self,
+        body: &'k [TOp],
+        enclosing: &mut Vec<usize>,
+        path: &mut Vec<(usize, usize)>,
+    ) {
         for op in body {
             let i = self.ops.len();
             if let Some(r) = op.kind.scalar_def() {
@@ -105,12 +123,15 @@ impl<'k> Walk<'k> {
             }
             self.ops.push(op);
             self.loops.push(enclosing.clone());
+            self.path.push(path.clone());
             let is_loop = matches!(op.kind, TOpKind::For { .. } | TOpKind::While { .. });
             if is_loop {
                 enclosing.push(i);
             }
-            for inner in op.kind.bodies() {
-                self.visit(inner, enclosing);
+            for (b, inner) in op.kind.bodies().into_iter().enumerate() {
+                path.push((i, b));
+                self.visit(inner, enclosing, path);
+                path.pop();
             }
             if is_loop {
                 enclosing.pop();
@@ -165,6 +186,65 @@ fn slice_of(kernel: &TileKernel, walk: &Walk, iv: Option<SReg>, s: SOp, slice: &
     }
 }
 
+/// One condition under which the tile program reaches a load.
+#[derive(Clone, Copy, Debug)]
+enum Reach {
+    /// In the then-arm of an `if`.
+    NonZero(SOp),
+    /// In the else-arm of an `if`.
+    Zero(SOp),
+    /// In the body of `for iv = lb to ub`: it runs at least one trip.
+    Less(SOp, SOp),
+}
+
+/// The conditions under which the tile reaches op `i` (besides the trips
+/// of `own_loop`, the loop a per-iteration stage replays), their
+/// computation added to `slice`; `None` if one of them is not a function
+/// of the kernel arguments (a program id, loaded data, a loop variable, a
+/// `while` loop's carried state).
+///
+/// For a per-iteration stage (`own_loop` is `(loop, iv)`), the conditions
+/// inside the loop may read `iv` too; they are returned second, to be
+/// evaluated per iteration.
+fn reach_conditions(
+    kernel: &TileKernel,
+    walk: &Walk,
+    i: usize,
+    own_loop: Option<(usize, SReg)>,
+    slice: &mut Slice,
+) -> Option<(Vec<Reach>, Vec<Reach>)> {
+    let (mut outer, mut inner) = (Vec::new(), Vec::new());
+    let mut iv = None;
+    for &(at, body) in &walk.path[i] {
+        if let Some((l, v)) = own_loop {
+            if l == at {
+                iv = Some(v);
+                continue;
+            }
+        }
+        let (cond, reads) = match &walk.ops[at].kind {
+            TOpKind::If { cond, .. } if body == 0 => (Reach::NonZero(*cond), vec![*cond]),
+            TOpKind::If { cond, .. } => (Reach::Zero(*cond), vec![*cond]),
+            TOpKind::For { lb, ub, .. } => (Reach::Less(*lb, *ub), vec![*lb, *ub]),
+            // The condition region runs whenever the loop is reached.
+            TOpKind::While { .. } if body == 0 => continue,
+            _ => return None,
+        };
+        if !reads
+            .into_iter()
+            .all(|u| slice_of(kernel, walk, iv, u, slice))
+        {
+            return None;
+        }
+        if iv.is_some() {
+            inner.push(cond);
+        } else {
+            outer.push(cond);
+        }
+    }
+    Some((outer, inner))
+}
+
 /// How a chosen load is rewritten.
 #[derive(Clone, Copy)]
 struct Chosen {
@@ -199,6 +279,8 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
     let mut pending: Vec<PendingLoop> = Vec::new();
     let mut by_key: HashMap<String, Stage> = HashMap::new();
     let mut stages: Vec<StagedLoad> = Vec::new();
+    // Per stage: the conditions under which the tile reaches its load.
+    let mut when: Vec<(Vec<Reach>, Vec<Reach>)> = Vec::new();
     let mut used = 0u64;
     for (i, op) in walk.ops.iter().enumerate() {
         let TOpKind::DmaLoad {
@@ -243,6 +325,16 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             }
             per_iteration = Some((at, *iv, *lb, *ub, *step));
         }
+        // When the tile reaches the load: the cluster program must not copy
+        // a box the kernel never reads (a row `n − 1` under `if n > 0`, an
+        // offset guarded by a loop that runs no trip), so every condition
+        // on the way must be a function of the arguments it can replay.
+        let own_loop = per_iteration.map(|p| (p.0, p.1));
+        let Some((conds, iteration_conds)) =
+            reach_conditions(kernel, &walk, i, own_loop, &mut slice)
+        else {
+            continue;
+        };
         // The address must come from a pointer argument, and no pointer
         // argument the prologue reads may be written by the launch.
         let mut address = Slice::default();
@@ -261,7 +353,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         {
             continue;
         }
-        let key = format!("{dtype} {hbm:?} {dims:?} {fill:?}");
+        let key = format!("{dtype} {hbm:?} {dims:?} {fill:?} when {conds:?} {iteration_conds:?}");
         if per_iteration.is_none() {
             if let Some(&stage) = by_key.get(&key) {
                 chosen.insert(i, stage);
@@ -292,6 +384,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             hbm: *hbm,
             dims: dims.clone(),
             fill: *fill,
+            when: None,
             per_iteration: None,
             csram_offset: used,
             loc: op.loc,
@@ -322,6 +415,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
                     iteration_ops: each,
                     max_trips,
                     fits_ops: Vec::new(),
+                    when: None,
                     // Replaced when the fits ops are built below.
                     fits: iv,
                 });
@@ -329,11 +423,25 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             }
         }
         stages.push(data);
+        when.push((conds, iteration_conds));
     }
     if chosen.is_empty() && pending.is_empty() {
         return;
     }
     drop(walk);
+    for (data, (conds, iteration_conds)) in stages.iter_mut().zip(when) {
+        let mut g = GuardBuilder {
+            kernel,
+            ops: Vec::new(),
+        };
+        data.when = g.all(&conds);
+        data.prologue.append(&mut g.ops);
+        if let Some(l) = &mut data.per_iteration {
+            // After the iteration's own ops, which may compute its inputs.
+            l.when = g.all(&iteration_conds);
+            l.iteration_ops.append(&mut g.ops);
+        }
+    }
     let guard = guard(kernel, machine);
     // Per-iteration stages: `fits` from the loop bounds, and whether the
     // stage is used, computed right before the loop.
@@ -449,9 +557,30 @@ impl GuardBuilder<'_> {
         self.def(name, |dst| TOpKind::Alu { op, dst, a, b })
     }
 
+    /// The conjunction of `conds` (`None` when there are none).
+    fn all(&mut self, conds: &[Reach]) -> Option<SReg> {
+        let mut all: Option<SReg> = None;
+        for &c in conds {
+            let holds = match c {
+                Reach::NonZero(v) => self.alu("reached", AluOp::Ne, v, SOp::Imm(0)),
+                Reach::Zero(v) => self.alu("reached", AluOp::Eq, v, SOp::Imm(0)),
+                Reach::Less(lb, ub) => self.alu("reached", AluOp::LtS, lb, ub),
+            };
+            all = Some(match all {
+                None => holds,
+                Some(a) => self.alu("reached_all", AluOp::And, a, holds.into()),
+            });
+        }
+        all
+    }
+
     /// `step > 0 ∧ trips ≤ max_trips` for `for iv = lb to ub step step`,
     /// with `trips = ceil(max(ub − lb, 0) / step)` (a constant when the
-    /// bounds are).
+    /// bounds are), and `ub − lb` representable: the tile indexes its
+    /// slots with `(iv − lb) / step`, which must not wrap either. Nothing
+    /// here wraps at 64 bits: `trips ≤ max_trips` is tested as
+    /// `(span − 1) / step < max_trips` (`span ≥ 0`; for `span = 0` the
+    /// quotient is 0 or −1), not through `span + step − 1`.
     fn fits(&mut self, lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> SReg {
         if let Some(fits) = static_fits(lb, ub, step, max_trips) {
             return self.def("fits", |dst| TOpKind::Mov {
@@ -459,10 +588,17 @@ impl GuardBuilder<'_> {
                 src: SOp::Imm(i64::from(fits)),
             });
         }
+        let ordered = self.alu("ordered", AluOp::GtS, ub, lb);
         let span = self.alu("span", AluOp::Sub, ub, lb);
-        let span = self.alu("span_pos", AluOp::MaxS, span, SOp::Imm(0));
-        let up = self.alu("span_up", AluOp::Add, span, step);
-        let up = self.alu("span_up1", AluOp::Sub, up, SOp::Imm(1));
+        // Negative only when `ub > lb` and `ub − lb` wrapped.
+        let span = self.def("span_pos", |dst| TOpKind::Select {
+            dst,
+            cond: ordered.into(),
+            a: span.into(),
+            b: SOp::Imm(0),
+        });
+        let exact = self.alu("span_exact", AluOp::GeS, span, SOp::Imm(0));
+        let last = self.alu("span_last", AluOp::Sub, span, SOp::Imm(1));
         let positive = self.alu("step_positive", AluOp::GtS, step, SOp::Imm(0));
         let safe = self.def("step_safe", |dst| TOpKind::Select {
             dst,
@@ -470,9 +606,15 @@ impl GuardBuilder<'_> {
             a: step,
             b: SOp::Imm(1),
         });
-        let trips = self.alu("trips", AluOp::DivS, up, safe.into());
-        let few = self.alu("trips_fit", AluOp::LeS, trips, SOp::Imm(max_trips as i64));
-        self.alu("fits", AluOp::And, few, positive.into())
+        let last_trip = self.alu("last_trip", AluOp::DivS, last, safe.into());
+        let few = self.alu(
+            "trips_fit",
+            AluOp::LtS,
+            last_trip,
+            SOp::Imm(max_trips as i64),
+        );
+        let sane = self.alu("step_exact", AluOp::And, positive, exact.into());
+        self.alu("fits", AluOp::And, few, sane.into())
     }
 }
 
@@ -485,6 +627,10 @@ fn static_fits(lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> Option<bool> {
         return Some(false);
     }
     let span = (i128::from(ub) - i128::from(lb)).max(0);
+    if span > i128::from(i64::MAX) {
+        // The tile's `(iv − lb) / step` would wrap.
+        return Some(false);
+    }
     let trips = (span + i128::from(step) - 1) / i128::from(step);
     Some(trips <= i128::from(max_trips))
 }

@@ -60,6 +60,11 @@ pub struct StagedLoad {
     /// The fill of the elements outside the valid box (a staged load
     /// writes every element of its destination).
     pub fill: Option<u64>,
+    /// Set when the load runs only under a condition (an `if`, a loop
+    /// that may run no trip): the prologue register that is non-zero
+    /// exactly when the tile program reaches the load. The cluster program
+    /// copies nothing otherwise — the box may then not be valid memory.
+    pub when: Option<SReg>,
     /// Set when the load's box moves with a loop's induction variable.
     pub per_iteration: Option<StagedLoop>,
     /// Byte offset of the dense, row-major copy in every cluster's CSRAM.
@@ -87,6 +92,12 @@ pub struct StagedLoop {
     /// Ops (over the prologue's registers) computing `fits`.
     pub fits_ops: Vec<TOp>,
     pub fits: SReg,
+    /// Set when the tile reaches the load only in some iterations (an
+    /// `if` in the loop): the iteration-op register that is non-zero in
+    /// those. The cluster program's copy of another iteration moves no
+    /// bytes (every dimension's valid extent 0) but still signals, so the
+    /// signal count keeps matching the iteration index.
+    pub when: Option<SReg>,
 }
 
 impl StagedLoad {

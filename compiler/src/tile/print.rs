@@ -36,6 +36,9 @@ pub fn render_stages(kernel: &TileKernel) -> String {
             data.fill
         );
         render_body(&mut out, &data.prologue, 2);
+        if let Some(when) = data.when {
+            let _ = writeln!(out, "    when {when}");
+        }
         if let Some(l) = &data.per_iteration {
             let _ = writeln!(
                 out,
@@ -49,6 +52,9 @@ pub fn render_stages(kernel: &TileKernel) -> String {
             );
             render_body(&mut out, &l.fits_ops, 3);
             render_body(&mut out, &l.iteration_ops, 3);
+            if let Some(when) = l.when {
+                let _ = writeln!(out, "      copied when {when}");
+            }
         }
     }
     out

@@ -5,7 +5,8 @@
 //! a transfer occupies.
 
 use crate::isa::{
-    Address, CpOp, Drain, Matmul, MicroProgram, Module, Space, TtuPrecision, TvpOp, Unit, View,
+    Address, Atomic, CpOp, DmaOp, Drain, Gather, Matmul, MicroProgram, Module, Scatter, Space,
+    TtuPrecision, TvpOp, Unit, View,
 };
 
 use super::Machine;
@@ -31,7 +32,41 @@ impl DmaCost {
     }
 }
 
+/// The two phases of a DMA instruction on a pipelined engine: the
+/// engine is `occupancy` cycles busy (setup, then the data at its rate), and
+/// the transfer completes `latency` cycles after its data has moved.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DmaPhases {
+    pub occupancy: u64,
+    pub latency: u64,
+}
+
 impl Machine {
+    /// The phases of a DMA instruction on an otherwise idle machine, on the
+    /// tile DMA (`cluster_engine = false`) or the cluster DMA. Their sum is
+    /// the instruction's cost alone: [`DmaCost::cycles`] for a copy,
+    /// [`Machine::indexed_dma_cycles`] for a gather, scatter or atomic.
+    pub fn dma_phases(&self, op: &DmaOp, cluster_engine: bool) -> DmaPhases {
+        match op {
+            DmaOp::Copy(c) | DmaOp::Broadcast { copy: c, .. } => {
+                let cost = self.dma_cost(&c.src, &c.dst, cluster_engine);
+                DmaPhases {
+                    occupancy: cost.cycles(c.bytes(), cost.engine_bytes_per_cycle) - cost.latency,
+                    latency: cost.latency,
+                }
+            }
+            DmaOp::Gather(Gather { count, .. })
+            | DmaOp::Scatter(Scatter { count, .. })
+            | DmaOp::Atomic(Atomic { count, .. }) => {
+                let latency = u64::from(self.hbm.latency_cycles);
+                DmaPhases {
+                    occupancy: self.indexed_dma_cycles(u64::from(*count)) - latency,
+                    latency,
+                }
+            }
+        }
+    }
+
     /// Cycles of a control-processor instruction, excluding waits, queue
     /// stalls, fences and barrier waiting.
     pub fn cp_cycles(&self, op: &CpOp) -> u64 {

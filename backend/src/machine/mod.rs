@@ -25,7 +25,7 @@ pub use builtin::{
     builtin, builtin_names, describe, resolve, resolve_or_default, DEFAULT_MACHINE, MAIA200_LIKE,
     TINY,
 };
-pub use cost::DmaCost;
+pub use cost::{DmaCost, DmaPhases};
 pub use derived::{Derived, PeakTflops};
 
 use crate::isa::TtuPrecision;
@@ -148,6 +148,16 @@ pub struct DmaSpec {
     pub setup_cycles: u32,
     /// Elements per cycle of gathers, scatters and atomics (one address each).
     pub indexed_elements_per_cycle: u32,
+    /// Descriptors one DMA engine keeps in flight: a transfer's latency
+    /// overlaps the setup and data of the ones after it (1: one at a time).
+    /// Machine files written before the field existed get 1, the behaviour
+    /// they were written for.
+    #[serde(default = "one")]
+    pub max_outstanding: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// High-bandwidth memory.
@@ -233,6 +243,7 @@ impl Machine {
             ("tile.acc_bytes", self.tile.acc_bytes),
             ("tile.semaphores", u64::from(self.tile.semaphores)),
             ("tile.dma_queue_depth", u64::from(self.tile.dma_queue_depth)),
+            ("dma.max_outstanding", u64::from(self.dma.max_outstanding)),
             ("tile.ttu_queue_depth", u64::from(self.tile.ttu_queue_depth)),
             ("tile.tvp_queue_depth", u64::from(self.tile.tvp_queue_depth)),
             (

@@ -38,9 +38,68 @@ struct Queued {
     vc: Clock,
 }
 
-/// An instruction in flight on an agent.
+/// An instruction occupying an agent.
 struct Busy {
     signal: Option<SemRef>,
+}
+
+/// A DMA transfer whose data has moved but whose latency has not elapsed:
+/// it retires (signals) at `retire`, in issue order.
+struct InFlight {
+    retire: u64,
+    signal: Option<SemRef>,
+    /// The engine's clock when the transfer started: what its signal orders.
+    vc: Clock,
+    /// Bounding byte span of each access, for the engine's hazard check.
+    spans: Vec<Span>,
+}
+
+/// The bytes `lo..hi` of `region` an in-flight transfer reads or writes.
+struct Span {
+    region: Region,
+    lo: u64,
+    hi: u64,
+    write: bool,
+}
+
+impl Span {
+    fn of(fx: &Effects) -> Vec<Span> {
+        fx.accesses
+            .iter()
+            .filter_map(|a| {
+                let lo = a.ranges.iter().map(|r| r.0).min()?;
+                let hi = a.ranges.iter().map(|r| r.1).max()?;
+                Some(Span {
+                    region: a.region,
+                    lo,
+                    hi,
+                    write: a.write,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the two touch a common byte and one of them writes it.
+    fn conflicts(&self, other: &Span) -> bool {
+        self.region == other.region
+            && (self.write || other.write)
+            && self.lo < other.hi
+            && other.lo < self.hi
+    }
+}
+
+/// A pending event: (cycle, sequence number, core, agent slot, kind),
+/// ordered by time and then by when it was scheduled.
+type Event = (u64, u64, usize, usize, EventKind);
+
+/// What an event does when its time comes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EventKind {
+    /// The agent's current instruction frees it (and, except for DMA
+    /// transfers, completes).
+    Free,
+    /// The oldest in-flight transfer of a DMA engine retires.
+    Retire,
 }
 
 /// A CP or an engine.
@@ -49,6 +108,8 @@ struct Agent {
     kind: Engine,
     queue: VecDeque<Queued>,
     busy: Option<Busy>,
+    /// DMA engines only: transfers waiting out their latency, oldest first.
+    in_flight: VecDeque<InFlight>,
     vc: Clock,
 }
 
@@ -83,7 +144,7 @@ pub struct Sim<'a> {
     cluster_sems: Vec<Vec<i64>>,
     cluster_sem_vcs: Vec<Vec<Clock>>,
     races: RaceDetector,
-    events: BinaryHeap<Reverse<(u64, u64, usize, usize)>>,
+    events: BinaryHeap<Reverse<Event>>,
     seq: u64,
     now: u64,
     hbm_free: u64,
@@ -263,7 +324,7 @@ impl<'a> Sim<'a> {
                     break;
                 }
             }
-            let Some(Reverse((time, _, core, slot))) = self.events.pop() else {
+            let Some(Reverse((time, _, core, slot, kind))) = self.events.pop() else {
                 break;
             };
             self.now = time;
@@ -273,13 +334,13 @@ impl<'a> Sim<'a> {
                     self.opts.max_cycles
                 )));
             }
-            self.complete(core, slot);
-            while let Some(&Reverse((t, _, c, s))) = self.events.peek() {
+            self.complete(core, slot, kind);
+            while let Some(&Reverse((t, _, c, s, k))) = self.events.peek() {
                 if t != time {
                     break;
                 }
                 self.events.pop();
-                self.complete(c, s);
+                self.complete(c, s, k);
             }
             if self.opts.detect_races && self.races.len() > 8192 {
                 self.prune_races();
@@ -327,20 +388,32 @@ impl<'a> Sim<'a> {
         self.races.prune(&floor);
     }
 
-    fn schedule(&mut self, core: usize, slot: usize, cycles: u64) -> u64 {
-        let end = self.now + cycles;
+    fn schedule(&mut self, core: usize, slot: usize, at: u64, kind: EventKind) {
         self.seq += 1;
-        self.events.push(Reverse((end, self.seq, core, slot)));
-        end
+        self.events.push(Reverse((at, self.seq, core, slot, kind)));
     }
 
-    /// An instruction on `(core, slot)` completes: its signal fires.
-    fn complete(&mut self, core: usize, slot: usize) {
-        let Some(busy) = self.cores[core].agents[slot].busy.take() else {
-            return;
+    /// An event of `(core, slot)` happens: the agent frees, or its oldest
+    /// in-flight transfer retires; a completing instruction's signal fires.
+    fn complete(&mut self, core: usize, slot: usize, kind: EventKind) {
+        let agent = &mut self.cores[core].agents[slot];
+        let (signal, vc) = match kind {
+            EventKind::Free => {
+                let Some(busy) = agent.busy.take() else {
+                    return;
+                };
+                (busy.signal, agent.vc.clone())
+            }
+            EventKind::Retire => {
+                // Retire events are scheduled in issue order at
+                // non-decreasing times, so the oldest transfer is the one.
+                let Some(done) = agent.in_flight.pop_front() else {
+                    return;
+                };
+                (done.signal, done.vc)
+            }
         };
-        if let Some(sem) = busy.signal {
-            let vc = self.cores[core].agents[slot].vc.clone();
+        if let Some(sem) = signal {
             let cluster = self.cores[core].cluster as usize;
             let (value, svc) = match sem.scope {
                 SemScope::Tile => {
@@ -440,6 +513,10 @@ impl<'a> Sim<'a> {
         if agent.busy.is_some() {
             return Ok(false);
         }
+        let outstanding = self.machine.dma.max_outstanding.max(1) as usize;
+        if agent.kind == Engine::Dma && agent.in_flight.len() >= outstanding {
+            return Ok(false);
+        }
         let Some(head) = agent.queue.front() else {
             return Ok(false);
         };
@@ -475,9 +552,75 @@ impl<'a> Sim<'a> {
         };
         let fx = result.map_err(|f| self.fault(core, pc, f))?;
         self.record_accesses(core, slot, pc, &fx)?;
-        let cycles = self.engine_cycles(core, &instr.op, &fx);
-        self.begin(core, slot, pc, instr, cycles);
+        if let Op::Dma(op) = &instr.op {
+            self.start_transfer(core, slot, pc, instr, op, &fx);
+        } else {
+            let cycles = self.engine_cycles(core, &instr.op, &fx);
+            self.begin(core, slot, pc, instr, cycles, instr.sync.signal);
+        }
         Ok(true)
+    }
+
+    /// Times a DMA transfer whose effects have just been applied. The
+    /// engine is pipelined: it is occupied for the setup and the data
+    /// (at its own rate, and no faster than the shared HBM, links and
+    /// CSRAM ports allow) and starts the next descriptor while this one
+    /// waits out its latency, up to `dma.max_outstanding` in flight.
+    /// Transfers retire (signal) in issue order. A transfer touching bytes
+    /// an in-flight one writes, or writing bytes it reads, starts only
+    /// when that one retires, so the engine behaves as if it ran its
+    /// queue one descriptor at a time.
+    fn start_transfer(
+        &mut self,
+        core: usize,
+        slot: usize,
+        pc: u32,
+        instr: &Instr,
+        op: &DmaOp,
+        fx: &Effects,
+    ) {
+        let spans = Span::of(fx);
+        let agent = &self.cores[core].agents[slot];
+        let start = agent
+            .in_flight
+            .iter()
+            .filter(|f| f.spans.iter().any(|a| spans.iter().any(|b| a.conflicts(b))))
+            .map(|f| f.retire)
+            .fold(self.now, u64::max);
+        let last_retire = agent.in_flight.back().map_or(0, |f| f.retire);
+        let phases = self
+            .machine
+            .dma_phases(op, self.cores[core].cluster_program);
+        // The shared resources carry the data from `start` on; the engine
+        // is busy until its data has moved, and the transfer retires its
+        // latency after starting its data, no earlier than the data ends.
+        let shared_end = self
+            .hbm_end(start, fx.hbm_bytes)
+            .max(self.shared_fabric_end(core, fx, start));
+        let data_end = (start + phases.occupancy).max(shared_end);
+        let retire = (start + phases.occupancy + phases.latency)
+            .max(shared_end)
+            .max(last_retire);
+        let vc = self.cores[core].agents[slot].vc.clone();
+        self.cores[core].agents[slot].in_flight.push_back(InFlight {
+            retire,
+            signal: instr.sync.signal,
+            vc,
+            spans,
+        });
+        self.schedule(core, slot, retire, EventKind::Retire);
+        self.begin(core, slot, pc, instr, (data_end - self.now).max(1), None);
+    }
+
+    /// When `bytes` of HBM traffic starting no earlier than `start` end:
+    /// HBM is one chip-wide resource, transfers occupy it back to back.
+    fn hbm_end(&mut self, start: u64, bytes: u64) -> u64 {
+        if bytes == 0 {
+            return start;
+        }
+        let rate = u64::from(self.machine.hbm.bytes_per_cycle.max(1));
+        self.hbm_free = start.max(self.hbm_free) + bytes.div_ceil(rate);
+        self.hbm_free
     }
 
     fn record_accesses(
@@ -513,13 +656,10 @@ impl<'a> Sim<'a> {
     fn engine_cycles(&mut self, core: usize, op: &Op, fx: &Effects) -> u64 {
         let m = self.machine;
         let base = match op {
-            Op::Dma(DmaOp::Copy(c)) | Op::Dma(DmaOp::Broadcast { copy: c, .. }) => {
-                let cost = m.dma_cost(&c.src, &c.dst, self.cores[core].cluster_program);
-                cost.cycles(c.bytes(), cost.engine_bytes_per_cycle)
+            Op::Dma(d) => {
+                let phases = m.dma_phases(d, self.cores[core].cluster_program);
+                phases.occupancy + phases.latency
             }
-            Op::Dma(DmaOp::Gather(g)) => m.indexed_dma_cycles(u64::from(g.count)),
-            Op::Dma(DmaOp::Scatter(s)) => m.indexed_dma_cycles(u64::from(s.count)),
-            Op::Dma(DmaOp::Atomic(a)) => m.indexed_dma_cycles(u64::from(a.count)),
             Op::Ttu(TtuOp::Matmul(mm)) => m.matmul_cycles(mm),
             Op::Ttu(TtuOp::Drain(d)) => m.drain_cycles(d, self.module),
             Op::Tvp(t) => m.tvp_cycles(t, self.module),
@@ -527,18 +667,7 @@ impl<'a> Sim<'a> {
             Op::EngineNop(_) => 1,
         }
         .max(1);
-        let mut end = self.now + base;
-        if fx.hbm_bytes > 0 {
-            // HBM is one chip-wide resource: transfers occupy it back to back.
-            let start = self.now.max(self.hbm_free);
-            self.hbm_free = start
-                + fx.hbm_bytes
-                    .div_ceil(u64::from(m.hbm.bytes_per_cycle.max(1)));
-            end = end.max(self.hbm_free);
-        }
-        if matches!(op, Op::Dma(_)) {
-            end = end.max(self.shared_fabric_end(core, fx));
-        }
+        let end = (self.now + base).max(self.hbm_end(self.now, fx.hbm_bytes));
         end - self.now
     }
 
@@ -546,8 +675,8 @@ impl<'a> Sim<'a> {
     /// ends: each cluster's NoC link carries the bytes entering or leaving
     /// the cluster (HBM traffic of its tiles, remote TSRAM/CSRAM), each
     /// cluster's CSRAM ports carry the bytes read or written there.
-    /// Transfers occupy a resource back to back, like HBM.
-    fn shared_fabric_end(&mut self, core: usize, fx: &Effects) -> u64 {
+    /// Transfers occupy a resource back to back, like HBM, from `start` on.
+    fn shared_fabric_end(&mut self, core: usize, fx: &Effects, start: u64) -> u64 {
         let m = self.machine;
         let own = self.cores[core].cluster as usize;
         let clusters = self.link_free.len();
@@ -581,34 +710,37 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        let mut end = self.now;
+        let mut end = start;
         let link_rate = u64::from(m.noc.cluster_link_bytes_per_cycle.max(1));
         let csram_rate = u64::from(m.cluster.csram_bytes_per_cycle.max(1));
         for c in 0..clusters {
             if link_bytes[c] > 0 {
-                let start = self.now.max(self.link_free[c]);
-                self.link_free[c] = start + link_bytes[c].div_ceil(link_rate);
+                let from = start.max(self.link_free[c]);
+                self.link_free[c] = from + link_bytes[c].div_ceil(link_rate);
                 end = end.max(self.link_free[c]);
             }
             if csram_bytes[c] > 0 {
-                let start = self.now.max(self.csram_free[c]);
-                self.csram_free[c] = start + csram_bytes[c].div_ceil(csram_rate);
+                let from = start.max(self.csram_free[c]);
+                self.csram_free[c] = from + csram_bytes[c].div_ceil(csram_rate);
                 end = end.max(self.csram_free[c]);
             }
         }
         end
     }
 
-    /// Marks `(core, slot)` busy for `cycles` and records stats and trace.
-    fn begin(&mut self, core: usize, slot: usize, pc: u32, instr: &Instr, cycles: u64) {
-        // A dispatch occupies the CP but the signal belongs to the engine.
-        let signal = if slot == 0 && instr.op.engine() != Engine::Cp {
-            None
-        } else {
-            instr.sync.signal
-        };
+    /// Marks `(core, slot)` busy for `cycles`, `signal` firing when it
+    /// frees, and records stats and trace.
+    fn begin(
+        &mut self,
+        core: usize,
+        slot: usize,
+        pc: u32,
+        instr: &Instr,
+        cycles: u64,
+        signal: Option<SemRef>,
+    ) {
         self.cores[core].agents[slot].busy = Some(Busy { signal });
-        self.schedule(core, slot, cycles);
+        self.schedule(core, slot, self.now + cycles, EventKind::Free);
         self.stats.instructions += 1;
         let c = &self.cores[core];
         let kind = match (c.cluster_program, c.agents[slot].kind) {
@@ -654,7 +786,7 @@ impl<'a> Sim<'a> {
     fn drained(&self, core: usize) -> bool {
         self.cores[core].agents[1..]
             .iter()
-            .all(|a| a.busy.is_none() && a.queue.is_empty())
+            .all(|a| a.busy.is_none() && a.queue.is_empty() && a.in_flight.is_empty())
     }
 
     fn step_cp(&mut self, core: usize) -> Result<bool, EmuError> {
@@ -707,8 +839,9 @@ impl<'a> Sim<'a> {
                 vc,
             });
             self.cores[core].pc += 1;
+            // A dispatch occupies the CP but the signal belongs to the engine.
             let cycles = u64::from(self.machine.cp.dispatch_cycles).max(1);
-            self.begin(core, 0, pc, instr, cycles);
+            self.begin(core, 0, pc, instr, cycles, None);
             return Ok(true);
         }
         let Op::Cp(op) = &instr.op else {
@@ -723,7 +856,7 @@ impl<'a> Sim<'a> {
             CpStep::Done { next } => {
                 self.cores[core].pc = next;
                 let cycles = self.machine.cp_cycles(op).max(1);
-                self.begin(core, 0, pc, instr, cycles);
+                self.begin(core, 0, pc, instr, cycles, instr.sync.signal);
                 Ok(true)
             }
         }
@@ -1028,6 +1161,7 @@ impl Core {
                     kind,
                     queue: VecDeque::new(),
                     busy: None,
+                    in_flight: VecDeque::new(),
                     vc: Vec::new(),
                 }
             })

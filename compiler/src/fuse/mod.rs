@@ -6,26 +6,29 @@
 //! 1. [`dce::TileDce`] (`tile-dce`) deletes ops whose results nobody reads
 //!    (the lowering materialises pointer tensors that strided DMA never
 //!    looks at);
-//! 2. [`sink::SinkIntoBranches`] (`sink-into-branches`) moves the vector
+//! 2. [`scalar_licm::ScalarLicm`] (`scalar-licm`) moves loop-invariant
+//!    control-processor arithmetic (address, bound and DMA-guard
+//!    computations) in front of its `for`;
+//! 3. [`sink::SinkIntoBranches`] (`sink-into-branches`) moves the vector
 //!    work only a branch arm reads (the address and mask tensors of a
 //!    strided DMA's gather fallback) into that arm;
-//! 3. [`coalesce::CoalesceCarried`] (`coalesce-carried`) lets a loop's
+//! 4. [`coalesce::CoalesceCarried`] (`coalesce-carried`) lets a loop's
 //!    next value of an iteration argument live in the argument's own buffer
 //!    when nothing reads the old value meanwhile, deleting the per-iteration
 //!    copies the lowering emits (`X = copy C` before an accumulating dot,
 //!    `C = copy X` at the end of the body);
-//! 4. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
+//! 5. [`elementwise::EggFusion`] (`egg-fusion`) merges producer/consumer
 //!    chains of TVP `map`s into one `map` whose micro-program is extracted
 //!    from an e-graph with a cost function computed from the machine model;
-//! 5. [`act_reduce::ActReduceFusion`] (`act-reduce`) turns a `map` followed
+//! 6. [`act_reduce::ActReduceFusion`] (`act-reduce`) turns a `map` followed
 //!    by a one-operand `reduce` of its output into one fused
 //!    activation-with-reduction (`tvp.actreduce`) when extraction with the
 //!    machine's TVP cost formula says it is cheaper;
-//! 6. [`epilogue::EpilogueDrain`] (`epilogue-drain`) moves a matmul's
+//! 7. [`epilogue::EpilogueDrain`] (`epilogue-drain`) moves a matmul's
 //!    accumulator into ACC and turns the `map` that finishes it (bias,
 //!    activation, cast) into the TTU drain's epilogue when the machine
 //!    model says the drain is cheaper and the accumulator fits;
-//! 7. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
+//! 8. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
 //!    capacities and TTU rates.
 //!
@@ -45,6 +48,7 @@ pub mod dce;
 pub mod elementwise;
 pub mod epilogue;
 pub mod lang;
+pub mod scalar_licm;
 pub mod sink;
 pub mod tiling;
 pub(crate) mod walk;
@@ -59,6 +63,7 @@ pub use coalesce::CoalesceCarried;
 pub use dce::TileDce;
 pub use elementwise::{EggFusion, EggLimits};
 pub use epilogue::EpilogueDrain;
+pub use scalar_licm::ScalarLicm;
 pub use sink::SinkIntoBranches;
 pub use tiling::TtuTiling;
 
@@ -66,6 +71,7 @@ pub use tiling::TtuTiling;
 pub fn passes(machine: &Machine) -> PassList<TileKernel> {
     let mut list = PassList::new();
     list.add(TileDce)
+        .add(ScalarLicm)
         .add(SinkIntoBranches)
         .add(CoalesceCarried)
         .add(EggFusion::new(machine.clone()))

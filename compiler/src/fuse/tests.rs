@@ -453,6 +453,81 @@ fn dce_keeps_loop_carried_buffers_and_registers() {
 }
 
 // ---------------------------------------------------------------------------
+// Scalar loop-invariant code motion.
+
+fn alu(op: maiac_backend::isa::AluOp, dst: tile::SReg, a: SOp, b: SOp) -> TOp {
+    self::op(TOpKind::Alu { op, dst, a, b })
+}
+
+#[test]
+fn scalar_licm_moves_only_what_no_iteration_can_tell_apart() {
+    use maiac_backend::isa::AluOp::{Add, Mul};
+    let mut k = TileKernel {
+        name: "licm".into(),
+        ..Default::default()
+    };
+    let base = k.new_sreg(64, "base");
+    let stride = k.new_sreg(64, "stride");
+    let iv = k.new_sreg(32, "i");
+    let scaled = k.new_sreg(64, "scaled"); // base·stride: invariant
+    let bytes = k.new_sreg(64, "bytes"); // scaled·2: invariant, depends on a hoisted op
+    let addr = k.new_sreg(64, "addr"); // uses the induction variable
+    let carried = k.new_sreg(64, "carried"); // read before its definition
+    let twice = k.new_sreg(64, "twice"); // defined in two places
+    let after = k.new_sreg(64, "after"); // read after the loop
+    let buf = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "x");
+    k.body = vec![
+        op(TOpKind::Arg {
+            dst: base,
+            index: 0,
+        }),
+        op(TOpKind::Arg {
+            dst: stride,
+            index: 1,
+        }),
+        op(TOpKind::Mov {
+            dst: twice,
+            src: SOp::Imm(0),
+        }),
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(4),
+            step: SOp::Imm(1),
+            body: vec![
+                store(&k, buf, SOp::Reg(carried)),
+                alu(Mul, scaled, SOp::Reg(base), SOp::Reg(stride)),
+                alu(Mul, bytes, SOp::Reg(scaled), SOp::Imm(2)),
+                alu(Add, addr, SOp::Reg(bytes), SOp::Reg(iv)),
+                alu(Add, carried, SOp::Reg(base), SOp::Imm(8)),
+                alu(Add, twice, SOp::Reg(base), SOp::Imm(1)),
+                alu(Add, after, SOp::Reg(base), SOp::Imm(2)),
+                store(&k, buf, SOp::Reg(addr)),
+                store(&k, buf, SOp::Reg(twice)),
+            ],
+        }),
+        store(&k, buf, SOp::Reg(after)),
+    ];
+    run_pass(&mut super::ScalarLicm, &mut k);
+    let text = tile::render(&k);
+    // `scaled` and `bytes` move in front of the loop, in order.
+    assert_eq!(k.body.len(), 7, "{text}");
+    assert!(
+        matches!(k.body[3].kind, TOpKind::Alu { dst, .. } if dst == scaled),
+        "{text}"
+    );
+    assert!(
+        matches!(k.body[4].kind, TOpKind::Alu { dst, .. } if dst == bytes),
+        "{text}"
+    );
+    let TOpKind::For { body, .. } = &k.body[5].kind else {
+        panic!("the loop stays: {text}")
+    };
+    let kept: Vec<_> = body.iter().filter_map(|o| o.kind.scalar_def()).collect();
+    assert_eq!(kept, vec![addr, carried, twice, after], "{text}");
+}
+
+// ---------------------------------------------------------------------------
 // Elementwise fusion.
 
 /// `out = exp(x·y + z)` as three maps, plus an unrelated load between them.

@@ -1115,6 +1115,10 @@ fn unknown_op(name: &str) -> String {
              host, whose layout this machine cannot decode; build the descriptor in the kernel with \
              `tl.make_tensor_descriptor`",
         ),
+        "tt.descriptor_reduce" => Some(
+            "tensor-descriptor atomics (`desc.atomic_add`, `atomic_max`, ...) are not supported yet; \
+             use `tl.atomic_add` (etc.) on a tensor of pointers",
+        ),
         "tt.map_elementwise" => Some(
             "`tl.map_elementwise` (a scalar function applied per element) is not supported; \
              express its branches with `tl.where`",

@@ -78,13 +78,13 @@ impl Parser<'_> {
         let name_pos = self.cur.src_pos_after_ws();
         let (opcode, parts) = if self.cur.peek() == Some(b'"') {
             let name = self.cur.string()?;
-            let opcode = Opcode::from_name(&name)
-                .ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
+            let opcode =
+                lookup_op(&name).ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
             (opcode, self.parse_generic(opcode)?)
         } else {
             let name = self.cur.ident()?;
-            let opcode = Opcode::from_name(&name)
-                .ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
+            let opcode =
+                lookup_op(&name).ok_or_else(|| self.cur.error_at(name_pos, unknown_op(&name)))?;
             let n_results: usize = defs.iter().map(|d| d.count).sum();
             (opcode, self.parse_pretty(opcode, n_results, name_pos)?)
         };
@@ -904,24 +904,41 @@ impl Parser<'_> {
         Ok(p)
     }
 
-    /// `%a[, scale %as], %b[, scale %bs], %c lhs = e2m1 rhs = e4m3 {...} : Ta[, Tas] * Tb[, Tbs] -> Tc`.
+    /// `%a[ scale %as], %b[ scale %bs], %c lhs = e2m1 rhs = e4m3 {...} : Ta[, Tas] * Tb[, Tbs] -> Tc`
+    /// (Triton 3.3 on), or Triton 3.2's `%a, %as, %b[, %bs], %c lhs = ... : Ta, Tas * Tb[, Tbs] -> Tc`,
+    /// where the left scale is required and the scales are plain operands.
     fn parse_dot_scaled(&mut self) -> PResult<OpParts> {
         let mut p = OpParts::default();
-        let a = self.operand()?;
-        let a_scale = if self.cur.eat_keyword("scale") {
-            Some(self.operand()?)
-        } else {
-            None
+        let start = self.cur.src_pos_after_ws();
+        // (operand, its `scale` operand) in order
+        let mut items = Vec::new();
+        loop {
+            let v = self.operand()?;
+            let scale = if self.cur.eat_keyword("scale") {
+                Some(self.operand()?)
+            } else {
+                None
+            };
+            items.push((v, scale));
+            if !self.cur.eat(",") {
+                break;
+            }
+        }
+        let keyword_scales = items.iter().any(|i| i.1.is_some());
+        let (a, a_scale, b, b_scale, c) = match (items.as_slice(), keyword_scales) {
+            ([(a, sa), (b, sb), (c, None)], _) => (*a, *sa, *b, *sb, *c),
+            ([(a, None), (sa, None), (b, None), (c, None)], false) => (*a, Some(*sa), *b, None, *c),
+            ([(a, None), (sa, None), (b, None), (sb, None), (c, None)], false) => {
+                (*a, Some(*sa), *b, Some(*sb), *c)
+            }
+            _ => {
+                return Err(self.cur.error_at(
+                    start,
+                    "`tt.dot_scaled` takes `%a[ scale %as], %b[ scale %bs], %c` \
+                     (or Triton 3.2's `%a, %as, %b[, %bs], %c`)",
+                ))
+            }
         };
-        self.cur.expect(",")?;
-        let b = self.operand()?;
-        let b_scale = if self.cur.eat_keyword("scale") {
-            Some(self.operand()?)
-        } else {
-            None
-        };
-        self.cur.expect(",")?;
-        let c = self.operand()?;
         for (kw, name) in [("lhs", "a_elem_type"), ("rhs", "b_elem_type")] {
             self.cur.expect_keyword(kw)?;
             self.cur.expect("=")?;
@@ -959,6 +976,7 @@ impl Parser<'_> {
     fn parse_tensor_ptr_op(&mut self, opcode: Opcode) -> PResult<OpParts> {
         use Opcode::*;
         let mut p = OpParts::default();
+        let base_pos = self.cur.src_pos_after_ws();
         let base = self.operand()?;
         p.operands.push(base);
         let mut segments = vec![1i64];
@@ -1033,7 +1051,20 @@ impl Parser<'_> {
                     p.results = results;
                     return Ok(p);
                 }
-                let _desc_ty = self.parse_type()?;
+                let desc_ty = self.parse_type()?;
+                if !matches!(desc_ty, Type::TensorDesc { .. }) {
+                    // Triton 3.2's `tl._experimental_descriptor_load/store` take a
+                    // pointer to a host-built CUDA TMA descriptor.
+                    return Err(self.cur.error_at(
+                        base_pos,
+                        format!(
+                            "a tensor-descriptor access needs a `!tt.tensordesc`, found `{desc_ty}`: \
+                             Triton 3.2's `tl._experimental_descriptor_load/store` read a CUDA TMA \
+                             descriptor built on the host, whose layout this machine cannot decode; \
+                             use `tl.make_block_ptr` (or `tl.make_tensor_descriptor` from Triton 3.3 on)"
+                        ),
+                    ));
+                }
                 if matches!(opcode, DescriptorLoad | DescriptorGather) {
                     self.cur.expect("->")?;
                     p.results.push(self.parse_type()?);
@@ -1058,12 +1089,35 @@ pub fn loaded_type(ptr_ty: &Type) -> Option<Type> {
     }
 }
 
+/// The opcode of an op name, including the older spellings Triton used for
+/// the same op: Triton 3.3 prints the tensor-descriptor accesses as
+/// `tt.experimental_descriptor_*` (renamed `tt.descriptor_*` in 3.4, with the
+/// same operands and syntax).
+fn lookup_op(name: &str) -> Option<Opcode> {
+    match name {
+        "tt.experimental_descriptor_load" => Some(Opcode::DescriptorLoad),
+        "tt.experimental_descriptor_store" => Some(Opcode::DescriptorStore),
+        "tt.experimental_descriptor_gather" => Some(Opcode::DescriptorGather),
+        "tt.experimental_descriptor_scatter" => Some(Opcode::DescriptorScatter),
+        _ => Opcode::from_name(name),
+    }
+}
+
 /// The message for an op name maiac does not know, naming the Triton
 /// feature behind the ones it rejects on purpose.
 fn unknown_op(name: &str) -> String {
     let why = match name {
         "tt.elementwise_inline_asm" => Some(
             "`tl.inline_asm_elementwise` embeds GPU (PTX) assembly, which this machine cannot run",
+        ),
+        "tt.reinterpret_tensor_descriptor" => Some(
+            "`tl._experimental_reinterpret_tensor_descriptor` reads a CUDA TMA descriptor built on the \
+             host, whose layout this machine cannot decode; build the descriptor in the kernel with \
+             `tl.make_tensor_descriptor`",
+        ),
+        "tt.descriptor_reduce" => Some(
+            "tensor-descriptor atomics (`desc.atomic_add`, `atomic_max`, ...) are not supported yet; \
+             use `tl.atomic_add` (etc.) on a tensor of pointers",
         ),
         "tt.map_elementwise" => Some(
             "`tl.map_elementwise` (a scalar function applied per element) is not supported; \

@@ -105,7 +105,17 @@ impl<'a> Parser<'a> {
         if let Some(f) = FloatType::from_mlir_name(&word) {
             return Ok(Type::Float(f));
         }
-        if let Some(w) = word.strip_prefix('i').and_then(|w| w.parse::<u32>().ok()) {
+        // Signless `iN`, and MLIR's signed/unsigned `siN`/`uiN`: Triton (3.4 on)
+        // writes a tensor descriptor's integer block with its signedness
+        // (`!tt.tensordesc<8x16xsi32>`) while the loads and stores through it
+        // move signless tensors; maiac's integers are signless, the ops say
+        // how to read them.
+        let int_width = word
+            .strip_prefix('i')
+            .or_else(|| word.strip_prefix("si"))
+            .or_else(|| word.strip_prefix("ui"))
+            .and_then(|w| w.parse::<u32>().ok());
+        if let Some(w) = int_width {
             return Ok(Type::Int(w));
         }
         Err(self.cur.error_at(start, format!("unknown type `{word}`")))

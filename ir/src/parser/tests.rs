@@ -94,3 +94,45 @@ fn dense_float_constant() {
         panic!("{}", e.render(Some(text)));
     }
 }
+
+#[test]
+fn says_why_host_tma_descriptors_are_rejected() {
+    // Triton 3.2's `tl._experimental_descriptor_load` on a host-built descriptor.
+    let text = "module {\n  tt.func @k(%d: !tt.ptr<i8>, %i: i32) {\n    %v = tt.experimental_descriptor_load %d[%i, %i] : !tt.ptr<i8> -> tensor<16x16xf16>\n    tt.return\n  }\n}\n";
+    let err = parse_module(text, "k.ttir").unwrap_err();
+    assert!(err.message.contains("CUDA TMA"), "{}", err.message);
+    assert_eq!(err.pos.unwrap().line, 3);
+}
+
+#[test]
+fn reads_triton33_descriptor_spelling_and_signed_blocks() {
+    // Triton 3.3 spells the descriptor accesses `tt.experimental_descriptor_*`;
+    // 3.4 on types an integer descriptor's block with its signedness.
+    for (op_load, op_store, elem) in [
+        (
+            "tt.experimental_descriptor_load",
+            "tt.experimental_descriptor_store",
+            "i32",
+        ),
+        ("tt.descriptor_load", "tt.descriptor_store", "si32"),
+    ] {
+        let text = format!("module {{\n  tt.func @k(%p: !tt.ptr<i32>, %i: i32, %n: i64) {{\n    %d = tt.make_tensor_descriptor %p, [%i, %i], [%n, %n] : <i32>, <tensor<8x16x{elem}>>\n    %v = {op_load} %d[%i, %i] : !tt.tensordesc<tensor<8x16x{elem}>> -> tensor<8x16xi32>\n    {op_store} %d[%i, %i], %v : !tt.tensordesc<tensor<8x16x{elem}>>, tensor<8x16xi32>\n    tt.return\n  }}\n}}\n");
+        let m = parse_module(&text, "k.ttir").expect("parses");
+        let mut ops = Vec::new();
+        m.walk(&mut |op| ops.push(m.dfg.opcode(op)));
+        assert!(ops.contains(&Opcode::DescriptorLoad), "{op_load}");
+        assert!(ops.contains(&Opcode::DescriptorStore), "{op_store}");
+    }
+}
+
+#[test]
+fn says_why_descriptor_reduce_is_rejected() {
+    let text = "module {\n  tt.func @k(%d: !tt.tensordesc<8x16xsi32>, %v: tensor<8x16xi32>, %i: i32) {\n    tt.descriptor_reduce add, %d[%i, %i], %v : !tt.tensordesc<8x16xsi32>, tensor<8x16xi32>\n    tt.return\n  }\n}\n";
+    let err = parse_module(text, "k.ttir").unwrap_err();
+    assert!(
+        err.message.contains("tensor-descriptor atomics"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.pos.unwrap().line, 3);
+}

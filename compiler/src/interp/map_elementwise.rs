@@ -29,7 +29,9 @@ impl Interp<'_> {
         let pack = module.dfg.ops[op]
             .attrs
             .int("pack")
-            .map_or(Ok(1), |p| usize::try_from(p).ok().filter(|&p| p > 0).ok_or(p))
+            .map_or(Ok(1), |p| {
+                usize::try_from(p).ok().filter(|&p| p > 0).ok_or(p)
+            })
             .map_err(|p| self.error(op, format!("`pack` {p} is not positive")))?;
         let inputs = (0..module.dfg.operands(op).len())
             .map(|i| self.operand(frame, op, i))

@@ -32,8 +32,7 @@
 use std::collections::HashMap;
 
 use maiac_ir::{
-    AttrList, Attribute, Block, DenseElements, Diagnostic, Module, Op, Opcode, Region, Type,
-    Value,
+    AttrList, Attribute, Block, DenseElements, Diagnostic, Module, Op, Opcode, Region, Type, Value,
 };
 
 use super::rewrite::{defined_inside, erase_op, function_ops, substitute_function};
@@ -103,9 +102,9 @@ impl<'m> Rewriter<'m> {
             .unwrap_or(0usize);
         let first = m.dfg.operands(map).first().copied();
         let shape = first.map(|v| m.dfg.value_type(v).shape().to_vec());
-        let shape = shape.filter(|s| !s.is_empty()).ok_or_else(|| {
-            m.op_diagnostic(map, "`tt.map_elementwise` needs tensor operands")
-        })?;
+        let shape = shape
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| m.op_diagnostic(map, "`tt.map_elementwise` needs tensor operands"))?;
         let count: i64 = shape.iter().product();
         if pack == 0 || count % pack as i64 != 0 {
             return Err(m.op_diagnostic(
@@ -411,7 +410,11 @@ impl<'m> Rewriter<'m> {
         let mut out = Vec::with_capacity(results);
         for k in 0..results {
             let grid = self.join_slots(&merged[k * self.pack..(k + 1) * self.pack]);
-            let ty = self.m.dfg.value_type(self.m.dfg.results(self.map)[k]).clone();
+            let ty = self
+                .m
+                .dfg
+                .value_type(self.m.dfg.results(self.map)[k])
+                .clone();
             out.push(self.emit1(Opcode::Reshape, &[grid], ty, self.map));
         }
         Ok(out)

@@ -36,7 +36,10 @@ use crate::pass::{IrLevel, PassList};
 pub fn cleanup_passes() -> PassList<Module> {
     let mut list = PassList::new();
     list.add(LowerMapElementwise)
-        .add(ConstantFold).add(Licm).add(Cse).add(Dce);
+        .add(ConstantFold)
+        .add(Licm)
+        .add(Cse)
+        .add(Dce);
     list
 }
 

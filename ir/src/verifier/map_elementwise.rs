@@ -147,3 +147,55 @@ pub(super) fn map_elementwise_return(cx: &OpCx) -> Check {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The first verifier message for a one-op kernel around `body`.
+    fn error(map: &str) -> String {
+        let text = format!(
+            "module {{\n  tt.func @k(%x: tensor<4xf32>, %i: tensor<4xi32>, %p: !tt.ptr<f32>) {{\n{map}\n    tt.return\n  }}\n}}\n"
+        );
+        match crate::check_text(&text, "k.ttir") {
+            Ok(_) => String::from("ok"),
+            Err(errors) => errors[0].message.clone(),
+        }
+    }
+
+    #[test]
+    fn accepts_pack_and_several_operands() {
+        let ok = "    %y:2 = \"tt.map_elementwise\"(%x, %i) <{pack = 2 : i32}> ({\n    ^bb0(%a0: f32, %a1: f32, %b0: i32, %b1: i32):\n      tt.map_elementwise.return %a1, %a0, %b0, %b1 : f32, f32, i32, i32\n    }) : (tensor<4xf32>, tensor<4xi32>) -> (tensor<4xf32>, tensor<4xi32>)";
+        assert_eq!(error(ok), "ok");
+    }
+
+    #[test]
+    fn rejects_wrong_arguments_returns_and_pack() {
+        let args = "    %y = \"tt.map_elementwise\"(%x, %i) <{pack = 1 : i32}> ({\n    ^bb0(%a: f32, %b: f32):\n      tt.map_elementwise.return %a : f32\n    }) : (tensor<4xf32>, tensor<4xi32>) -> tensor<4xf32>";
+        assert!(
+            error(args).contains("argument #1 must have type `i32`"),
+            "{}",
+            error(args)
+        );
+        let count = "    %y = \"tt.map_elementwise\"(%x) <{pack = 2 : i32}> ({\n    ^bb0(%a: f32):\n      tt.map_elementwise.return %a : f32\n    }) : (tensor<4xf32>) -> tensor<4xf32>";
+        assert!(
+            error(count).contains("must take 2 arguments"),
+            "{}",
+            error(count)
+        );
+        let ret = "    %y = \"tt.map_elementwise\"(%x) <{pack = 1 : i32}> ({\n    ^bb0(%a: f32):\n      %b = arith.fptosi %a : f32 to i32\n      tt.map_elementwise.return %b : i32\n    }) : (tensor<4xf32>) -> tensor<4xf32>";
+        assert!(error(ret).contains("element type `f32`"), "{}", error(ret));
+        let pack = "    %y = \"tt.map_elementwise\"(%x) <{pack = 3 : i32}> ({\n    ^bb0(%a: f32, %b: f32, %c: f32):\n      tt.map_elementwise.return %a, %b, %c : f32, f32, f32\n    }) : (tensor<4xf32>) -> tensor<4xf32>";
+        assert!(error(pack).contains("power of two"), "{}", error(pack));
+        let shape = "    %y = \"tt.map_elementwise\"(%x) <{pack = 1 : i32}> ({\n    ^bb0(%a: f32):\n      tt.map_elementwise.return %a : f32\n    }) : (tensor<4xf32>) -> tensor<8xf32>";
+        assert!(error(shape).contains("one shape"), "{}", error(shape));
+    }
+
+    #[test]
+    fn rejects_writes_in_the_region() {
+        let store = "    %y = \"tt.map_elementwise\"(%x) <{pack = 1 : i32}> ({\n    ^bb0(%a: f32):\n      tt.store %p, %a : !tt.ptr<f32>\n      tt.map_elementwise.return %a : f32\n    }) : (tensor<4xf32>) -> tensor<4xf32>";
+        assert!(
+            error(store).contains("may not write memory"),
+            "{}",
+            error(store)
+        );
+    }
+}

@@ -352,11 +352,14 @@ fn clone_op(
         .dfg
         .make_op(data.opcode, &operands, &types, data.attrs.clone(), data.loc);
     module.dfg.ops[copy].pos = data.pos;
+    // Branch targets are remapped once the copied region's blocks exist.
+    module.dfg.ops[copy].successors = data.successors.clone();
     let old_results = module.dfg.results(op).to_vec();
     let new_results = module.dfg.results(copy).to_vec();
     map.extend(old_results.into_iter().zip(new_results));
     for region in data.regions {
         let new_region = module.dfg.make_region(copy);
+        let mut block_map = std::collections::HashMap::new();
         for block in module.layout.blocks(region).to_vec() {
             let arg_types: Vec<maiac_ir::Type> = module.dfg.blocks[block]
                 .args
@@ -364,6 +367,7 @@ fn clone_op(
                 .map(|&a| module.dfg.value_type(a).clone())
                 .collect();
             let new_block = module.dfg.make_block(Some(new_region), &arg_types);
+            block_map.insert(block, new_block);
             let (old_args, new_args) = (
                 module.dfg.blocks[block].args.clone(),
                 module.dfg.blocks[new_block].args.clone(),
@@ -373,6 +377,17 @@ fn clone_op(
             for inner in module.layout.ops(block).to_vec() {
                 let inner_copy = clone_op(module, inner, map);
                 module.layout.append_op(new_block, inner_copy);
+            }
+        }
+        // A multi-block region (a `tt.map_elementwise` CFG) branches among
+        // its own blocks: point the copies' branches at the copied blocks.
+        for &block in module.layout.blocks(new_region).to_vec().iter() {
+            if let Some(term) = module.layout.terminator(block) {
+                for succ in module.dfg.ops[term].successors.iter_mut() {
+                    if let Some(&new) = block_map.get(succ) {
+                        *succ = new;
+                    }
+                }
             }
         }
     }

@@ -76,6 +76,10 @@ opcodes! {
     ReduceReturn = "tt.reduce.return",
     Scan = "tt.scan",
     ScanReturn = "tt.scan.return",
+    /// `tl.map_elementwise` (Triton 3.9): a scalar region (possibly a CFG)
+    /// applied to every element, or to every group of `pack` elements.
+    MapElementwise = "tt.map_elementwise",
+    MapElementwiseReturn = "tt.map_elementwise.return",
     FpToFp = "tt.fp_to_fp",
     Bitcast = "tt.bitcast",
     ClampF = "tt.clampf",
@@ -178,6 +182,7 @@ impl Opcode {
             Opcode::Return
                 | Opcode::ReduceReturn
                 | Opcode::ScanReturn
+                | Opcode::MapElementwiseReturn
                 | Opcode::Yield
                 | Opcode::Condition
                 | Opcode::Br

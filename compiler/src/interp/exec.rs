@@ -28,7 +28,8 @@ pub(super) enum Flow {
     /// Go on with the next op.
     Next,
     /// The region finished with these values (`scf.yield`, `scf.condition`,
-    /// `tt.reduce.return`, `tt.scan.return`, or the end of a block).
+    /// `tt.reduce.return`, `tt.scan.return`, `tt.map_elementwise.return`, or
+    /// the end of a block).
     Yield(Vec<RValue>),
     /// `tt.return` from the current function.
     Return(Vec<RValue>),
@@ -301,7 +302,7 @@ impl<'m> Interp<'m> {
         let opcode = self.module.dfg.opcode(op);
         match opcode {
             Return => return Ok(Flow::Return(self.operand_values(frame, op)?)),
-            Yield | Condition | ReduceReturn | ScanReturn => {
+            Yield | Condition | ReduceReturn | ScanReturn | MapElementwiseReturn => {
                 return Ok(Flow::Yield(self.operand_values(frame, op)?))
             }
             Br => {
@@ -359,6 +360,7 @@ impl<'m> Interp<'m> {
             DotScaled => self.exec_dot_scaled(frame, op)?,
             Reduce => self.exec_reduce(frame, op)?,
             Scan => self.exec_scan(frame, op)?,
+            MapElementwise => self.exec_map_elementwise(frame, op)?,
             Assert => self.exec_assert(frame, op)?,
             Print => self.exec_print(frame, op)?,
             _ if opcode.is_elementwise() => self.exec_elementwise(frame, op)?,

@@ -20,6 +20,7 @@ mod debug_ops;
 mod dot;
 mod elementwise;
 mod exec;
+mod map_elementwise;
 mod memory;
 mod memory_ops;
 mod reduce;

@@ -1,6 +1,6 @@
-//! TTIR cleanup passes: [`ConstantFold`], [`Cse`], [`Licm`] and [`Dce`],
-//! each a [`Pass<Module>`](crate::pass::Pass), and [`cleanup_passes`], the
-//! list the pipeline runs.
+//! TTIR cleanup passes: [`LowerMapElementwise`], [`ConstantFold`], [`Cse`],
+//! [`Licm`] and [`Dce`], each a [`Pass<Module>`](crate::pass::Pass), and
+//! [`cleanup_passes`], the list the pipeline runs.
 //!
 //! Every pass preserves the kernel's results bit for bit: folding evaluates
 //! with [`maiac_ir::semantics`] (the interpreter's own scalar semantics),
@@ -13,6 +13,7 @@ pub mod cse;
 pub mod dce;
 pub mod effects;
 pub mod licm;
+pub mod map_elementwise;
 pub mod rewrite;
 
 #[cfg(test)]
@@ -24,15 +25,21 @@ pub use constant_fold::ConstantFold;
 pub use cse::Cse;
 pub use dce::Dce;
 pub use licm::Licm;
+pub use map_elementwise::LowerMapElementwise;
 
 use crate::pass::{IrLevel, PassList};
 
-/// The TTIR cleanup pipeline: fold constants, hoist loop invariants,
-/// merge common subexpressions (including what hoisting made equal), then
-/// delete what became dead.
+/// The TTIR cleanup pipeline: rewrite `tt.map_elementwise` into tensor ops
+/// (so the other passes see through it), fold constants, hoist loop
+/// invariants, merge common subexpressions (including what hoisting made
+/// equal), then delete what became dead.
 pub fn cleanup_passes() -> PassList<Module> {
     let mut list = PassList::new();
-    list.add(ConstantFold).add(Licm).add(Cse).add(Dce);
+    list.add(LowerMapElementwise)
+        .add(ConstantFold)
+        .add(Licm)
+        .add(Cse)
+        .add(Dce);
     list
 }
 

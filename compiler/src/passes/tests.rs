@@ -4,6 +4,7 @@
 //! [`fixtures`].
 
 mod fixtures;
+mod map_elementwise;
 
 use maiac_ir::semantics::convert::canonical_nan;
 use maiac_ir::{Attribute, DenseElements, FloatType, Module, Op, Opcode, Type, Value};

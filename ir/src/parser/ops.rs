@@ -601,7 +601,7 @@ impl Parser<'_> {
                 }
                 self.trailing_attrs(&mut p)?;
             }
-            Return | Yield | ReduceReturn | ScanReturn | Assume => {
+            Return | Yield | ReduceReturn | ScanReturn | MapElementwiseReturn | Assume => {
                 let ops = self.operands_list()?;
                 self.trailing_attrs(&mut p)?;
                 if !ops.is_empty() {
@@ -653,7 +653,7 @@ impl Parser<'_> {
             }
             MakeTensorPtr | MakeTensorDescriptor | Advance | DescriptorLoad | DescriptorStore
             | DescriptorGather | DescriptorScatter => return self.parse_tensor_ptr_op(opcode),
-            Reduce | Scan => return self.parse_generic_after_name(opcode),
+            Reduce | Scan | MapElementwise => return self.parse_generic_after_name(opcode),
         }
         Ok(p)
     }
@@ -1118,10 +1118,6 @@ fn unknown_op(name: &str) -> String {
         "tt.descriptor_reduce" => Some(
             "tensor-descriptor atomics (`desc.atomic_add`, `atomic_max`, ...) are not supported yet; \
              use `tl.atomic_add` (etc.) on a tensor of pointers",
-        ),
-        "tt.map_elementwise" => Some(
-            "`tl.map_elementwise` (a scalar function applied per element) is not supported; \
-             express its branches with `tl.where`",
         ),
         _ if name.starts_with("ttng.") || name.starts_with("nvgpu.") || name.starts_with("amdgpu.") => {
             Some("GPU-vendor dialect ops appear only after Triton's GPU lowering; maiac reads the TTIR stage")

@@ -536,7 +536,7 @@ impl Printer<'_> {
                 let _ = write!(self.out, " : ({}) -> {res}", self.types(&operands));
                 true
             }
-            Return | Yield | ReduceReturn | ScanReturn | Assume => {
+            Return | Yield | ReduceReturn | ScanReturn | MapElementwiseReturn | Assume => {
                 self.out += name;
                 if !operands.is_empty() {
                     let _ = write!(self.out, " {}", self.uses(&operands));

@@ -19,6 +19,7 @@
 mod arith_math;
 mod dominance;
 mod func_call;
+mod map_elementwise;
 mod misc;
 mod op_context;
 mod scf_cf;
@@ -191,6 +192,8 @@ fn check_op(cx: &OpCx) -> Check {
         Reduce => tt_compute::reduce(cx),
         Scan => tt_compute::scan(cx),
         ReduceReturn | ScanReturn => tt_compute::combiner_return(cx),
+        MapElementwise => map_elementwise::map_elementwise(cx),
+        MapElementwiseReturn => map_elementwise::map_elementwise_return(cx),
         FpToFp => tt_compute::fp_to_fp(cx),
         Bitcast => tt_compute::bitcast(cx),
         ClampF => arith_math::clampf(cx),

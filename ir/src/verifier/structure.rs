@@ -39,7 +39,7 @@ fn region_count(opcode: Opcode) -> (usize, usize) {
     match opcode {
         // A declaration has no body.
         Opcode::Func => (0, 1),
-        Opcode::For | Opcode::Reduce | Opcode::Scan => (1, 1),
+        Opcode::For | Opcode::Reduce | Opcode::Scan | Opcode::MapElementwise => (1, 1),
         // The else region may be left out entirely when it is empty.
         Opcode::If => (1, 2),
         Opcode::While => (2, 2),
@@ -55,6 +55,7 @@ fn region_name(opcode: Opcode, index: usize) -> &'static str {
         (Opcode::While, 0) => "before region",
         (Opcode::While, _) => "after region",
         (Opcode::Reduce | Opcode::Scan, _) => "combiner region",
+        (Opcode::MapElementwise, _) => "scalar region",
         _ => "body",
     }
 }
@@ -68,6 +69,7 @@ pub(super) fn allowed_terminators(parent: Opcode, index: usize) -> &'static [Opc
         (Opcode::While, _) => &[Opcode::Yield],
         (Opcode::Reduce, _) => &[Opcode::ReduceReturn],
         (Opcode::Scan, _) => &[Opcode::ScanReturn],
+        (Opcode::MapElementwise, _) => &[Opcode::MapElementwiseReturn, Opcode::Br, Opcode::CondBr],
         _ => &[],
     }
 }
@@ -127,9 +129,10 @@ fn check_op(module: &Module, op: Op, report: &mut Report) {
             report.error(op, format!("`{name}` {what} must have a block"));
             continue;
         }
-        // Only function bodies are control-flow graphs; every other region
-        // Triton uses is a single block.
-        if opcode != Opcode::Func && blocks.len() > 1 {
+        // Only function bodies and `tt.map_elementwise` regions (Triton
+        // emits the scalar function's `if`/early `return` as branches) are
+        // control-flow graphs; every other region Triton uses is a single block.
+        if !matches!(opcode, Opcode::Func | Opcode::MapElementwise) && blocks.len() > 1 {
             report.error(
                 op,
                 format!(

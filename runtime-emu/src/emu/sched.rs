@@ -124,6 +124,19 @@ impl<'a> Sim<'a> {
         mem: Memory,
         opts: SimOptions,
     ) -> Result<Sim<'a>, EmuError> {
+        // Every program takes at least a cycle of its tile's CP: a launch
+        // with more programs per tile than the cycle limit cannot finish,
+        // so say so before materialising billions of program ids.
+        let programs = grid.iter().map(|&g| u64::from(g)).product::<u64>();
+        let min_cycles = programs.div_ceil(u64::from(machine.num_tiles().max(1)));
+        if min_cycles > opts.max_cycles {
+            return Err(EmuError::Setup(format!(
+                "the launch's {programs} programs on {} tiles need at least {min_cycles} cycles, \
+                 more than the cycle limit of {} (raise it with --max-cycles N)",
+                machine.num_tiles(),
+                opts.max_cycles
+            )));
+        }
         let assignment = module
             .dispatch
             .assign(grid, machine.num_tiles())

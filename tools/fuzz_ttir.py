@@ -18,7 +18,9 @@ operands, break region structure, insert junk bytes) and runs on each mutant
 A finding is: an exit code other than 0 or 1, a panic message, a run longer
 than --timeout seconds (a hang), or an exit 1 whose message has no TTIR
 `line:col` (for check/compile, and for interp/run unless the error is about
-the launch itself, e.g. an argument). Each finding's mutant is saved under
+the launch itself, e.g. an argument), or `interp` and `run` disagreeing
+(exit code, or the bytes of the --out files; not checked with --machine,
+where a kernel may legitimately not fit). Each finding's mutant is saved under
 --out (default /tmp/fuzz-ttir) with a finding.txt, and a summary is printed.
 The fuzzer is a tool, not part of `cargo test`.
 """
@@ -206,12 +208,21 @@ def fuzz_one(n, args, corpus, machine):
         if rc == 0:
             rc, msg = run1([args.maiac, "compile", k, "-o", os.path.join(work, "k.mbin")] + mach, args.timeout)
             results.append(("compile", rc, msg))
-            la = launch_args(case_dir, meta, work)
+            outs = {}
             for sub in ("interp", "run"):
                 extra = mach if sub == "run" else []
-                rc, msg = run1([args.maiac, sub, k] + la + extra, args.timeout)
+                d = os.path.join(work, sub)
+                os.makedirs(d)
+                rc, msg = run1([args.maiac, sub, k] + launch_args(case_dir, meta, d) + extra, args.timeout)
                 results.append((sub, rc, msg))
+                outs[sub] = (rc, {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))})
         findings = [(s, judge(s, rc, m), m) for s, rc, m in results if judge(s, rc, m)]
+        if len(results) == 4 and not machine:
+            (irc, iout), (rrc, rout) = outs["interp"], outs["run"]
+            if irc != rrc:
+                findings.append(("run", f"interp exits {irc} but run exits {rrc}", results[2][2] + results[3][2]))
+            elif irc == 0 and iout != rout:
+                findings.append(("run", "run writes different bytes than interp", ""))
         if findings:
             dest = os.path.join(args.out, f"m{n:06d}")
             os.makedirs(dest, exist_ok=True)

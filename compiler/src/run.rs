@@ -85,6 +85,8 @@ pub struct RunRequest<'a> {
     pub outs: &'a [String],
     pub stats: Option<StatsFormat>,
     pub trace: Option<&'a Path>,
+    /// The endless-loop guard ([`RunOptions::max_cycles`]).
+    pub max_cycles: u64,
 }
 
 /// Whether a path names TTIR text rather than a binary.
@@ -132,6 +134,7 @@ pub fn run_module(
     let launch = bind(&params, spec).map_err(|e| format!("error: {e}\n"))?;
     let opts = RunOptions {
         trace: req.trace.is_some(),
+        max_cycles: req.max_cycles,
         ..RunOptions::default()
     };
     let outcome = run(module, machine, &launch, &opts).map_err(|e| format!("error: {e}\n"))?;

@@ -201,6 +201,15 @@ pub enum MachineError {
     Invalid { name: String, message: String },
 }
 
+/// The most tiles a machine may have.
+pub const MAX_TILES: u64 = 1 << 16;
+/// The largest SRAM unit (TSRAM, accumulators, CSRAM): 32-bit addresses.
+pub const MAX_SRAM_BYTES: u64 = 1 << 32;
+/// The largest HBM.
+pub const MAX_HBM_BYTES: u64 = 1 << 48;
+/// Tile semaphores the code generator needs (one per asynchronous engine).
+pub const MIN_TILE_SEMAPHORES: u32 = 3;
+
 impl Machine {
     /// Parses a TOML description; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Machine, MachineError> {
@@ -315,8 +324,40 @@ impl Machine {
                 return Err(invalid(format!("{field} must be positive")));
             }
         }
-        if u64::from(self.clusters) * u64::from(self.tiles_per_cluster) > u64::from(u32::MAX) {
-            return Err(invalid("too many tiles".into()));
+        // Upper bounds keep every derived figure (tile ids, SRAM addresses,
+        // the emulator's per-tile state) in range: past them a machine
+        // file made arithmetic overflow or the emulator abort allocating.
+        let tiles = u64::from(self.clusters) * u64::from(self.tiles_per_cluster);
+        if tiles > MAX_TILES {
+            return Err(invalid(format!(
+                "{} clusters x {} tiles is {tiles} tiles; at most {MAX_TILES} are supported",
+                self.clusters, self.tiles_per_cluster
+            )));
+        }
+        for (field, value) in [
+            ("tile.tsram_bytes", self.tile.tsram_bytes),
+            ("tile.acc_bytes", self.tile.acc_bytes),
+            ("cluster.csram_bytes", self.cluster.csram_bytes),
+        ] {
+            if value > MAX_SRAM_BYTES {
+                return Err(invalid(format!(
+                    "{field} is {value}; an SRAM holds at most {MAX_SRAM_BYTES} bytes (4 GiB)"
+                )));
+            }
+        }
+        if self.hbm.bytes > MAX_HBM_BYTES {
+            return Err(invalid(format!(
+                "hbm.bytes is {}; at most {MAX_HBM_BYTES} (2^48) are supported",
+                self.hbm.bytes
+            )));
+        }
+        // Each asynchronous engine (DMA, TTU, TVP) signals its own tile
+        // semaphore; the code generator relies on having all three.
+        if self.tile.semaphores < MIN_TILE_SEMAPHORES {
+            return Err(invalid(format!(
+                "tile.semaphores is {}; a tile needs at least {MIN_TILE_SEMAPHORES} (one per DMA, TTU and TVP engine)",
+                self.tile.semaphores
+            )));
         }
         if self.tile.semaphores > u32::from(u16::MAX)
             || self.cluster.semaphores > u32::from(u16::MAX)

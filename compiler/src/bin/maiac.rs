@@ -57,6 +57,9 @@ enum Command {
         /// Write a Chrome/Perfetto trace of the run.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Stop with an error after this many modelled cycles (an endless-loop guard)
+        #[arg(long, default_value_t = maiac_runtime_emu::emu::DEFAULT_MAX_CYCLES)]
+        max_cycles: u64,
     },
     /// Quantize a float32 .npy array to OCP MX along its last axis.
     Quantize {
@@ -117,6 +120,9 @@ enum Command {
         /// Write a buffer after the run: NAME=FILE.npy.
         #[arg(long = "out", value_name = "NAME=FILE.npy")]
         outs: Vec<String>,
+        /// Stop with an error when a program takes more loop iterations and branches than this (an endless-loop guard)
+        #[arg(long, default_value_t = maiac_compiler::interp::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
     },
 }
 
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
             machine,
             stats,
             trace,
+            max_cycles,
         } => {
             match stats
                 .as_deref()
@@ -178,6 +185,7 @@ fn main() -> ExitCode {
                         outs: &outs,
                         stats,
                         trace: trace.as_deref(),
+                        max_cycles,
                     })
                     .map(|text| print!("{text}"))
                 }
@@ -212,7 +220,8 @@ fn main() -> ExitCode {
             grid,
             args,
             outs,
-        } => maiac_compiler::interp::interp_command(&kernel, &grid, &args, &outs),
+            max_steps,
+        } => maiac_compiler::interp::interp_command(&kernel, &grid, &args, &outs, max_steps),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

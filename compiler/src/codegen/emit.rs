@@ -17,6 +17,8 @@
 //! reloaded into temporaries before the instruction that reads them and
 //! stored after the one that defines them.
 
+use std::collections::HashMap;
+
 use maiac_backend::isa::{
     self, Address, AluOp, CpOp, DmaDim, DmaOp, Engine, Instr, Label, MapInput, MatOperand,
     MemWidth, Module, Op, Operand, Reg, ScaleOperand, Space, StridedCopy, TtuOp, TvpOp, View,
@@ -38,6 +40,14 @@ pub(super) struct Emitter<'a> {
     next_temp: usize,
     /// The op being emitted (for diagnostics).
     loc: Loc,
+    /// Each loop body's steady-state entry board (see
+    /// [`Emitter::steady_state_body`]), by the body's address in the
+    /// scheduled kernel, with its generation counted from the loop's entry
+    /// flush. A body always starts from a flushed board, so its dry run
+    /// gives the same board wherever it is emitted; remembering it keeps
+    /// nested loops from dry-running their inner loops again at every
+    /// level (exponential in the nesting depth).
+    steady: HashMap<*const TOp, Scoreboard>,
 }
 
 impl<'a> Emitter<'a> {
@@ -48,6 +58,7 @@ impl<'a> Emitter<'a> {
             board: Scoreboard::default(),
             next_temp: 0,
             loc: None,
+            steady: HashMap::new(),
         }
     }
 
@@ -699,9 +710,19 @@ impl<'a> Emitter<'a> {
     /// loop, which the entry flush completed, so they cost nothing.
     fn steady_state_body(&mut self, body: &[TOp]) -> Result<(), Diagnostic> {
         debug_assert!(self.board.is_empty(), "a loop is entered flushed");
-        let module = self.module.clone();
-        self.body(body)?;
-        self.module = module;
+        let entry_generation = self.board.generation();
+        let key = body.as_ptr();
+        if let Some(board) = self.steady.get(&key) {
+            let delta = board.generation();
+            self.board = board.clone().with_generation(entry_generation + delta);
+        } else {
+            let module = self.module.clone();
+            self.body(body)?;
+            self.module = module;
+            let delta = self.board.generation() - entry_generation;
+            self.steady
+                .insert(key, self.board.clone().with_generation(delta));
+        }
         self.body(body)
     }
 

@@ -180,6 +180,16 @@ impl Scoreboard {
         self.issued
     }
 
+    /// How many times the board was cleared with work outstanding.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The same board with its flush count set to `generation`.
+    pub fn with_generation(self, generation: u32) -> Scoreboard {
+        Scoreboard { generation, ..self }
+    }
+
     /// Whether both boards count issues from the same flush, so that
     /// padding them to equal counts makes them [`Scoreboard::join`]able.
     pub fn same_origin(&self, other: &Scoreboard) -> bool {

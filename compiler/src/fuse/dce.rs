@@ -10,7 +10,7 @@
 //!
 //! Liveness is tracked per whole buffer (a write to part of a buffer does
 //! not end the liveness of the rest) and per register (a definition does).
-//! Loops are solved to a fixpoint, so values carried from one iteration to
+//! Loops are solved to a (joint, whole-kernel) fixpoint, so values carried from one iteration to
 //! the next (written late in a body, read early) stay live. Structured ops
 //! themselves are kept, except an `if` whose branches became empty and a
 //! `for` whose body became empty and whose induction variable is unused.
@@ -36,8 +36,68 @@ impl Pass<TileKernel> for TileDce {
     fn run(&mut self, kernel: &mut TileKernel, _cx: &mut PassContext) -> Result<(), Diagnostic> {
         // Nothing is live at the end of the kernel: results leave through
         // HBM stores, which are side effects.
-        sweep(&mut kernel.body, &Live::default());
+        //
+        // Every loop's carried live set is solved by one chaotic iteration
+        // over the whole kernel (sweeps of a scratch copy until no loop's
+        // assumption grows), not by a fixpoint per loop: nested per-loop
+        // fixpoints re-sweep an inner loop at least twice per outer
+        // iteration, exponential in the nesting depth. Both reach the same
+        // least fixpoint, the analysis being monotone.
+        let mut carried = Vec::new();
+        loop {
+            let mut scratch = kernel.body.clone();
+            let mut cx = Loops {
+                carried,
+                next: 0,
+                changed: false,
+            };
+            sweep(&mut scratch, &Live::default(), &mut cx);
+            carried = cx.carried;
+            if !cx.changed {
+                break;
+            }
+        }
+        let mut cx = Loops {
+            carried,
+            next: 0,
+            changed: false,
+        };
+        sweep(&mut kernel.body, &Live::default(), &mut cx);
+        debug_assert!(!cx.changed, "the final sweep runs at the fixpoint");
         Ok(())
+    }
+}
+
+/// The loops' carried live sets during the chaotic iteration.
+struct Loops {
+    /// By loop number (the order a sweep meets `for` / `while` ops, which
+    /// does not depend on what it deletes): for a `for`, the assumed live-in
+    /// of its body; for a `while`, of its head.
+    carried: Vec<Live>,
+    /// The next loop's number.
+    next: usize,
+    /// Whether some loop's live-in was not covered by its assumption.
+    changed: bool,
+}
+
+impl Loops {
+    /// The next loop's number and its current assumption.
+    fn enter(&mut self) -> (usize, Live) {
+        let id = self.next;
+        self.next += 1;
+        if self.carried.len() <= id {
+            self.carried.resize(id + 1, Live::default());
+        }
+        (id, self.carried[id].clone())
+    }
+
+    /// Records that loop `id`'s live-in is `found` (grows the assumption).
+    fn found(&mut self, id: usize, found: &Live) {
+        let cur = &mut self.carried[id];
+        if !found.bufs.is_subset(&cur.bufs) || !found.regs.is_subset(&cur.regs) {
+            *cur = cur.union(found);
+            self.changed = true;
+        }
     }
 }
 
@@ -77,7 +137,7 @@ fn is_dead(kind: &TOpKind, live: &Live) -> bool {
 }
 
 /// Live-in of `body` for live-out `out`, deleting dead ops on the way.
-fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
+fn sweep(body: &mut Vec<TOp>, out: &Live, loops: &mut Loops) -> Live {
     let mut live = out.clone();
     let mut kept = Vec::with_capacity(body.len());
     for mut op in std::mem::take(body).into_iter().rev() {
@@ -85,14 +145,11 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
             TOpKind::For { iv, body, .. } => {
                 let iv = *iv;
                 // The body's live-out is the loop's live-out plus the body's
-                // own live-in (the next iteration); solve for the fixpoint on
-                // a scratch copy, then sweep for real.
-                let body_in = fixpoint(|carried| {
-                    let mut scratch = body.clone();
-                    sweep(&mut scratch, &live.union(carried))
-                });
-                let body_out = live.union(&body_in);
-                let mut inner_in = sweep(body, &body_out);
+                // own live-in (the next iteration), taken from the assumption.
+                let (id, assumed) = loops.enter();
+                let body_out = live.union(&assumed);
+                let mut inner_in = sweep(body, &body_out, loops);
+                loops.found(id, &inner_in);
                 let keep = !body.is_empty() || live.regs.contains(&iv);
                 if keep {
                     inner_in.regs.remove(&iv);
@@ -105,8 +162,8 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
                 else_body,
                 ..
             } => {
-                let then_in = sweep(then_body, &live);
-                let else_in = sweep(else_body, &live);
+                let then_in = sweep(then_body, &live, loops);
+                let else_in = sweep(else_body, &live, loops);
                 let keep = !then_body.is_empty() || !else_body.is_empty();
                 if keep {
                     live = then_in.union(&else_in);
@@ -119,19 +176,12 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
                 after,
             } => {
                 // head = in(before, out ∪ cond ∪ in(after, head)).
-                let cond = *cond;
-                let before_out = |head: &Live, after: &mut Vec<TOp>| {
-                    let mut out = live.union(&sweep(after, head));
-                    out.regs.extend(regs([cond]));
-                    out
-                };
-                let head = fixpoint(|head| {
-                    let (mut b, mut a) = (before.clone(), after.clone());
-                    let out = before_out(head, &mut a);
-                    sweep(&mut b, &out)
-                });
-                let out = before_out(&head, after);
-                live = sweep(before, &out).union(&head);
+                let (id, head) = loops.enter();
+                let mut before_out = live.union(&sweep(after, &head, loops));
+                before_out.regs.extend(regs([*cond]));
+                let before_in = sweep(before, &before_out, loops);
+                loops.found(id, &before_in);
+                live = before_in.union(&head);
                 true
             }
             kind if is_dead(kind, &live) => false,
@@ -157,16 +207,4 @@ fn sweep(body: &mut Vec<TOp>, out: &Live) -> Live {
     kept.reverse();
     *body = kept;
     live
-}
-
-/// The least fixpoint of a monotone live-set equation, from empty.
-fn fixpoint(mut step: impl FnMut(&Live) -> Live) -> Live {
-    let mut current = Live::default();
-    loop {
-        let next = step(&current).union(&current);
-        if next == current {
-            return current;
-        }
-        current = next;
-    }
 }

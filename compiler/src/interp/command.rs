@@ -7,7 +7,7 @@ use std::path::Path;
 use maiac_ir::Module;
 use maiac_runtime_emu::launch::{bind, write_outputs, LaunchSpec};
 
-use super::{kernel_params, run_kernel, InterpOutcome};
+use super::{kernel_params, run_kernel_with, InterpOutcome, DEFAULT_MAX_STEPS};
 
 /// Runs a parsed module with command-line launch arguments (`--grid`,
 /// `--arg NAME=VALUE`, `--out NAME=FILE`) and writes the `--out` files.
@@ -19,11 +19,24 @@ pub fn interp_module(
     args: &[String],
     outs: &[String],
 ) -> Result<InterpOutcome, String> {
+    interp_module_with(module, source, grid, args, outs, DEFAULT_MAX_STEPS)
+}
+
+/// [`interp_module`] with an endless-loop guard of `max_steps` (see
+/// [`super::run_kernel_with`]).
+pub fn interp_module_with(
+    module: &Module,
+    source: Option<&str>,
+    grid: &str,
+    args: &[String],
+    outs: &[String],
+    max_steps: u64,
+) -> Result<InterpOutcome, String> {
     let render = |d: maiac_ir::Diagnostic| d.render(source);
     let params = kernel_params(module).map_err(render)?;
     let spec = LaunchSpec::from_cli(grid, args, outs).map_err(|e| format!("error: {e}\n"))?;
     let launch = bind(&params, &spec).map_err(|e| format!("error: {e}\n"))?;
-    let outcome = run_kernel(module, &launch).map_err(render)?;
+    let outcome = run_kernel_with(module, &launch, max_steps).map_err(render)?;
     write_outputs(&launch, &outcome.buffers).map_err(|e| format!("error: {e}\n"))?;
     Ok(outcome)
 }
@@ -52,7 +65,8 @@ pub fn interp_command(
     grid: &str,
     args: &[String],
     outs: &[String],
+    max_steps: u64,
 ) -> Result<(), String> {
     let (module, source) = load_module(ttir_path)?;
-    interp_module(&module, Some(&source), grid, args, outs).map(|_| ())
+    interp_module_with(&module, Some(&source), grid, args, outs, max_steps).map(|_| ())
 }

@@ -48,6 +48,10 @@ pub(super) struct Interp<'m> {
     /// Constants materialized on first execution, by op index.
     constant_cache: Vec<Option<RValue>>,
     call_depth: usize,
+    /// Loop iterations and branches taken so far by the current program.
+    pub steps: u64,
+    /// The endless-loop guard: more steps than this is an error.
+    pub max_steps: u64,
 }
 
 impl<'m> Interp<'m> {
@@ -61,6 +65,8 @@ impl<'m> Interp<'m> {
             elementwise_cache: vec![None; num_ops],
             constant_cache: vec![None; num_ops],
             call_depth: 0,
+            steps: 0,
+            max_steps: super::DEFAULT_MAX_STEPS,
         }
     }
 
@@ -77,6 +83,24 @@ impl<'m> Interp<'m> {
             d = d.note(format!("in program ({x}, {y}, {z})"));
         }
         d
+    }
+
+    /// Counts one loop iteration or branch of `op`; an error past the limit
+    /// (a kernel that never ends would otherwise hang the interpreter).
+    fn step(&mut self, op: Op) -> Result<(), Diagnostic> {
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return Err(self
+                .error(
+                    op,
+                    format!(
+                        "the program exceeded the limit of {} loop iterations and branches (an endless loop?)",
+                        self.max_steps
+                    ),
+                )
+                .note("raise the limit with --max-steps N"));
+        }
+        Ok(())
     }
 
     // ---- frame access --------------------------------------------------
@@ -270,6 +294,7 @@ impl<'m> Interp<'m> {
                 Flow::Next => return Ok(Vec::new()),
                 Flow::Yield(values) | Flow::Return(values) => return Ok(values),
                 Flow::Branch(target, values) => {
+                    self.step(owner)?;
                     block = target;
                     args = values;
                 }
@@ -468,6 +493,7 @@ impl<'m> Interp<'m> {
         let body = self.region(op, 0)?;
         let mut iv = lb;
         while iv < ub {
+            self.step(op)?;
             let mut args = Vec::with_capacity(carried.len() + 1);
             args.push(RValue::scalar((iv as u64) & mask(width)));
             args.extend(carried);
@@ -492,6 +518,7 @@ impl<'m> Interp<'m> {
         let (before, after) = (self.region(op, 0)?, self.region(op, 1)?);
         let mut args = self.operand_values(frame, op)?;
         loop {
+            self.step(op)?;
             let mut cond_and_args = self.run_region(frame, op, before, args)?;
             if cond_and_args.is_empty() {
                 return Err(self.error(op, "the `before` region must end with scf.condition"));

@@ -29,7 +29,7 @@ mod shape;
 mod tests;
 mod value;
 
-pub use command::{interp_command, interp_module, load_module};
+pub use command::{interp_command, interp_module, interp_module_with, load_module};
 pub use exec::MAX_CALL_DEPTH;
 
 use maiac_ir::{Diagnostic, Module, Op};
@@ -82,8 +82,24 @@ pub fn kernel_params(module: &Module) -> Result<Vec<KernelParam>, Diagnostic> {
         .collect())
 }
 
+/// The default endless-loop guard of [`run_kernel`]: loop iterations
+/// (`scf.for`, `scf.while`) and branches (`cf.br`, `cf.cond_br`) in one
+/// program instance. Far above any real kernel's count, and reached in
+/// seconds by a kernel that never ends.
+pub const DEFAULT_MAX_STEPS: u64 = 1 << 22;
+
 /// Runs the module's kernel over the launch grid.
 pub fn run_kernel(module: &Module, launch: &BoundLaunch) -> Result<InterpOutcome, Diagnostic> {
+    run_kernel_with(module, launch, DEFAULT_MAX_STEPS)
+}
+
+/// [`run_kernel`] with an endless-loop guard of `max_steps` loop iterations
+/// and branches per program instance.
+pub fn run_kernel_with(
+    module: &Module,
+    launch: &BoundLaunch,
+    max_steps: u64,
+) -> Result<InterpOutcome, Diagnostic> {
     let func = kernel_function(module)?;
     let params = kernel_params(module)?;
     if params.len() != launch.args.len() {
@@ -96,9 +112,11 @@ pub fn run_kernel(module: &Module, launch: &BoundLaunch) -> Result<InterpOutcome
         .at(&module.source_name, module.dfg.ops[func].pos));
     }
     let mut interp = Interp::new(module, Memory::from_launch(launch), launch.grid.dims());
+    interp.max_steps = max_steps;
     let programs = launch.grid.num_programs();
     for index in 0..programs {
         interp.pid = launch.grid.program_id(index);
+        interp.steps = 0;
         let args = (0..params.len())
             .map(|i| RValue::scalar(launch.arg_bits(i)))
             .collect();

@@ -50,21 +50,23 @@ pub fn is_removable(m: &Module, op: Op) -> bool {
 }
 
 /// Every op nested in `op`'s regions is removable or a region terminator.
+///
+/// Only the ops directly in the regions' blocks are checked here: a nested
+/// structured op checks its own regions through [`is_removable`]. (Walking
+/// every nested op at every level made this exponential in the nesting
+/// depth.)
 fn regions_removable(m: &Module, op: Op) -> bool {
-    let mut ok = true;
-    for &region in &m.dfg.ops[op].regions {
-        m.walk_region(region, &mut |inner| {
-            let opcode = m.dfg.opcode(inner);
-            let terminator = matches!(
-                opcode,
-                Opcode::Yield | Opcode::ReduceReturn | Opcode::ScanReturn
-            );
-            if !terminator && !is_removable(m, inner) {
-                ok = false;
-            }
-        });
-    }
-    ok
+    m.dfg.ops[op].regions.iter().all(|&region| {
+        m.layout.blocks(region).iter().all(|&block| {
+            m.layout.ops(block).iter().all(|&inner| {
+                let terminator = matches!(
+                    m.dfg.opcode(inner),
+                    Opcode::Yield | Opcode::ReduceReturn | Opcode::ScanReturn
+                );
+                terminator || is_removable(m, inner)
+            })
+        })
+    })
 }
 
 fn positive_constant_step(m: &Module, op: Op) -> bool {

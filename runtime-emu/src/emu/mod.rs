@@ -23,5 +23,5 @@ pub mod ttu;
 pub mod tvp;
 
 pub use error::EmuError;
-pub use run::{run, run_raw, RunOptions, RunOutcome};
+pub use run::{run, run_raw, RunOptions, RunOutcome, DEFAULT_MAX_CYCLES};
 pub use stats::Stats;

@@ -21,12 +21,17 @@ pub struct RunOptions {
     pub max_cycles: u64,
 }
 
+/// The default [`RunOptions::max_cycles`]: 2^22 cycles (1.7 ms of
+/// maia200-like), 8 times the longest fixture kernel, and reached in
+/// seconds to a minute of emulation by a kernel that never ends.
+pub const DEFAULT_MAX_CYCLES: u64 = 1 << 22;
+
 impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
             detect_races: true,
             trace: false,
-            max_cycles: 1 << 40,
+            max_cycles: DEFAULT_MAX_CYCLES,
         }
     }
 }

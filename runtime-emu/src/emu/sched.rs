@@ -9,11 +9,11 @@
 //! instruction that waits for it sees them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use maiac_backend::isa::{
-    BarrierScope, CpOp, DmaOp, Engine, Instr, Module, Op, Program, SemRef, SemScope, Space,
-    Special, Sync, TtuOp, TtuPrecision, NUM_REGS,
+    BarrierScope, CpOp, DebugLocId, DmaOp, Engine, Instr, Module, Op, Program, SemRef, SemScope,
+    Space, Special, Sync, TtuOp, TtuPrecision, NUM_REGS,
 };
 use maiac_backend::machine::Machine;
 
@@ -23,6 +23,9 @@ use super::memory::{read_bits, write_bits, Memory, Region};
 use super::race::{join, Clock, InstrRef, RaceDetector};
 use super::stats::{Stats, TraceEvent};
 use super::{dma, ttu, tvp};
+
+/// The stats' and traces' line for an instruction without a debug location.
+const NO_LINE: &str = "<no debug line>";
 
 /// Options of the simulation (see [`crate::emu::RunOptions`]).
 pub struct SimOptions {
@@ -154,6 +157,11 @@ pub struct Sim<'a> {
     csram_free: Vec<u64>,
     n_agents: usize,
     pub stats: Stats,
+    /// Busy cycles by engine kind and by (debug location, whether a CP
+    /// instruction), folded into `stats` at the end: keying the stats'
+    /// string maps per instruction made formatting the hot path.
+    busy_by_kind: HashMap<&'static str, u64>,
+    busy_by_loc: HashMap<(Option<DebugLocId>, bool), u64>,
     macs: BTreeMap<TtuPrecision, u64>,
     pub trace: Vec<TraceEvent>,
     pub threads: BTreeMap<u32, String>,
@@ -177,6 +185,19 @@ impl<'a> Sim<'a> {
         mem: Memory,
         opts: SimOptions,
     ) -> Result<Sim<'a>, EmuError> {
+        // Every program takes at least a cycle of its tile's CP: a launch
+        // with more programs per tile than the cycle limit cannot finish,
+        // so say so before materialising billions of program ids.
+        let programs = grid.iter().map(|&g| u64::from(g)).product::<u64>();
+        let min_cycles = programs.div_ceil(u64::from(machine.num_tiles().max(1)));
+        if min_cycles > opts.max_cycles {
+            return Err(EmuError::Setup(format!(
+                "the launch's {programs} programs on {} tiles need at least {min_cycles} cycles, \
+                 more than the cycle limit of {} (raise it with --max-cycles N)",
+                machine.num_tiles(),
+                opts.max_cycles
+            )));
+        }
         let assignment = module
             .dispatch
             .assign(grid, machine.num_tiles())
@@ -247,6 +268,8 @@ impl<'a> Sim<'a> {
             csram_free: vec![0; machine.clusters as usize],
             n_agents,
             stats: Stats::default(),
+            busy_by_kind: HashMap::new(),
+            busy_by_loc: HashMap::new(),
             macs: BTreeMap::new(),
             trace: Vec::new(),
             threads,
@@ -329,10 +352,22 @@ impl<'a> Sim<'a> {
             };
             self.now = time;
             if time > self.opts.max_cycles {
-                return Err(EmuError::Deadlock(format!(
+                // Name where a still-running unit is, so an endless loop
+                // points at its TTIR line.
+                let mut why = format!(
                     "the launch exceeded the cycle limit of {} cycles (an endless loop?)",
                     self.opts.max_cycles
-                )));
+                );
+                if let Some(c) = self.cores.iter().position(|c| !c.done) {
+                    let core = &self.cores[c];
+                    why.push_str(&format!(
+                        "; {} is at {}",
+                        self.unit_name(c),
+                        self.module.describe_pc(core.cluster_program, core.pc)
+                    ));
+                }
+                why.push_str("; raise the limit with --max-cycles N");
+                return Err(EmuError::Deadlock(why));
             }
             self.complete(core, slot, kind);
             while let Some(&Reverse((t, _, c, s, k))) = self.events.peek() {
@@ -365,6 +400,19 @@ impl<'a> Sim<'a> {
             return Err(EmuError::Deadlock(why + " (a semaphore wait that is never satisfied, or a barrier not every tile reaches)"));
         }
         self.stats.cycles = self.now;
+        for (kind, cycles) in std::mem::take(&mut self.busy_by_kind) {
+            *self
+                .stats
+                .engine_busy_cycles
+                .entry(kind.to_string())
+                .or_default() += cycles;
+        }
+        for ((loc, cp), cycles) in std::mem::take(&mut self.busy_by_loc) {
+            let line = self.line_of_loc(loc);
+            if !cp || line != NO_LINE {
+                *self.stats.by_source_line.entry(line).or_default() += cycles;
+            }
+        }
         let macs = std::mem::take(&mut self.macs);
         self.stats.finish(self.machine, &macs);
         Ok(())
@@ -748,16 +796,12 @@ impl<'a> Sim<'a> {
             (true, _) => "cluster_dma",
             (false, k) => k.name(),
         };
-        *self
-            .stats
-            .engine_busy_cycles
-            .entry(kind.to_string())
-            .or_default() += cycles;
-        let line = self.line_of(c.cluster_program, pc);
-        if c.agents[slot].kind != Engine::Cp || line != "<no debug line>" {
-            *self.stats.by_source_line.entry(line.clone()).or_default() += cycles;
-        }
+        *self.busy_by_kind.entry(kind).or_default() += cycles;
+        let loc = self.program_of(c.cluster_program).loc_of(pc);
+        let cp = c.agents[slot].kind == Engine::Cp;
+        *self.busy_by_loc.entry((loc, cp)).or_default() += cycles;
         if self.opts.trace {
+            let line = self.line_of_loc(loc);
             self.trace.push(TraceEvent {
                 name: instr.op.mnemonic(),
                 tid: (core * 4 + slot_of(c.agents[slot].kind)) as u32,
@@ -768,13 +812,10 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn line_of(&self, cluster_program: bool, pc: u32) -> String {
-        let loc = self
-            .program_of(cluster_program)
-            .loc_of(pc)
-            .and_then(|id| self.module.debug_loc(id));
-        match loc {
-            None => "<no debug line>".to_string(),
+    /// The source line a debug location names, for stats and traces.
+    fn line_of_loc(&self, loc: Option<DebugLocId>) -> String {
+        match loc.and_then(|id| self.module.debug_loc(id)) {
+            None => NO_LINE.to_string(),
             Some(l) => match &l.python {
                 Some(p) => format!("{}:{}", p.file, p.line),
                 None => format!("{} (TTIR line {})", l.op_name, l.ttir_line),

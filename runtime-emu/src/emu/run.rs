@@ -21,10 +21,17 @@ pub struct RunOptions {
     pub max_cycles: u64,
 }
 
-/// The default [`RunOptions::max_cycles`]: 2^22 cycles (1.7 ms of
-/// maia200-like), 8 times the longest fixture kernel, and reached in
-/// seconds to a minute of emulation by a kernel that never ends.
-pub const DEFAULT_MAX_CYCLES: u64 = 1 << 22;
+/// The default [`RunOptions::max_cycles`]: 2^24 cycles (6.9 ms of
+/// maia200-like), over 30 times the longest fixture kernel — room for
+/// persistent kernels that loop over large inputs on few programs — and
+/// reached in about 40 s of emulation by a kernel on two programs that
+/// never ends (a kernel that long would take about as long to emulate).
+pub const DEFAULT_MAX_CYCLES: u64 = 1 << 24;
+
+/// The most program instances one emulated launch runs: the emulator lists
+/// every tile's program ids up front (12 bytes each), and a launch this
+/// large would take hours of emulation anyway.
+pub const MAX_INSTANCES: u64 = 1 << 26;
 
 impl Default for RunOptions {
     fn default() -> RunOptions {

@@ -189,6 +189,13 @@ impl<'a> Sim<'a> {
         // with more programs per tile than the cycle limit cannot finish,
         // so say so before materialising billions of program ids.
         let programs = grid.iter().map(|&g| u64::from(g)).product::<u64>();
+        if programs > super::run::MAX_INSTANCES {
+            return Err(EmuError::Setup(format!(
+                "the launch has {programs} programs, more than the emulator runs in one launch \
+                 ({}); split the launch or grow each program's block",
+                super::run::MAX_INSTANCES
+            )));
+        }
         let min_cycles = programs.div_ceil(u64::from(machine.num_tiles().max(1)));
         if min_cycles > opts.max_cycles {
             return Err(EmuError::Setup(format!(

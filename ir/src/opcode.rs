@@ -69,6 +69,11 @@ opcodes! {
     DescriptorStore = "tt.descriptor_store",
     DescriptorGather = "tt.descriptor_gather",
     DescriptorScatter = "tt.descriptor_scatter",
+    /// `desc.atomic_add/max/...` (Triton 3.4 on): `[desc, src, indices...]`,
+    /// attributes `kind` (Triton's spelling) and `atomic_rmw_op` (the
+    /// `tt.atomic_rmw` op it applies per element, signedness resolved by the
+    /// parser from the descriptor's element type).
+    DescriptorReduce = "tt.descriptor_reduce",
     // ---- tt: compute
     Dot = "tt.dot",
     DotScaled = "tt.dot_scaled",
@@ -284,6 +289,7 @@ impl Opcode {
                 | AtomicCas
                 | DescriptorStore
                 | DescriptorScatter
+                | DescriptorReduce
                 | Assert
                 | Print
                 | Call

@@ -88,6 +88,7 @@ fn writes_through_operands(opcode: Opcode) -> bool {
             | Opcode::AtomicCas
             | Opcode::DescriptorStore
             | Opcode::DescriptorScatter
+            | Opcode::DescriptorReduce
             | Opcode::Call
     )
 }

@@ -381,6 +381,7 @@ impl<'m> Interp<'m> {
             DescriptorStore => self.exec_descriptor_store(frame, op)?,
             DescriptorGather => self.exec_descriptor_gather(frame, op)?,
             DescriptorScatter => self.exec_descriptor_scatter(frame, op)?,
+            DescriptorReduce => self.exec_descriptor_reduce(frame, op)?,
             Dot => self.exec_dot(frame, op)?,
             DotScaled => self.exec_dot_scaled(frame, op)?,
             Reduce => self.exec_reduce(frame, op)?,

@@ -543,6 +543,42 @@ impl Interp<'_> {
         self.write_addresses(op, &desc.block_shape, &addrs, layout, &values)
     }
 
+    /// `tt.descriptor_reduce`: the block's in-bounds elements combined into
+    /// memory one by one in row-major order (out-of-bounds ones skipped,
+    /// like a descriptor store), exactly as `tt.atomic_rmw` would.
+    pub(super) fn exec_descriptor_reduce(
+        &mut self,
+        frame: &mut Frame,
+        op: Op,
+    ) -> Result<(), Diagnostic> {
+        let desc = self.descriptor(frame, op)?;
+        let rank = desc.block_shape.len();
+        let elem = self.operand_type(op, 1)?.element().clone();
+        let layout = ElemLayout::of(&elem);
+        let kind = self
+            .module
+            .dfg
+            .attr(op, "atomic_rmw_op")
+            .and_then(|a| a.as_str().map(str::to_string))
+            .ok_or_else(|| self.error(op, "missing `atomic_rmw_op` attribute"))?;
+        let combine = atomic_combiner(&kind, &elem).map_err(|e| self.error(op, e))?;
+        let values = self.operand(frame, op, 1)?;
+        let origin = self.int_operands(frame, op, 2, rank)?;
+        let addrs = self.descriptor_addresses(&desc, &origin);
+        self.check_broadcast(op, &values, addrs.len(), "value")?;
+        for (i, a) in addrs.iter().enumerate() {
+            let Some(addr) = *a else { continue };
+            let prev = self
+                .memory
+                .read(addr, layout)
+                .map_err(|f| self.access_error(op, &desc.block_shape, i, &f))?;
+            self.memory
+                .write(addr, layout, combine(prev, pick(&values, i)))
+                .map_err(|f| self.access_error(op, &desc.block_shape, i, &f))?;
+        }
+        Ok(())
+    }
+
     /// Row addresses of `descriptor_gather/scatter`: rows `x_offsets[i]`,
     /// columns `y_offset ..` (2-D descriptors).
     fn gather_addresses(

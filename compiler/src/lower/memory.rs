@@ -48,6 +48,7 @@ impl Lowerer<'_> {
                 Ok(())
             }
             AtomicRmw | AtomicCas => self.lower_atomic(op),
+            DescriptorReduce => self.lower_descriptor_reduce(op),
             _ => {
                 let access = self.access.get(op).cloned().ok_or_else(|| {
                     self.error(
@@ -558,6 +559,156 @@ impl Lowerer<'_> {
             old: Some(flat(&old)),
         });
         self.bind_buffer_result(result, old)
+    }
+
+    /// `tt.descriptor_reduce`: the block's addresses and in-bounds mask
+    /// computed lane-wise from the descriptor, then the indexed atomic DMA
+    /// (masked-off elements untouched, the rest applied in row-major order,
+    /// like the interpreter).
+    fn lower_descriptor_reduce(&mut self, op: Op) -> Result<(), Diagnostic> {
+        let desc = self.operand(op, 0);
+        let form = match self.access.values.get(&desc) {
+            Some(crate::access::ValueForm::Descriptor(d)) => d.clone(),
+            _ => return Err(self.error(op, "this tensor descriptor cannot be analysed (it is not a tt.make_tensor_descriptor in this function)")),
+        };
+        let value = self.operand(op, 1);
+        let value_ty = self.ty(value).clone();
+        let elem = value_ty.element().clone();
+        let dtype = scalar_dtype(&elem)
+            .ok_or_else(|| self.error(op, format!("atomics on {elem} are not supported")))?;
+        let name = self
+            .module
+            .dfg
+            .attr(op, "atomic_rmw_op")
+            .and_then(|a| a.as_str())
+            .ok_or_else(|| self.error(op, "missing `atomic_rmw_op` attribute"))?;
+        let kind = atomic_kind(name, elem.is_float())
+            .ok_or_else(|| self.error(op, format!("atomic `{name}` is not defined on {elem}")))?;
+        let shape: Vec<u32> = form
+            .block_shape
+            .iter()
+            .map(|&d| u32::try_from(d))
+            .collect::<Result<_, _>>()
+            .map_err(|_| self.error(op, "the descriptor block has a negative dimension"))?;
+        let rank = shape.len();
+        if self.shape_u32(&value_ty)? != shape || form.shape.len() != rank {
+            return Err(self.error(op, "the value's shape must be the descriptor's block"));
+        }
+        let mut cache = ExprCache::new();
+        let base = self.eval_scalar_expr(&form.base, &mut cache)?;
+        // Inputs: one block coordinate per dimension (an iota along it),
+        // the base, then per dimension the index, the size and the stride.
+        let mut inputs = Vec::new();
+        let mut dtypes = Vec::new();
+        for (d, &n) in shape.iter().enumerate() {
+            let iota = self.new_buf(DType::I64, &[n], BufSpace::Tsram, "coord");
+            self.emit(TOpKind::Iota {
+                dst: iota.clone(),
+                start: SOp::Imm(0),
+                axis: 0,
+            });
+            let mut strides = vec![0; rank];
+            strides[d] = 1;
+            inputs.push(TInput::View(BView {
+                shape: shape.clone(),
+                strides,
+                ..iota
+            }));
+            dtypes.push(DType::I64);
+        }
+        inputs.push(TInput::Scalar(base));
+        dtypes.push(DType::I64);
+        let mut index_widths = Vec::new();
+        for d in 0..rank {
+            let index = self.operand(op, 2 + d);
+            let width = self.ty(index).int_width().unwrap_or(32);
+            index_widths.push(width);
+            inputs.push(TInput::Scalar(self.scalar(index)?));
+            dtypes.push(rows_ty_dtype(width));
+            let dim = self.eval_scalar_expr(&form.shape[d], &mut cache)?;
+            inputs.push(TInput::Scalar(dim));
+            dtypes.push(DType::I64);
+            let stride = self.eval_scalar_expr(&form.strides[d], &mut cache)?;
+            inputs.push(TInput::Scalar(stride));
+            dtypes.push(DType::I64);
+        }
+        // addr = base + eb·Σ (index_d + i_d)·stride_d;
+        // valid = ∧ 0 ≤ index_d + i_d < size_d.
+        let mut m = MicroBuilder::new(dtypes);
+        let i64op = |op| LaneOp::Int { op, width: 64 };
+        let cmp = |pred| LaneOp::IntCmp { pred, width: 64 };
+        let and1 = LaneOp::Int {
+            op: IntBinaryOp::And,
+            width: 1,
+        };
+        let zero = LaneSrc::Imm {
+            ty: DType::I64,
+            bits: 0,
+        };
+        let mut off = zero;
+        let mut valid = None;
+        for (d, &width) in index_widths.iter().enumerate() {
+            let input = |k: usize| LaneSrc::Input((rank + 1 + 3 * d + k) as u16);
+            let index = if width == 64 {
+                input(0)
+            } else {
+                m.op(
+                    LaneOp::ExtSigned {
+                        from: width,
+                        to: 64,
+                    },
+                    &[input(0)],
+                )
+            };
+            let coord = m.op(i64op(IntBinaryOp::Add), &[LaneSrc::Input(d as u16), index]);
+            let term = m.op(i64op(IntBinaryOp::Mul), &[coord, input(2)]);
+            off = m.op(i64op(IntBinaryOp::Add), &[off, term]);
+            let lo = m.op(cmp(IntPredicate::Sge), &[coord, zero]);
+            let hi = m.op(cmp(IntPredicate::Slt), &[coord, input(1)]);
+            let inside = m.op(and1, &[lo, hi]);
+            valid = Some(match valid {
+                None => inside,
+                Some(v) => m.op(and1, &[v, inside]),
+            });
+        }
+        let bytes = m.op(
+            i64op(IntBinaryOp::Mul),
+            &[
+                off,
+                LaneSrc::Imm {
+                    ty: DType::I64,
+                    bits: form.elem_bytes,
+                },
+            ],
+        );
+        let addr = m.op(
+            i64op(IntBinaryOp::Add),
+            &[LaneSrc::Input(rank as u16), bytes],
+        );
+        let valid = valid.unwrap_or(LaneSrc::Imm {
+            ty: DType::I1,
+            bits: 1,
+        });
+        let micro = m.finish(vec![addr, valid]);
+        let addrs = self.new_buf(DType::I64, &shape, BufSpace::Tsram, "addrs");
+        let mask = self.new_buf(DType::I1, &shape, BufSpace::Tsram, "mask");
+        self.emit(TOpKind::Map {
+            micro,
+            inputs,
+            outputs: vec![addrs.clone(), mask.clone()],
+        });
+        let values = self.operand_dense(value, &shape)?;
+        self.emit(TOpKind::Atomic {
+            kind,
+            dtype,
+            count: num_elements_u32(&shape),
+            addrs: flat(&addrs),
+            values: flat(&values),
+            compare: None,
+            mask: Some(flat(&mask)),
+            old: None,
+        });
+        Ok(())
     }
 
     /// `descriptor_gather` / `descriptor_scatter` (and descriptor

@@ -328,7 +328,7 @@ impl<'m> Lowerer<'m> {
             }
             Load | Store | AtomicRmw | AtomicCas | MakeTensorPtr | Advance
             | MakeTensorDescriptor | DescriptorLoad | DescriptorStore | DescriptorGather
-            | DescriptorScatter | IntToPtr | PtrToInt => self.lower_memory(op),
+            | DescriptorScatter | DescriptorReduce | IntToPtr | PtrToInt => self.lower_memory(op),
             Dot | DotScaled => self.lower_dot(op),
             Reduce | Scan | Gather | Histogram => self.lower_reduce(op),
             _ if opcode.is_elementwise()

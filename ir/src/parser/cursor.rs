@@ -76,6 +76,11 @@ impl<'a> Cursor<'a> {
         (self.pos, self.line, self.col)
     }
 
+    /// The text from byte offset `start` (a saved `pos`) to the cursor.
+    pub fn text_since(&self, start: usize) -> &'a str {
+        std::str::from_utf8(&self.text[start..self.pos]).unwrap_or("")
+    }
+
     /// Returns to a snapshot.
     pub fn restore(&mut self, s: (usize, u32, u32)) {
         (self.pos, self.line, self.col) = s;

@@ -48,6 +48,20 @@ const TABLES: &[(&str, &[(i128, &str)])] = &[
             (10, "exch"),
         ],
     ),
+    // `tt.descriptor_reduce`'s `DescriptorReduceKind` (PTX's order).
+    (
+        "kind",
+        &[
+            (1, "add"),
+            (2, "min"),
+            (3, "max"),
+            (4, "inc"),
+            (5, "dec"),
+            (6, "and"),
+            (7, "or"),
+            (8, "xor"),
+        ],
+    ),
     (
         "sem",
         &[

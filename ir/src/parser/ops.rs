@@ -652,7 +652,9 @@ impl Parser<'_> {
                 p.successors = vec![t, f];
             }
             MakeTensorPtr | MakeTensorDescriptor | Advance | DescriptorLoad | DescriptorStore
-            | DescriptorGather | DescriptorScatter => return self.parse_tensor_ptr_op(opcode),
+            | DescriptorGather | DescriptorScatter | DescriptorReduce => {
+                return self.parse_tensor_ptr_op(opcode)
+            }
             Reduce | Scan | MapElementwise => return self.parse_generic_after_name(opcode),
         }
         Ok(p)
@@ -976,6 +978,15 @@ impl Parser<'_> {
     fn parse_tensor_ptr_op(&mut self, opcode: Opcode) -> PResult<OpParts> {
         use Opcode::*;
         let mut p = OpParts::default();
+        // `tt.descriptor_reduce add, %desc[...], %src : ...`.
+        let kind = if opcode == DescriptorReduce {
+            let kind_pos = self.cur.src_pos_after_ws();
+            let kind = self.cur.word()?;
+            self.cur.expect(",")?;
+            Some((kind, kind_pos))
+        } else {
+            None
+        };
         let base_pos = self.cur.src_pos_after_ws();
         let base = self.operand()?;
         p.operands.push(base);
@@ -1029,14 +1040,18 @@ impl Parser<'_> {
                 let idx = self.operands_list()?;
                 self.cur.expect("]")?;
                 // `tt.descriptor_store` is `[desc, src, indices...]`;
-                // `tt.descriptor_scatter` is `[desc, x_offsets, y_offset, src]`.
-                let src = if matches!(opcode, DescriptorStore | DescriptorScatter) {
+                // `tt.descriptor_scatter` is `[desc, x_offsets, y_offset, src]`;
+                // `tt.descriptor_reduce` is `[desc, src, indices...]`.
+                let src = if matches!(
+                    opcode,
+                    DescriptorStore | DescriptorScatter | DescriptorReduce
+                ) {
                     self.cur.expect(",")?;
                     Some(self.operand()?)
                 } else {
                     None
                 };
-                if opcode == DescriptorStore {
+                if matches!(opcode, DescriptorStore | DescriptorReduce) {
                     p.operands.extend(src);
                 }
                 p.operands.extend(idx.iter().map(|o| o.0));
@@ -1051,7 +1066,16 @@ impl Parser<'_> {
                     p.results = results;
                     return Ok(p);
                 }
+                self.cur.skip_ws();
+                let desc_start = self.cur.pos;
                 let desc_ty = self.parse_type()?;
+                let desc_text = self.cur.text_since(desc_start);
+                if let (Some((kind, kind_pos)), Type::TensorDesc { block }) = (&kind, &desc_ty) {
+                    let op = descriptor_reduce_op(kind, block.element(), desc_text)
+                        .map_err(|e| self.cur.error_at(*kind_pos, e))?;
+                    p.attr("kind", Attribute::Enum(kind.clone()));
+                    p.attr("atomic_rmw_op", Attribute::Enum(op.to_string()));
+                }
                 if !matches!(desc_ty, Type::TensorDesc { .. }) {
                     // Triton 3.2's `tl._experimental_descriptor_load/store` take a
                     // pointer to a host-built CUDA TMA descriptor.
@@ -1075,6 +1099,43 @@ impl Parser<'_> {
         }
         Ok(p)
     }
+}
+
+/// The `tt.atomic_rmw` operation a `tt.descriptor_reduce` of `kind` applies
+/// to each element of a descriptor of `elem`s spelled `desc_text`.
+///
+/// Triton keeps one `max`/`min` kind and takes the signedness from the
+/// descriptor's element type (`si32` vs `ui32`, which selects the TMA
+/// tensor map's `INT32`/`UINT32` data type on NVIDIA); maiac's integer types
+/// are signless, so it is read here from the spelling. A signless `iN`
+/// block (never printed by Triton for descriptors) reads as signed, like
+/// `tt.atomic_rmw max`.
+fn descriptor_reduce_op(kind: &str, elem: &Type, desc_text: &str) -> Result<&'static str, String> {
+    let unsigned = desc_text.contains("xui") || desc_text.contains("<ui");
+    let float = elem.is_float();
+    Ok(match kind {
+        "add" if float => "fadd",
+        "add" => "add",
+        "max" if unsigned => "umax",
+        "max" => "max",
+        "min" if unsigned => "umin",
+        "min" => "min",
+        "and" | "or" | "xor" if float => {
+            return Err(format!(
+                "tensor-descriptor atomic `{kind}` needs an integer descriptor, found `{elem}`"
+            ))
+        }
+        "and" => "and",
+        "or" => "or",
+        "xor" => "xor",
+        "inc" | "dec" => {
+            return Err(format!(
+                "tensor-descriptor atomic `{kind}` (TMA's wrapping increment/decrement, not \
+                 reachable from Triton's Python API) is not supported"
+            ))
+        }
+        _ => return Err(format!("unknown tensor-descriptor atomic kind `{kind}`")),
+    })
 }
 
 /// The type a `tt.load` of `ptr_ty` produces.
@@ -1114,10 +1175,6 @@ fn unknown_op(name: &str) -> String {
             "`tl._experimental_reinterpret_tensor_descriptor` reads a CUDA TMA descriptor built on the \
              host, whose layout this machine cannot decode; build the descriptor in the kernel with \
              `tl.make_tensor_descriptor`",
-        ),
-        "tt.descriptor_reduce" => Some(
-            "tensor-descriptor atomics (`desc.atomic_add`, `atomic_max`, ...) are not supported yet; \
-             use `tl.atomic_add` (etc.) on a tensor of pointers",
         ),
         _ if name.starts_with("ttng.") || name.starts_with("nvgpu.") || name.starts_with("amdgpu.") => {
             Some("GPU-vendor dialect ops appear only after Triton's GPU lowering; maiac reads the TTIR stage")

@@ -127,13 +127,41 @@ fn reads_triton33_descriptor_spelling_and_signed_blocks() {
 }
 
 #[test]
-fn says_why_descriptor_reduce_is_rejected() {
-    let text = "module {\n  tt.func @k(%d: !tt.tensordesc<8x16xsi32>, %v: tensor<8x16xi32>, %i: i32) {\n    tt.descriptor_reduce add, %d[%i, %i], %v : !tt.tensordesc<8x16xsi32>, tensor<8x16xi32>\n    tt.return\n  }\n}\n";
+fn resolves_descriptor_reduce_signedness() {
+    // One `max`/`min` kind; the descriptor's `si`/`ui` element says which.
+    for (kind, elem, op) in [
+        ("add", "si32", "add"),
+        ("max", "si32", "max"),
+        ("max", "ui32", "umax"),
+        ("min", "ui64", "umin"),
+        ("xor", "si64", "xor"),
+        ("add", "f32", "fadd"),
+    ] {
+        let v = if elem.starts_with('f') {
+            elem.to_string()
+        } else {
+            format!("i{}", &elem[2..])
+        };
+        let text = format!("module {{\n  tt.func @k(%d: !tt.tensordesc<8x16x{elem}>, %v: tensor<8x16x{v}>, %i: i32) {{\n    tt.descriptor_reduce {kind}, %d[%i, %i], %v : !tt.tensordesc<8x16x{elem}>, tensor<8x16x{v}>\n    tt.return\n  }}\n}}\n");
+        let m = parse_module(&text, "k.ttir").expect("parses");
+        let mut found = None;
+        m.walk(&mut |o| {
+            if m.dfg.opcode(o) == Opcode::DescriptorReduce {
+                found = m
+                    .dfg
+                    .attr(o, "atomic_rmw_op")
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string);
+            }
+        });
+        assert_eq!(found.as_deref(), Some(op), "{kind} on {elem}");
+    }
+}
+
+#[test]
+fn says_why_descriptor_inc_is_rejected() {
+    let text = "module {\n  tt.func @k(%d: !tt.tensordesc<8x16xui32>, %v: tensor<8x16xi32>, %i: i32) {\n    tt.descriptor_reduce inc, %d[%i, %i], %v : !tt.tensordesc<8x16xui32>, tensor<8x16xi32>\n    tt.return\n  }\n}\n";
     let err = parse_module(text, "k.ttir").unwrap_err();
-    assert!(
-        err.message.contains("tensor-descriptor atomics"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("`inc`"), "{}", err.message);
     assert_eq!(err.pos.unwrap().line, 3);
 }

@@ -89,6 +89,7 @@ pub(super) fn map_elementwise(cx: &OpCx) -> Check {
                 | Opcode::AtomicCas
                 | Opcode::DescriptorStore
                 | Opcode::DescriptorScatter
+                | Opcode::DescriptorReduce
                 | Opcode::Print
                 | Opcode::Assert
         );

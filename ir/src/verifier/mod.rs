@@ -186,6 +186,7 @@ fn check_op(cx: &OpCx) -> Check {
         DescriptorStore => tt_memory::descriptor_store(cx),
         DescriptorGather => tt_memory::descriptor_gather(cx),
         DescriptorScatter => tt_memory::descriptor_scatter(cx),
+        DescriptorReduce => tt_memory::descriptor_reduce(cx),
 
         Dot => tt_compute::dot(cx),
         DotScaled => tt_compute::dot_scaled(cx),

@@ -478,6 +478,36 @@ pub(super) fn descriptor_store(cx: &OpCx) -> Check {
     check_descriptor_access(cx, block, types[1], &types[2..])
 }
 
+/// `tt.descriptor_reduce`: `[desc, src, indices...]` like a store, with
+/// the per-element `atomic_rmw_op` the parser resolved from `kind`.
+pub(super) fn descriptor_reduce(cx: &OpCx) -> Check {
+    let types = cx.operands_at_least(2)?;
+    cx.results_exact::<0>()?;
+    let block = descriptor_block(cx, types[0])?;
+    check_descriptor_access(cx, block, types[1], &types[2..])?;
+    cx.required_enum(
+        "kind",
+        &["add", "and", "or", "xor", "max", "min", "inc", "dec"],
+    )?;
+    let op = cx.required_enum(
+        "atomic_rmw_op",
+        &[
+            "add", "fadd", "and", "or", "xor", "max", "min", "umax", "umin",
+        ],
+    )?;
+    let elem = block.element();
+    let fits = match op {
+        "fadd" | "max" | "min" => elem.is_float() || (op != "fadd" && elem.is_int()),
+        _ => elem.is_int(),
+    };
+    if !fits {
+        return cx.fail(format_args!(
+            "operation `{op}` does not apply to `{elem}` values"
+        ));
+    }
+    Ok(())
+}
+
 /// Gathers and scatters move whole rows: the block is one row, the x offsets
 /// a 1-D `i32` tensor (one per row moved), the y offset an `i32`.
 fn check_row_access(cx: &OpCx, block: &Type, x: &Type, y: &Type, rows: &Type) -> Check {

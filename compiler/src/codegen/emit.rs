@@ -714,12 +714,14 @@ impl<'a> Emitter<'a> {
         let key = body.as_ptr();
         if let Some(board) = self.steady.get(&key) {
             let delta = board.generation();
-            self.board = board.clone().with_generation(entry_generation + delta);
+            self.board = board
+                .clone()
+                .with_generation(entry_generation.wrapping_add(delta));
         } else {
             let module = self.module.clone();
             self.body(body)?;
             self.module = module;
-            let delta = self.board.generation() - entry_generation;
+            let delta = self.board.generation().wrapping_sub(entry_generation);
             self.steady
                 .insert(key, self.board.clone().with_generation(delta));
         }

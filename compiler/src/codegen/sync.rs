@@ -83,7 +83,10 @@ pub struct Scoreboard {
     known: [[u32; 3]; 4],
     /// How many times the board was cleared with work outstanding: two
     /// boards with the same generation count issues from the same point.
-    generation: u32,
+    /// Only compared for equality, and counted modulo 2^64: a loop body is
+    /// emitted twice (a dry run finds its steady state), so the count can
+    /// grow exponentially with the loop nesting depth.
+    generation: u64,
 }
 
 impl Scoreboard {
@@ -167,7 +170,7 @@ impl Scoreboard {
         }
         if !self.is_empty() {
             *self = Scoreboard {
-                generation: self.generation + 1,
+                generation: self.generation.wrapping_add(1),
                 ..Scoreboard::default()
             };
         }
@@ -181,12 +184,12 @@ impl Scoreboard {
     }
 
     /// How many times the board was cleared with work outstanding.
-    pub fn generation(&self) -> u32 {
+    pub fn generation(&self) -> u64 {
         self.generation
     }
 
     /// The same board with its flush count set to `generation`.
-    pub fn with_generation(self, generation: u32) -> Scoreboard {
+    pub fn with_generation(self, generation: u64) -> Scoreboard {
         Scoreboard { generation, ..self }
     }
 

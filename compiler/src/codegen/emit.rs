@@ -7,6 +7,8 @@
 //!        iv += step; jump head; exit: flush
 //! If:    bz c, else; then; jump fix; else: else; pad-or-flush;
 //!        [jump join; fix: pad-or-flush;] join:
+//!        (outside loops, arms that do not count issues from the same
+//!        point join re-based instead: see `Scoreboard::join_rebased`)
 //! While: flush; head: before; flush; bz c, exit; after; flush; jump head; exit:
 //! ```
 //!
@@ -48,6 +50,8 @@ pub(super) struct Emitter<'a> {
     /// nested loops from dry-running their inner loops again at every
     /// level (exponential in the nesting depth).
     steady: HashMap<*const TOp, Scoreboard>,
+    /// How many `for` bodies enclose the op being emitted.
+    for_depth: u32,
 }
 
 impl<'a> Emitter<'a> {
@@ -59,6 +63,7 @@ impl<'a> Emitter<'a> {
             next_temp: 0,
             loc: None,
             steady: HashMap::new(),
+            for_depth: 0,
         }
     }
 
@@ -614,7 +619,9 @@ impl<'a> Emitter<'a> {
     /// issued fewer instructions on an engine is padded with that engine's
     /// no-ops, so the issue counters (and with them every later relative
     /// wait) agree on both paths. An arm with a nested loop resets its
-    /// board; then both arms flush instead.
+    /// board; then, outside loops, the boards are joined re-based on
+    /// distances ([`Scoreboard::join_rebased`]), and inside a `for` body
+    /// both arms flush.
     ///
     /// Layout: `bz c, else; then; jump fix; else: else; else-fix;
     /// [jump join; fix: then-fix;] join:` — the then-arm's fix-up (known
@@ -643,6 +650,18 @@ impl<'a> Emitter<'a> {
         self.body(else_body)?;
         self.loc = op.loc;
         let aligned = then_board.same_origin(&entry) && self.board.same_origin(&entry);
+        if !aligned && self.for_depth == 0 {
+            // Outside loops the arms need not agree on issue counts: the
+            // board at the join re-bases both arms' accesses on their
+            // distance from the join (see `Scoreboard::join_rebased`), so
+            // engine work stays outstanding (a loop's last iteration, a
+            // gather fallback) instead of being waited for on both paths.
+            let else_board = std::mem::take(&mut self.board);
+            let join = self.pc();
+            self.patch(to_fix, join);
+            self.board = then_board.join_rebased(else_board);
+            return Ok(());
+        }
         let target = {
             let (t, e) = (then_board.issued(), self.board.issued());
             [0, 1, 2].map(|x| t[x].max(e[x]))
@@ -719,13 +738,19 @@ impl<'a> Emitter<'a> {
                 .with_generation(entry_generation.wrapping_add(delta));
         } else {
             let module = self.module.clone();
-            self.body(body)?;
+            self.for_depth += 1;
+            let dry = self.body(body);
+            self.for_depth -= 1;
+            dry?;
             self.module = module;
             let delta = self.board.generation().wrapping_sub(entry_generation);
             self.steady
                 .insert(key, self.board.clone().with_generation(delta));
         }
-        self.body(body)
+        self.for_depth += 1;
+        let emitted = self.body(body);
+        self.for_depth -= 1;
+        emitted
     }
 
     /// The engine instruction of a DMA/TVP/TTU op.

@@ -199,6 +199,61 @@ impl Scoreboard {
         self.generation == other.generation
     }
 
+    /// The board where two paths meet when they do not count issues from
+    /// the same point (an arm flushed, e.g. around a loop). Waits are
+    /// relative to the issue counters, so an access is described by its
+    /// *distance*: how many instructions its engine issued after it. The
+    /// joined board issues `max` of both arms' counts per engine and puts
+    /// every access of either arm at its own distance from the join. On
+    /// the path it came from a wait for it is exact; on the other path the
+    /// same distance names some instruction that was issued too (or none,
+    /// a wait that holds at once), so waiting for it is only conservative,
+    /// and that path's own accesses are on the board at their distances.
+    /// What an engine already waited for is kept only as far as both arms
+    /// waited for it (the larger distance).
+    ///
+    /// Sound only where the code after the join runs once per arrival:
+    /// not inside a `for` body, whose steady state assumes every iteration
+    /// issues the same instructions after its last flush.
+    pub fn join_rebased(self, other: Scoreboard) -> Scoreboard {
+        let issued = [0, 1, 2].map(|x| self.issued[x].max(other.issued[x]));
+        let mut accesses: Vec<Access> = Vec::new();
+        for board in [&self, &other] {
+            for a in &board.accesses {
+                let distance = board.issued[a.engine] - a.seq;
+                let rebased = Access {
+                    seq: issued[a.engine] - distance,
+                    ..a.clone()
+                };
+                let dup = accesses.iter().any(|b| {
+                    b.range == rebased.range
+                        && b.engine == rebased.engine
+                        && b.seq == rebased.seq
+                        && b.write == rebased.write
+                });
+                if !dup {
+                    accesses.push(rebased);
+                }
+            }
+        }
+        let mut known = [[0u32; 3]; 4];
+        for (e, row) in known.iter_mut().enumerate() {
+            for (x, k) in row.iter_mut().enumerate() {
+                let distance =
+                    |b: &Scoreboard| (b.known[e][x] > 0).then(|| b.issued[x] - b.known[e][x]);
+                if let (Some(d1), Some(d2)) = (distance(&self), distance(&other)) {
+                    *k = issued[x].saturating_sub(d1.max(d2));
+                }
+            }
+        }
+        Scoreboard {
+            accesses,
+            issued,
+            known,
+            generation: self.generation.max(other.generation).wrapping_add(1),
+        }
+    }
+
     /// The board where two paths meet (the arms of a branch), both padded
     /// to the same issue counts: every access of either path (waiting for
     /// the other path's instruction at the same issue number is only
@@ -220,5 +275,81 @@ impl Scoreboard {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tsram(lo: i128, hi: i128) -> Range {
+        Range {
+            space: Space::Tsram,
+            lo,
+            hi,
+        }
+    }
+
+    /// The wait offsets (`tE >= rcE + offset`) of an instruction, by engine.
+    fn behind(sync: &Sync) -> Vec<(u16, i64)> {
+        sync.waits
+            .iter()
+            .map(|w| (w.sem.index, w.value.imm))
+            .collect()
+    }
+
+    #[test]
+    fn rebased_join_waits_for_each_arms_access_at_its_distance() {
+        // Arm A: two DMA loads into [0, 64) then [64, 128).
+        let mut a = Scoreboard::default();
+        a.record(Engine::Dma, &[], &[tsram(0, 64)]);
+        a.record(Engine::Dma, &[], &[tsram(64, 128)]);
+        // Arm B: flushed (a loop), then one DMA load into [0, 64) and a
+        // TVP op reading it.
+        let mut b = Scoreboard::default();
+        b.record(Engine::Dma, &[], &[tsram(512, 576)]);
+        b.flush();
+        b.record(Engine::Dma, &[], &[tsram(0, 64)]);
+        let _ = b.acquire(Engine::Tvp, &[tsram(0, 64)], &[tsram(256, 320)]);
+        b.record(Engine::Tvp, &[tsram(0, 64)], &[tsram(256, 320)]);
+        assert!(!a.same_origin(&b));
+        let mut joined = a.join_rebased(b);
+        // Reading [0, 64): A's load is 1 DMA back, B's 0 back — wait for
+        // the newest (exact on B, conservative on A).
+        let read_first = joined.acquire(Engine::Ttu, &[tsram(0, 64)], &[]);
+        assert_eq!(behind(&read_first), vec![(0, 0)]);
+        // Reading [64, 128): only A wrote it, with its newest DMA, which
+        // the TTU just waited for.
+        let read_second = joined.acquire(Engine::Ttu, &[tsram(64, 128)], &[]);
+        assert_eq!(behind(&read_second), vec![]);
+        // Overwriting B's TVP output waits for that TVP op.
+        let overwrite = joined.acquire(Engine::Dma, &[], &[tsram(256, 320)]);
+        assert_eq!(behind(&overwrite), vec![(2, 0)]);
+        // A later flush waits for every engine with work outstanding.
+        let flush = joined.flush().expect("work is outstanding");
+        let mut sems: Vec<u16> = flush.waits.iter().map(|w| w.sem.index).collect();
+        sems.sort();
+        assert_eq!(sems, vec![0, 2]);
+    }
+
+    #[test]
+    fn rebased_join_keeps_distances_not_issue_numbers() {
+        // Arm A: the write of [64, 128) has one DMA issued after it.
+        let mut a = Scoreboard::default();
+        a.record(Engine::Dma, &[], &[tsram(64, 128)]);
+        a.record(Engine::Dma, &[], &[tsram(0, 64)]);
+        // Arm B issued three DMAs since its flush, none touching it.
+        let mut b = Scoreboard::default();
+        b.record(Engine::Dma, &[], &[tsram(1024, 1088)]);
+        b.flush();
+        for _ in 0..3 {
+            b.record(Engine::Dma, &[], &[tsram(2048, 2112)]);
+        }
+        let mut joined = a.join_rebased(b);
+        let read = joined.acquire(Engine::Ttu, &[tsram(64, 128)], &[]);
+        assert_eq!(behind(&read), vec![(0, -1)]);
+        // Once waited for, a later TTU op need not wait again.
+        let again = joined.acquire(Engine::Ttu, &[tsram(64, 128)], &[]);
+        assert_eq!(behind(&again), vec![]);
     }
 }

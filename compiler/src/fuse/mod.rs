@@ -30,7 +30,14 @@
 //!    model says the drain is cheaper and the accumulator fits;
 //! 8. [`tiling::TtuTiling`] (`ttu-tiling`) splits TTU matmuls into tiles
 //!    chosen by e-graph extraction under the machine's accumulator/TSRAM
-//!    capacities and TTU rates.
+//!    capacities and TTU rates;
+//! 9. [`unswitch::LoopUnswitch`] (`loop-unswitch`) splits an innermost
+//!    `for` that branches on loop-invariant registers (the strided DMAs'
+//!    guards) into a copy that takes every such branch's then arm and the
+//!    original loop, chosen once in front of it; `tile-dce` and
+//!    `sink-into-branches` then run again, deleting the fast copy's
+//!    updates of the gather fallbacks' address tensors and moving their
+//!    initial values into the original loop's arm.
 //!
 //! Every pass preserves the kernel's results bit for bit: only rewrites that
 //! hold for every input bit pattern are applied (no float reassociation),
@@ -51,6 +58,7 @@ pub mod lang;
 pub mod scalar_licm;
 pub mod sink;
 pub mod tiling;
+pub mod unswitch;
 pub(crate) mod walk;
 
 use maiac_backend::machine::Machine;
@@ -66,6 +74,7 @@ pub use epilogue::EpilogueDrain;
 pub use scalar_licm::ScalarLicm;
 pub use sink::SinkIntoBranches;
 pub use tiling::TtuTiling;
+pub use unswitch::LoopUnswitch;
 
 /// The fusion and tiling passes for `machine`, in pipeline order.
 pub fn passes(machine: &Machine) -> PassList<TileKernel> {
@@ -77,7 +86,10 @@ pub fn passes(machine: &Machine) -> PassList<TileKernel> {
         .add(EggFusion::new(machine.clone()))
         .add(ActReduceFusion::new(machine.clone()))
         .add(EpilogueDrain::new(machine.clone()))
-        .add(TtuTiling::new(machine.clone()));
+        .add(TtuTiling::new(machine.clone()))
+        .add(LoopUnswitch)
+        .add(TileDce)
+        .add(SinkIntoBranches);
     list
 }
 

@@ -527,6 +527,123 @@ fn scalar_licm_moves_only_what_no_iteration_can_tell_apart() {
     assert_eq!(kept, vec![addr, carried, twice, after], "{text}");
 }
 
+#[test]
+fn loop_unswitch_splits_on_invariant_guards_only() {
+    use maiac_backend::isa::AluOp::{Add, LtS};
+    let mut k = TileKernel {
+        name: "unswitch".into(),
+        ..Default::default()
+    };
+    let guard = k.new_sreg(1, "guard"); // defined before the loop: invariant
+    let other = k.new_sreg(1, "other"); // a second invariant guard
+    let iv = k.new_sreg(32, "i");
+    let addr = k.new_sreg(64, "addr"); // only the loop references it
+    let early = k.new_sreg(1, "early"); // depends on the induction variable
+    let buf = k.new_buf(DType::F32, &[16], BufSpace::Tsram, "x");
+    let guarded = |k: &TileKernel, cond: tile::SReg, then_hbm: i64, else_hbm: i64| {
+        op(TOpKind::If {
+            cond: SOp::Reg(cond),
+            then_body: vec![store(k, buf, SOp::Imm(then_hbm))],
+            else_body: vec![store(k, buf, SOp::Imm(else_hbm))],
+        })
+    };
+    let body = vec![
+        alu(Add, addr, SOp::Reg(iv), SOp::Imm(64)),
+        guarded(&k, guard, 1, 2),
+        op(TOpKind::If {
+            cond: SOp::Reg(early),
+            then_body: vec![guarded(&k, other, 3, 4)],
+            else_body: vec![store(&k, buf, SOp::Reg(addr))],
+        }),
+        alu(LtS, early, SOp::Reg(iv), SOp::Imm(2)),
+    ];
+    k.body = vec![
+        op(TOpKind::Arg {
+            dst: guard,
+            index: 0,
+        }),
+        op(TOpKind::Arg {
+            dst: other,
+            index: 1,
+        }),
+        op(TOpKind::For {
+            iv,
+            lb: SOp::Imm(0),
+            ub: SOp::Imm(4),
+            step: SOp::Imm(1),
+            body: body.clone(),
+        }),
+    ];
+    run_pass(&mut super::LoopUnswitch, &mut k);
+    let text = tile::render(&k);
+    // guard_ne, other_ne, both, if
+    assert_eq!(k.body.len(), 2 + 4, "{text}");
+    let TOpKind::If {
+        cond: SOp::Reg(all),
+        then_body,
+        else_body,
+    } = &k.body[5].kind
+    else {
+        panic!("the loop is unswitched: {text}")
+    };
+    assert!(
+        matches!(k.body[4].kind, TOpKind::Alu { dst, .. } if dst == *all),
+        "{text}"
+    );
+    // The original loop is the else arm, untouched.
+    let TOpKind::For { body: slow, .. } = &else_body[0].kind else {
+        panic!("{text}")
+    };
+    assert_eq!(*slow, body, "{text}");
+    // The fast copy took both invariant branches' then arms, keeps the
+    // branch on `early`, and has its own induction variable and `addr`.
+    let TOpKind::For {
+        iv: fast_iv,
+        body: fast,
+        ..
+    } = &then_body[0].kind
+    else {
+        panic!("{text}")
+    };
+    assert_ne!(*fast_iv, iv, "{text}");
+    assert!(
+        matches!(
+            &fast[1].kind,
+            TOpKind::DmaStore {
+                hbm: SOp::Imm(1),
+                ..
+            }
+        ),
+        "{text}"
+    );
+    let TOpKind::If {
+        cond: SOp::Reg(c),
+        then_body: inner,
+        else_body: fallback,
+    } = &fast[2].kind
+    else {
+        panic!("{text}")
+    };
+    assert_ne!(*c, early, "loop-local registers are renamed: {text}");
+    assert!(
+        matches!(
+            &inner[..],
+            [TOp {
+                kind: TOpKind::DmaStore {
+                    hbm: SOp::Imm(3),
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{text}"
+    );
+    assert!(
+        matches!(&fallback[..], [TOp { kind: TOpKind::DmaStore { hbm: SOp::Reg(r), .. }, .. }] if *r != addr),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Elementwise fusion.
 

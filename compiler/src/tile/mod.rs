@@ -786,6 +786,22 @@ impl TOpKind {
         }
     }
 
+    /// The register the op defines ([`TOpKind::scalar_def`]), mutably, for
+    /// passes that rename registers.
+    pub fn scalar_def_mut(&mut self) -> Option<&mut SReg> {
+        use TOpKind::*;
+        match self {
+            Mov { dst, .. }
+            | Alu { dst, .. }
+            | Select { dst, .. }
+            | ReadSpecial { dst, .. }
+            | Arg { dst, .. }
+            | LoadScalar { dst, .. } => Some(dst),
+            For { iv, .. } => Some(iv),
+            _ => None,
+        }
+    }
+
     /// Nested bodies, in program order.
     pub fn bodies(&self) -> Vec<&Vec<TOp>> {
         match self {

@@ -544,7 +544,11 @@ fn loop_unswitch_splits_on_invariant_guards_only() {
         op(TOpKind::If {
             cond: SOp::Reg(cond),
             then_body: vec![store(k, buf, SOp::Imm(then_hbm))],
-            else_body: vec![store(k, buf, SOp::Imm(else_hbm))],
+            // A fallback: it traps.
+            else_body: vec![
+                store(k, buf, SOp::Imm(else_hbm)),
+                op(TOpKind::Trap { code: 7 }),
+            ],
         })
     };
     let body = vec![

@@ -10,8 +10,9 @@
 //! iteration, although the DMA path only reads scalar registers. In a
 //! 512³ GEMM that address arithmetic kept the TVP busier than the TTU.
 //!
-//! This pass rewrites an innermost `for` whose body branches on registers
-//! the loop never defines as
+//! This pass rewrites an innermost `for` whose body guards a fallback (an
+//! else arm that gathers, scatters or traps) by registers the loop never
+//! defines as
 //!
 //! ```text
 //! g = (c1 != 0) & (c2 != 0) & ...
@@ -266,9 +267,10 @@ fn count_ops(body: &[TOp]) -> usize {
     n
 }
 
-/// The registers `if`s of `body` branch on that the loop never defines, in
-/// order of first appearance: the then arm of such an `if` is searched
-/// further (the fast copy keeps it), its else arm is not (dropped).
+/// The registers that `if`s of `body` guarding a fallback branch on and
+/// the loop never defines, in order of first appearance: the then arm of
+/// such an `if` is searched further (the fast copy keeps it), its else arm
+/// is not (dropped).
 fn collect_guards(body: &[TOp], defined: &BTreeSet<SReg>, out: &mut Vec<SReg>) {
     for op in body {
         if let TOpKind::If {
@@ -278,7 +280,7 @@ fn collect_guards(body: &[TOp], defined: &BTreeSet<SReg>, out: &mut Vec<SReg>) {
         } = &op.kind
         {
             match cond {
-                SOp::Reg(r) if !defined.contains(r) => {
+                SOp::Reg(r) if !defined.contains(r) && is_fallback(else_body) => {
                     if !out.contains(r) {
                         out.push(*r);
                     }
@@ -291,6 +293,20 @@ fn collect_guards(body: &[TOp], defined: &BTreeSet<SReg>, out: &mut Vec<SReg>) {
             }
         }
     }
+}
+
+/// Whether an else arm is a strided access's fallback: it gathers,
+/// scatters or traps. Other invariant branches are left alone — duplicating
+/// a loop for them would remove no work.
+fn is_fallback(arm: &[TOp]) -> bool {
+    let mut found = false;
+    for_each_op(arm, &mut |o| {
+        found |= matches!(
+            o.kind,
+            TOpKind::Gather { .. } | TOpKind::Scatter { .. } | TOpKind::Trap { .. }
+        );
+    });
+    found
 }
 
 /// Replaces every `if` on one of `guards` in `body` by its then arm.

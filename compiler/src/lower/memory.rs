@@ -22,6 +22,7 @@ use maiac_ir::{Diagnostic, Op, Opcode, Value};
 use super::{scalar_dtype, Lowerer, ValueLoc};
 use crate::access::{
     AccessKind, Atom, CastKind, Fill, IndirectAccess, MemAccess, ScalarExpr, StridedAccess,
+    ValidBox,
 };
 use crate::tile::{BView, BufSpace, SOp, TDim, TInput, TOpKind};
 
@@ -68,14 +69,16 @@ impl Lowerer<'_> {
     // ---- strided accesses ----
 
     fn lower_strided(&mut self, op: Op, s: &StridedAccess) -> Result<(), Diagnostic> {
-        let mut cache = ExprCache::new();
+        let cache = ExprCache::new();
         // Conditions under which the DMA form is exact.
-        let mut fast = ScalarExpr::bool(true);
+        let mut guards = ScalarExpr::bool(true);
         for g in &s.guards {
-            fast = ScalarExpr::and(fast, g.clone());
+            guards = ScalarExpr::and(guards, g.clone());
         }
+        let mut fast = guards.clone();
         let mut base = s.base.clone();
-        for dim in &s.dims {
+        let mut wrapped = Vec::new();
+        for (d, dim) in s.dims.iter().enumerate() {
             if let Some(w) = &dim.wrap {
                 let start = ScalarExpr::sext(64, w.start.clone());
                 let modulus = ScalarExpr::sext(64, w.modulus.clone());
@@ -83,20 +86,21 @@ impl Lowerer<'_> {
                     start.clone(),
                     ScalarExpr::constant(i128::from(dim.size - 1), 64),
                 );
+                fast = ScalarExpr::and(fast, non_negative(&start));
                 fast = ScalarExpr::and(
                     fast,
-                    ScalarExpr::cmp(
-                        IntPredicate::Sge,
-                        start.clone(),
-                        ScalarExpr::constant(0, 64),
-                    ),
+                    ScalarExpr::cmp(IntPredicate::Slt, last, modulus.clone()),
                 );
-                fast = ScalarExpr::and(fast, ScalarExpr::cmp(IntPredicate::Slt, last, modulus));
                 let offset = ScalarExpr::mul(
-                    ScalarExpr::mul(start, dim.stride.clone()),
+                    ScalarExpr::mul(start.clone(), dim.stride.clone()),
                     ScalarExpr::constant(i128::from(s.elem_bytes), 64),
                 );
                 base = ScalarExpr::add(base, offset);
+                wrapped.push(WrapSplit {
+                    dim: d,
+                    start,
+                    modulus,
+                });
             }
         }
         // Both paths of a load write the same destination.
@@ -106,10 +110,27 @@ impl Lowerer<'_> {
             let result_ty = self.ty(self.result(op, 0)).clone();
             Some(self.new_tensor_buf(&result_ty, "load")?)
         };
-        if fast.is_true() {
-            self.strided_dma(op, s, &base, &mut cache, dst.as_ref())?;
-        } else {
-            self.guarded_dma(op, s, &base, &fast, cache, dst.as_ref())?;
+        match wrapped.as_slice() {
+            // A load whose `% M` dimension may wrap around once: two DMAs
+            // when it does.
+            [split] if !s.kind.writes() => {
+                self.wrapping_dma(op, s, &base, &guards, &fast, split, cache, dst.as_ref())?;
+            }
+            _ if fast.is_true() => {
+                self.strided_dma(
+                    op,
+                    s,
+                    &base,
+                    &mut cache.clone(),
+                    dst.as_ref(),
+                    DmaPart::Whole,
+                )?;
+            }
+            _ => {
+                self.guarded_dma(op, s, &fast, cache, dst.as_ref(), |cx, cache| {
+                    cx.strided_dma(op, s, &base, cache, dst.as_ref(), DmaPart::Whole)
+                })?;
+            }
         }
         match dst {
             Some(dst) => self.bind_buffer_result(self.result(op, 0), dst),
@@ -117,21 +138,110 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `if fast { DMA } else { the elementwise form }`.
-    fn guarded_dma(
+    /// A load with one wrapped dimension `d` (index `(start + i) mod m`,
+    /// tile size `n`):
+    ///
+    /// ```text
+    /// if guards ∧ 0 ≤ start < m ∧ n ≤ m {
+    ///   if start + n − 1 < m { DMA }                     (no wrap-around)
+    ///   else { DMA of i < m − start from row start;     (with the fill)
+    ///          DMA of i ≥ m − start from row 0 }        (no fill: overlays)
+    /// } else { gather }
+    /// ```
+    ///
+    /// `n ≤ m` means the index wraps at most once, so the two boxes split
+    /// the tile. The first DMA fills everything outside its box (the
+    /// wrapped rows included), the second writes only its box, so the
+    /// tile's masked-off elements keep the fill. The tutorial GEMM's
+    /// `offs_am = (pid_m·BM + arange(BM)) % M` is such a load: its edge
+    /// tiles no longer fall back to the gather.
+    #[allow(clippy::too_many_arguments)]
+    fn wrapping_dma(
         &mut self,
         op: Op,
         s: &StridedAccess,
         base: &ScalarExpr,
+        guards: &ScalarExpr,
+        no_wrap: &ScalarExpr,
+        split: &WrapSplit,
+        cache: ExprCache,
+        dst: Option<&BView>,
+    ) -> Result<(), Diagnostic> {
+        let d = split.dim;
+        let n = s.dims[d].size;
+        let (start, m) = (&split.start, &split.modulus);
+        let wraps_once = ScalarExpr::and(
+            ScalarExpr::and(guards.clone(), non_negative(start)),
+            ScalarExpr::and(
+                ScalarExpr::cmp(IntPredicate::Slt, start.clone(), m.clone()),
+                ScalarExpr::cmp(
+                    IntPredicate::Sle,
+                    ScalarExpr::constant(i128::from(n), 64),
+                    m.clone(),
+                ),
+            ),
+        );
+        // Rows `i < m − start` come from `start + i`, the others from
+        // `start + i − m`.
+        let first_rows = ScalarExpr::sub(m.clone(), start.clone());
+        let full = s.valid.clone().unwrap_or_else(|| ValidBox {
+            begin: vec![ScalarExpr::constant(0, 64); s.dims.len()],
+            end: s
+                .dims
+                .iter()
+                .map(|dim| ScalarExpr::constant(i128::from(dim.size), 64))
+                .collect(),
+            cond: ScalarExpr::bool(true),
+        });
+        let mut head = s.clone();
+        let mut head_valid = full.clone();
+        head_valid.end[d] = ScalarExpr::min_s(full.end[d].clone(), first_rows.clone());
+        head.valid = Some(head_valid);
+        let mut tail = s.clone();
+        let mut tail_valid = full.clone();
+        tail_valid.begin[d] = ScalarExpr::max_s(full.begin[d].clone(), first_rows);
+        tail.valid = Some(tail_valid);
+        let tail_base = ScalarExpr::sub(
+            base.clone(),
+            ScalarExpr::mul(
+                ScalarExpr::mul(m.clone(), s.dims[d].stride.clone()),
+                ScalarExpr::constant(i128::from(s.elem_bytes), 64),
+            ),
+        );
+        self.guarded_dma(op, s, &wraps_once, cache, dst, |cx, cache| {
+            let cond = cx.eval_scalar_expr(no_wrap, cache)?;
+            let then_body = cx.with_body(|cx| {
+                cx.strided_dma(op, s, base, &mut cache.clone(), dst, DmaPart::Whole)
+            })?;
+            let else_body = cx.with_body(|cx| {
+                let mut cache = cache.clone();
+                cx.strided_dma(op, &head, base, &mut cache, dst, DmaPart::First)?;
+                cx.strided_dma(op, &tail, &tail_base, &mut cache, dst, DmaPart::Second)
+            })?;
+            cx.emit(TOpKind::If {
+                cond,
+                then_body,
+                else_body,
+            });
+            Ok(())
+        })
+    }
+
+    /// `if fast { DMA } else { the elementwise form }`, the DMA path built
+    /// by `dma`.
+    fn guarded_dma(
+        &mut self,
+        op: Op,
+        s: &StridedAccess,
         fast: &ScalarExpr,
         mut cache: ExprCache,
         dst: Option<&BView>,
+        dma: impl FnOnce(&mut Self, &mut ExprCache) -> Result<(), Diagnostic>,
     ) -> Result<(), Diagnostic> {
         let cond = self.eval_scalar_expr(fast, &mut cache)?;
         // Operands the fallback reads are lowered TTIR values: fetch them
         // outside the branches.
-        let then_body =
-            self.with_body(|cx| cx.strided_dma(op, s, base, &mut cache.clone(), dst))?;
+        let then_body = self.with_body(|cx| dma(cx, &mut cache.clone()))?;
         let fallback_source = self.loc(self.operand(op, 0))?;
         let else_body = self.with_body(|cx| match fallback_source {
             ValueLoc::Tensor(_) | ValueLoc::Scalar(_) => cx.elementwise_fallback(op, s.kind, dst),
@@ -153,7 +263,8 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// The DMA of a strided access (its conditions hold).
+    /// The DMA of a strided access (its conditions hold), or one of the
+    /// two DMAs of a wrapped load ([`DmaPart`]).
     fn strided_dma(
         &mut self,
         op: Op,
@@ -161,6 +272,7 @@ impl Lowerer<'_> {
         base: &ScalarExpr,
         cache: &mut ExprCache,
         dst: Option<&BView>,
+        part: DmaPart,
     ) -> Result<(), Diagnostic> {
         let dtype = scalar_dtype(&s.elem).ok_or_else(|| {
             self.error(
@@ -244,6 +356,13 @@ impl Lowerer<'_> {
         let dma_dst = reshape_view(&dst, &extents).expect("a fresh buffer is dense");
         let mut select_other = None;
         let fill = match (&s.valid, &s.fill) {
+            // The overlay keeps what the first DMA wrote (or filled).
+            (_, fill) if part == DmaPart::Second => {
+                if let Some(Fill::SelectAfterLoad(other)) = fill {
+                    select_other = Some(*other);
+                }
+                None
+            }
             (None, _) => None,
             (Some(_), None) => Some(0),
             (Some(_), Some(Fill::Value(e))) => match e.as_const() {
@@ -261,7 +380,10 @@ impl Lowerer<'_> {
                 }
             },
             (Some(_), Some(Fill::SelectAfterLoad(other))) => {
-                select_other = Some(*other);
+                // After the second DMA, for a split load.
+                if part == DmaPart::Whole {
+                    select_other = Some(*other);
+                }
                 Some(0)
             }
         };
@@ -1618,4 +1740,28 @@ mod scalar_access_tests {
         let text = crate::tile::render(&kernel);
         insta::assert_snapshot!(text);
     }
+}
+
+/// Which DMA of a load [`Lowerer::strided_dma`] emits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum DmaPart {
+    /// The whole access.
+    Whole,
+    /// The first box of a wrapped load: applies the fill everywhere else.
+    First,
+    /// The second box of a wrapped load: writes only its box (no fill),
+    /// then applies a non-uniform `other`.
+    Second,
+}
+
+/// The wrapped dimension of a load, its start and modulus as `i64`s.
+struct WrapSplit {
+    dim: usize,
+    start: ScalarExpr,
+    modulus: ScalarExpr,
+}
+
+/// `e ≥ 0` on an `i64`.
+fn non_negative(e: &ScalarExpr) -> ScalarExpr {
+    ScalarExpr::cmp(IntPredicate::Sge, e.clone(), ScalarExpr::constant(0, 64))
 }

@@ -23,15 +23,42 @@ use maiac_ir::semantics::int::IntBinaryOp;
 use super::scalar::{width_range, CastKind, ScalarExpr};
 
 /// A wrapped dimension: the index along it is `(start + i) mod modulus`
-/// (`start ≥ 0`, `modulus ≥ 1`, both of the width the remainder was taken
-/// at; the mathematical value of the index lies in `[0, modulus)`).
+/// ([`WrapKind::Modulo`]) or `start + i < modulus ? start + i : 0`
+/// ([`WrapKind::ZeroPast`]) (`start ≥ 0`, `modulus ≥ 1`, both of the width
+/// the index was computed at; the mathematical value of the index lies in
+/// `[0, modulus)`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Wrap {
     pub start: ScalarExpr,
     pub modulus: ScalarExpr,
+    pub kind: WrapKind,
+}
+
+/// What becomes of an index that reaches the modulus.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WrapKind {
+    /// `arith.remsi` of `start + range` by a scalar (`% M`): it wraps
+    /// around.
+    Modulo,
+    /// `arith.select(start + range < M, start + range, 0)` (Triton's
+    /// persistent-matmul idiom `tl.where(offs < M, offs, 0)`): it reads
+    /// index 0.
+    ZeroPast,
 }
 
 impl Wrap {
+    /// The mathematical index at position `i` (`None` for a zero modulus).
+    pub fn index(kind: WrapKind, start: i128, modulus: i128, i: i128) -> Option<i128> {
+        if modulus == 0 {
+            return None;
+        }
+        Some(match kind {
+            WrapKind::Modulo => (start + i).rem_euclid(modulus),
+            WrapKind::ZeroPast if start + i < modulus => start + i,
+            WrapKind::ZeroPast => 0,
+        })
+    }
+
     /// The largest index value over `0 ≤ i < n`, as an `i64`:
     /// `min(modulus − 1, start + n − 1)`.
     pub fn max_index(&self, n: i64) -> ScalarExpr {
@@ -43,9 +70,26 @@ impl Wrap {
         )
     }
 
-    /// The index value at `i`, for a dimension of size 1 (`start mod modulus`).
+    /// The index value at `i`, for a dimension of size 1 (`start mod
+    /// modulus`, or `start < modulus ? start : 0`).
     fn first_index(&self) -> ScalarExpr {
-        ScalarExpr::binary(IntBinaryOp::RemS, self.start.clone(), self.modulus.clone())
+        match self.kind {
+            WrapKind::Modulo => {
+                ScalarExpr::binary(IntBinaryOp::RemS, self.start.clone(), self.modulus.clone())
+            }
+            WrapKind::ZeroPast => {
+                let w = self.start.width();
+                ScalarExpr::select(
+                    ScalarExpr::cmp(
+                        maiac_ir::semantics::int::IntPredicate::Slt,
+                        self.start.clone(),
+                        self.modulus.clone(),
+                    ),
+                    self.start.clone(),
+                    ScalarExpr::constant(0, w),
+                )
+            }
+        }
     }
 }
 
@@ -506,16 +550,30 @@ impl Affine {
         if self.is_uniform() {
             return self.uniform_binary(op, modulus);
         }
+        self.wrapped(modulus, WrapKind::Modulo)
+    }
+
+    /// `select(self < bound, self, 0)` for a uniform `bound`: `start + i`
+    /// along a single dimension becomes a [`WrapKind::ZeroPast`] dimension.
+    pub fn zero_past(&self, bound: &Affine) -> Result<Affine, NotAffine> {
+        if !bound.is_uniform() || self.is_uniform() {
+            return Err("a select of index-dependent values is not affine".into());
+        }
+        self.wrapped(bound, WrapKind::ZeroPast)
+    }
+
+    /// `start + i` along one dimension, wrapped at a uniform `modulus`.
+    fn wrapped(&self, modulus: &Affine, kind: WrapKind) -> Result<Affine, NotAffine> {
         let varying: Vec<usize> = (0..self.dims.len())
             .filter(|&d| {
                 !(self.dims[d].coef.is_zero() || self.shape[d] == 1 && self.dims[d].wrap.is_none())
             })
             .collect();
         let [d] = varying[..] else {
-            return Err("remainder of a value varying along several dimensions".into());
+            return Err("a wrapped value varying along several dimensions".into());
         };
         if !self.dims[d].coef.is_one() || self.dims[d].wrap.is_some() {
-            return Err("remainder of a strided or already wrapped index".into());
+            return Err("a wrap of a strided or already wrapped index".into());
         }
         let w = self.width();
         let mut guards = merge_guards(&self.guards, &modulus.guards);
@@ -539,6 +597,7 @@ impl Affine {
             wrap: Some(Wrap {
                 start: self.offset.clone(),
                 modulus: modulus.offset.clone(),
+                kind,
             }),
         };
         Ok(Affine {

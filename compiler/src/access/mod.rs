@@ -82,7 +82,7 @@ use std::collections::BTreeMap;
 use cranelift_entity::SecondaryMap;
 use maiac_ir::{Module, Op, Type, Value};
 
-pub use affine::{Affine, Dim, Wrap};
+pub use affine::{Affine, Dim, Wrap, WrapKind};
 pub use mask::BoxMask;
 pub use names::ValueNames;
 pub use scalar::{Atom, CastKind, ScalarExpr};
@@ -355,10 +355,7 @@ impl StridedAccess {
                 Some(w) => {
                     let start = i128::from(w.start.eval_signed(env)?);
                     let modulus = i128::from(w.modulus.eval_signed(env)?);
-                    if modulus == 0 {
-                        return None;
-                    }
-                    (start + i128::from(i)).rem_euclid(modulus)
+                    Wrap::index(w.kind, start, modulus, i128::from(i))?
                 }
             };
             let stride = dim.stride.eval(env)?;

@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use maiac_ir::{Module, Op};
 
-use super::{AccessMap, Affine, Fill, IndirectAccess, MemAccess, StridedAccess, ValueForm};
+use super::{
+    AccessMap, Affine, Fill, IndirectAccess, MemAccess, StridedAccess, ValueForm, WrapKind,
+};
 
 pub(super) fn render(map: &AccessMap, module: &Module) -> String {
     let mut out = String::new();
@@ -108,8 +110,12 @@ fn affine_line(map: &AccessMap, a: &Affine) -> String {
         .map(|(d, n)| match &d.wrap {
             None => format!("{n}:{}", map.show(&d.coef)),
             Some(w) => format!(
-                "{n}:{} wrap({}, {})",
+                "{n}:{} {}({}, {})",
                 map.show(&d.coef),
+                match w.kind {
+                    WrapKind::Modulo => "wrap",
+                    WrapKind::ZeroPast => "zero_past",
+                },
                 map.show(&w.start),
                 map.show(&w.modulus)
             ),
@@ -170,12 +176,13 @@ fn render_strided(out: &mut String, map: &AccessMap, s: &StridedAccess) {
         );
         match &dim.wrap {
             Some(w) => {
-                let _ = writeln!(
-                    out,
-                    " index ({} + i) mod {}",
-                    map.show(&w.start),
-                    map.show(&w.modulus)
-                );
+                let (start, modulus) = (map.show(&w.start), map.show(&w.modulus));
+                let _ = match w.kind {
+                    WrapKind::Modulo => writeln!(out, " index ({start} + i) mod {modulus}"),
+                    WrapKind::ZeroPast => {
+                        writeln!(out, " index ({start} + i < {modulus} ? {start} + i : 0)")
+                    }
+                };
             }
             None => out.push('\n'),
         }

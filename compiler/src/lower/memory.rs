@@ -22,7 +22,7 @@ use maiac_ir::{Diagnostic, Op, Opcode, Value};
 use super::{scalar_dtype, Lowerer, ValueLoc};
 use crate::access::{
     AccessKind, Atom, CastKind, Fill, IndirectAccess, MemAccess, ScalarExpr, StridedAccess,
-    ValidBox,
+    ValidBox, WrapKind,
 };
 use crate::tile::{BView, BufSpace, SOp, TDim, TInput, TOpKind};
 
@@ -100,6 +100,7 @@ impl Lowerer<'_> {
                     dim: d,
                     start,
                     modulus,
+                    kind: w.kind,
                 });
             }
         }
@@ -139,7 +140,8 @@ impl Lowerer<'_> {
     }
 
     /// A load with one wrapped dimension `d` (index `(start + i) mod m`,
-    /// tile size `n`):
+    /// tile size `n`; for [`WrapKind::ZeroPast`] the tail reads row 0 with
+    /// a stride-0 dimension instead, and any `n` is split):
     ///
     /// ```text
     /// if guards ∧ 0 ≤ start < m ∧ n ≤ m {
@@ -170,17 +172,20 @@ impl Lowerer<'_> {
         let d = split.dim;
         let n = s.dims[d].size;
         let (start, m) = (&split.start, &split.modulus);
-        let wraps_once = ScalarExpr::and(
+        let mut wraps_once = ScalarExpr::and(
             ScalarExpr::and(guards.clone(), non_negative(start)),
-            ScalarExpr::and(
-                ScalarExpr::cmp(IntPredicate::Slt, start.clone(), m.clone()),
+            ScalarExpr::cmp(IntPredicate::Slt, start.clone(), m.clone()),
+        );
+        if split.kind == WrapKind::Modulo {
+            wraps_once = ScalarExpr::and(
+                wraps_once,
                 ScalarExpr::cmp(
                     IntPredicate::Sle,
                     ScalarExpr::constant(i128::from(n), 64),
                     m.clone(),
                 ),
-            ),
-        );
+            );
+        }
         // Rows `i < m − start` come from `start + i`, the others from
         // `start + i − m`.
         let first_rows = ScalarExpr::sub(m.clone(), start.clone());
@@ -201,10 +206,19 @@ impl Lowerer<'_> {
         let mut tail_valid = full.clone();
         tail_valid.begin[d] = ScalarExpr::max_s(full.begin[d].clone(), first_rows);
         tail.valid = Some(tail_valid);
+        // Modulo: row `start + i − m`, at `base − m` rows. Zero past: row
+        // 0 for every tail row, a stride-0 dimension from row 0.
+        let tail_rows_back = match split.kind {
+            WrapKind::Modulo => m.clone(),
+            WrapKind::ZeroPast => {
+                tail.dims[d].stride = ScalarExpr::constant(0, 64);
+                start.clone()
+            }
+        };
         let tail_base = ScalarExpr::sub(
             base.clone(),
             ScalarExpr::mul(
-                ScalarExpr::mul(m.clone(), s.dims[d].stride.clone()),
+                ScalarExpr::mul(tail_rows_back, s.dims[d].stride.clone()),
                 ScalarExpr::constant(i128::from(s.elem_bytes), 64),
             ),
         );
@@ -1759,6 +1773,7 @@ struct WrapSplit {
     dim: usize,
     start: ScalarExpr,
     modulus: ScalarExpr,
+    kind: WrapKind,
 }
 
 /// `e ≥ 0` on an `i64`.

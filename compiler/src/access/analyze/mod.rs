@@ -335,6 +335,42 @@ impl<'m> Analyzer<'m> {
         }
     }
 
+    /// For `select(x < bound, x, 0)` (signed compare; `x` an index tensor,
+    /// `bound` uniform), the bound: Triton's persistent-matmul idiom
+    /// `offs = tl.where(offs < M, offs, 0)`, a [`WrapKind::ZeroPast`]
+    /// dimension when `x` is `start + range`.
+    ///
+    /// [`WrapKind::ZeroPast`]: crate::access::WrapKind::ZeroPast
+    fn zero_past_bound(&self, select: Op) -> Option<Value> {
+        let dfg = &self.m.dfg;
+        let &[cond, x, zero] = dfg.operands(select) else {
+            return None;
+        };
+        let ValueDef::Result(cmp, _) = dfg.values[cond].def else {
+            return None;
+        };
+        let predicate = dfg
+            .attr(cmp, "predicate")
+            .and_then(Attribute::as_str)
+            .and_then(IntPredicate::from_keyword);
+        let &[lhs, bound] = dfg.operands(cmp) else {
+            return None;
+        };
+        let is_zero = matches!(
+            self.forms.get(&zero),
+            Some(Form::Affine(z)) if z.is_uniform() && z.offset.is_zero() && z.elem_bytes.is_none()
+        );
+        let uniform_bound = matches!(self.forms.get(&bound), Some(Form::Affine(b)) if b.is_uniform())
+            || !dfg.value_type(bound).is_tensor();
+        (dfg.opcode(cmp) == Opcode::CmpI
+            && predicate == Some(IntPredicate::Slt)
+            && lhs == x
+            && is_zero
+            && uniform_bound
+            && dfg.value_type(x).is_tensor())
+        .then_some(bound)
+    }
+
     /// The form of the single result of `op`.
     fn result_form(&self, op: Op) -> Result<Form, String> {
         use Opcode::*;
@@ -501,6 +537,12 @@ impl<'m> Analyzer<'m> {
                     return opaque(fail("casts of masks are not affine".into()));
                 }
                 Form::Affine(a.cast(kind, to).map_err(fail)?)
+            }
+            Select if self.zero_past_bound(op).is_some() => {
+                let bound = self.zero_past_bound(op).expect("checked by the guard");
+                let a = self.affine(operand(1)?)?;
+                let bound = self.affine(bound)?;
+                Form::Affine(a.zero_past(&bound).map_err(fail)?)
             }
             Select => {
                 let cond = self.mask(operand(0)?)?;

@@ -909,10 +909,9 @@ impl<'a> Sim<'a> {
                 Fault::new("the program ran past its last instruction without `halt`"),
             ));
         };
-        let regs = self.cores[core].regs;
         let engine = instr.op.engine();
         // The waits of an engine instruction are the engine's business.
-        if engine == Engine::Cp && !self.waits_hold(core, pc, &instr.sync, &regs)? {
+        if engine == Engine::Cp && !self.waits_hold(core, pc, &instr.sync, &self.cores[core].regs)? {
             return Ok(false);
         }
         if engine != Engine::Cp {
@@ -935,12 +934,13 @@ impl<'a> Sim<'a> {
                 return Ok(false);
             }
             self.tick(core, 0);
-            let vc = self.cores[core].agents[0].vc.clone();
-            self.cores[core].agents[slot].queue.push_back(Queued {
+            let c = &mut self.cores[core];
+            let queued = Queued {
                 pc,
-                regs: Box::new(regs),
-                vc,
-            });
+                regs: Box::new(c.regs),
+                vc: c.agents[0].vc.clone(),
+            };
+            c.agents[slot].queue.push_back(queued);
             self.cores[core].pc += 1;
             // A dispatch occupies the CP but the signal belongs to the engine.
             let cycles = u64::from(self.machine.cp.dispatch_cycles).max(1);
@@ -997,25 +997,28 @@ impl<'a> Sim<'a> {
     /// Executes one CP instruction's effect; `Blocked` leaves it for later.
     fn exec_cp(&mut self, core: usize, pc: u32, op: &CpOp) -> Result<CpStep, EmuError> {
         let next = pc + 1;
-        let regs = self.cores[core].regs;
+        // Borrowed, not copied (512 bytes per instruction): each arm reads
+        // what it needs before `set` writes.
+        let regs = &self.cores[core].regs;
         let set = |sim: &mut Sim<'_>, r, v| -> Result<CpStep, EmuError> {
             let i = sim.reg(core, pc, r)?;
             sim.cores[core].regs[i] = v;
             Ok(CpStep::Done { next })
         };
         match op {
-            CpOp::Mov { dst, src } => set(self, *dst, src.eval(&regs)),
+            CpOp::Mov { dst, src } => {
+                let v = src.eval(regs);
+                set(self, *dst, v)
+            }
             CpOp::Alu { op, dst, a, b } => {
                 let a = regs[self.reg(core, pc, *a)?];
-                set(self, *dst, op.eval(a, b.eval(&regs)))
+                let v = op.eval(a, b.eval(regs));
+                set(self, *dst, v)
             }
             CpOp::Select { dst, cond, a, b } => {
                 let c = regs[self.reg(core, pc, *cond)?];
-                set(
-                    self,
-                    *dst,
-                    if c != 0 { a.eval(&regs) } else { b.eval(&regs) },
-                )
+                let v = if c != 0 { a.eval(regs) } else { b.eval(regs) };
+                set(self, *dst, v)
             }
             CpOp::ReadSpecial { dst, special } => {
                 let v = self.special(core, *special);
@@ -1210,11 +1213,10 @@ impl<'a> Sim<'a> {
             ));
         }
         let c = &self.cores[core];
-        let regs = c.regs;
         let ctx = ExecCtx {
             module: self.module,
             machine: self.machine,
-            regs: &regs,
+            regs: &c.regs,
             tile: (!c.cluster_program).then_some(c.unit),
             cluster: c.cluster,
         };

@@ -840,7 +840,9 @@ impl<'a> Sim<'a> {
     }
 
     /// Marks `(core, slot)` busy for `cycles`, `signal` firing when it
-    /// frees, and records stats and trace.
+    /// frees, and records stats and trace. A CP instruction without a
+    /// signal is followed by the register-only instructions after it
+    /// ([`Sim::run_ahead`]); the CP frees after the last of them.
     fn begin(
         &mut self,
         core: usize,
@@ -851,17 +853,9 @@ impl<'a> Sim<'a> {
         signal: Option<SemRef>,
     ) {
         self.cores[core].agents[slot].busy = Some(Busy { signal });
-        self.schedule(core, slot, self.now + cycles, EventKind::Free);
-        self.stats.instructions += 1;
-        let c = &self.cores[core];
-        let kind = c.agents[slot].kind;
-        let by_kind = &mut self.busy_by_kind[busy_kind(c.cluster_program, kind)];
-        *by_kind = Some(by_kind.unwrap_or(0) + cycles);
-        // `begin` only runs instructions of the program, so `pc` is in range.
-        let side = usize::from(kind != Engine::Cp);
-        let by_pc = &mut self.busy_by_pc[usize::from(c.cluster_program)][pc as usize][side];
-        *by_pc = Some(by_pc.unwrap_or(0) + cycles);
+        self.count_busy(core, slot, pc, cycles);
         if self.opts.trace {
+            let c = &self.cores[core];
             let loc = self.program_of(c.cluster_program).loc_of(pc);
             let line = self.line_of_loc(loc);
             self.trace.push(TraceEvent {
@@ -872,6 +866,80 @@ impl<'a> Sim<'a> {
                 line,
             });
         }
+        let mut free = self.now + cycles;
+        if slot == 0 && signal.is_none() {
+            free = self.run_ahead(core, free);
+        }
+        self.schedule(core, slot, free, EventKind::Free);
+    }
+
+    /// Counts an instruction and its busy cycles on `(core, slot)`.
+    fn count_busy(&mut self, core: usize, slot: usize, pc: u32, cycles: u64) {
+        self.stats.instructions += 1;
+        let c = &self.cores[core];
+        let kind = c.agents[slot].kind;
+        let by_kind = &mut self.busy_by_kind[busy_kind(c.cluster_program, kind)];
+        *by_kind = Some(by_kind.unwrap_or(0) + cycles);
+        // Only instructions of the program run, so `pc` is in range.
+        let side = usize::from(kind != Engine::Cp);
+        let by_pc = &mut self.busy_by_pc[usize::from(c.cluster_program)][pc as usize][side];
+        *by_pc = Some(by_pc.unwrap_or(0) + cycles);
+    }
+
+    /// Executes, ahead of time, the CP instructions that would start one
+    /// after the other from cycle `at` touching nothing but the CP's own
+    /// registers and pc (no waits, no signal, no memory, no engine): what
+    /// they do and when cannot depend on, or be seen by, anything else
+    /// before the CP frees, so only the number of events changes — one
+    /// instead of one per instruction, which made register-bound loops
+    /// cost an event-loop round trip per instruction. Stops before an
+    /// instruction that would start past the cycle limit (its event
+    /// reports the limit as before) or that would fault (it faults at its
+    /// own cycle, after whatever the other cores do first), and when
+    /// tracing (trace events are recorded in visit order). Returns when
+    /// the CP frees.
+    fn run_ahead(&mut self, core: usize, mut at: u64) -> u64 {
+        if self.opts.trace {
+            return at;
+        }
+        let program = self.program(core);
+        while at <= self.opts.max_cycles {
+            let c = &self.cores[core];
+            if c.instance >= c.instances.len() {
+                break;
+            }
+            let pc = c.pc;
+            let Some(instr) = program.code.get(pc as usize) else {
+                break;
+            };
+            let Op::Cp(op) = &instr.op else {
+                break;
+            };
+            let local = matches!(
+                op,
+                CpOp::Mov { .. }
+                    | CpOp::Alu { .. }
+                    | CpOp::Select { .. }
+                    | CpOp::ReadSpecial { .. }
+                    | CpOp::Arg { .. }
+                    | CpOp::Jump { .. }
+                    | CpOp::Branch { .. }
+                    | CpOp::Loop { .. }
+                    | CpOp::Nop
+            );
+            if !local || !instr.sync.waits.is_empty() || instr.sync.signal.is_some() {
+                break;
+            }
+            // These ops write nothing when they fault.
+            let Ok(CpStep::Done { next }) = self.exec_cp(core, pc, op) else {
+                break;
+            };
+            self.cores[core].pc = next;
+            let cycles = self.machine.cp_cycles(op).max(1);
+            self.count_busy(core, 0, pc, cycles);
+            at += cycles;
+        }
+        at
     }
 
     /// The source line a debug location names, for stats and traces.

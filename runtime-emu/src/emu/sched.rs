@@ -979,7 +979,9 @@ impl<'a> Sim<'a> {
         };
         let engine = instr.op.engine();
         // The waits of an engine instruction are the engine's business.
-        if engine == Engine::Cp && !self.waits_hold(core, pc, &instr.sync, &self.cores[core].regs)? {
+        if engine == Engine::Cp
+            && !self.waits_hold(core, pc, &instr.sync, &self.cores[core].regs)?
+        {
             return Ok(false);
         }
         if engine != Engine::Cp {

@@ -6,6 +6,7 @@
 //! instruction's semantics on whole views ([`dma`], [`ttu`], [`tvp`]) and
 //! checking capacities, bounds and races.
 
+pub mod agenda;
 pub mod context;
 pub mod decode;
 pub mod dma;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod gemm;
 pub mod memory;
 pub mod race;
+pub mod ready;
 pub mod run;
 pub mod sched;
 pub mod scratch;

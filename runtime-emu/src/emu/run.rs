@@ -24,8 +24,9 @@ pub struct RunOptions {
 /// The default [`RunOptions::max_cycles`]: 2^24 cycles (6.9 ms of
 /// maia200-like), over 30 times the longest fixture kernel — room for
 /// persistent kernels that loop over large inputs on few programs — and
-/// reached in about 40 s of emulation by a kernel on two programs that
-/// never ends (a kernel that long would take about as long to emulate).
+/// reached by a register-bound loop that never ends in about 0.3 s of
+/// emulation on two programs and 16 s with all 128 tiles of maia200-like
+/// spinning (docs/performance.md); kernels that move data take longer.
 pub const DEFAULT_MAX_CYCLES: u64 = 1 << 24;
 
 /// The most program instances one emulated launch runs: the emulator lists

@@ -3,13 +3,13 @@
 //! and the functional execution of each instruction when it starts.
 //!
 //! One simulation drives functional results and cycles alike. Agents are
-//! visited in a fixed order and events are ordered by (cycle, sequence
-//! number), so results are deterministic. An engine instruction's memory
+//! visited in a fixed order (only the cores that may progress, see
+//! [`super::ready`]) and events are ordered by (cycle, schedule order,
+//! see [`super::agenda`]), so results are deterministic. An engine instruction's memory
 //! effects happen when it starts; its signal when it completes, so any
 //! instruction that waits for it sees them.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use maiac_backend::isa::{
     BarrierScope, CpOp, DebugLocId, DmaOp, Engine, Instr, Module, Op, Program, SemRef, SemScope,
@@ -17,10 +17,12 @@ use maiac_backend::isa::{
 };
 use maiac_backend::machine::Machine;
 
+use super::agenda::Agenda;
 use super::context::{Effects, ExecCtx};
 use super::error::{EmuError, ExecResult, Fault};
 use super::memory::{read_bits, write_bits, Memory, Region};
 use super::race::{join, Clock, InstrRef, RaceDetector};
+use super::ready::ReadySet;
 use super::stats::{Stats, TraceEvent};
 use super::{dma, ttu, tvp};
 
@@ -91,9 +93,24 @@ impl Span {
     }
 }
 
-/// A pending event: (cycle, sequence number, core, agent slot, kind),
-/// ordered by time and then by when it was scheduled.
-type Event = (u64, u64, usize, usize, EventKind);
+/// A pending event of (core, agent slot); the agenda orders events by
+/// cycle and then by when they were scheduled.
+type Event = (usize, usize, EventKind);
+
+/// The engine kinds of the busy-cycle stats, by [`busy_kind`] index.
+const BUSY_KINDS: [&str; 6] = ["cluster_cp", "cluster_dma", "cp", "dma", "ttu", "tvp"];
+
+/// The [`BUSY_KINDS`] index of an agent of a tile or cluster program.
+fn busy_kind(cluster_program: bool, kind: Engine) -> usize {
+    match (cluster_program, kind) {
+        (true, Engine::Cp) => 0,
+        (true, _) => 1,
+        (false, Engine::Cp) => 2,
+        (false, Engine::Dma) => 3,
+        (false, Engine::Ttu) => 4,
+        (false, Engine::Tvp) => 5,
+    }
+}
 
 /// What an event does when its time comes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,8 +164,12 @@ pub struct Sim<'a> {
     cluster_sems: Vec<Vec<i64>>,
     cluster_sem_vcs: Vec<Vec<Clock>>,
     races: RaceDetector,
-    events: BinaryHeap<Reverse<Event>>,
-    seq: u64,
+    events: Agenda<Event>,
+    /// The cores to visit before the next event (see [`super::ready`]).
+    ready: ReadySet,
+    /// Per cluster: the cores (tiles and cluster program) that read its
+    /// semaphores, to mark when one is signalled.
+    cluster_cores: Vec<Vec<usize>>,
     now: u64,
     hbm_free: u64,
     /// Per cluster: when its NoC link (traffic entering or leaving the
@@ -157,11 +178,13 @@ pub struct Sim<'a> {
     csram_free: Vec<u64>,
     n_agents: usize,
     pub stats: Stats,
-    /// Busy cycles by engine kind and by (debug location, whether a CP
-    /// instruction), folded into `stats` at the end: keying the stats'
-    /// string maps per instruction made formatting the hot path.
-    busy_by_kind: HashMap<&'static str, u64>,
-    busy_by_loc: HashMap<(Option<DebugLocId>, bool), u64>,
+    /// Busy cycles by engine kind ([`BUSY_KINDS`]) and, per program (tile,
+    /// cluster) and pc, of the CP and of the engines, folded into `stats`
+    /// by source line at the end: keying the stats' string maps (or even a
+    /// hash map) per instruction made bookkeeping the hot path. `None`:
+    /// nothing ran there.
+    busy_by_kind: [Option<u64>; 6],
+    busy_by_pc: [Vec<[Option<u64>; 2]>; 2],
     macs: BTreeMap<TtuPrecision, u64>,
     pub trace: Vec<TraceEvent>,
     pub threads: BTreeMap<u32, String>,
@@ -256,6 +279,17 @@ impl<'a> Sim<'a> {
             core.sem_vcs = vec![vec![0; n_agents]; core.sems.len()];
         }
         let csems = machine.cluster.semaphores as usize;
+        let mut cluster_cores = vec![Vec::new(); machine.clusters as usize];
+        for (i, c) in cores.iter().enumerate() {
+            if let Some(members) = cluster_cores.get_mut(c.cluster as usize) {
+                members.push(i);
+            }
+        }
+        let ready = ReadySet::all(cores.len());
+        let busy_by_pc = [
+            vec![[None; 2]; module.tile_program.code.len()],
+            vec![[None; 2]; module.cluster_program.as_ref().map_or(0, |p| p.code.len())],
+        ];
         Ok(Sim {
             module,
             machine,
@@ -267,16 +301,17 @@ impl<'a> Sim<'a> {
             cluster_sems: vec![vec![0; csems]; machine.clusters as usize],
             cluster_sem_vcs: vec![vec![vec![0; n_agents]; csems]; machine.clusters as usize],
             races: RaceDetector::default(),
-            events: BinaryHeap::new(),
-            seq: 0,
+            events: Agenda::default(),
+            ready,
+            cluster_cores,
             now: 0,
             hbm_free: 0,
             link_free: vec![0; machine.clusters as usize],
             csram_free: vec![0; machine.clusters as usize],
             n_agents,
             stats: Stats::default(),
-            busy_by_kind: HashMap::new(),
-            busy_by_loc: HashMap::new(),
+            busy_by_kind: [None; 6],
+            busy_by_pc,
             macs: BTreeMap::new(),
             trace: Vec::new(),
             threads,
@@ -345,16 +380,14 @@ impl<'a> Sim<'a> {
     /// Runs the launch to completion.
     pub fn run(&mut self) -> Result<(), EmuError> {
         loop {
-            loop {
-                let mut progress = false;
-                for core in 0..self.cores.len() {
-                    progress |= self.step_core(core)?;
-                }
-                if !progress {
-                    break;
+            // Sweep the cores until none progresses, visiting only those
+            // that may (the same visits that progress, in the same order).
+            while let Some(core) = self.ready.next_core() {
+                if self.step_core(core)? {
+                    self.ready.mark(core);
                 }
             }
-            let Some(Reverse((time, _, core, slot, kind))) = self.events.pop() else {
+            let Some((time, events)) = self.events.pop_earliest() else {
                 break;
             };
             self.now = time;
@@ -376,14 +409,10 @@ impl<'a> Sim<'a> {
                 why.push_str("; raise the limit with --max-cycles N");
                 return Err(EmuError::Deadlock(why));
             }
-            self.complete(core, slot, kind);
-            while let Some(&Reverse((t, _, c, s, k))) = self.events.peek() {
-                if t != time {
-                    break;
-                }
-                self.events.pop();
-                self.complete(c, s, k);
+            for &(core, slot, kind) in &events {
+                self.complete(core, slot, kind);
             }
+            self.events.recycle(events);
             if self.opts.detect_races && self.races.len() > 8192 {
                 self.prune_races();
             }
@@ -407,14 +436,31 @@ impl<'a> Sim<'a> {
             return Err(EmuError::Deadlock(why + " (a semaphore wait that is never satisfied, or a barrier not every tile reaches)"));
         }
         self.stats.cycles = self.now;
-        for (kind, cycles) in std::mem::take(&mut self.busy_by_kind) {
-            *self
-                .stats
-                .engine_busy_cycles
-                .entry(kind.to_string())
-                .or_default() += cycles;
+        for (kind, cycles) in BUSY_KINDS.iter().zip(self.busy_by_kind) {
+            if let Some(cycles) = cycles {
+                *self
+                    .stats
+                    .engine_busy_cycles
+                    .entry(kind.to_string())
+                    .or_default() += cycles;
+            }
         }
-        for ((loc, cp), cycles) in std::mem::take(&mut self.busy_by_loc) {
+        // Sum per (location, CP or engine) first so that each location's
+        // line is rendered once.
+        let mut by_loc: BTreeMap<(Option<DebugLocId>, bool), u64> = BTreeMap::new();
+        let busy_by_pc = std::mem::take(&mut self.busy_by_pc);
+        for (cluster_program, per_pc) in [false, true].into_iter().zip(&busy_by_pc) {
+            let program = self.program_of(cluster_program);
+            for (pc, sides) in per_pc.iter().enumerate() {
+                for (side, cycles) in sides.iter().enumerate() {
+                    if let Some(cycles) = cycles {
+                        let loc = program.loc_of(pc as u32);
+                        *by_loc.entry((loc, side == 0)).or_default() += cycles;
+                    }
+                }
+            }
+        }
+        for ((loc, cp), cycles) in by_loc {
             let line = self.line_of_loc(loc);
             if !cp || line != NO_LINE {
                 *self.stats.by_source_line.entry(line).or_default() += cycles;
@@ -444,20 +490,26 @@ impl<'a> Sim<'a> {
     }
 
     fn schedule(&mut self, core: usize, slot: usize, at: u64, kind: EventKind) {
-        self.seq += 1;
-        self.events.push(Reverse((at, self.seq, core, slot, kind)));
+        self.events.schedule(at, (core, slot, kind));
     }
 
     /// An event of `(core, slot)` happens: the agent frees, or its oldest
     /// in-flight transfer retires; a completing instruction's signal fires.
     fn complete(&mut self, core: usize, slot: usize, kind: EventKind) {
-        let agent = &mut self.cores[core].agents[slot];
+        // Whatever happens, the core's agents may now progress.
+        self.ready.mark(core);
+        let c = &mut self.cores[core];
+        let cluster = c.cluster as usize;
+        let agent = &mut c.agents[slot];
+        // The clock the signal orders: the agent's own for a completing
+        // instruction (borrowed, not copied), the transfer's for a retire.
+        let retired;
         let (signal, vc) = match kind {
             EventKind::Free => {
                 let Some(busy) = agent.busy.take() else {
                     return;
                 };
-                (busy.signal, agent.vc.clone())
+                (busy.signal, &agent.vc)
             }
             EventKind::Retire => {
                 // Retire events are scheduled in issue order at
@@ -465,26 +517,29 @@ impl<'a> Sim<'a> {
                 let Some(done) = agent.in_flight.pop_front() else {
                     return;
                 };
-                (done.signal, done.vc)
+                retired = done;
+                (retired.signal, &retired.vc)
             }
         };
         if let Some(sem) = signal {
-            let cluster = self.cores[core].cluster as usize;
             let (value, svc) = match sem.scope {
-                SemScope::Tile => {
-                    let c = &mut self.cores[core];
-                    (
-                        &mut c.sems[sem.index as usize],
-                        &mut c.sem_vcs[sem.index as usize],
-                    )
-                }
+                SemScope::Tile => (
+                    &mut c.sems[sem.index as usize],
+                    &mut c.sem_vcs[sem.index as usize],
+                ),
                 SemScope::Cluster => (
                     &mut self.cluster_sems[cluster][sem.index as usize],
                     &mut self.cluster_sem_vcs[cluster][sem.index as usize],
                 ),
             };
             *value += 1;
-            join(svc, &vc);
+            join(svc, vc);
+            if sem.scope == SemScope::Cluster {
+                // Every core of the cluster may be waiting for it.
+                for &other in &self.cluster_cores[cluster] {
+                    self.ready.mark(other);
+                }
+            }
         }
     }
 
@@ -537,13 +592,14 @@ impl<'a> Sim<'a> {
         if self.n_agents == 0 {
             return;
         }
-        let cluster = self.cores[core].cluster as usize;
+        let c = &mut self.cores[core];
+        let cluster = c.cluster as usize;
         for w in &sync.waits {
             let svc = match w.sem.scope {
-                SemScope::Tile => self.cores[core].sem_vcs[w.sem.index as usize].clone(),
-                SemScope::Cluster => self.cluster_sem_vcs[cluster][w.sem.index as usize].clone(),
+                SemScope::Tile => &c.sem_vcs[w.sem.index as usize],
+                SemScope::Cluster => &self.cluster_sem_vcs[cluster][w.sem.index as usize],
             };
-            join(&mut self.cores[core].agents[slot].vc, &svc);
+            join(&mut c.agents[slot].vc, svc);
         }
     }
 
@@ -784,7 +840,9 @@ impl<'a> Sim<'a> {
     }
 
     /// Marks `(core, slot)` busy for `cycles`, `signal` firing when it
-    /// frees, and records stats and trace.
+    /// frees, and records stats and trace. A CP instruction without a
+    /// signal is followed by the register-only instructions after it
+    /// ([`Sim::run_ahead`]); the CP frees after the last of them.
     fn begin(
         &mut self,
         core: usize,
@@ -795,19 +853,10 @@ impl<'a> Sim<'a> {
         signal: Option<SemRef>,
     ) {
         self.cores[core].agents[slot].busy = Some(Busy { signal });
-        self.schedule(core, slot, self.now + cycles, EventKind::Free);
-        self.stats.instructions += 1;
-        let c = &self.cores[core];
-        let kind = match (c.cluster_program, c.agents[slot].kind) {
-            (true, Engine::Cp) => "cluster_cp",
-            (true, _) => "cluster_dma",
-            (false, k) => k.name(),
-        };
-        *self.busy_by_kind.entry(kind).or_default() += cycles;
-        let loc = self.program_of(c.cluster_program).loc_of(pc);
-        let cp = c.agents[slot].kind == Engine::Cp;
-        *self.busy_by_loc.entry((loc, cp)).or_default() += cycles;
+        self.count_busy(core, slot, pc, cycles);
         if self.opts.trace {
+            let c = &self.cores[core];
+            let loc = self.program_of(c.cluster_program).loc_of(pc);
             let line = self.line_of_loc(loc);
             self.trace.push(TraceEvent {
                 name: instr.op.mnemonic(),
@@ -817,6 +866,80 @@ impl<'a> Sim<'a> {
                 line,
             });
         }
+        let mut free = self.now + cycles;
+        if slot == 0 && signal.is_none() {
+            free = self.run_ahead(core, free);
+        }
+        self.schedule(core, slot, free, EventKind::Free);
+    }
+
+    /// Counts an instruction and its busy cycles on `(core, slot)`.
+    fn count_busy(&mut self, core: usize, slot: usize, pc: u32, cycles: u64) {
+        self.stats.instructions += 1;
+        let c = &self.cores[core];
+        let kind = c.agents[slot].kind;
+        let by_kind = &mut self.busy_by_kind[busy_kind(c.cluster_program, kind)];
+        *by_kind = Some(by_kind.unwrap_or(0) + cycles);
+        // Only instructions of the program run, so `pc` is in range.
+        let side = usize::from(kind != Engine::Cp);
+        let by_pc = &mut self.busy_by_pc[usize::from(c.cluster_program)][pc as usize][side];
+        *by_pc = Some(by_pc.unwrap_or(0) + cycles);
+    }
+
+    /// Executes, ahead of time, the CP instructions that would start one
+    /// after the other from cycle `at` touching nothing but the CP's own
+    /// registers and pc (no waits, no signal, no memory, no engine): what
+    /// they do and when cannot depend on, or be seen by, anything else
+    /// before the CP frees, so only the number of events changes — one
+    /// instead of one per instruction, which made register-bound loops
+    /// cost an event-loop round trip per instruction. Stops before an
+    /// instruction that would start past the cycle limit (its event
+    /// reports the limit as before) or that would fault (it faults at its
+    /// own cycle, after whatever the other cores do first), and when
+    /// tracing (trace events are recorded in visit order). Returns when
+    /// the CP frees.
+    fn run_ahead(&mut self, core: usize, mut at: u64) -> u64 {
+        if self.opts.trace {
+            return at;
+        }
+        let program = self.program(core);
+        while at <= self.opts.max_cycles {
+            let c = &self.cores[core];
+            if c.instance >= c.instances.len() {
+                break;
+            }
+            let pc = c.pc;
+            let Some(instr) = program.code.get(pc as usize) else {
+                break;
+            };
+            let Op::Cp(op) = &instr.op else {
+                break;
+            };
+            let local = matches!(
+                op,
+                CpOp::Mov { .. }
+                    | CpOp::Alu { .. }
+                    | CpOp::Select { .. }
+                    | CpOp::ReadSpecial { .. }
+                    | CpOp::Arg { .. }
+                    | CpOp::Jump { .. }
+                    | CpOp::Branch { .. }
+                    | CpOp::Loop { .. }
+                    | CpOp::Nop
+            );
+            if !local || !instr.sync.waits.is_empty() || instr.sync.signal.is_some() {
+                break;
+            }
+            // These ops write nothing when they fault.
+            let Ok(CpStep::Done { next }) = self.exec_cp(core, pc, op) else {
+                break;
+            };
+            self.cores[core].pc = next;
+            let cycles = self.machine.cp_cycles(op).max(1);
+            self.count_busy(core, 0, pc, cycles);
+            at += cycles;
+        }
+        at
     }
 
     /// The source line a debug location names, for stats and traces.
@@ -854,10 +977,11 @@ impl<'a> Sim<'a> {
                 Fault::new("the program ran past its last instruction without `halt`"),
             ));
         };
-        let regs = self.cores[core].regs;
         let engine = instr.op.engine();
         // The waits of an engine instruction are the engine's business.
-        if engine == Engine::Cp && !self.waits_hold(core, pc, &instr.sync, &regs)? {
+        if engine == Engine::Cp
+            && !self.waits_hold(core, pc, &instr.sync, &self.cores[core].regs)?
+        {
             return Ok(false);
         }
         if engine != Engine::Cp {
@@ -880,12 +1004,13 @@ impl<'a> Sim<'a> {
                 return Ok(false);
             }
             self.tick(core, 0);
-            let vc = self.cores[core].agents[0].vc.clone();
-            self.cores[core].agents[slot].queue.push_back(Queued {
+            let c = &mut self.cores[core];
+            let queued = Queued {
                 pc,
-                regs: Box::new(regs),
-                vc,
-            });
+                regs: Box::new(c.regs),
+                vc: c.agents[0].vc.clone(),
+            };
+            c.agents[slot].queue.push_back(queued);
             self.cores[core].pc += 1;
             // A dispatch occupies the CP but the signal belongs to the engine.
             let cycles = u64::from(self.machine.cp.dispatch_cycles).max(1);
@@ -942,25 +1067,28 @@ impl<'a> Sim<'a> {
     /// Executes one CP instruction's effect; `Blocked` leaves it for later.
     fn exec_cp(&mut self, core: usize, pc: u32, op: &CpOp) -> Result<CpStep, EmuError> {
         let next = pc + 1;
-        let regs = self.cores[core].regs;
+        // Borrowed, not copied (512 bytes per instruction): each arm reads
+        // what it needs before `set` writes.
+        let regs = &self.cores[core].regs;
         let set = |sim: &mut Sim<'_>, r, v| -> Result<CpStep, EmuError> {
             let i = sim.reg(core, pc, r)?;
             sim.cores[core].regs[i] = v;
             Ok(CpStep::Done { next })
         };
         match op {
-            CpOp::Mov { dst, src } => set(self, *dst, src.eval(&regs)),
+            CpOp::Mov { dst, src } => {
+                let v = src.eval(regs);
+                set(self, *dst, v)
+            }
             CpOp::Alu { op, dst, a, b } => {
                 let a = regs[self.reg(core, pc, *a)?];
-                set(self, *dst, op.eval(a, b.eval(&regs)))
+                let v = op.eval(a, b.eval(regs));
+                set(self, *dst, v)
             }
             CpOp::Select { dst, cond, a, b } => {
                 let c = regs[self.reg(core, pc, *cond)?];
-                set(
-                    self,
-                    *dst,
-                    if c != 0 { a.eval(&regs) } else { b.eval(&regs) },
-                )
+                let v = if c != 0 { a.eval(regs) } else { b.eval(regs) };
+                set(self, *dst, v)
             }
             CpOp::ReadSpecial { dst, special } => {
                 let v = self.special(core, *special);
@@ -1067,6 +1195,12 @@ impl<'a> Sim<'a> {
         if !self.cores[core].waiting_at_barrier {
             self.cores[core].waiting_at_barrier = true;
             self.cores[core].barriers_arrived += 1;
+            // The tiles already waiting at a barrier may now pass it.
+            for i in 0..self.cores.len() {
+                if i != core && self.cores[i].waiting_at_barrier {
+                    self.ready.mark(i);
+                }
+            }
         }
         let mine = self.cores[core].barriers_arrived;
         let cluster = self.cores[core].cluster;
@@ -1149,11 +1283,10 @@ impl<'a> Sim<'a> {
             ));
         }
         let c = &self.cores[core];
-        let regs = c.regs;
         let ctx = ExecCtx {
             module: self.module,
             machine: self.machine,
-            regs: &regs,
+            regs: &c.regs,
             tile: (!c.cluster_program).then_some(c.unit),
             cluster: c.cluster,
         };

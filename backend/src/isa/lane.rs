@@ -509,12 +509,13 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 }
 
 /// Every unary float op, in binary-code order.
-pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 36] = {
+pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 40] = {
     use FloatUnaryOp::*;
     [
         Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos,
         Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil,
-        Trunc, Round, RoundEven, Recip, Lgamma, Tgamma, Erfinv,
+        Trunc, Round, RoundEven, Recip, Lgamma, Tgamma, Erfinv, Erfcinv, Normcdf, Normcdfinv,
+        Rcbrt,
     ]
 };
 
@@ -557,6 +558,10 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
         Lgamma => "lgamma",
         Tgamma => "tgamma",
         Erfinv => "erfinv",
+        Erfcinv => "erfcinv",
+        Normcdf => "normcdf",
+        Normcdfinv => "normcdfinv",
+        Rcbrt => "rcbrt",
     }
 }
 

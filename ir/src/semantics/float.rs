@@ -76,6 +76,14 @@ pub enum FloatUnaryOp {
     Tgamma,
     /// The inverse of `erf` on `[-1, 1]` (see [`erfinv`]).
     Erfinv,
+    /// The inverse of `erfc` on `[0, 2]` (see [`erfcinv`]).
+    Erfcinv,
+    /// The standard normal CDF, `erfc(-x / √2) / 2`.
+    Normcdf,
+    /// Its inverse, `-√2 · erfcinv(2p)`.
+    Normcdfinv,
+    /// `1 / cbrt(x)`.
+    Rcbrt,
 }
 
 /// Binary float ops.
@@ -197,6 +205,10 @@ fn unary_f32(op: FloatUnaryOp, x: f32) -> f32 {
         Lgamma => libm::lgammaf(x),
         Tgamma => libm::tgammaf(x),
         Erfinv => erfinv(f64::from(x)) as f32,
+        Erfcinv => erfcinv(f64::from(x)) as f32,
+        Normcdf => normcdf(f64::from(x)) as f32,
+        Normcdfinv => normcdfinv(f64::from(x)) as f32,
+        Rcbrt => (1.0 / libm::cbrt(f64::from(x))) as f32,
     }
 }
 
@@ -239,6 +251,10 @@ fn unary_f64(op: FloatUnaryOp, x: f64) -> f64 {
         Lgamma => libm::lgamma(x),
         Tgamma => libm::tgamma(x),
         Erfinv => erfinv(x),
+        Erfcinv => erfcinv(x),
+        Normcdf => normcdf(x),
+        Normcdfinv => normcdfinv(x),
+        Rcbrt => 1.0 / libm::cbrt(x),
     }
 }
 
@@ -258,8 +274,52 @@ pub fn erfinv(x: f64) -> f64 {
     if a == 0.0 {
         return x;
     }
-    let w = -libm::log((1.0 - a) * (1.0 + a));
-    let mut y = if w < 5.0 {
+    erfinv_core(a, 1.0 - a).copysign(x)
+}
+
+/// `erfcinv(y) = erfinv(1 - y)`, computed from `y` itself so that small
+/// `y` (the far tail) keeps its precision. `0 → +∞`, `2 → −∞`, outside
+/// `[0, 2]` and NaN → NaN.
+pub fn erfcinv(y: f64) -> f64 {
+    if y.is_nan() || !(0.0..=2.0).contains(&y) {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        return f64::INFINITY;
+    }
+    if y == 2.0 {
+        return f64::NEG_INFINITY;
+    }
+    if y == 1.0 {
+        return 0.0;
+    }
+    if y < 1.0 {
+        erfinv_core(1.0 - y, y)
+    } else {
+        -erfinv_core(y - 1.0, 2.0 - y)
+    }
+}
+
+/// The standard normal CDF in f64.
+pub fn normcdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// The standard normal quantile in f64.
+pub fn normcdfinv(p: f64) -> f64 {
+    -std::f64::consts::SQRT_2 * erfcinv(2.0 * p)
+}
+
+/// `erfinv(a)` for `0 < a < 1` given `tail = 1 - a` (exact, or the
+/// caller's more precise value).
+fn erfinv_core(a: f64, tail: f64) -> f64 {
+    let w = -libm::log(tail * (2.0 - tail));
+    let mut y = if w > 40.0 {
+        // far tail (1 - a < 1e-17), beyond the single-precision fit: the
+        // asymptotic erfc(y) ~ exp(-y^2) / (y sqrt(pi)) solved to first order
+        let l = -libm::log(tail);
+        libm::sqrt(l - 0.5 * libm::log(std::f64::consts::PI * l))
+    } else if w < 5.0 {
         let w = w - 2.5;
         let mut p = 2.810_226_36e-08;
         for c in [
@@ -296,8 +356,7 @@ pub fn erfinv(x: f64) -> f64 {
     // ln erfc(y) = ln(1 - |x|) (nearly linear in y where erfc falls off
     // fastest, so a few steps converge from the single-precision start).
     const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
-    let tail = 1.0 - a; // exact for a in [0.5, 1]
-    for _ in 0..6 {
+    for _ in 0..8 {
         let slope = TWO_OVER_SQRT_PI * libm::exp(-y * y);
         let step = if a > 0.5 {
             let e = libm::erfc(y);
@@ -316,7 +375,7 @@ pub fn erfinv(x: f64) -> f64 {
             break;
         }
     }
-    y.copysign(x)
+    y
 }
 
 /// `nextafter` on the bits of a sign-magnitude IEEE-style format.
@@ -765,6 +824,23 @@ mod tests {
         assert_eq!(erfinv(-1.0), f64::NEG_INFINITY);
         assert!(erfinv(1.5).is_nan() && erfinv(f64::NAN).is_nan());
         assert_eq!(erfinv(-0.0).to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn erfcinv_keeps_the_far_tail() {
+        for &y in &[1e-300, 1e-100, 1e-20, 0.01, 0.7, 1.3, 1.99, 2.0 - 1e-12] {
+            let x = erfcinv(y);
+            let back = libm::erfc(x);
+            assert!(
+                (back - y).abs() <= 1e-13 * y,
+                "erfcinv({y}) = {x}, erfc of it {back}"
+            );
+        }
+        assert_eq!(erfcinv(0.0), f64::INFINITY);
+        assert_eq!(erfcinv(2.0), f64::NEG_INFINITY);
+        assert!(erfcinv(-0.5).is_nan() && erfcinv(2.5).is_nan());
+        assert!((normcdfinv(0.975) - 1.959_963_984_540_054).abs() < 1e-14);
+        assert!((normcdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
     }
 
     #[test]

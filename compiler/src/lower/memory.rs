@@ -68,6 +68,10 @@ impl Lowerer<'_> {
     // ---- strided accesses ----
 
     fn lower_strided(&mut self, op: Op, s: &StridedAccess) -> Result<(), Diagnostic> {
+        let Some(fitted) = super::dma_rank::fit(s) else {
+            return self.lower_unfit(op, s);
+        };
+        let s = &fitted;
         let mut cache = ExprCache::new();
         // Conditions under which the DMA form is exact.
         let mut fast = ScalarExpr::bool(true);
@@ -114,6 +118,28 @@ impl Lowerer<'_> {
         match dst {
             Some(dst) => self.bind_buffer_result(self.result(op, 0), dst),
             None => Ok(()),
+        }
+    }
+
+    /// A strided access with more dimensions than a DMA descriptor holds
+    /// (see `dma_rank`): loads and stores go element by element.
+    fn lower_unfit(&mut self, op: Op, s: &StridedAccess) -> Result<(), Diagnostic> {
+        match s.kind {
+            AccessKind::Load => {
+                let result_ty = self.ty(self.result(op, 0)).clone();
+                let dst = self.new_tensor_buf(&result_ty, "load")?;
+                self.elementwise_fallback(op, s.kind, Some(&dst))?;
+                self.bind_buffer_result(self.result(op, 0), dst)
+            }
+            AccessKind::Store => self.elementwise_fallback(op, s.kind, None),
+            _ => Err(self.error(
+                op,
+                format!(
+                    "a rank-{} access whose dimensions cannot be merged into the DMA engine's {} is not supported",
+                    s.dims.len(),
+                    maiac_backend::isa::view::MAX_RANK
+                ),
+            )),
         }
     }
 

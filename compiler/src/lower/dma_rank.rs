@@ -1,4 +1,4 @@
-//! Fitting strided accesses to the DMA engine's dimension count (at most
+//! Merging the dimensions of strided accesses for the DMA engine (at most
 //! [`MAX_RANK`](maiac_backend::isa::view::MAX_RANK) per descriptor).
 //!
 //! The access analysis describes a strided access with one dimension per
@@ -8,21 +8,19 @@
 //! contiguous (`stride[d] = stride[d+1] · size[d+1]`) address the same
 //! elements in the same order as one dimension of the product size, and
 //! size-1 dimensions address nothing of their own; merging them, innermost
-//! first, often brings the box within the limit. An access that still does
-//! not fit is lowered element by element (the gather/scatter form) instead.
+//! first, usually brings the box within the limit. What still has too many
+//! dimensions is unrolled into several DMAs by the lowering
+//! (`Lowerer::emit_dma`).
 
 use maiac_backend::isa::view::MAX_RANK;
 
 use crate::access::{AccessDim, StridedAccess};
 
-/// `s` with at most `MAX_RANK` dimensions addressing the same elements in
-/// the same row-major order, or `None` when merging cannot get there.
-pub(super) fn fit(s: &StridedAccess) -> Option<StridedAccess> {
-    if s.dims.len() <= MAX_RANK {
-        return Some(s.clone());
-    }
-    if s.valid.is_some() || s.dims.iter().any(|d| d.wrap.is_some()) {
-        return None;
+/// `s` with dimensions merged (only while it has more than `MAX_RANK`),
+/// addressing the same elements in the same row-major order.
+pub(super) fn merge_dims(s: &StridedAccess) -> StridedAccess {
+    if s.dims.len() <= MAX_RANK || s.valid.is_some() || s.dims.iter().any(|d| d.wrap.is_some()) {
+        return s.clone();
     }
     let mut dims: Vec<AccessDim> = s.dims.iter().filter(|d| d.size != 1).cloned().collect();
     let mut d = dims.len().saturating_sub(1);
@@ -43,5 +41,5 @@ pub(super) fn fit(s: &StridedAccess) -> Option<StridedAccess> {
         // every dimension had size 1: one element
         dims.push(s.dims[0].clone());
     }
-    (dims.len() <= MAX_RANK).then(|| StridedAccess { dims, ..s.clone() })
+    StridedAccess { dims, ..s.clone() }
 }

@@ -376,16 +376,10 @@ impl LaneOp {
                 class,
                 ty,
                 result_width,
-            } => {
-                let x = convert::float_to_f64(a & fmask(ty), ty);
-                let r = match class {
-                    FloatClass::IsNan => x.is_nan(),
-                    FloatClass::IsInf => x.is_infinite(),
-                    FloatClass::IsFinite => x.is_finite(),
-                    FloatClass::SignBit => !x.is_nan() && x.is_sign_negative(),
-                };
-                int::truncate(u64::from(r), result_width)
-            }
+            } => int::truncate(
+                maiac_ir::semantics::float_class(class, ty, a & fmask(ty)),
+                result_width,
+            ),
             LaneOp::Fma { ty } => float::fma(ty, a & fmask(ty), b & fmask(ty), c & fmask(ty)),
             LaneOp::Clamp { ty, propagate_nan } => float::clamp(
                 ty,
@@ -515,12 +509,13 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 }
 
 /// Every unary float op, in binary-code order.
-pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 33] = {
+pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 40] = {
     use FloatUnaryOp::*;
     [
         Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos,
         Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil,
-        Trunc, Round, RoundEven, Recip,
+        Trunc, Round, RoundEven, Recip, Lgamma, Tgamma, Erfinv, Erfcinv, Normcdf, Normcdfinv,
+        Rcbrt,
     ]
 };
 
@@ -560,14 +555,22 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
         Round => "round",
         RoundEven => "roundeven",
         Recip => "recip",
+        Lgamma => "lgamma",
+        Tgamma => "tgamma",
+        Erfinv => "erfinv",
+        Erfcinv => "erfcinv",
+        Normcdf => "normcdf",
+        Normcdfinv => "normcdfinv",
+        Rcbrt => "rcbrt",
     }
 }
 
 /// Every binary float op, in binary-code order.
-pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 13] = {
+pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 14] = {
     use FloatBinaryOp::*;
     [
         Add, Sub, Mul, Div, Rem, Maximum, Minimum, MaxNum, MinNum, Pow, Atan2, Hypot, CopySign,
+        NextAfter,
     ]
 };
 
@@ -587,6 +590,7 @@ pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
         Atan2 => "atan2f",
         Hypot => "hypotf",
         CopySign => "copysignf",
+        NextAfter => "nextafterf",
     }
 }
 
@@ -660,11 +664,12 @@ pub fn bit_op_name(op: BitUnaryOp) -> &'static str {
 }
 
 /// Every float class test, in binary-code order.
-pub const FLOAT_CLASSES: [FloatClass; 4] = [
+pub const FLOAT_CLASSES: [FloatClass; 5] = [
     FloatClass::IsNan,
     FloatClass::IsInf,
     FloatClass::IsFinite,
     FloatClass::SignBit,
+    FloatClass::Ilogb,
 ];
 
 pub fn float_class_name(class: FloatClass) -> &'static str {
@@ -673,6 +678,7 @@ pub fn float_class_name(class: FloatClass) -> &'static str {
         FloatClass::IsInf => "isinf",
         FloatClass::IsFinite => "isfinite",
         FloatClass::SignBit => "signbit",
+        FloatClass::Ilogb => "ilogb",
     }
 }
 

@@ -24,6 +24,14 @@
 //! before anything in the arm runs, and nothing outside the arms could see
 //! the difference.
 //!
+//! An op whose results are also read before the first such `if` (e.g. the
+//! offsets a mask is computed from, when the mask is needed outside the
+//! branches) cannot move; when it is a `map` or `iota`, the only writer of
+//! its outputs, and every reader past it is in else arms, it is
+//! *rematerialised* instead: cloned into those arms and kept for its earlier
+//! readers, so its buffers no longer live through the branches. The
+//! expected path runs exactly what it ran before.
+//!
 //! Cost: one path through several `if`s may run several clones. The
 //! lowering's guarded accesses take their then arm whenever the guards
 //! hold — always, for realistic kernels — so an op sinks into at most one
@@ -52,13 +60,23 @@ impl Pass<TileKernel> for SinkIntoBranches {
     fn run(&mut self, kernel: &mut TileKernel, _cx: &mut PassContext) -> Result<(), Diagnostic> {
         // One sink at a time, then look again: each moves an op strictly
         // deeper into the structure, so this terminates.
-        while let Some((path, j, targets)) = find_sink(kernel) {
+        while let Some((path, j, targets, how)) = find_sink(kernel) {
             let TileKernel { body, bufs, .. } = kernel;
             let list = list_at_mut(body, &path);
-            let op = list.remove(j);
-            // `targets` index the list before the removal.
-            for (k, arm) in targets {
-                clone_into_arm(bufs, &op, &mut list[k - 1], arm);
+            match how {
+                How::Move => {
+                    let op = list.remove(j);
+                    // `targets` index the list before the removal.
+                    for (k, arm) in targets {
+                        clone_into_arm(bufs, &op, &mut list[k - 1], arm);
+                    }
+                }
+                How::Rematerialize => {
+                    let op = list[j].clone();
+                    for (k, arm) in targets {
+                        clone_into_arm(bufs, &op, &mut list[k], arm);
+                    }
+                }
             }
         }
         Ok(())
@@ -138,16 +156,27 @@ fn list_at_mut<'a>(body: &'a mut Vec<TOp>, path: &[(usize, usize)]) -> &'a mut V
 /// The arms an op sinks into: `(index of the if in the list, arm index)`.
 type Targets = Vec<(usize, usize)>;
 
+/// What becomes of the op where it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// Every use is in the targets: the op is deleted.
+    Move,
+    /// Ops before the first target read it too: it stays for them, and the
+    /// targets (else arms only) compute their own copy, so its buffers die
+    /// at their last use before the branches instead of living through them.
+    Rematerialize,
+}
+
 /// The first op (by list, last op first) that can sink, with its targets.
-fn find_sink(kernel: &TileKernel) -> Option<(Path, usize, Targets)> {
+fn find_sink(kernel: &TileKernel) -> Option<(Path, usize, Targets, How)> {
     let totals = reference_counts(&kernel.body);
     let mut lists = Vec::new();
     collect_lists(&kernel.body, &mut Vec::new(), &mut lists);
     for path in lists {
         let list = list_at(&kernel.body, &path);
         for j in (0..list.len()).rev() {
-            if let Some(targets) = sink_targets(kernel, &totals, list, j) {
-                return Some((path, j, targets));
+            if let Some((targets, how)) = sink_targets(kernel, &totals, list, j) {
+                return Some((path, j, targets, how));
             }
         }
     }
@@ -155,13 +184,13 @@ fn find_sink(kernel: &TileKernel) -> Option<(Path, usize, Targets)> {
 }
 
 /// The `(if index, arm index)` pairs that would receive clones of
-/// `list[j]`, when it can sink.
+/// `list[j]`, when it can sink, and whether it moves or is rematerialised.
 fn sink_targets(
     kernel: &TileKernel,
     totals: &BTreeMap<Buf, usize>,
     list: &[TOp],
     j: usize,
-) -> Option<Targets> {
+) -> Option<(Targets, How)> {
     let op = &list[j];
     if !is_sinkable(kernel, &op.kind) {
         return None;
@@ -209,8 +238,38 @@ fn sink_targets(
     // practice), so at most one then arm may receive a clone; else arms
     // (gather fallbacks) may receive any number.
     let then_targets = targets.iter().filter(|&&(_, arm)| arm == 0).count();
-    (all_inside && !targets.is_empty() && targets.len() <= MAX_CLONES && then_targets <= 1)
-        .then_some(targets)
+    if targets.is_empty() || targets.len() > MAX_CLONES {
+        return None;
+    }
+    if all_inside {
+        return (then_targets <= 1).then_some((targets, How::Move));
+    }
+    // Rematerialise a cheap op (e.g. the offsets a mask is computed from
+    // before the branches, which the fallbacks read too) into else arms
+    // only, so the expected path does no extra work, when its other uses
+    // all lie before the first branch and it is the only writer of its
+    // outputs (so the copies compute the bits the original holds there).
+    let cheap = matches!(op.kind, TOpKind::Map { .. } | TOpKind::Iota { .. });
+    let first = targets[0].0;
+    let before = reference_counts(&list[j + 1..first]);
+    let uses_before_only = outputs.iter().all(|b| {
+        totals.get(b).copied().unwrap_or(0)
+            == 1 + seen.get(b).copied().unwrap_or(0) + before.get(b).copied().unwrap_or(0)
+    });
+    let only_writer = outputs.iter().all(|b| writers(&kernel.body, *b) == 1);
+    (cheap && then_targets == 0 && uses_before_only && only_writer)
+        .then_some((targets, How::Rematerialize))
+}
+
+/// How many ops in `body` (nested bodies included) write `buf`.
+fn writers(body: &[TOp], buf: Buf) -> usize {
+    let mut n = 0;
+    for_each_op(body, &mut |op| {
+        if op.kind.writes().iter().any(|v| v.buf == buf) {
+            n += 1;
+        }
+    });
+    n
 }
 
 /// Puts a clone of `op`, with fresh output buffers, at the start of arm

@@ -26,6 +26,9 @@ use crate::access::{
 };
 use crate::tile::{BView, BufSpace, SOp, TDim, TInput, TOpKind};
 
+/// Most DMAs one strided access of rank > `MAX_RANK` is unrolled into.
+const MAX_DMA_PIECES: u64 = 256;
+
 /// Registers already holding evaluated subexpressions (per memory op, so a
 /// register is never used outside the body that defined it).
 pub(super) type ExprCache = HashMap<ScalarExpr, SOp>;
@@ -69,6 +72,8 @@ impl Lowerer<'_> {
     // ---- strided accesses ----
 
     fn lower_strided(&mut self, op: Op, s: &StridedAccess) -> Result<(), Diagnostic> {
+        let merged = super::dma_rank::merge_dims(s);
+        let s = &merged;
         let cache = ExprCache::new();
         // Conditions under which the DMA form is exact.
         let mut guards = ScalarExpr::bool(true);
@@ -357,13 +362,7 @@ impl Lowerer<'_> {
                 reshape_view(&src, &extents)
                     .unwrap_or_else(|| self.dense_copy_shaped(&src, &extents))
             };
-            self.emit(TOpKind::DmaStore {
-                dtype,
-                src,
-                hbm,
-                dims,
-            });
-            return Ok(());
+            return self.emit_dma(op, dtype, s.elem_bytes, hbm, dims, src, None);
         }
         // Loads.
         let dst = dst.cloned().expect("a load has a destination");
@@ -401,16 +400,93 @@ impl Lowerer<'_> {
                 Some(0)
             }
         };
-        self.emit(TOpKind::DmaLoad {
-            dtype,
-            hbm,
-            dims,
-            dst: dma_dst,
-            fill,
-        });
+        self.emit_dma(op, dtype, s.elem_bytes, hbm, dims, dma_dst, Some(fill))?;
         if let Some(other) = select_other {
             let mask = self.operand(op, 1);
             self.select_with_mask(mask, &dst, other, dtype)?;
+        }
+        Ok(())
+    }
+
+    /// Emits a strided DMA (a load into `view` when `load_fill` is given,
+    /// else a store from it), unrolling its outermost dimension while it has
+    /// more than the engine's `MAX_RANK`: one DMA per index, the base
+    /// advanced by that dimension's stride, and an index outside the
+    /// dimension's valid range `[start, valid)` empties its piece through the
+    /// next dimension (a load's piece then gets the fill). Same elements,
+    /// same values, in descriptors the engine takes.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_dma(
+        &mut self,
+        op: Op,
+        dtype: DType,
+        elem_bytes: u64,
+        hbm: SOp,
+        dims: Vec<TDim>,
+        view: BView,
+        load_fill: Option<Option<u64>>,
+    ) -> Result<(), Diagnostic> {
+        use maiac_backend::isa::view::MAX_RANK;
+        if dims.len() <= MAX_RANK {
+            self.emit(match load_fill {
+                Some(fill) => TOpKind::DmaLoad {
+                    dtype,
+                    hbm,
+                    dims,
+                    dst: view,
+                    fill,
+                },
+                None => TOpKind::DmaStore {
+                    dtype,
+                    src: view,
+                    hbm,
+                    dims,
+                },
+            });
+            return Ok(());
+        }
+        let pieces: u64 = dims[..dims.len() - MAX_RANK]
+            .iter()
+            .map(|d| u64::from(d.extent))
+            .product();
+        if pieces > MAX_DMA_PIECES {
+            return Err(self.error(
+                op,
+                format!(
+                    "this rank-{} access would take {pieces} DMAs of {MAX_RANK} dimensions (at most {MAX_DMA_PIECES}); merge or shrink its outer dimensions",
+                    dims.len()
+                ),
+            ));
+        }
+        let outer = dims[0].clone();
+        for i in 0..outer.extent {
+            let index = SOp::Imm(i64::from(i));
+            let step = self.alu(
+                AluOp::Mul,
+                outer.hbm_stride,
+                SOp::Imm(i64::from(i) * elem_bytes as i64),
+            );
+            let base = self.alu(AluOp::Add, hbm, step);
+            let mut rest = dims[1..].to_vec();
+            if outer.valid.is_some() || outer.start.is_some() {
+                let mut inside = SOp::Imm(1);
+                if let Some(end) = outer.valid {
+                    inside = self.alu(AluOp::LtS, index, end);
+                }
+                if let Some(start) = outer.start {
+                    let after = self.alu(AluOp::GeS, index, start);
+                    inside = self.alu(AluOp::And, inside, after);
+                }
+                let whole = rest[0].valid.unwrap_or(SOp::Imm(i64::from(rest[0].extent)));
+                rest[0].valid = Some(self.select(inside, whole, SOp::Imm(0)));
+            }
+            let piece = BView {
+                buf: view.buf,
+                offset: view.offset + i64::from(i) * view.strides[0],
+                shape: view.shape[1..].to_vec(),
+                strides: view.strides[1..].to_vec(),
+            };
+            self.emit_dma(op, dtype, elem_bytes, base, rest, piece, load_fill)?;
         }
         Ok(())
     }

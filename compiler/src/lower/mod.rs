@@ -19,6 +19,7 @@
 //! naming the op and the Python line — never a panic, never a wrong answer.
 
 mod control;
+mod dma_rank;
 mod dot;
 mod elementwise;
 mod memory;

@@ -17,7 +17,9 @@
 //! An arm qualifies when it is straight-line; its ops are `map`s, 1-D
 //! `iota`s, `copy`s and at most one gather or scatter; every view in it is
 //! dense and row-major from offset 0 over the same number of elements `N`
-//! (so lane `i` of every op is flat element `i` of every buffer); and the
+//! (so lane `i` of every op is flat element `i` of every buffer), except
+//! that a map may read a broadcast view (all strides 0: one element, e.g. a
+//! splatted scalar argument, for every lane of every chunk); and the
 //! buffers it writes are either local to it (fully written there before
 //! any read, not referenced elsewhere) or written only through such views.
 //! Each lane's ops then run in the same order on the same values; a
@@ -120,10 +122,20 @@ fn split_in(
 fn qualifies(totals: &BTreeMap<Buf, usize>, arm: &[TOp]) -> Option<(u64, Vec<Buf>)> {
     let mut lanes = None;
     let mut hbm_ops = 0;
-    let mut dense = |v: &BView| {
+    // Buffers a map reads through a broadcast view (one element for every
+    // lane, e.g. a scalar kernel argument splatted over the block): every
+    // chunk reads that same element, so they must not be shrunk.
+    let mut broadcast = Vec::new();
+    let mut dense = |v: &BView, may_broadcast: bool| {
         let n = v.num_elements();
-        let ok = *lanes.get_or_insert(n) == n && v.is_whole(n);
-        ok
+        if *lanes.get_or_insert(n) != n {
+            return false;
+        }
+        if may_broadcast && is_broadcast(v) {
+            broadcast.push(v.buf);
+            return true;
+        }
+        v.is_whole(n)
     };
     for op in arm {
         let ok = match &op.kind {
@@ -131,23 +143,29 @@ fn qualifies(totals: &BTreeMap<Buf, usize>, arm: &[TOp]) -> Option<(u64, Vec<Buf
                 inputs, outputs, ..
             } => {
                 inputs.iter().all(|i| match i {
-                    TInput::View(v) => dense(v),
+                    TInput::View(v) => dense(v, true),
                     TInput::Scalar(_) => true,
-                }) && outputs.iter().all(&mut dense)
+                }) && outputs.iter().all(|v| dense(v, false))
             }
-            TOpKind::Iota { dst, axis, .. } => *axis == 0 && dst.shape.len() == 1 && dense(dst),
-            TOpKind::Copy { src, dst } => dense(src) && dense(dst),
+            TOpKind::Iota { dst, axis, .. } => {
+                *axis == 0 && dst.shape.len() == 1 && dense(dst, false)
+            }
+            TOpKind::Copy { src, dst } => dense(src, false) && dense(dst, false),
             TOpKind::Gather {
                 addrs, mask, dst, ..
             } => {
                 hbm_ops += 1;
-                dense(addrs) && dense(dst) && mask.as_ref().is_none_or(&mut dense)
+                dense(addrs, false)
+                    && dense(dst, false)
+                    && mask.as_ref().is_none_or(|m| dense(m, false))
             }
             TOpKind::Scatter {
                 addrs, mask, src, ..
             } => {
                 hbm_ops += 1;
-                dense(addrs) && dense(src) && mask.as_ref().is_none_or(&mut dense)
+                dense(addrs, false)
+                    && dense(src, false)
+                    && mask.as_ref().is_none_or(|m| dense(m, false))
             }
             _ => false,
         };
@@ -176,7 +194,15 @@ fn qualifies(totals: &BTreeMap<Buf, usize>, arm: &[TOp]) -> Option<(u64, Vec<Buf
             local.push(buf);
         }
     }
+    if local.iter().any(|b| broadcast.contains(b)) {
+        return None;
+    }
     (lanes >= 2).then_some((lanes, local))
+}
+
+/// Whether every lane of `v` reads the same element (all strides 0).
+fn is_broadcast(v: &BView) -> bool {
+    v.strides.iter().all(|&s| s == 0)
 }
 
 /// The arm as `chunks` consecutive pieces, or `None` when it does not
@@ -219,6 +245,16 @@ fn chunk_op(op: &TOp, shrunk: &BTreeMap<Buf, Buf>, start: u64, count: u64) -> Op
     let mut op = op.clone();
     let count32 = u32::try_from(count).ok()?;
     for v in op.kind.views_mut() {
+        if is_broadcast(v) {
+            // The same element for every lane of every chunk.
+            *v = BView {
+                buf: v.buf,
+                offset: v.offset,
+                shape: vec![count32],
+                strides: vec![0],
+            };
+            continue;
+        }
         *v = match shrunk.get(&v.buf) {
             Some(&small) => BView::whole(small, &[count32]),
             None => BView {

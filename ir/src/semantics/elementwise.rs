@@ -46,13 +46,34 @@ impl ScalarKind {
     }
 }
 
-/// Float classification tests (libdevice `isnan`, `isinf`, `finite`, `signbit`).
+/// Integer-valued queries of a float: the classification tests (libdevice
+/// `isnan`, `isinf`, `finite`, `signbit`: 0/1) and `ilogb`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FloatClass {
     IsNan,
     IsInf,
     IsFinite,
     SignBit,
+    /// The unbiased exponent of `|x|` as an `i32` (C `ilogb`): `floor(log2
+    /// |x|)` for finite non-zero `x` (subnormals included), `i32::MIN` for
+    /// ±0 and NaN, `i32::MAX` for ±∞ (CUDA's and musl's `FP_ILOGB0`,
+    /// `FP_ILOGBNAN`).
+    Ilogb,
+}
+
+/// The value of a float query on the bits `a` of a `ty` value, before
+/// truncation to the result width (two's complement bits for `Ilogb`).
+pub fn float_class(class: FloatClass, ty: FloatType, a: u64) -> u64 {
+    let x = convert::float_to_f64(a, ty);
+    let flag = |b: bool| u64::from(b);
+    match class {
+        FloatClass::IsNan => flag(x.is_nan()),
+        FloatClass::IsInf => flag(x.is_infinite()),
+        FloatClass::IsFinite => flag(x.is_finite()),
+        FloatClass::SignBit => flag(!x.is_nan() && x.is_sign_negative()),
+        // exact: every narrow value is an f64 and keeps its exponent
+        FloatClass::Ilogb => libm::ilogb(x) as u32 as u64,
+    }
 }
 
 /// A resolved elementwise op. Operands are raw bits at their type's width
@@ -77,7 +98,7 @@ pub enum ElementwiseOp {
     FloatUnary { op: FloatUnaryOp, ty: FloatType },
     /// `arith.cmpf` → i1.
     FloatCmp { pred: FloatPredicate, ty: FloatType },
-    /// Classification → 0/1 at `result_width`.
+    /// A float query (classification 0/1, `ilogb`) at `result_width`.
     FloatClass {
         class: FloatClass,
         ty: FloatType,
@@ -358,16 +379,7 @@ impl ElementwiseOp {
                 class,
                 ty,
                 result_width,
-            } => {
-                let x = convert::float_to_f64(args[0], ty);
-                let r = match class {
-                    FloatClass::IsNan => x.is_nan(),
-                    FloatClass::IsInf => x.is_infinite(),
-                    FloatClass::IsFinite => x.is_finite(),
-                    FloatClass::SignBit => !x.is_nan() && x.is_sign_negative(),
-                };
-                int::truncate(u64::from(r), result_width)
-            }
+            } => int::truncate(float_class(class, ty, args[0]), result_width),
             E::Fma { ty } => float::fma(ty, args[0], args[1], args[2]),
             E::Clamp { ty, propagate_nan } => {
                 float::clamp(ty, args[0], args[1], args[2], propagate_nan)
@@ -462,6 +474,20 @@ mod tests {
             list.set(name, value.clone());
         }
         list
+    }
+
+    #[test]
+    fn ilogb_follows_cuda() {
+        let f32b = |x: f32| u64::from(x.to_bits());
+        let ilogb = |bits: u64, ty| float_class(FloatClass::Ilogb, ty, bits) as u32 as i32;
+        assert_eq!(ilogb(f32b(1.0), FloatType::F32), 0);
+        assert_eq!(ilogb(f32b(-7.9), FloatType::F32), 2);
+        assert_eq!(ilogb(f32b(0.3), FloatType::F32), -2);
+        assert_eq!(ilogb(1, FloatType::F32), -149); // smallest subnormal
+        assert_eq!(ilogb(f32b(0.0), FloatType::F32), i32::MIN);
+        assert_eq!(ilogb(f32b(f32::NAN), FloatType::F32), i32::MIN);
+        assert_eq!(ilogb(f32b(f32::NEG_INFINITY), FloatType::F32), i32::MAX);
+        assert_eq!(ilogb(1, FloatType::F16), -24); // f16 subnormal, exact via f64
     }
 
     #[test]

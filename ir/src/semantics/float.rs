@@ -70,6 +70,20 @@ pub enum FloatUnaryOp {
     RoundEven,
     /// `1 / x`, correctly rounded.
     Recip,
+    /// `ln |Γ(x)|`.
+    Lgamma,
+    /// `Γ(x)`.
+    Tgamma,
+    /// The inverse of `erf` on `[-1, 1]` (see [`erfinv`]).
+    Erfinv,
+    /// The inverse of `erfc` on `[0, 2]` (see [`erfcinv`]).
+    Erfcinv,
+    /// The standard normal CDF, `erfc(-x / √2) / 2`.
+    Normcdf,
+    /// Its inverse, `-√2 · erfcinv(2p)`.
+    Normcdfinv,
+    /// `1 / cbrt(x)`.
+    Rcbrt,
 }
 
 /// Binary float ops.
@@ -93,6 +107,9 @@ pub enum FloatBinaryOp {
     Atan2,
     Hypot,
     CopySign,
+    /// C `nextafter`: the next representable value after `a` toward `b`,
+    /// stepped in the operand type itself.
+    NextAfter,
 }
 
 /// The sign bit of a float type.
@@ -185,6 +202,13 @@ fn unary_f32(op: FloatUnaryOp, x: f32) -> f32 {
         Round => libm::roundf(x),
         RoundEven => libm::rintf(x),
         Recip => 1.0 / x,
+        Lgamma => libm::lgammaf(x),
+        Tgamma => libm::tgammaf(x),
+        Erfinv => erfinv(f64::from(x)) as f32,
+        Erfcinv => erfcinv(f64::from(x)) as f32,
+        Normcdf => normcdf(f64::from(x)) as f32,
+        Normcdfinv => normcdfinv(f64::from(x)) as f32,
+        Rcbrt => (1.0 / libm::cbrt(f64::from(x))) as f32,
     }
 }
 
@@ -224,6 +248,155 @@ fn unary_f64(op: FloatUnaryOp, x: f64) -> f64 {
         Round => libm::round(x),
         RoundEven => libm::rint(x),
         Recip => 1.0 / x,
+        Lgamma => libm::lgamma(x),
+        Tgamma => libm::tgamma(x),
+        Erfinv => erfinv(x),
+        Erfcinv => erfcinv(x),
+        Normcdf => normcdf(x),
+        Normcdfinv => normcdfinv(x),
+        Rcbrt => 1.0 / libm::cbrt(x),
+    }
+}
+
+/// The inverse error function in f64: Giles' single-precision
+/// approximation ("Approximating the erfinv function", 2010) refined by
+/// Newton steps on `erf` (on `erfc` against the exact `1 - |x|` above 0.5,
+/// where `erf` has no bits left). `±1 → ±∞`, `|x| > 1` and NaN → NaN,
+/// `±0 → ±0`.
+pub fn erfinv(x: f64) -> f64 {
+    let a = x.abs();
+    if x.is_nan() || a > 1.0 {
+        return f64::NAN;
+    }
+    if a == 1.0 {
+        return f64::INFINITY.copysign(x);
+    }
+    if a == 0.0 {
+        return x;
+    }
+    erfinv_core(a, 1.0 - a).copysign(x)
+}
+
+/// `erfcinv(y) = erfinv(1 - y)`, computed from `y` itself so that small
+/// `y` (the far tail) keeps its precision. `0 → +∞`, `2 → −∞`, outside
+/// `[0, 2]` and NaN → NaN.
+pub fn erfcinv(y: f64) -> f64 {
+    if y.is_nan() || !(0.0..=2.0).contains(&y) {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        return f64::INFINITY;
+    }
+    if y == 2.0 {
+        return f64::NEG_INFINITY;
+    }
+    if y == 1.0 {
+        return 0.0;
+    }
+    if y < 1.0 {
+        erfinv_core(1.0 - y, y)
+    } else {
+        -erfinv_core(y - 1.0, 2.0 - y)
+    }
+}
+
+/// The standard normal CDF in f64.
+pub fn normcdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// The standard normal quantile in f64.
+pub fn normcdfinv(p: f64) -> f64 {
+    -std::f64::consts::SQRT_2 * erfcinv(2.0 * p)
+}
+
+/// `erfinv(a)` for `0 < a < 1` given `tail = 1 - a` (exact, or the
+/// caller's more precise value).
+fn erfinv_core(a: f64, tail: f64) -> f64 {
+    let w = -libm::log(tail * (2.0 - tail));
+    let mut y = if w > 40.0 {
+        // far tail (1 - a < 1e-17), beyond the single-precision fit: the
+        // asymptotic erfc(y) ~ exp(-y^2) / (y sqrt(pi)) solved to first order
+        let l = -libm::log(tail);
+        libm::sqrt(l - 0.5 * libm::log(std::f64::consts::PI * l))
+    } else if w < 5.0 {
+        let w = w - 2.5;
+        let mut p = 2.810_226_36e-08;
+        for c in [
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ] {
+            p = c + p * w;
+        }
+        p * a
+    } else {
+        let w = libm::sqrt(w) - 3.0;
+        let mut p = -0.000_200_214_257;
+        for c in [
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ] {
+            p = c + p * w;
+        }
+        p * a
+    };
+    // d/dy erf(y) = 2/sqrt(pi) * exp(-y^2). Above 0.5 the step solves
+    // ln erfc(y) = ln(1 - |x|) (nearly linear in y where erfc falls off
+    // fastest, so a few steps converge from the single-precision start).
+    const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+    for _ in 0..8 {
+        let slope = TWO_OVER_SQRT_PI * libm::exp(-y * y);
+        let step = if a > 0.5 {
+            let e = libm::erfc(y);
+            if e == 0.0 {
+                break;
+            }
+            -(libm::log(e) - libm::log(tail)) * e / slope
+        } else {
+            (libm::erf(y) - a) / slope
+        };
+        if !step.is_finite() {
+            break;
+        }
+        y -= step;
+        if step.abs() <= f64::EPSILON * y.abs() {
+            break;
+        }
+    }
+    y
+}
+
+/// `nextafter` on the bits of a sign-magnitude IEEE-style format.
+fn next_after(ty: FloatType, a: u64, b: u64) -> u64 {
+    let (x, y) = (float_to_f64(a, ty), float_to_f64(b, ty));
+    if x.is_nan() || y.is_nan() {
+        return canonical_nan(ty);
+    }
+    if x == y {
+        return b;
+    }
+    let sign = sign_bit(ty);
+    if x == 0.0 {
+        // the smallest subnormal, with the sign of the direction
+        return 1 | if y < 0.0 { sign } else { 0 };
+    }
+    // away from zero: magnitude + 1; toward zero: magnitude - 1
+    if (y > x) == (x > 0.0) {
+        a + 1
+    } else {
+        a - 1
     }
 }
 
@@ -233,6 +406,7 @@ pub fn float_binary(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
     match op {
         Maximum | Minimum | MaxNum | MinNum => return min_max(op, ty, a, b),
         CopySign => return absolute(ty, a) | (b & sign_bit(ty)),
+        NextAfter => return next_after(ty, a, b),
         _ => {}
     }
     match ty {
@@ -265,6 +439,7 @@ fn binary_f32(op: FloatBinaryOp, x: f32, y: f32) -> f32 {
         Pow => libm::powf(x, y),
         Atan2 => libm::atan2f(x, y),
         Hypot => libm::hypotf(x, y),
+        NextAfter => libm::nextafterf(x, y),
         CopySign => libm::copysignf(x, y),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
@@ -283,6 +458,7 @@ fn binary_f64(op: FloatBinaryOp, x: f64, y: f64) -> f64 {
         Pow => libm::pow(x, y),
         Atan2 => libm::atan2(x, y),
         Hypot => libm::hypot(x, y),
+        NextAfter => libm::nextafter(x, y),
         CopySign => libm::copysign(x, y),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
@@ -616,6 +792,79 @@ mod tests {
         assert_eq!(clamp(F32, b32(-5.0), b32(0.0), b32(1.0), true), b32(0.0));
         assert_eq!(clamp(F32, nan, b32(0.0), b32(1.0), true), 0x7FC0_0000);
         assert_eq!(clamp(F32, nan, b32(0.0), b32(1.0), false), b32(0.0));
+    }
+
+    #[test]
+    fn erfinv_inverts_erf() {
+        for &x in &[
+            1e-300,
+            1e-8,
+            0.1,
+            0.4999,
+            0.5,
+            0.5001,
+            0.9,
+            0.999,
+            1.0 - 1e-12,
+            1.0 - 1e-16,
+        ] {
+            let y = erfinv(x);
+            let back = if x > 0.5 {
+                1.0 - libm::erfc(y)
+            } else {
+                libm::erf(y)
+            };
+            assert!(
+                (back - x).abs() <= 4.0 * f64::EPSILON * x,
+                "erfinv({x}) = {y}"
+            );
+            assert_eq!(erfinv(-x), -y);
+        }
+        assert_eq!(erfinv(1.0), f64::INFINITY);
+        assert_eq!(erfinv(-1.0), f64::NEG_INFINITY);
+        assert!(erfinv(1.5).is_nan() && erfinv(f64::NAN).is_nan());
+        assert_eq!(erfinv(-0.0).to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn erfcinv_keeps_the_far_tail() {
+        for &y in &[1e-300, 1e-100, 1e-20, 0.01, 0.7, 1.3, 1.99, 2.0 - 1e-12] {
+            let x = erfcinv(y);
+            let back = libm::erfc(x);
+            assert!(
+                (back - y).abs() <= 1e-13 * y,
+                "erfcinv({y}) = {x}, erfc of it {back}"
+            );
+        }
+        assert_eq!(erfcinv(0.0), f64::INFINITY);
+        assert_eq!(erfcinv(2.0), f64::NEG_INFINITY);
+        assert!(erfcinv(-0.5).is_nan() && erfcinv(2.5).is_nan());
+        assert!((normcdfinv(0.975) - 1.959_963_984_540_054).abs() < 1e-14);
+        assert!((normcdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
+    }
+
+    #[test]
+    fn nextafter_steps_one_ulp_of_the_type() {
+        let nan = b32(f32::NAN);
+        assert_eq!(
+            float_binary(NextAfter, F32, b32(1.0), b32(2.0)),
+            b32(1.0 + f32::EPSILON)
+        );
+        assert_eq!(
+            float_binary(NextAfter, F32, b32(-1.0), b32(0.0)),
+            b32(-1.0 + f32::EPSILON / 2.0)
+        );
+        assert_eq!(
+            float_binary(NextAfter, F32, b32(0.0), b32(-1.0)),
+            0x8000_0001
+        );
+        assert_eq!(float_binary(NextAfter, F32, b32(3.0), b32(3.0)), b32(3.0));
+        // f16: 1.0 = 0x3C00, the next value up is 0x3C01
+        assert_eq!(
+            float_binary(NextAfter, FloatType::F16, 0x3C00, 0x4000),
+            0x3C01
+        );
+        assert_eq!(float_binary(NextAfter, F32, nan, b32(1.0)), 0x7FC0_0000);
     }
 }
 

@@ -11,6 +11,7 @@
 //! An unknown symbol is an error naming it.
 
 use super::bits::BitUnaryOp;
+use super::convert::Rounding;
 use super::elementwise::{ElementwiseOp, FloatClass, ScalarKind};
 use super::float::{FloatBinaryOp, FloatUnaryOp};
 use super::int::IntBinaryOp;
@@ -25,6 +26,19 @@ enum Builtin {
     Int(IntBinaryOp),
     IntAbs,
     Bits(BitUnaryOp),
+    /// `float_as_int` & co.: the same bits reinterpreted.
+    Bitcast,
+    /// `float2int_rz` & co.: `fptosi`/`fptoui` (toward zero, saturating,
+    /// NaN → 0, like CUDA's `cvt.rzi`).
+    FloatToInt {
+        signed: bool,
+    },
+    /// `int2float_rn` & co.: `sitofp`/`uitofp` (nearest even).
+    IntToFloat {
+        signed: bool,
+    },
+    /// `double2float_rn` / `_rz`.
+    Narrow(Rounding),
 }
 
 fn builtin(base: &str) -> Option<Builtin> {
@@ -57,6 +71,13 @@ fn builtin(base: &str) -> Option<Builtin> {
         "atanh" => Unary(U::Atanh),
         "erf" => Unary(U::Erf),
         "erfc" => Unary(U::Erfc),
+        "erfinv" => Unary(U::Erfinv),
+        "erfcinv" => Unary(U::Erfcinv),
+        "normcdf" => Unary(U::Normcdf),
+        "normcdfinv" => Unary(U::Normcdfinv),
+        "rcbrt" => Unary(U::Rcbrt),
+        "lgamma" => Unary(U::Lgamma),
+        "tgamma" => Unary(U::Tgamma),
         "floor" => Unary(U::Floor),
         "ceil" => Unary(U::Ceil),
         "trunc" => Unary(U::Trunc),
@@ -69,6 +90,7 @@ fn builtin(base: &str) -> Option<Builtin> {
         "hypot" => Binary(B::Hypot),
         "fmod" => Binary(B::Rem),
         "copysign" => Binary(B::CopySign),
+        "nextafter" => Binary(B::NextAfter),
         "fmax" => Binary(B::MaxNum),
         "fmin" => Binary(B::MinNum),
         "fdiv_rn" | "ddiv_rn" | "fdividef" | "fast_fdivide" | "div_rn" => Binary(B::Div),
@@ -80,6 +102,7 @@ fn builtin(base: &str) -> Option<Builtin> {
         "isinf" | "isinfd" => Class(FloatClass::IsInf),
         "finite" | "isfinited" | "isfinite" => Class(FloatClass::IsFinite),
         "signbit" | "signbitd" => Class(FloatClass::SignBit),
+        "ilogb" => Class(FloatClass::Ilogb),
         "abs" | "llabs" => IntAbs,
         "max" | "llmax" => Int(IntBinaryOp::MaxS),
         "min" | "llmin" => Int(IntBinaryOp::MinS),
@@ -91,6 +114,22 @@ fn builtin(base: &str) -> Option<Builtin> {
         "clz" | "clzll" => Bits(BitUnaryOp::LeadingZeros),
         "ffs" | "ffsll" => Bits(BitUnaryOp::FindFirstSet),
         "brev" | "brevll" => Bits(BitUnaryOp::Reverse),
+        "float_as_int" | "float_as_uint" | "int_as_float" | "uint_as_float"
+        | "double_as_longlong" | "longlong_as_double" => Bitcast,
+        "float2int_rz" | "float2ll_rz" | "double2int_rz" | "double2ll_rz" => {
+            FloatToInt { signed: true }
+        }
+        "float2uint_rz" | "float2ull_rz" | "double2uint_rz" | "double2ull_rz" => {
+            FloatToInt { signed: false }
+        }
+        "int2float_rn" | "ll2float_rn" | "int2double_rn" | "ll2double_rn" => {
+            IntToFloat { signed: true }
+        }
+        "uint2float_rn" | "ull2float_rn" | "uint2double_rn" | "ull2double_rn" => {
+            IntToFloat { signed: false }
+        }
+        "double2float_rn" => Narrow(Rounding::NearestEven),
+        "double2float_rz" => Narrow(Rounding::TowardZero),
         _ => return None,
     })
 }
@@ -139,6 +178,10 @@ pub fn resolve(
         ScalarKind::Int(w) => Some(w),
         _ => None,
     };
+    let result_float = match result {
+        ScalarKind::Float(ty) => Some(ty),
+        _ => None,
+    };
     Ok(match builtin {
         Builtin::Unary(op) => ElementwiseOp::FloatUnary { op, ty: float()? },
         Builtin::Binary(op) => ElementwiseOp::Float { op, ty: float()? },
@@ -154,6 +197,34 @@ pub fn resolve(
             op,
             width: int()?,
             result_width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
+        },
+        Builtin::Bitcast => {
+            let bits = |k: ScalarKind| match k {
+                ScalarKind::Int(w) => Some(w),
+                ScalarKind::Float(ty) => Some(ty.bits()),
+                ScalarKind::Ptr => None,
+            };
+            if bits(first).is_none() || bits(first) != bits(result) {
+                return Err(format!(
+                    "`{symbol}` reinterprets bits between types of one width, got {first:?} -> {result:?}"
+                ));
+            }
+            ElementwiseOp::Identity
+        }
+        Builtin::FloatToInt { signed } => ElementwiseOp::FloatToInt {
+            from: float()?,
+            width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
+            signed,
+        },
+        Builtin::IntToFloat { signed } => ElementwiseOp::IntToFloat {
+            width: int()?,
+            signed,
+            to: result_float.ok_or_else(|| format!("`{symbol}` returns a float"))?,
+        },
+        Builtin::Narrow(rounding) => ElementwiseOp::FloatConvert {
+            from: float()?,
+            to: result_float.ok_or_else(|| format!("`{symbol}` returns a float"))?,
+            rounding,
         },
     })
 }

@@ -30,6 +30,6 @@ pub mod libdevice;
 pub mod mx;
 
 pub use convert::Rounding;
-pub use elementwise::{ElementwiseOp, FloatClass, ScalarKind};
+pub use elementwise::{float_class, ElementwiseOp, FloatClass, ScalarKind};
 pub use float::{FloatBinaryOp, FloatPredicate, FloatUnaryOp};
 pub use int::{IntBinaryOp, IntPredicate};

@@ -1,4 +1,5 @@
-//! Pointer provenance: through which kernel arguments a function may write.
+//! Pointer provenance: through which kernel arguments a function may write
+//! (and read).
 //!
 //! Each argument of the launch contract is its own HBM buffer, so a load
 //! through argument `i` can only see a write of the same launch if some
@@ -93,9 +94,37 @@ fn writes_through_operands(opcode: Opcode) -> bool {
     )
 }
 
+/// Ops that read memory through their pointer-like operands.
+fn reads_through_operands(opcode: Opcode) -> bool {
+    matches!(
+        opcode,
+        Opcode::Load
+            | Opcode::AtomicRmw
+            | Opcode::AtomicCas
+            | Opcode::DescriptorLoad
+            | Opcode::DescriptorGather
+            | Opcode::DescriptorReduce
+            | Opcode::Call
+    )
+}
+
 /// Per argument of `kernel` (a function of `m`): whether any function of
 /// the module may write memory through a pointer derived from it.
 pub fn written_args(m: &Module, kernel: Op) -> Vec<bool> {
+    accessed_args(m, kernel, writes_through_operands)
+}
+
+/// Per argument of `kernel`: whether any function of the module may read
+/// memory through a pointer derived from it. A kernel that reads no
+/// argument it writes has no read-after-write through memory, which lets
+/// the scheduler move its loads ahead of its stores (`sched::double_buffer`).
+pub fn read_args(m: &Module, kernel: Op) -> Vec<bool> {
+    accessed_args(m, kernel, reads_through_operands)
+}
+
+/// Per argument: whether an op `accesses` selects may touch memory through
+/// a pointer derived from it.
+fn accessed_args(m: &Module, kernel: Op, accesses: fn(Opcode) -> bool) -> Vec<bool> {
     let (params, _) = m.func_signature(kernel);
     let mut roots: HashMap<Value, Roots> = HashMap::new();
     for func in m.functions() {
@@ -129,7 +158,7 @@ pub fn written_args(m: &Module, kernel: Op) -> Vec<bool> {
     }
     let mut written = vec![false; params.len()];
     for &op in &ops {
-        if !writes_through_operands(m.dfg.opcode(op)) {
+        if !accesses(m.dfg.opcode(op)) {
             continue;
         }
         for v in m.dfg.operands(op) {

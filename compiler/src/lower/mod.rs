@@ -99,6 +99,7 @@ pub fn lower(module: &Module, func: Op, machine: &Machine) -> Result<TileKernel,
         kernel: TileKernel {
             name: module.func_name(func).to_string(),
             written_args: crate::access::provenance::written_args(module, func),
+            read_args: crate::access::provenance::read_args(module, func),
             ..TileKernel::default()
         },
         values: HashMap::new(),

@@ -5,7 +5,8 @@
 //! of iteration `i + 1` must wait until iteration `i`'s compute has read
 //! them: the two never overlap. This pass unrolls such a loop by two and
 //! gives the second copy of the body its own **operand buffers** (those a
-//! DMA fills or a TTU matmul reads), as the second half of a ring of two:
+//! DMA fills, a DMA store or scatter reads, or a TTU matmul reads), as the
+//! second half of a ring of two:
 //!
 //! ```text
 //! for iv = lb to ub step s { B(iv) }
@@ -270,13 +271,16 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
     };
 
     let mut pair_body = retarget(body, *iv, None, &half0);
+    let mut second = retarget(body, *iv, Some(iv1), &half1);
+    let rings: BTreeSet<Buf> = half0.values().map(|&(ring, _)| ring).collect();
+    defer_stores(kernel, &mut pair_body, &mut second, &rings);
     pair_body.push(op(TOpKind::Alu {
         op: AluOp::Add,
         dst: iv1,
         a: SOp::Reg(*iv),
         b: *step,
     }));
-    pair_body.extend(retarget(body, *iv, Some(iv1), &half1));
+    pair_body.extend(second);
     pair_body.push(op(TOpKind::Alu {
         op: AluOp::Add,
         dst: next,
@@ -310,6 +314,101 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
     let (list, at) = locate(&mut kernel.body, path);
     list.splice(at..=at, replacement);
     true
+}
+
+/// Moves the stores that end the first copy of a pair body behind the
+/// second copy's loads, so the DMA queue (which runs in order) starts
+/// iteration `i + 1`'s loads before iteration `i`'s stores, which wait for
+/// `i`'s compute. Without it a streaming loop (load a row, reduce, store)
+/// pays the load latency once per iteration; with it, once per pair.
+///
+/// Exact when
+/// - the kernel reads no argument it writes (each argument is its own
+///   buffer), so no load of the second copy can see the moved stores;
+/// - each moved store is a top-level `dma.store` of the first copy followed
+///   only by other such stores and pure CP ops, and reads a ring buffer's
+///   half 0, which the second copy never touches;
+/// - the second copy's ops before the insertion point (its last top-level
+///   op containing a load) store, scatter, update atomically or trap
+///   nowhere, so stores keep their order and a trap still sees them done;
+/// - the stores' register operands are copied into fresh registers where
+///   the stores were, since the copies redefine the registers.
+fn defer_stores(
+    kernel: &mut TileKernel,
+    first: &mut Vec<TOp>,
+    second: &mut Vec<TOp>,
+    rings: &BTreeSet<Buf>,
+) {
+    if !kernel.reads_nothing_it_writes() {
+        return;
+    }
+    let mut moved = Vec::new();
+    for (k, op) in first.iter().enumerate().rev() {
+        match &op.kind {
+            TOpKind::DmaStore { src, .. } if rings.contains(&src.buf) => moved.push(k),
+            TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. } => {}
+            _ => break,
+        }
+    }
+    if moved.is_empty() {
+        return;
+    }
+    let contains = |op: &TOp, pred: &dyn Fn(&TOpKind) -> bool| {
+        let mut found = false;
+        for_each_op(std::slice::from_ref(op), &mut |o| found |= pred(&o.kind));
+        found
+    };
+    let is_load = |k: &TOpKind| {
+        matches!(
+            k,
+            TOpKind::DmaLoad { .. } | TOpKind::Gather { .. } | TOpKind::LoadStaged { .. }
+        )
+    };
+    let is_write = |k: &TOpKind| {
+        matches!(
+            k,
+            TOpKind::DmaStore { .. }
+                | TOpKind::Scatter { .. }
+                | TOpKind::Atomic { .. }
+                | TOpKind::Trap { .. }
+        )
+    };
+    let Some(last_load) = second.iter().rposition(|op| contains(op, &is_load)) else {
+        return;
+    };
+    let first_write = second
+        .iter()
+        .position(|op| contains(op, &is_write))
+        .unwrap_or(second.len());
+    if last_load >= first_write {
+        return;
+    }
+    // `moved` lists indices last first; take the stores in program order.
+    let mut stores = Vec::new();
+    for &k in moved.iter().rev() {
+        let mut store = first[k].clone();
+        let mut snapshots = Vec::new();
+        for operand in store.kind.scalar_uses_mut() {
+            if let SOp::Reg(r) = *operand {
+                let width = kernel.sregs[r].width;
+                let copy = kernel.new_sreg(width, "db.store_operand");
+                snapshots.push(TOp {
+                    kind: TOpKind::Mov {
+                        dst: copy,
+                        src: SOp::Reg(r),
+                    },
+                    loc: store.loc,
+                });
+                *operand = SOp::Reg(copy);
+            }
+        }
+        stores.push((k, snapshots, store));
+    }
+    for (k, snapshots, _) in stores.iter().rev() {
+        first.splice(*k..=*k, snapshots.iter().cloned());
+    }
+    let at = last_load + 1;
+    second.splice(at..at, stores.into_iter().map(|(_, _, store)| store));
 }
 
 /// Elements of one ring half: the buffer rounded up to the SRAM alignment
@@ -387,6 +486,11 @@ fn operand_buffers(body: &[TOp]) -> BTreeSet<Buf> {
         TOpKind::Matmul { a, b, .. } => {
             bufs.extend([a.view.buf, b.view.buf]);
             bufs.extend(a.scale.iter().chain(&b.scale).map(|v| v.buf));
+        }
+        // A store's source: the next iteration's producer would otherwise
+        // wait for the store to reach HBM before overwriting it.
+        TOpKind::DmaStore { src, .. } | TOpKind::Scatter { src, .. } => {
+            bufs.insert(src.buf);
         }
         _ => {}
     });

@@ -481,6 +481,9 @@ pub struct TileKernel {
     /// (`access::provenance::written_args`; empty when unknown, meaning
     /// every argument may be written).
     pub written_args: Vec<bool>,
+    /// Per argument: whether the kernel may read memory through it
+    /// (`access::provenance::read_args`; empty when unknown).
+    pub read_args: Vec<bool>,
     /// Loads the cluster program stages in CSRAM.
     pub stages: PrimaryMap<Stage, StagedLoad>,
     /// When they are used (set whenever `stages` is not empty).
@@ -488,6 +491,19 @@ pub struct TileKernel {
 }
 
 impl TileKernel {
+    /// Whether no argument is both read and written by the launch (each
+    /// argument being its own buffer, no load can then see a store of the
+    /// same launch); `false` when unknown.
+    pub fn reads_nothing_it_writes(&self) -> bool {
+        self.written_args.len() == self.args.len()
+            && self.read_args.len() == self.args.len()
+            && !self
+                .written_args
+                .iter()
+                .zip(&self.read_args)
+                .any(|(&w, &r)| w && r)
+    }
+
     pub fn new_buf(
         &mut self,
         dtype: DType,

@@ -50,7 +50,7 @@ use maiac_backend::isa::AluOp;
 use maiac_backend::machine::Machine;
 use maiac_ir::Diagnostic;
 
-use crate::fuse::walk::for_each_op;
+use crate::fuse::walk::{for_each_op, Footprint};
 use crate::pass::{Pass, PassContext};
 use crate::sched::sram;
 use crate::tile::{BView, Buf, BufData, SOp, SReg, TOp, TOpKind, TileKernel};
@@ -272,8 +272,7 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
 
     let mut pair_body = retarget(body, *iv, None, &half0);
     let mut second = retarget(body, *iv, Some(iv1), &half1);
-    let rings: BTreeSet<Buf> = half0.values().map(|&(ring, _)| ring).collect();
-    defer_stores(kernel, &mut pair_body, &mut second, &rings);
+    defer_stores(kernel, &mut pair_body, &mut second);
     pair_body.push(op(TOpKind::Alu {
         op: AluOp::Add,
         dst: iv1,
@@ -322,35 +321,25 @@ fn rewrite_loop(kernel: &mut TileKernel, path: &Path) -> bool {
 /// `i`'s compute. Without it a streaming loop (load a row, reduce, store)
 /// pays the load latency once per iteration; with it, once per pair.
 ///
-/// Exact when
+/// A moved op is a top-level `dma.store` of the first copy, or an `if`
+/// holding only stores, scatters, pure vector ops and CP arithmetic (a
+/// guarded store and its scatter fallback); only such ops and pure CP ops
+/// may follow it in the first copy. It goes right after the second copy's
+/// last top-level op containing a load. Exact when
 /// - the kernel reads no argument it writes (each argument is its own
 ///   buffer), so no load of the second copy can see the moved stores;
-/// - each moved store is a top-level `dma.store` of the first copy followed
-///   only by other such stores and pure CP ops, and reads a ring buffer's
-///   half 0, which the second copy never touches;
-/// - the second copy's ops before the insertion point (its last top-level
-///   op containing a load) store, scatter, update atomically or trap
-///   nowhere, so stores keep their order and a trap still sees them done;
-/// - the stores' register operands are copied into fresh registers where
-///   the stores were, since the copies redefine the registers.
-fn defer_stores(
-    kernel: &mut TileKernel,
-    first: &mut Vec<TOp>,
-    second: &mut Vec<TOp>,
-    rings: &BTreeSet<Buf>,
-) {
+/// - the second copy's ops before the insertion point store, scatter,
+///   update atomically or trap nowhere, so stores keep their order and a
+///   trap still sees them done;
+/// - nothing the op is moved over (the rest of the first copy, the second
+///   copy's ops before the insertion point) writes a buffer the op reads,
+///   or reads or writes a buffer it writes, or reads a register it
+///   defines — a store source must be a ring buffer's half 0 to pass, the
+///   second copy writing half 1;
+/// - registers it reads but does not define are copied into fresh
+///   registers where it was, since both copies redefine them.
+fn defer_stores(kernel: &mut TileKernel, first: &mut Vec<TOp>, second: &mut Vec<TOp>) {
     if !kernel.reads_nothing_it_writes() {
-        return;
-    }
-    let mut moved = Vec::new();
-    for (k, op) in first.iter().enumerate().rev() {
-        match &op.kind {
-            TOpKind::DmaStore { src, .. } if rings.contains(&src.buf) => moved.push(k),
-            TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. } => {}
-            _ => break,
-        }
-    }
-    if moved.is_empty() {
         return;
     }
     let contains = |op: &TOp, pred: &dyn Fn(&TOpKind) -> bool| {
@@ -373,42 +362,133 @@ fn defer_stores(
                 | TOpKind::Trap { .. }
         )
     };
+    let pure_cp = |k: &TOpKind| {
+        matches!(
+            k,
+            TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. }
+        )
+    };
+    let movable_kind = |op: &TOp| match &op.kind {
+        TOpKind::DmaStore { .. } => true,
+        TOpKind::If { .. } => {
+            let mut ok = true;
+            for_each_op(std::slice::from_ref(op), &mut |o| {
+                ok &= pure_cp(&o.kind)
+                    || matches!(
+                        o.kind,
+                        TOpKind::If { .. }
+                            | TOpKind::DmaStore { .. }
+                            | TOpKind::Scatter { .. }
+                            | TOpKind::Map { .. }
+                            | TOpKind::Iota { .. }
+                            | TOpKind::Copy { .. }
+                    )
+            });
+            ok && contains(op, &|k| matches!(k, TOpKind::DmaStore { .. }))
+        }
+        _ => false,
+    };
+    let mut moved = Vec::new();
+    for (k, op) in first.iter().enumerate().rev() {
+        if movable_kind(op) {
+            moved.push(k);
+        } else if !pure_cp(&op.kind) {
+            break;
+        }
+    }
     let Some(last_load) = second.iter().rposition(|op| contains(op, &is_load)) else {
         return;
     };
-    let first_write = second
-        .iter()
-        .position(|op| contains(op, &is_write))
-        .unwrap_or(second.len());
-    if last_load >= first_write {
+    let at = last_load + 1;
+    if second[..at].iter().any(|op| contains(op, &is_write)) {
         return;
     }
-    // `moved` lists indices last first; take the stores in program order.
-    let mut stores = Vec::new();
-    for &k in moved.iter().rev() {
-        let mut store = first[k].clone();
-        let mut snapshots = Vec::new();
-        for operand in store.kind.scalar_uses_mut() {
-            if let SOp::Reg(r) = *operand {
-                let width = kernel.sregs[r].width;
-                let copy = kernel.new_sreg(width, "db.store_operand");
-                snapshots.push(TOp {
-                    kind: TOpKind::Mov {
-                        dst: copy,
-                        src: SOp::Reg(r),
-                    },
-                    loc: store.loc,
-                });
-                *operand = SOp::Reg(copy);
-            }
+    // Program order; stop at the first op that cannot move (the later ones
+    // would then pass it).
+    moved.reverse();
+    let mut taken = Vec::new();
+    for &k in &moved {
+        let fp = Footprint::of(&first[k]);
+        let mut over = Footprint::default();
+        for op in first[k + 1..].iter().chain(&second[..at]) {
+            let o = Footprint::of(op);
+            over.reads.extend(o.reads);
+            over.writes.extend(o.writes);
+            over.uses.extend(o.uses);
+            over.defs.extend(o.defs);
         }
+        // Ops moved earlier in this loop stay ahead of this one.
+        let clean = fp.reads.is_disjoint(&over.writes)
+            && fp.writes.is_disjoint(&over.writes)
+            && fp.writes.is_disjoint(&over.reads)
+            && fp.defs.is_disjoint(&over.uses)
+            && fp.defs.is_disjoint(&over.defs)
+            && defines_before_use(&first[k]);
+        if !clean {
+            break;
+        }
+        taken.push(k);
+    }
+    if taken.is_empty() {
+        return;
+    }
+    let mut stores = Vec::new();
+    for &k in &taken {
+        let mut store = first[k].clone();
+        let fp = Footprint::of(&store);
+        let inputs: BTreeSet<SReg> = fp.uses.difference(&fp.defs).copied().collect();
+        let mut renames = BTreeMap::new();
+        let mut snapshots = Vec::new();
+        for r in inputs {
+            let copy = kernel.new_sreg(kernel.sregs[r].width, "db.store_operand");
+            snapshots.push(TOp {
+                kind: TOpKind::Mov {
+                    dst: copy,
+                    src: SOp::Reg(r),
+                },
+                loc: store.loc,
+            });
+            renames.insert(r, copy);
+        }
+        rename_uses(&mut store, &renames);
         stores.push((k, snapshots, store));
     }
     for (k, snapshots, _) in stores.iter().rev() {
         first.splice(*k..=*k, snapshots.iter().cloned());
     }
-    let at = last_load + 1;
     second.splice(at..at, stores.into_iter().map(|(_, _, store)| store));
+}
+
+/// Whether every register `op` defines somewhere inside is defined before
+/// any use inside it (in program order), so its inputs are exactly the
+/// registers it uses and never defines.
+fn defines_before_use(op: &TOp) -> bool {
+    let defs = Footprint::of(op).defs;
+    let mut defined = BTreeSet::new();
+    let mut ok = true;
+    for_each_op(std::slice::from_ref(op), &mut |o| {
+        for r in crate::fuse::walk::regs(o.kind.scalar_uses()) {
+            ok &= !defs.contains(&r) || defined.contains(&r);
+        }
+        defined.extend(o.kind.scalar_def());
+    });
+    ok
+}
+
+/// Replaces register operands (not definitions) of `op` and its nested ops.
+fn rename_uses(op: &mut TOp, renames: &BTreeMap<SReg, SReg>) {
+    for operand in op.kind.scalar_uses_mut() {
+        if let SOp::Reg(r) = operand {
+            if let Some(&to) = renames.get(r) {
+                *r = to;
+            }
+        }
+    }
+    for body in op.kind.bodies_mut() {
+        for inner in body {
+            rename_uses(inner, renames);
+        }
+    }
 }
 
 /// Elements of one ring half: the buffer rounded up to the SRAM alignment

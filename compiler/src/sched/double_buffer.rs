@@ -409,18 +409,20 @@ fn defer_stores(kernel: &mut TileKernel, first: &mut Vec<TOp>, second: &mut Vec<
     let mut taken = Vec::new();
     for &k in &moved {
         let fp = Footprint::of(&first[k]);
+        let (reads, writes) = element_ranges(std::slice::from_ref(&first[k]));
         let mut over = Footprint::default();
         for op in first[k + 1..].iter().chain(&second[..at]) {
             let o = Footprint::of(op);
-            over.reads.extend(o.reads);
-            over.writes.extend(o.writes);
             over.uses.extend(o.uses);
             over.defs.extend(o.defs);
         }
-        // Ops moved earlier in this loop stay ahead of this one.
-        let clean = fp.reads.is_disjoint(&over.writes)
-            && fp.writes.is_disjoint(&over.writes)
-            && fp.writes.is_disjoint(&over.reads)
+        let (over_reads, over_writes) = element_ranges(&[&first[k + 1..], &second[..at]].concat());
+        // Ops moved earlier in this loop stay ahead of this one. Buffers
+        // are compared by element range: a ring's two halves are one
+        // buffer.
+        let clean = !overlaps(&reads, &over_writes)
+            && !overlaps(&writes, &over_writes)
+            && !overlaps(&writes, &over_reads)
             && fp.defs.is_disjoint(&over.uses)
             && fp.defs.is_disjoint(&over.defs)
             && defines_before_use(&first[k]);
@@ -457,6 +459,34 @@ fn defer_stores(kernel: &mut TileKernel, first: &mut Vec<TOp>, second: &mut Vec<
         first.splice(*k..=*k, snapshots.iter().cloned());
     }
     second.splice(at..at, stores.into_iter().map(|(_, _, store)| store));
+}
+
+/// A buffer and a half-open element range of it.
+type Span = (Buf, i64, i64);
+
+/// The element ranges `ops` (nested ones included) read and write.
+fn element_ranges(ops: &[TOp]) -> (Vec<Span>, Vec<Span>) {
+    let span = |v: &BView| {
+        let (mut lo, mut hi) = (v.offset, v.offset);
+        for (&n, &stride) in v.shape.iter().zip(&v.strides) {
+            let reach = (i64::from(n) - 1).max(0) * stride;
+            lo += reach.min(0);
+            hi += reach.max(0);
+        }
+        (v.buf, lo, hi + 1)
+    };
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    for_each_op(ops, &mut |o| {
+        reads.extend(o.kind.reads().into_iter().map(span));
+        writes.extend(o.kind.writes().into_iter().map(span));
+    });
+    (reads, writes)
+}
+
+/// Whether two sets of element ranges intersect.
+fn overlaps(a: &[Span], b: &[Span]) -> bool {
+    a.iter()
+        .any(|&(x, lo, hi)| b.iter().any(|&(y, l, h)| x == y && lo < h && l < hi))
 }
 
 /// Whether every register `op` defines somewhere inside is defined before

@@ -715,11 +715,14 @@ fn random_module(seed: u64) -> Module {
             bytes,
         });
     }
-    g.module.dispatch = match g.rng.below(3) {
+    g.module.dispatch = match g.rng.below(4) {
         0 => Dispatch::RoundRobin {
             tiles: g.rng.below(8) as u32,
         },
         1 => Dispatch::Blocked {
+            tiles: g.rng.below(8) as u32,
+        },
+        2 => Dispatch::Persistent {
             tiles: g.rng.below(8) as u32,
         },
         _ => Dispatch::Explicit {

@@ -206,6 +206,7 @@ pub fn compile_module(
 fn default_tile_passes(machine: &Machine) -> PassList<TileKernel> {
     let mut list = crate::fuse::passes(machine);
     list.add(crate::sched::ClusterStage::new(machine.clone()))
+        .add(crate::sched::InstanceLoop::new(machine.clone()))
         .add(crate::sched::DoubleBuffer::new(machine.clone()))
         .add(crate::sched::SplitArms::new(machine.clone()));
     list

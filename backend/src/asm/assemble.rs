@@ -158,6 +158,9 @@ impl Assembler {
                     "blocked" => Dispatch::Blocked {
                         tiles: args.required("tiles")?.u32()?,
                     },
+                    "persistent" => Dispatch::Persistent {
+                        tiles: args.required("tiles")?.u32()?,
+                    },
                     "explicit" => {
                         let grid_value = args.required("grid")?.clone();
                         let grid = grid_value.list()?;
@@ -177,7 +180,7 @@ impl Assembler {
                         return error(
                             args.positional(0)?.pos,
                             format!(
-                            "unknown dispatch policy `{other}` (round_robin, blocked, explicit)"
+                            "unknown dispatch policy `{other}` (round_robin, blocked, persistent, explicit)"
                         ),
                         )
                     }

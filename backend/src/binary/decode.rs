@@ -859,6 +859,9 @@ fn dispatch_policy(r: &mut Reader) -> R<Dispatch> {
                 .collect::<R<_>>()?;
             Dispatch::Explicit { grid, tiles }
         }
+        3 => Dispatch::Persistent {
+            tiles: r.u32("tiles")?,
+        },
         p => return Err(r.error_at(at, format!("unknown dispatch policy {p}"))),
     })
 }

@@ -615,6 +615,10 @@ fn dispatch_policy(w: &mut Writer, d: &Dispatch) {
             w.u8(1);
             w.u32(*tiles);
         }
+        Dispatch::Persistent { tiles } => {
+            w.u8(3);
+            w.u32(*tiles);
+        }
         Dispatch::Explicit { grid, tiles } => {
             w.u8(2);
             for &g in grid {

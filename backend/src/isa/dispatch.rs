@@ -6,6 +6,11 @@
 //! instances one after another, each from the first instruction of the
 //! tile program with fresh registers and tile semaphores; `halt` ends an
 //! instance after draining the tile's engines.
+//!
+//! A *persistent* binary instead runs once on each tile that round robin
+//! would give an instance, and loops over that tile's instances itself
+//! (the compiler's `instance-loop` pass): the program can then overlap one
+//! instance's DMA with another's compute, which `halt`'s drain forbids.
 
 use std::fmt;
 
@@ -18,6 +23,12 @@ pub enum Dispatch {
     /// Tile `t` runs the contiguous range `[t·c, (t+1)·c)` with
     /// `c = ceil(P / T)` (the last tiles may get fewer or none).
     Blocked { tiles: u32 },
+    /// Round robin's assignment run by the program itself: tile `t` runs
+    /// once when `t < min(P, T)`, with the program ids of instance `t`,
+    /// and its program loops over instances `t, t + T, t + 2T, …` (so it
+    /// must know `T`: `tiles` is never 0 in a compiled binary; 0 means
+    /// every tile of the machine).
+    Persistent { tiles: u32 },
     /// An explicit assignment for one grid: `tiles[t]` lists the linear
     /// instance numbers tile `t` runs, in order. Launching with another
     /// grid is an error.
@@ -61,7 +72,9 @@ impl Dispatch {
     /// `machine_tiles` tiles.
     pub fn tiles_used(&self, machine_tiles: u32) -> u32 {
         match self {
-            Dispatch::RoundRobin { tiles } | Dispatch::Blocked { tiles } => {
+            Dispatch::RoundRobin { tiles }
+            | Dispatch::Blocked { tiles }
+            | Dispatch::Persistent { tiles } => {
                 if *tiles == 0 {
                     machine_tiles
                 } else {
@@ -95,6 +108,11 @@ impl Dispatch {
             Dispatch::RoundRobin { .. } => {
                 for p in 0..total {
                     per_tile[(p % used) as usize].push(Dispatch::program_id(grid, p));
+                }
+            }
+            Dispatch::Persistent { .. } => {
+                for p in 0..total.min(used) {
+                    per_tile[p as usize].push(Dispatch::program_id(grid, p));
                 }
             }
             Dispatch::Blocked { .. } => {
@@ -147,6 +165,7 @@ impl fmt::Display for Dispatch {
         match self {
             Dispatch::RoundRobin { tiles } => write!(f, "round_robin tiles={tiles}"),
             Dispatch::Blocked { tiles } => write!(f, "blocked tiles={tiles}"),
+            Dispatch::Persistent { tiles } => write!(f, "persistent tiles={tiles}"),
             Dispatch::Explicit { grid, tiles } => {
                 write!(
                     f,
@@ -187,6 +206,16 @@ mod tests {
         assert_eq!(blocked[0], vec![[0, 0, 0], [1, 0, 0]]);
         assert_eq!(blocked[1], vec![[0, 1, 0], [1, 1, 0]]);
         assert!(blocked[2].is_empty());
+        let persistent = Dispatch::Persistent { tiles: 2 }
+            .assign([5, 1, 1], 3)
+            .unwrap();
+        assert_eq!(persistent[0], vec![[0, 0, 0]]);
+        assert_eq!(persistent[1], vec![[1, 0, 0]]);
+        assert!(persistent[2].is_empty());
+        let one = Dispatch::Persistent { tiles: 4 }
+            .assign([1, 1, 1], 4)
+            .unwrap();
+        assert_eq!(one.iter().filter(|t| !t.is_empty()).count(), 1);
         let explicit = Dispatch::Explicit {
             grid: [2, 1, 1],
             tiles: vec![vec![1], vec![0]],

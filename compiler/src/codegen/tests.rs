@@ -516,7 +516,8 @@ fn matmul_and_drain_match_sequential_fl32() {
     }
 }
 
-/// Two phases `out0 = x·2`, `out1 = y + 1`: the second phase's buffers
+/// Two phases `out0 = x·2`, `out1 = y + 1`: on a TSRAM that holds one
+/// phase's two buffers (fresh bytes run out), the second phase's buffers
 /// reuse the first phase's bytes once they are dead, so the DMA load of
 /// `y` must wait for the TVP's read of `x` (and the map for the store).
 fn buffer_reuse_kernel() -> TileKernel {
@@ -570,7 +571,8 @@ fn buffer_reuse_kernel() -> TileKernel {
 #[test]
 fn reused_buffer_bytes_are_synchronised() {
     for name in ["tiny", "maia200-like"] {
-        let m = machine(name);
+        let mut m = machine(name);
+        m.tile.tsram_bytes = 2 * 128 * 4;
         let s = schedule(&buffer_reuse_kernel(), &m).unwrap();
         let offsets: Vec<u64> = s.bufs.values().map(|p| p.offset).collect();
         let mut distinct = offsets.clone();
@@ -913,4 +915,79 @@ fn oversized_fallback_arms_run_in_chunks() {
     for (i, (g, w)) in got.iter().zip(&x).enumerate() {
         assert_eq!(g.to_bits(), w.to_bits(), "lane {i}");
     }
+}
+
+/// `vector_add` over `programs` instances of 64 elements on the tiny
+/// machine (4 tiles), with or without the `instance-loop` and
+/// `double-buffer` passes: the output and the cycles.
+fn run_vector_add_instances(persistent: bool, programs: u32, m: &Machine) -> (Vec<f32>, u64) {
+    use crate::pass::{Pass, PassContext};
+    let mut k = vector_add(64);
+    if persistent {
+        crate::sched::InstanceLoop::new(m.clone())
+            .run(&mut k, &mut PassContext::default())
+            .unwrap();
+        let text = crate::tile::render(&k);
+        assert!(text.contains("dispatch persistent tiles=4"), "{text}");
+        crate::sched::DoubleBuffer::new(m.clone())
+            .run(&mut k, &mut PassContext::default())
+            .unwrap();
+    }
+    let module = compile(&k, m);
+    let expected = if persistent {
+        maiac_backend::isa::Dispatch::Persistent { tiles: 4 }
+    } else {
+        maiac_backend::isa::Dispatch::RoundRobin { tiles: 0 }
+    };
+    assert_eq!(module.dispatch, expected);
+    // `n` stops short of the last block, so the last instance is masked.
+    let n = (programs * 64).saturating_sub(5);
+    let (x, y) = (
+        values(64 * programs as usize, 3),
+        values(64 * programs as usize, 4),
+    );
+    let r = launch(
+        &module,
+        m,
+        [programs, 1, 1],
+        vec![
+            Arg::Buffer(f32s(&x)),
+            Arg::Buffer(f32s(&y)),
+            Arg::Buffer(vec![0; 256 * programs as usize]),
+            Arg::Scalar(u64::from(n)),
+        ],
+    );
+    let got = to_f32s(&r.buffers[2]);
+    for i in 0..64 * programs as usize {
+        let want = if (i as u32) < n { x[i] + y[i] } else { 0.0 };
+        assert_eq!(
+            got[i].to_bits(),
+            want.to_bits(),
+            "{programs} programs [{i}]"
+        );
+    }
+    (got, r.stats.cycles)
+}
+
+#[test]
+fn instance_loop_runs_every_instance_of_every_grid() {
+    let m = machine("tiny");
+    // Fewer instances than tiles, one each, and 2–5 instances a tile
+    // (even and odd trip counts of the double-buffered instance loop).
+    for programs in [1, 3, 4, 5, 8, 9, 14, 20] {
+        let (persistent, _) = run_vector_add_instances(true, programs, &m);
+        let (plain, _) = run_vector_add_instances(false, programs, &m);
+        assert_eq!(persistent, plain, "{programs} programs");
+    }
+}
+
+#[test]
+fn instance_loop_overlaps_one_instance_with_the_next() {
+    let m = machine("tiny");
+    let (_, plain) = run_vector_add_instances(false, 32, &m);
+    let (_, persistent) = run_vector_add_instances(true, 32, &m);
+    assert!(
+        persistent < plain,
+        "{persistent} cycles vs {plain} under round robin"
+    );
 }

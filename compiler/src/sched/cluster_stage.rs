@@ -502,7 +502,10 @@ fn guard(kernel: &mut TileKernel, machine: &Machine) -> StageGuard {
         kernel,
         ops: Vec::new(),
     };
-    let Dispatch::RoundRobin { tiles } = dispatch::policy(g.kernel, machine) else {
+    // The persistent form runs the same instances on the same tiles.
+    let (Dispatch::RoundRobin { tiles } | Dispatch::Persistent { tiles }) =
+        dispatch::policy(g.kernel, machine)
+    else {
         let cond = g.def("staged", |dst| TOpKind::Mov {
             dst,
             src: SOp::Imm(1),

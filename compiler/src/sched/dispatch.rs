@@ -11,14 +11,21 @@
 //! cluster, spreading the HBM traffic over time rather than serialising a
 //! contiguous range on one tile. Instances on one tile run one after
 //! another, each with fresh registers and semaphores, so the program needs
-//! nothing from the policy.
+//! nothing from the policy — unless the `instance-loop` pass made it loop
+//! over its tile's instances itself: it then records `persistent tiles=T`
+//! (the same instances on the same tiles, each tile started once).
 
 use maiac_backend::isa::Dispatch;
 use maiac_backend::machine::Machine;
 
 use crate::tile::TileKernel;
 
-/// The policy recorded in the binary.
-pub fn policy(_kernel: &TileKernel, _machine: &Machine) -> Dispatch {
-    Dispatch::RoundRobin { tiles: 0 }
+/// The policy recorded in the binary: round robin, or its persistent form
+/// once the `instance-loop` pass has made the program loop over a tile's
+/// instances itself (the same instances on the same tiles).
+pub fn policy(kernel: &TileKernel, _machine: &Machine) -> Dispatch {
+    match kernel.persistent_tiles {
+        Some(tiles) => Dispatch::Persistent { tiles },
+        None => Dispatch::RoundRobin { tiles: 0 },
+    }
 }

@@ -93,7 +93,12 @@ impl Pass<TileKernel> for DoubleBuffer {
             // The unrolled loop takes the original's place in the candidate
             // order (the odd-iteration `if` holds no loop), so the next
             // index is the next original loop either way.
-            if crate::sched::schedule(&trial, &self.machine).is_ok() {
+            // Emitted too: the second copy's registers can push an op over
+            // the codegen's spill limit.
+            let fits = crate::sched::schedule(&trial, &self.machine)
+                .and_then(|s| crate::codegen::emit(&s, &self.machine))
+                .is_ok();
+            if fits {
                 *kernel = trial;
             }
         }
@@ -124,7 +129,8 @@ fn collect_innermost_loops(body: &[TOp], prefix: &mut Path, out: &mut Vec<Path>)
     }
 }
 
-fn contains_loop(body: &[TOp]) -> bool {
+/// Whether `body` holds a `for` or `while`, at any depth.
+pub(crate) fn contains_loop(body: &[TOp]) -> bool {
     body.iter().any(|op| {
         matches!(op.kind, TOpKind::For { .. } | TOpKind::While { .. })
             || op.kind.bodies().into_iter().any(|b| contains_loop(b))

@@ -11,7 +11,9 @@
 //!   instance shares (read-only, addressed from the kernel arguments only)
 //!   in each cluster's CSRAM, loaded once per launch by the cluster
 //!   program;
-//! - [`double_buffer`]: a tile-IR pass (run after it)
+//! - [`instance_loop`]: a tile-IR pass (after it) that makes a loop-free
+//!   kernel persistent: each tile loops over its own program instances;
+//! - [`double_buffer`]: a tile-IR pass (run after them)
 //!   that unrolls DMA-fed loops by two with split operand buffers, so a
 //!   DMA overlaps the previous iteration's compute;
 //! - [`split_arms`]: a tile-IR pass (after double buffering) that, only
@@ -26,6 +28,7 @@
 pub mod cluster_stage;
 pub mod dispatch;
 pub mod double_buffer;
+pub mod instance_loop;
 pub mod liveness;
 pub mod regalloc;
 pub mod split_arms;
@@ -45,6 +48,7 @@ use maiac_ir::Diagnostic;
 
 pub use cluster_stage::ClusterStage;
 pub use double_buffer::DoubleBuffer;
+pub use instance_loop::InstanceLoop;
 pub use regalloc::RegLoc;
 pub use split_arms::SplitArms;
 

@@ -1,8 +1,12 @@
 //! SRAM allocation: buffers → byte offsets in TSRAM or the accumulator
 //! memory, by liveness.
 //!
-//! Buffers are visited in order of their interval start; each takes the
+//! Buffers are visited in order of their interval start; each takes bytes
+//! no buffer has held yet while there are any (so an op never waits for an
+//! engine still reading a dead buffer's bytes, see [`Policy`]), then the
 //! lowest 64-byte-aligned gap among the buffers still live (first fit).
+//! When taking fresh bytes first fragments the room so that a buffer no
+//! longer fits, the whole space is allocated again by first fit alone.
 //! Intervals are closed, so a buffer never shares bytes with one that is
 //! read or written by the same op (DMA and TTU operands must not alias).
 //! TSRAM offsets start after `base` (the register spill area).
@@ -50,18 +54,54 @@ pub fn allocate(
         capacity - base.min(capacity),
         base,
     )?;
+    // Fresh bytes first, then first fit; first fit alone when fresh-first
+    // fragments the room so that some buffer no longer fits.
+    let with = |policy| place(kernel, live, space, &order, base, capacity, policy);
+    with(Policy::FreshFirst).or_else(|_| with(Policy::FirstFit))
+}
+
+/// Where a buffer goes among the gaps the live buffers leave.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Policy {
+    /// Above every buffer placed so far when it fits, else first fit.
+    /// Reusing the bytes of a buffer that just died makes the next op wait
+    /// for whatever engine last read them — a DMA store's read ends only
+    /// when the store completes, hundreds of cycles later — so bytes no
+    /// buffer has held yet are taken while there are any.
+    FreshFirst,
+    /// The lowest gap among the live buffers that is large enough.
+    FirstFit,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn place(
+    kernel: &TileKernel,
+    live: &Liveness,
+    space: BufSpace,
+    order: &[(Buf, Interval, u64)],
+    base: u64,
+    capacity: u64,
+    policy: Policy,
+) -> Result<BTreeMap<Buf, u64>, Diagnostic> {
     let mut placed = BTreeMap::new();
     // Live buffers: (offset, size, interval end).
     let mut active: Vec<(u64, u64, u32, Buf)> = Vec::new();
-    for &(buf, interval, size) in &order {
+    // The end of the highest buffer placed so far.
+    let mut fresh = base;
+    for &(buf, interval, size) in order {
         active.retain(|&(_, _, end, _)| end >= interval.start);
         active.sort_by_key(|a| a.0);
         let mut offset = base;
-        for &(o, s, _, _) in &active {
-            if offset + size <= o {
-                break;
+        if policy == Policy::FreshFirst && fresh + size <= capacity {
+            // Above every placed buffer, so above every live one too.
+            offset = fresh;
+        } else {
+            for &(o, s, _, _) in &active {
+                if offset + size <= o {
+                    break;
+                }
+                offset = offset.max(o + s);
             }
-            offset = offset.max(o + s);
         }
         if offset + size > capacity {
             let live_here: Vec<(Buf, u64)> = active
@@ -81,6 +121,7 @@ pub fn allocate(
             ));
         }
         placed.insert(buf, offset);
+        fresh = fresh.max(offset + size);
         active.push((offset, size, interval.end, buf));
     }
     Ok(placed)

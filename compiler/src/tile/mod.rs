@@ -488,6 +488,10 @@ pub struct TileKernel {
     pub stages: PrimaryMap<Stage, StagedLoad>,
     /// When they are used (set whenever `stages` is not empty).
     pub stage_guard: Option<StageGuard>,
+    /// `Some(T)` once the body loops over the tile's program instances
+    /// itself (the `instance-loop` pass): the binary's dispatch is then
+    /// `persistent tiles=T` instead of round robin.
+    pub persistent_tiles: Option<u32>,
 }
 
 impl TileKernel {

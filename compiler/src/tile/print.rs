@@ -16,6 +16,9 @@ pub fn render(kernel: &TileKernel) -> String {
         );
     }
     out += &render_stages(kernel);
+    if let Some(tiles) = kernel.persistent_tiles {
+        let _ = writeln!(out, "  dispatch persistent tiles={tiles}");
+    }
     render_body(&mut out, &kernel.body, 1);
     out
 }

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! For:   flush; iv = lb; head: t = iv <s ub; bz t, exit; body;
-//!        iv += step; jump head; exit: flush
+//!        iv += step; jump head; exit: [flush]
+//!        (the exit flushes only inside another loop's body; elsewhere the
+//!        last iteration's work stays outstanding, re-based on distances)
 //! If:    bz c, else; then; jump fix; else: else; pad-or-flush;
 //!        [jump join; fix: pad-or-flush;] join:
 //!        (outside loops, arms that do not count issues from the same
@@ -609,8 +611,18 @@ impl<'a> Emitter<'a> {
         let end = self.pc();
         self.patch(exit, end);
         // The exit joins the entry (flushed) and the back edge (the last
-        // iteration's work outstanding).
-        self.flush();
+        // iteration's work outstanding). Outside loops the last iteration
+        // keeps running while the code after the loop starts: the board is
+        // the back edge's re-based on distances, which on the zero-trip
+        // path name instructions the entry flush completed (or none).
+        // Inside a `for` body, whose steady state needs every iteration to
+        // issue the same instructions after its last flush, it flushes.
+        if self.for_depth == 0 {
+            let last = std::mem::take(&mut self.board);
+            self.board = last.join_rebased(Scoreboard::default());
+        } else {
+            self.flush();
+        }
         Ok(())
     }
 

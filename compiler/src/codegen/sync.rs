@@ -200,7 +200,8 @@ impl Scoreboard {
     }
 
     /// The board where two paths meet when they do not count issues from
-    /// the same point (an arm flushed, e.g. around a loop). Waits are
+    /// the same point (an arm flushed, e.g. around a loop; a loop's exit,
+    /// where the back edge meets the flushed entry). Waits are
     /// relative to the issue counters, so an access is described by its
     /// *distance*: how many instructions its engine issued after it. The
     /// joined board issues `max` of both arms' counts per engine and puts

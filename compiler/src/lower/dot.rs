@@ -36,8 +36,9 @@ use crate::tile::{BView, BufSpace, TMat, TOpKind};
 enum Packing {
     /// One element per storage element.
     Plain,
-    /// FP4 codes, two per byte along K.
-    Fp4AlongK,
+    /// FP4 codes, two per byte along each stored row (K for a K-packed A;
+    /// N for a B packed along N).
+    Fp4Rows,
 }
 
 impl Lowerer<'_> {
@@ -118,9 +119,9 @@ impl Lowerer<'_> {
                 .and_then(|a| a.as_int())
                 .is_none_or(|v| v != 0)
         };
-        if !flag(self, "lhs_k_pack") || !flag(self, "rhs_k_pack") {
-            return Err(self.error(op, "dot_scaled with FP4 packed along M/N is not supported"));
-        }
+        // `lhs_k_pack = false` / `rhs_k_pack = false`: FP4 codes packed two
+        // per byte along M (a is `[M/2, K]`) or N (b is `[K, N/2]`).
+        let (lhs_k_pack, rhs_k_pack) = (flag(self, "lhs_k_pack"), flag(self, "rhs_k_pack"));
         let count = self.module.dfg.operands(op).len();
         let segments = self
             .module
@@ -152,17 +153,21 @@ impl Lowerer<'_> {
         let a_view = self.view(a)?;
         let b_view = self.view(b)?;
         let a_pack = if a_kind == MxElement::E2M1 {
-            Packing::Fp4AlongK
+            Packing::Fp4Rows
         } else {
             Packing::Plain
         };
         let b_pack = if b_kind == MxElement::E2M1 {
-            Packing::Fp4AlongK
+            Packing::Fp4Rows
         } else {
             Packing::Plain
         };
         let k = a_view.shape.get(1).copied().unwrap_or(0)
-            * if a_pack == Packing::Fp4AlongK { 2 } else { 1 };
+            * if a_pack == Packing::Fp4Rows && lhs_k_pack {
+                2
+            } else {
+                1
+            };
         let a_scale = match a_scale_at {
             Some(i) => Some(self.scale_view(self.operand(op, i))?),
             None => None,
@@ -182,8 +187,34 @@ impl Lowerer<'_> {
         if accumulate {
             self.init_accumulator(c, &out, out_dtype)?;
         }
-        let a_mat = self.matmul_operand(a_view, mx_dtype(a_kind), a_pack, a_scale);
-        let b_mat = if b_pack == Packing::Fp4AlongK {
+        let a_mat = if a_pack == Packing::Fp4Rows && !lhs_k_pack {
+            // a is [M/2, K] bytes packed along M: store its [K, M/2]
+            // transpose (rows of M nibbles), a transposed TTU operand.
+            let t = BView {
+                shape: vec![a_view.shape[1], a_view.shape[0]],
+                strides: vec![a_view.strides[1], a_view.strides[0]],
+                ..a_view
+            };
+            let dense = self.dense(t);
+            let ld = dense.strides[0] * 2;
+            TMat {
+                view: BView {
+                    shape: vec![k, m],
+                    strides: vec![ld, 1],
+                    ..dense
+                },
+                dtype: DType::F4E2M1,
+                transposed: true,
+                scale: a_scale,
+            }
+        } else {
+            self.matmul_operand(a_view, mx_dtype(a_kind), a_pack, a_scale)
+        };
+        let b_mat = if b_pack == Packing::Fp4Rows && !rhs_k_pack {
+            // b is [K, N/2] bytes packed along N: rows of N nibbles, B's
+            // plain row-major layout.
+            self.matmul_operand(b_view, DType::F4E2M1, Packing::Fp4Rows, b_scale)
+        } else if b_pack == Packing::Fp4Rows {
             // b is [K/2, N] bytes packed along K: store it as its [N, K]
             // transpose (rows of K nibbles) for the TTU.
             let t = BView {
@@ -401,7 +432,7 @@ impl Lowerer<'_> {
     ) -> TMat {
         let (rows, cols) = (view.shape[0], view.shape[1]);
         let (s0, s1) = (view.strides[0], view.strides[1]);
-        let nibbles = if packing == Packing::Fp4AlongK { 2 } else { 1 };
+        let nibbles = if packing == Packing::Fp4Rows { 2 } else { 1 };
         let row_major = (s1 == 1 || cols == 1) && (rows == 1 || s0 >= i64::from(cols));
         if row_major {
             let ld = if rows == 1 { i64::from(cols) } else { s0 };

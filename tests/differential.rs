@@ -461,6 +461,38 @@ proptest! {
     }
 }
 
+/// Raw f16 bits as a buffer (the proptest generator's buffers are finite).
+fn raw_f16(shape: Vec<usize>, bits: &[u16]) -> ArgValue {
+    let bytes = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+    ArgValue::Buffer(HostBuffer::new(Elem::F16.npy(), shape, bytes).expect("consistent buffer"))
+}
+
+#[test]
+fn dots_producing_nan_match_the_interpreter_bit_for_bit() {
+    // `inf · 0` (the host CPU's default NaN: negative on x86), NaN inputs
+    // with a sign and a payload, and `inf - inf` across K: the machine's
+    // results carry the canonical NaN, like the interpreter's.
+    let (m, n, bk) = (16u32, 16u32, 16u32);
+    let (inf, ninf, nan_payload) = (0x7C00u16, 0xFC00u16, 0xFE01u16);
+    let mut a = vec![0x3C00u16; (m * bk) as usize]; // 1.0
+    let mut b = vec![0x3C00u16; (bk * n) as usize];
+    a[0] = inf; // row 0, k 0: times b's zero column 3 -> inf * 0
+    a[bk as usize + 1] = nan_payload; // row 1 reads a NaN with a payload
+    a[2 * bk as usize] = inf; // row 2: inf + (-inf) along K
+    a[2 * bk as usize + 1] = ninf;
+    for kk in 0..bk as usize {
+        b[kk * n as usize + 3] = 0;
+    }
+    let mut g = dot_kernel(m, n, 1, bk, &[0; 4 * 32 * 128]);
+    g.args[0].1 = raw_f16(vec![m as usize, bk as usize], &a);
+    g.args[1].1 = raw_f16(vec![bk as usize, n as usize], &b);
+    for machine in machines() {
+        if let Err(e) = check(&g, &machine) {
+            panic!("on {}: {e}", machine.name);
+        }
+    }
+}
+
 #[test]
 fn element_sizes_are_consistent() {
     // The generator's buffers must have the element sizes the kernels expect.

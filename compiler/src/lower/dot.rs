@@ -17,11 +17,15 @@
 //!
 //! The output stays in TSRAM, where every engine can read it; the fusion
 //! pass may later move accumulators to ACC and tile them.
+//!
+//! An f64 dot (the TTU has no f64 path) runs on the vector unit instead, as
+//! `K` rank-1 updates in the same order.
 
 use maiac_backend::isa::{DType, LaneInstr, LaneOp, LaneSrc, MicroProgram};
 use maiac_ir::numerics::Rounding;
+use maiac_ir::semantics::float::FloatBinaryOp;
 use maiac_ir::semantics::mx::MxElement;
-use maiac_ir::{Attribute, DenseElements, Diagnostic, Op, Opcode, Value};
+use maiac_ir::{Attribute, DenseElements, Diagnostic, FloatType, Op, Opcode, Value};
 
 use super::memory::{broadcast_view, is_dense};
 use super::{scalar_dtype, Lowerer};
@@ -32,8 +36,9 @@ use crate::tile::{BView, BufSpace, TMat, TOpKind};
 enum Packing {
     /// One element per storage element.
     Plain,
-    /// FP4 codes, two per byte along K.
-    Fp4AlongK,
+    /// FP4 codes, two per byte along each stored row (K for a K-packed A;
+    /// N for a B packed along N).
+    Fp4Rows,
 }
 
 impl Lowerer<'_> {
@@ -50,6 +55,12 @@ impl Lowerer<'_> {
             self.operand(op, 1),
             self.operand(op, 2),
         );
+        if [a, b, c]
+            .iter()
+            .all(|&v| scalar_dtype(self.ty(v).element()) == Some(DType::F64))
+        {
+            return self.lower_vector_dot(op, a, b, c);
+        }
         let a_dtype = self.dot_dtype(op, a)?;
         let b_dtype = self.dot_dtype(op, b)?;
         let a_view = self.view(a)?;
@@ -108,9 +119,9 @@ impl Lowerer<'_> {
                 .and_then(|a| a.as_int())
                 .is_none_or(|v| v != 0)
         };
-        if !flag(self, "lhs_k_pack") || !flag(self, "rhs_k_pack") {
-            return Err(self.error(op, "dot_scaled with FP4 packed along M/N is not supported"));
-        }
+        // `lhs_k_pack = false` / `rhs_k_pack = false`: FP4 codes packed two
+        // per byte along M (a is `[M/2, K]`) or N (b is `[K, N/2]`).
+        let (lhs_k_pack, rhs_k_pack) = (flag(self, "lhs_k_pack"), flag(self, "rhs_k_pack"));
         let count = self.module.dfg.operands(op).len();
         let segments = self
             .module
@@ -142,17 +153,21 @@ impl Lowerer<'_> {
         let a_view = self.view(a)?;
         let b_view = self.view(b)?;
         let a_pack = if a_kind == MxElement::E2M1 {
-            Packing::Fp4AlongK
+            Packing::Fp4Rows
         } else {
             Packing::Plain
         };
         let b_pack = if b_kind == MxElement::E2M1 {
-            Packing::Fp4AlongK
+            Packing::Fp4Rows
         } else {
             Packing::Plain
         };
         let k = a_view.shape.get(1).copied().unwrap_or(0)
-            * if a_pack == Packing::Fp4AlongK { 2 } else { 1 };
+            * if a_pack == Packing::Fp4Rows && lhs_k_pack {
+                2
+            } else {
+                1
+            };
         let a_scale = match a_scale_at {
             Some(i) => Some(self.scale_view(self.operand(op, i))?),
             None => None,
@@ -172,8 +187,34 @@ impl Lowerer<'_> {
         if accumulate {
             self.init_accumulator(c, &out, out_dtype)?;
         }
-        let a_mat = self.matmul_operand(a_view, mx_dtype(a_kind), a_pack, a_scale);
-        let b_mat = if b_pack == Packing::Fp4AlongK {
+        let a_mat = if a_pack == Packing::Fp4Rows && !lhs_k_pack {
+            // a is [M/2, K] bytes packed along M: store its [K, M/2]
+            // transpose (rows of M nibbles), a transposed TTU operand.
+            let t = BView {
+                shape: vec![a_view.shape[1], a_view.shape[0]],
+                strides: vec![a_view.strides[1], a_view.strides[0]],
+                ..a_view
+            };
+            let dense = self.dense(t);
+            let ld = dense.strides[0] * 2;
+            TMat {
+                view: BView {
+                    shape: vec![k, m],
+                    strides: vec![ld, 1],
+                    ..dense
+                },
+                dtype: DType::F4E2M1,
+                transposed: true,
+                scale: a_scale,
+            }
+        } else {
+            self.matmul_operand(a_view, mx_dtype(a_kind), a_pack, a_scale)
+        };
+        let b_mat = if b_pack == Packing::Fp4Rows && !rhs_k_pack {
+            // b is [K, N/2] bytes packed along N: rows of N nibbles, B's
+            // plain row-major layout.
+            self.matmul_operand(b_view, DType::F4E2M1, Packing::Fp4Rows, b_scale)
+        } else if b_pack == Packing::Fp4Rows {
             // b is [K/2, N] bytes packed along K: store it as its [N, K]
             // transpose (rows of K nibbles) for the TTU.
             let t = BView {
@@ -206,6 +247,93 @@ impl Lowerer<'_> {
             accumulate,
         });
         self.finish_dot(op, out, out_dtype)
+    }
+
+    /// An f64 dot, which the TTU cannot multiply, on the vector unit: one
+    /// rank-1 update `acc = acc + a[:, k] · b[k, :]` per `k` ascending, from
+    /// the accumulator `c` — each product and each sum rounded to f64, the
+    /// interpreter's order. The column of `a` and the row of `b` are
+    /// broadcast views (stride 0), so no operand is copied; the updates
+    /// alternate between two buffers.
+    fn lower_vector_dot(&mut self, op: Op, a: Value, b: Value, c: Value) -> Result<(), Diagnostic> {
+        let a_view = self.view(a)?;
+        let b_view = self.view(b)?;
+        let c_ty = self.ty(c).clone();
+        let shape = self.shape_u32(&c_ty)?;
+        let (batch, m, n) = match shape[..] {
+            [m, n] => (None, m, n),
+            [bt, m, n] => (Some(bt), m, n),
+            _ => return Err(self.error(op, "a dot's accumulator must be 2-D or 3-D")),
+        };
+        let k = *a_view.shape.last().unwrap_or(&0);
+        let c_view = broadcast_view(&self.view(c)?, &shape);
+        let bufs = [
+            self.new_buf(DType::F64, &shape, BufSpace::Tsram, "acc"),
+            self.new_buf(DType::F64, &shape, BufSpace::Tsram, "acc"),
+        ];
+        self.emit(TOpKind::Copy {
+            src: c_view,
+            dst: bufs[0].clone(),
+        });
+        let update = MicroProgram {
+            inputs: vec![DType::F64; 3],
+            body: vec![
+                LaneInstr {
+                    op: LaneOp::Float {
+                        op: FloatBinaryOp::Mul,
+                        ty: FloatType::F64,
+                    },
+                    args: vec![LaneSrc::Input(1), LaneSrc::Input(2)],
+                },
+                LaneInstr {
+                    op: LaneOp::Float {
+                        op: FloatBinaryOp::Add,
+                        ty: FloatType::F64,
+                    },
+                    args: vec![LaneSrc::Input(0), LaneSrc::Value(0)],
+                },
+            ],
+            outputs: vec![LaneSrc::Value(1)],
+        };
+        for kk in 0..k {
+            let (src, dst) = (&bufs[kk as usize % 2], &bufs[(kk as usize + 1) % 2]);
+            // One update per batch: each batch's operands live at their own offsets.
+            for bi in 0..batch.unwrap_or(1) {
+                let (am, bm, acc_in, acc_out) = match batch {
+                    None => (a_view.clone(), b_view.clone(), src.clone(), dst.clone()),
+                    Some(_) => (
+                        batch_slice(&a_view, bi),
+                        batch_slice(&b_view, bi),
+                        batch_slice(src, bi),
+                        batch_slice(dst, bi),
+                    ),
+                };
+                // a[:, kk] repeated along N and b[kk, :] along M, as [M, N] views.
+                let a_col = BView {
+                    buf: am.buf,
+                    offset: am.offset + i64::from(kk) * am.strides[1],
+                    shape: vec![m, n],
+                    strides: vec![am.strides[0], 0],
+                };
+                let b_row = BView {
+                    buf: bm.buf,
+                    offset: bm.offset + i64::from(kk) * bm.strides[0],
+                    shape: vec![m, n],
+                    strides: vec![0, bm.strides[1]],
+                };
+                self.emit(TOpKind::Map {
+                    micro: update.clone(),
+                    inputs: vec![
+                        crate::tile::TInput::View(acc_in),
+                        crate::tile::TInput::View(a_col),
+                        crate::tile::TInput::View(b_row),
+                    ],
+                    outputs: vec![acc_out],
+                });
+            }
+        }
+        let out = bufs[k as usize % 2].clone();
+        self.finish_dot(op, out, DType::F64)
     }
 
     /// A scale operand as a dense `[rows, K/32]` block.
@@ -304,7 +432,7 @@ impl Lowerer<'_> {
     ) -> TMat {
         let (rows, cols) = (view.shape[0], view.shape[1]);
         let (s0, s1) = (view.strides[0], view.strides[1]);
-        let nibbles = if packing == Packing::Fp4AlongK { 2 } else { 1 };
+        let nibbles = if packing == Packing::Fp4Rows { 2 } else { 1 };
         let row_major = (s1 == 1 || cols == 1) && (rows == 1 || s0 >= i64::from(cols));
         if row_major {
             let ld = if rows == 1 { i64::from(cols) } else { s0 };

@@ -182,7 +182,15 @@ impl Parser<'_> {
         }
         self.cur.expect(":")?;
         let types_pos = self.cur.src_pos_after_ws();
+        self.cur.skip_ws();
+        let types_start = self.cur.pos;
         let (inputs, results) = self.parse_function_type()?;
+        if opcode == Opcode::DescriptorReduce {
+            // The pretty form's parser resolves `atomic_rmw_op` from `kind` and
+            // the descriptor's spelling; the generic form carries only `kind`.
+            let types_text = self.cur.text_since(types_start);
+            self.resolve_generic_descriptor_reduce(&mut parts, &inputs, types_text, types_pos)?;
+        }
         if inputs.len() != refs.len() {
             return Err(self.cur.error_at(
                 types_pos,
@@ -199,8 +207,57 @@ impl Parser<'_> {
             parts.operands.push(v);
         }
         parts.results = results;
-        let _ = opcode;
         Ok(parts)
+    }
+
+    /// Adds the `atomic_rmw_op` of a generic-form `tt.descriptor_reduce`
+    /// (`"tt.descriptor_reduce"(%desc, %src, %i...) <{kind = N : i32}>`), as
+    /// the pretty form does; `types_text` is the op's function type, whose
+    /// first input spells the descriptor (and so its `si`/`ui` signedness).
+    fn resolve_generic_descriptor_reduce(
+        &self,
+        parts: &mut OpParts,
+        inputs: &[Type],
+        types_text: &str,
+        types_pos: SrcPos,
+    ) -> PResult<()> {
+        if parts.attrs.iter().any(|a| a.name == "atomic_rmw_op") {
+            return Ok(());
+        }
+        let kind = match parts.attrs.iter().find(|a| a.name == "kind") {
+            Some(a) => match a.value.as_str() {
+                Some(k) => k.to_string(),
+                None => {
+                    return Err(self.cur.error_at(
+                        types_pos,
+                        format!(
+                            "`tt.descriptor_reduce` kind must be an enum, found `{:?}`",
+                            a.value
+                        ),
+                    ))
+                }
+            },
+            // The verifier reports the missing `kind`.
+            None => return Ok(()),
+        };
+        let Some(Type::TensorDesc { block }) = inputs.first() else {
+            // The verifier reports the operand type.
+            return Ok(());
+        };
+        // The descriptor's own spelling: from `!tt.tensordesc<` to the end of
+        // its element type.
+        let desc_text = types_text
+            .find("tensordesc<")
+            .map(|i| {
+                let rest = &types_text[i..];
+                let end = rest.find(['>', ',']).unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .unwrap_or("");
+        let op = descriptor_reduce_op(&kind, block.element(), desc_text)
+            .map_err(|e| self.cur.error_at(types_pos, e))?;
+        parts.attr("atomic_rmw_op", Attribute::Enum(op.to_string()));
+        Ok(())
     }
 
     // ------------------------------------------------------------- pretty

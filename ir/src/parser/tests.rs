@@ -159,6 +159,32 @@ fn resolves_descriptor_reduce_signedness() {
 }
 
 #[test]
+fn resolves_generic_descriptor_reduce() {
+    // The generic form carries only `kind` (PTX's integer encoding).
+    for (kind, elem, op) in [(1, "f32", "fadd"), (3, "ui32", "umax"), (2, "si32", "min")] {
+        let v = if elem.starts_with('f') {
+            elem.to_string()
+        } else {
+            format!("i{}", &elem[2..])
+        };
+        let text = format!("module {{\n  tt.func @k(%d: !tt.tensordesc<8x16x{elem}>, %v: tensor<8x16x{v}>, %i: i32) {{\n    \"tt.descriptor_reduce\"(%d, %v, %i, %i) <{{kind = {kind} : i32}}> : (!tt.tensordesc<8x16x{elem}>, tensor<8x16x{v}>, i32, i32) -> ()\n    tt.return\n  }}\n}}\n");
+        let m = parse_module(&text, "k.ttir").expect("parses");
+        let mut found = None;
+        m.walk(&mut |o| {
+            if m.dfg.opcode(o) == Opcode::DescriptorReduce {
+                found = m
+                    .dfg
+                    .attr(o, "atomic_rmw_op")
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string);
+            }
+        });
+        assert_eq!(found.as_deref(), Some(op), "{kind} on {elem}");
+        crate::verifier::verify(&m).expect("verifies");
+    }
+}
+
+#[test]
 fn says_why_descriptor_inc_is_rejected() {
     let text = "module {\n  tt.func @k(%d: !tt.tensordesc<8x16xui32>, %v: tensor<8x16xi32>, %i: i32) {\n    tt.descriptor_reduce inc, %d[%i, %i], %v : !tt.tensordesc<8x16xui32>, tensor<8x16xi32>\n    tt.return\n  }\n}\n";
     let err = parse_module(text, "k.ttir").unwrap_err();

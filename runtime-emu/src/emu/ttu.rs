@@ -3,6 +3,7 @@
 //! multiply-add) and the accumulator drain.
 
 use maiac_backend::isa::{DType, Drain, LaneOp, Lanes, MatOperand, Matmul, TtuOp, TtuPrecision};
+use maiac_ir::semantics::convert::canonical_f32;
 
 use super::context::{Effects, ExecCtx};
 use super::decode::{decode_codes, Decoder};
@@ -208,6 +209,13 @@ fn matmul(ctx: &ExecCtx<'_>, mem: &mut Memory, mm: &Matmul, fx: &mut Effects) ->
         // Output rows are independent and each is computed in the same
         // order either way, so splitting rows over threads keeps the bits.
         gemm::matmul_f32(&a, &b, &mut acc, (m, n, k), mm.macs() >= PARALLEL_MACS);
+        // The host's IEEE operations leave a NaN's sign and payload to the CPU
+        // (x86 makes `inf · 0` the negative default NaN, Arm the positive
+        // one); the machine's results carry the canonical NaN, as every
+        // other float result does (and as the interpreter's dot).
+        for v in acc.iter_mut() {
+            *v = canonical_f32(*v);
+        }
         write_f32(mem, &out, &acc);
         for v in [a, b, acc] {
             scratch::give(v);

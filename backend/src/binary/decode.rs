@@ -16,9 +16,10 @@ use super::wire::Reader;
 use super::DecodeError;
 use crate::isa::lane::{
     BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS,
-    INT_PREDICATES, ROUNDINGS,
+    INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
 };
 use crate::isa::*;
+use maiac_ir::semantics::convert::IntRounding;
 
 type R<T> = Result<T, DecodeError>;
 
@@ -985,6 +986,13 @@ fn lane_op(r: &mut Reader) -> R<LaneOp> {
             from: float_type(r)?,
             width: width(r)?,
             signed: flag(r, "signed flag")?,
+            rounding: IntRounding::TowardZero,
+        },
+        lane_kind::FLOAT_TO_INT_ROUNDED => LaneOp::FloatToInt {
+            from: float_type(r)?,
+            width: width(r)?,
+            signed: flag(r, "signed flag")?,
+            rounding: table(r, &INT_ROUNDINGS, "float-to-int rounding")?,
         },
         lane_kind::CONVERT => LaneOp::Convert {
             from: dtype(r)?,

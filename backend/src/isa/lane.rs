@@ -32,8 +32,9 @@ use std::fmt;
 
 use maiac_ir::semantics::bits::{bit_unary, BitUnaryOp};
 use maiac_ir::semantics::convert::{
-    self, convert_float, f64_to_float_bits, f64_to_float_bits_rounded, Rounding,
+    self, convert_float, f64_to_float_bits, f64_to_float_bits_rounded, IntRounding, Rounding,
 };
+use maiac_ir::semantics::directed::{DirectedOp, Direction};
 use maiac_ir::semantics::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
 use maiac_ir::semantics::int::{self, IntBinaryOp, IntPredicate};
 use maiac_ir::semantics::{ElementwiseOp, FloatClass};
@@ -89,11 +90,13 @@ pub enum LaneOp {
         signed: bool,
         to: FloatType,
     },
-    /// `fptosi` / `fptoui` (toward zero, saturating, NaN → 0).
+    /// `fptosi` / `fptoui` (toward zero, saturating, NaN → 0), or with the
+    /// integer picked by another `rounding` (libdevice `float2int_rn`, …).
     FloatToInt {
         from: FloatType,
         width: u32,
         signed: bool,
+        rounding: IntRounding,
     },
     /// Float format conversion, including to and from FP6/FP4/E8M0.
     Convert {
@@ -162,10 +165,12 @@ impl LaneOp {
                 from,
                 width,
                 signed,
+                rounding,
             } => LaneOp::FloatToInt {
                 from,
                 width,
                 signed,
+                rounding,
             },
             E::FloatConvert { from, to, rounding } => LaneOp::Convert {
                 from: DType::float(from),
@@ -213,6 +218,7 @@ impl LaneOp {
                     from: ff,
                     width,
                     signed: true,
+                    rounding: IntRounding::TowardZero,
                 },
                 _ => LaneOp::Convert {
                     from,
@@ -315,15 +321,18 @@ impl LaneOp {
     pub fn is_transcendental(&self) -> bool {
         use FloatUnaryOp::*;
         match self {
-            LaneOp::FloatUnary { op, .. } => {
-                !matches!(op, Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven)
-            }
+            LaneOp::FloatUnary { op, .. } => !matches!(
+                op,
+                Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven | Saturate | Logb
+            ),
             LaneOp::Sigmoid { .. } => true,
             LaneOp::Float { op, .. } => {
                 matches!(
                     op,
                     FloatBinaryOp::Div
                         | FloatBinaryOp::Rem
+                        | FloatBinaryOp::Remainder
+                        | FloatBinaryOp::Directed(DirectedOp::Div, _)
                         | FloatBinaryOp::Pow
                         | FloatBinaryOp::Atan2
                         | FloatBinaryOp::Hypot
@@ -403,7 +412,8 @@ impl LaneOp {
                 from,
                 width,
                 signed,
-            } => convert::float_to_int(a & fmask(from), from, width, signed),
+                rounding,
+            } => convert::float_to_int_rounded(a & fmask(from), from, width, signed, rounding),
             LaneOp::Convert { from, to, rounding } => {
                 convert_any(a & from.value_mask(), from, to, rounding)
             }
@@ -509,13 +519,58 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 }
 
 /// Every unary float op, in binary-code order.
-pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 40] = {
+pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 48] = {
+    use Direction::*;
     use FloatUnaryOp::*;
     [
-        Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos,
-        Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil,
-        Trunc, Round, RoundEven, Recip, Lgamma, Tgamma, Erfinv, Erfcinv, Normcdf, Normcdfinv,
+        Neg,
+        Abs,
+        Exp,
+        Exp2,
+        Exp10,
+        Expm1,
+        Log,
+        Log2,
+        Log10,
+        Log1p,
+        Sqrt,
+        Rsqrt,
+        Cbrt,
+        Sin,
+        Cos,
+        Tan,
+        Asin,
+        Acos,
+        Atan,
+        Sinh,
+        Cosh,
+        Tanh,
+        Asinh,
+        Acosh,
+        Atanh,
+        Erf,
+        Erfc,
+        Floor,
+        Ceil,
+        Trunc,
+        Round,
+        RoundEven,
+        Recip,
+        Lgamma,
+        Tgamma,
+        Erfinv,
+        Erfcinv,
+        Normcdf,
+        Normcdfinv,
         Rcbrt,
+        Saturate,
+        Logb,
+        SqrtDirected(TowardZero),
+        SqrtDirected(Down),
+        SqrtDirected(Up),
+        RecipDirected(TowardZero),
+        RecipDirected(Down),
+        RecipDirected(Up),
     ]
 };
 
@@ -562,15 +617,51 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
         Normcdf => "normcdf",
         Normcdfinv => "normcdfinv",
         Rcbrt => "rcbrt",
+        Saturate => "saturate",
+        Logb => "logb",
+        SqrtDirected(Direction::TowardZero) => "sqrt_rz",
+        SqrtDirected(Direction::Down) => "sqrt_rd",
+        SqrtDirected(Direction::Up) => "sqrt_ru",
+        RecipDirected(Direction::TowardZero) => "recip_rz",
+        RecipDirected(Direction::Down) => "recip_rd",
+        RecipDirected(Direction::Up) => "recip_ru",
     }
 }
 
 /// Every binary float op, in binary-code order.
-pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 14] = {
+pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 28] = {
+    use DirectedOp as D;
+    use Direction::*;
     use FloatBinaryOp::*;
     [
-        Add, Sub, Mul, Div, Rem, Maximum, Minimum, MaxNum, MinNum, Pow, Atan2, Hypot, CopySign,
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Rem,
+        Maximum,
+        Minimum,
+        MaxNum,
+        MinNum,
+        Pow,
+        Atan2,
+        Hypot,
+        CopySign,
         NextAfter,
+        Fdim,
+        Remainder,
+        Directed(D::Add, TowardZero),
+        Directed(D::Add, Down),
+        Directed(D::Add, Up),
+        Directed(D::Sub, TowardZero),
+        Directed(D::Sub, Down),
+        Directed(D::Sub, Up),
+        Directed(D::Mul, TowardZero),
+        Directed(D::Mul, Down),
+        Directed(D::Mul, Up),
+        Directed(D::Div, TowardZero),
+        Directed(D::Div, Down),
+        Directed(D::Div, Up),
     ]
 };
 
@@ -591,6 +682,42 @@ pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
         Hypot => "hypotf",
         CopySign => "copysignf",
         NextAfter => "nextafterf",
+        Fdim => "fdimf",
+        Remainder => "remainderf",
+        Directed(op, dir) => match (op, dir) {
+            (DirectedOp::Add, Direction::TowardZero) => "addf_rz",
+            (DirectedOp::Add, Direction::Down) => "addf_rd",
+            (DirectedOp::Add, Direction::Up) => "addf_ru",
+            (DirectedOp::Sub, Direction::TowardZero) => "subf_rz",
+            (DirectedOp::Sub, Direction::Down) => "subf_rd",
+            (DirectedOp::Sub, Direction::Up) => "subf_ru",
+            (DirectedOp::Mul, Direction::TowardZero) => "mulf_rz",
+            (DirectedOp::Mul, Direction::Down) => "mulf_rd",
+            (DirectedOp::Mul, Direction::Up) => "mulf_ru",
+            (DirectedOp::Div, Direction::TowardZero) => "divf_rz",
+            (DirectedOp::Div, Direction::Down) => "divf_rd",
+            (DirectedOp::Div, Direction::Up) => "divf_ru",
+        },
+    }
+}
+
+/// Every float → int rounding, in binary-code order (toward zero first:
+/// it is `fptosi`'s and encodes as 0).
+pub const INT_ROUNDINGS: [IntRounding; 5] = [
+    IntRounding::TowardZero,
+    IntRounding::NearestEven,
+    IntRounding::NearestAway,
+    IntRounding::Down,
+    IntRounding::Up,
+];
+
+pub fn int_rounding_name(rounding: IntRounding) -> &'static str {
+    match rounding {
+        IntRounding::TowardZero => "rz",
+        IntRounding::NearestEven => "rn",
+        IntRounding::NearestAway => "rna",
+        IntRounding::Down => "rd",
+        IntRounding::Up => "ru",
     }
 }
 
@@ -781,14 +908,13 @@ impl fmt::Display for LaneOp {
                 from,
                 width,
                 signed,
+                rounding,
             } => {
-                write!(
-                    f,
-                    "{}.{}.{}",
-                    if signed { "fptosi" } else { "fptoui" },
-                    ty_name(from),
-                    int_name(width)
-                )
+                write!(f, "{}", if signed { "fptosi" } else { "fptoui" })?;
+                if rounding != IntRounding::TowardZero {
+                    write!(f, ".{}", int_rounding_name(rounding))?;
+                }
+                write!(f, ".{}.{}", ty_name(from), int_name(width))
             }
             LaneOp::Convert { from, to, rounding } => {
                 write!(f, "cvt.{from}.{to}.{}", rounding_name(rounding))
@@ -864,6 +990,13 @@ impl LaneOp {
                 from: float_ty(a)?,
                 width: width(b)?,
                 signed: *s == "fptosi",
+                rounding: IntRounding::TowardZero,
+            },
+            [s @ ("fptosi" | "fptoui"), r, a, b] => LaneOp::FloatToInt {
+                from: float_ty(a)?,
+                width: width(b)?,
+                signed: *s == "fptosi",
+                rounding: by_name(&INT_ROUNDINGS, int_rounding_name, r).ok_or_else(bad)?,
             },
             ["cvt", a, b, r] => LaneOp::Convert {
                 from: dtype(a)?,
@@ -969,6 +1102,7 @@ mod tests {
             from: FloatType::F32,
             width: 32,
             signed: true,
+            rounding: IntRounding::TowardZero,
         };
         assert_eq!(fptosi.eval(&[f32b(f32::NAN)]), 0);
         assert_eq!(fptosi.eval(&[f32b(1e20)]), 0x7FFF_FFFF);
@@ -1060,6 +1194,13 @@ mod tests {
                 from: FloatType::BF16,
                 width: 8,
                 signed: true,
+                rounding: IntRounding::TowardZero,
+            },
+            LaneOp::FloatToInt {
+                from: FloatType::F32,
+                width: 64,
+                signed: false,
+                rounding: IntRounding::NearestAway,
             },
             LaneOp::Convert {
                 from: DType::F32,

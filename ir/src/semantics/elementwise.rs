@@ -6,7 +6,7 @@
 //! gives the emulator's vector unit the exact same function to delegate to.
 
 use super::bits::{bit_unary, BitUnaryOp};
-use super::convert::{self, Rounding};
+use super::convert::{self, IntRounding, Rounding};
 use super::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
 use super::int::{self, IntBinaryOp, IntPredicate};
 use super::libdevice;
@@ -122,11 +122,14 @@ pub enum ElementwiseOp {
         signed: bool,
         to: FloatType,
     },
-    /// `arith.fptosi` / `arith.fptoui` (toward zero, saturating, NaN → 0).
+    /// `arith.fptosi` / `arith.fptoui` (toward zero, saturating, NaN → 0);
+    /// libdevice's rounding forms (`float2int_rn`, `llrint`, …) pick the
+    /// integer by `rounding` instead.
     FloatToInt {
         from: FloatType,
         width: u32,
         signed: bool,
+        rounding: IntRounding,
     },
     /// `arith.extf`, `arith.truncf`, `tt.fp_to_fp`.
     FloatConvert {
@@ -282,6 +285,7 @@ impl ElementwiseOp {
                 from: float_ty(first)?,
                 width: int_width(out)?,
                 signed: opcode == FPToSI,
+                rounding: IntRounding::TowardZero,
             },
             ExtF | TruncF | FpToFp => {
                 let rounding = rounding_attr(attrs)?;
@@ -401,7 +405,8 @@ impl ElementwiseOp {
                 from,
                 width,
                 signed,
-            } => convert::float_to_int(args[0], from, width, signed),
+                rounding,
+            } => convert::float_to_int_rounded(args[0], from, width, signed, rounding),
             E::FloatConvert { from, to, rounding } => {
                 convert::convert_float(args[0], from, to, rounding)
             }

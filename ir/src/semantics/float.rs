@@ -29,7 +29,21 @@ use super::convert::{
     canonical_f32, canonical_f64, canonical_nan, f32_to_float_bits, f64_to_float_bits,
     float_to_f32, float_to_f64,
 };
+use super::directed::{self, DirectedOp, Direction};
 use crate::types::FloatType;
+
+/// C `logb` on an exactly decoded value.
+fn logb(x: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x.is_infinite() {
+        f64::INFINITY
+    } else {
+        f64::from(libm::ilogb(x))
+    }
+}
 
 /// Unary float ops.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,6 +98,15 @@ pub enum FloatUnaryOp {
     Normcdfinv,
     /// `1 / cbrt(x)`.
     Rcbrt,
+    /// libdevice `saturatef`: clamped to `[+0, 1]`, NaN (and −0) → +0.
+    Saturate,
+    /// C `logb`: the unbiased exponent as a float (`−∞` for ±0, `+∞` for
+    /// ±∞, NaN for NaN).
+    Logb,
+    /// `√x` rounded in a direction (`fsqrt_rz/rd/ru`).
+    SqrtDirected(Direction),
+    /// `1 / x` rounded in a direction (`frcp_rz/rd/ru`).
+    RecipDirected(Direction),
 }
 
 /// Binary float ops.
@@ -110,6 +133,13 @@ pub enum FloatBinaryOp {
     /// C `nextafter`: the next representable value after `a` toward `b`,
     /// stepped in the operand type itself.
     NextAfter,
+    /// C `fdim`: `a − b` when `a > b`, else `+0` (NaN if either is NaN).
+    Fdim,
+    /// IEEE `remainder`: `a − n·b` with `n = a / b` rounded to nearest even.
+    Remainder,
+    /// `+ − × ÷` rounded in a direction (`fadd_rz`, `fdiv_ru`, …; see
+    /// [`super::directed`]).
+    Directed(DirectedOp, Direction),
 }
 
 /// The sign bit of a float type.
@@ -153,6 +183,8 @@ pub fn float_unary(op: FloatUnaryOp, ty: FloatType, a: u64) -> u64 {
             let r = 1.0 / float_to_f64(a, ty).sqrt();
             f64_to_float_bits(canonical_f64(r), ty)
         }
+        FloatUnaryOp::SqrtDirected(dir) => directed::directed_sqrt(dir, ty, a),
+        FloatUnaryOp::RecipDirected(dir) => directed::directed_recip(dir, ty, a),
         _ => match ty {
             FloatType::F64 => canonical_f64(unary_f64(op, f64::from_bits(a))).to_bits(),
             FloatType::F32 => {
@@ -209,6 +241,15 @@ fn unary_f32(op: FloatUnaryOp, x: f32) -> f32 {
         Normcdf => normcdf(f64::from(x)) as f32,
         Normcdfinv => normcdfinv(f64::from(x)) as f32,
         Rcbrt => (1.0 / libm::cbrt(f64::from(x))) as f32,
+        Saturate => {
+            if x > 0.0 {
+                x.min(1.0)
+            } else {
+                0.0
+            }
+        }
+        Logb => logb(f64::from(x)) as f32,
+        SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
 
@@ -255,6 +296,15 @@ fn unary_f64(op: FloatUnaryOp, x: f64) -> f64 {
         Normcdf => normcdf(x),
         Normcdfinv => normcdfinv(x),
         Rcbrt => 1.0 / libm::cbrt(x),
+        Saturate => {
+            if x > 0.0 {
+                x.min(1.0)
+            } else {
+                0.0
+            }
+        }
+        Logb => logb(x),
+        SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
 
@@ -379,7 +429,7 @@ fn erfinv_core(a: f64, tail: f64) -> f64 {
 }
 
 /// `nextafter` on the bits of a sign-magnitude IEEE-style format.
-fn next_after(ty: FloatType, a: u64, b: u64) -> u64 {
+pub(super) fn next_after(ty: FloatType, a: u64, b: u64) -> u64 {
     let (x, y) = (float_to_f64(a, ty), float_to_f64(b, ty));
     if x.is_nan() || y.is_nan() {
         return canonical_nan(ty);
@@ -407,6 +457,7 @@ pub fn float_binary(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
         Maximum | Minimum | MaxNum | MinNum => return min_max(op, ty, a, b),
         CopySign => return absolute(ty, a) | (b & sign_bit(ty)),
         NextAfter => return next_after(ty, a, b),
+        Directed(op, dir) => return directed::directed_binary(op, dir, ty, a, b),
         _ => {}
     }
     match ty {
@@ -441,6 +492,9 @@ fn binary_f32(op: FloatBinaryOp, x: f32, y: f32) -> f32 {
         Hypot => libm::hypotf(x, y),
         NextAfter => libm::nextafterf(x, y),
         CopySign => libm::copysignf(x, y),
+        Fdim => libm::fdimf(x, y),
+        Remainder => libm::remainderf(x, y),
+        Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
         }
@@ -460,6 +514,9 @@ fn binary_f64(op: FloatBinaryOp, x: f64, y: f64) -> f64 {
         Hypot => libm::hypot(x, y),
         NextAfter => libm::nextafter(x, y),
         CopySign => libm::copysign(x, y),
+        Fdim => libm::fdim(x, y),
+        Remainder => libm::remainder(x, y),
+        Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
         }

@@ -15,8 +15,8 @@ use super::format::{
 use super::wire::Reader;
 use super::DecodeError;
 use crate::isa::lane::{
-    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS,
-    INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
+    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_INT_OPS, FLOAT_PREDICATES, FLOAT_UNARY_OPS,
+    INT_BINARY_OPS, INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
 };
 use crate::isa::*;
 use maiac_ir::semantics::convert::IntRounding;
@@ -960,6 +960,11 @@ fn lane_op(r: &mut Reader) -> R<LaneOp> {
             result_width: width(r)?,
         },
         lane_kind::FMA => LaneOp::Fma { ty: float_type(r)? },
+        lane_kind::FLOAT_INT => LaneOp::FloatInt {
+            op: table(r, &FLOAT_INT_OPS, "float-int op")?,
+            ty: float_type(r)?,
+            width: width(r)?,
+        },
         lane_kind::CLAMP => LaneOp::Clamp {
             ty: float_type(r)?,
             propagate_nan: flag(r, "NaN flag")?,

@@ -9,8 +9,8 @@ use super::format::{
 };
 use super::wire::Writer;
 use crate::isa::lane::{
-    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS,
-    INT_BINARY_OPS, INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
+    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_INT_OPS, FLOAT_PREDICATES,
+    FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
 };
 use crate::isa::*;
 use crate::machine::hash::fnv1a;
@@ -742,6 +742,12 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
         LaneOp::Fma { ty } => {
             w.u8(lane_kind::FMA);
             w.u8(fty(ty));
+        }
+        LaneOp::FloatInt { op, ty, width } => {
+            w.u8(lane_kind::FLOAT_INT);
+            w.u8(code_of(&FLOAT_INT_OPS, &op));
+            w.u8(fty(ty));
+            w.u8(width as u8);
         }
         LaneOp::Clamp { ty, propagate_nan } => {
             w.u8(lane_kind::CLAMP);

@@ -35,7 +35,7 @@ use maiac_ir::semantics::convert::{
     self, convert_float, f64_to_float_bits, f64_to_float_bits_rounded, IntRounding, Rounding,
 };
 use maiac_ir::semantics::directed::{DirectedOp, Direction};
-use maiac_ir::semantics::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+use maiac_ir::semantics::float::{self, FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 use maiac_ir::semantics::int::{self, IntBinaryOp, IntPredicate};
 use maiac_ir::semantics::{ElementwiseOp, FloatClass};
 use maiac_ir::FloatType;
@@ -62,6 +62,13 @@ pub enum LaneOp {
     Float { op: FloatBinaryOp, ty: FloatType },
     /// `a → op(a)` on floats (neg, abs, exp, log, sqrt, rsqrt, recip, tanh, erf, floor, ...).
     FloatUnary { op: FloatUnaryOp, ty: FloatType },
+    /// `(a, n) → op(a, n)`: a float and a `width`-bit integer (`ldexpf`,
+    /// `powif`).
+    FloatInt {
+        op: FloatIntOp,
+        ty: FloatType,
+        width: u32,
+    },
     /// `1 / (1 + exp(−a))`, each step rounded in `ty`.
     Sigmoid { ty: FloatType },
     /// Float compare (all 16 predicates) → `i1`.
@@ -138,6 +145,7 @@ impl LaneOp {
             E::IntCmp { pred, width } => LaneOp::IntCmp { pred, width },
             E::Float { op, ty } => LaneOp::Float { op, ty },
             E::FloatUnary { op, ty } => LaneOp::FloatUnary { op, ty },
+            E::FloatInt { op, ty, width } => LaneOp::FloatInt { op, ty, width },
             E::FloatCmp { pred, ty } => LaneOp::FloatCmp { pred, ty },
             E::FloatClass {
                 class,
@@ -236,6 +244,7 @@ impl LaneOp {
             | LaneOp::IntCmp { .. }
             | LaneOp::Float { .. }
             | LaneOp::FloatCmp { .. }
+            | LaneOp::FloatInt { .. }
             | LaneOp::AddPtr { .. } => 2,
             LaneOp::Fma { .. } | LaneOp::Clamp { .. } | LaneOp::Select { .. } => 3,
             _ => 1,
@@ -250,6 +259,7 @@ impl LaneOp {
             LaneOp::Int { width, .. } | LaneOp::IntCmp { width, .. } => vec![i(width), i(width)],
             LaneOp::IntAbs { width } | LaneOp::Bit { width, .. } => vec![i(width)],
             LaneOp::Float { ty, .. } | LaneOp::FloatCmp { ty, .. } => vec![f(ty), f(ty)],
+            LaneOp::FloatInt { ty, width, .. } => vec![f(ty), i(width)],
             LaneOp::FloatUnary { ty, .. }
             | LaneOp::Sigmoid { ty }
             | LaneOp::FloatClass { ty, .. } => vec![f(ty)],
@@ -277,6 +287,7 @@ impl LaneOp {
             LaneOp::IntCmp { .. } | LaneOp::FloatCmp { .. } => Some(DType::I1),
             LaneOp::Float { ty, .. }
             | LaneOp::FloatUnary { ty, .. }
+            | LaneOp::FloatInt { ty, .. }
             | LaneOp::Sigmoid { ty }
             | LaneOp::Fma { ty }
             | LaneOp::Clamp { ty, .. } => Some(DType::float(ty)),
@@ -332,6 +343,7 @@ impl LaneOp {
                     FloatBinaryOp::Div
                         | FloatBinaryOp::Rem
                         | FloatBinaryOp::Remainder
+                        | FloatBinaryOp::Rhypot
                         | FloatBinaryOp::Directed(DirectedOp::Div, _)
                         | FloatBinaryOp::Pow
                         | FloatBinaryOp::Atan2
@@ -377,6 +389,9 @@ impl LaneOp {
             )),
             LaneOp::Float { op, ty } => float::float_binary(op, ty, a & fmask(ty), b & fmask(ty)),
             LaneOp::FloatUnary { op, ty } => float::float_unary(op, ty, a & fmask(ty)),
+            LaneOp::FloatInt { op, ty, width } => {
+                float::float_int(op, ty, a & fmask(ty), b & int::mask(width), width)
+            }
             LaneOp::Sigmoid { ty } => sigmoid(ty, a & fmask(ty)),
             LaneOp::FloatCmp { pred, ty } => {
                 u64::from(float::cmp_float(pred, ty, a & fmask(ty), b & fmask(ty)))
@@ -519,7 +534,7 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 }
 
 /// Every unary float op, in binary-code order.
-pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 48] = {
+pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 50] = {
     use Direction::*;
     use FloatUnaryOp::*;
     [
@@ -571,6 +586,8 @@ pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 48] = {
         RecipDirected(TowardZero),
         RecipDirected(Down),
         RecipDirected(Up),
+        Sinpi,
+        Cospi,
     ]
 };
 
@@ -619,6 +636,8 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
         Rcbrt => "rcbrt",
         Saturate => "saturate",
         Logb => "logb",
+        Sinpi => "sinpi",
+        Cospi => "cospi",
         SqrtDirected(Direction::TowardZero) => "sqrt_rz",
         SqrtDirected(Direction::Down) => "sqrt_rd",
         SqrtDirected(Direction::Up) => "sqrt_ru",
@@ -629,7 +648,7 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
 }
 
 /// Every binary float op, in binary-code order.
-pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 28] = {
+pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 29] = {
     use DirectedOp as D;
     use Direction::*;
     use FloatBinaryOp::*;
@@ -662,6 +681,7 @@ pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 28] = {
         Directed(D::Div, TowardZero),
         Directed(D::Div, Down),
         Directed(D::Div, Up),
+        Rhypot,
     ]
 };
 
@@ -684,6 +704,7 @@ pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
         NextAfter => "nextafterf",
         Fdim => "fdimf",
         Remainder => "remainderf",
+        Rhypot => "rhypotf",
         Directed(op, dir) => match (op, dir) {
             (DirectedOp::Add, Direction::TowardZero) => "addf_rz",
             (DirectedOp::Add, Direction::Down) => "addf_rd",
@@ -698,6 +719,16 @@ pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
             (DirectedOp::Div, Direction::Down) => "divf_rd",
             (DirectedOp::Div, Direction::Up) => "divf_ru",
         },
+    }
+}
+
+/// Every float-and-int op, in binary-code order.
+pub const FLOAT_INT_OPS: [FloatIntOp; 2] = [FloatIntOp::Ldexp, FloatIntOp::Powi];
+
+pub fn float_int_name(op: FloatIntOp) -> &'static str {
+    match op {
+        FloatIntOp::Ldexp => "ldexpf",
+        FloatIntOp::Powi => "powif",
     }
 }
 
@@ -879,6 +910,13 @@ impl fmt::Display for LaneOp {
                 )
             }
             LaneOp::Fma { ty } => write!(f, "fma.{}", ty_name(ty)),
+            LaneOp::FloatInt { op, ty, width } => write!(
+                f,
+                "{}.{}.{}",
+                float_int_name(op),
+                ty_name(ty),
+                int_name(width)
+            ),
             LaneOp::Clamp { ty, propagate_nan } => {
                 write!(
                     f,
@@ -1020,6 +1058,12 @@ impl LaneOp {
                         op,
                         width: width(a)?,
                         result_width: width(b)?,
+                    }
+                } else if let Some(op) = by_name(&FLOAT_INT_OPS, float_int_name, name) {
+                    LaneOp::FloatInt {
+                        op,
+                        ty: float_ty(a)?,
+                        width: width(b)?,
                     }
                 } else if let Some(class) = by_name(&FLOAT_CLASSES, float_class_name, name) {
                     LaneOp::FloatClass {
@@ -1201,6 +1245,16 @@ mod tests {
                 width: 64,
                 signed: false,
                 rounding: IntRounding::NearestAway,
+            },
+            LaneOp::FloatInt {
+                op: FloatIntOp::Ldexp,
+                ty: FloatType::F32,
+                width: 32,
+            },
+            LaneOp::FloatInt {
+                op: FloatIntOp::Powi,
+                ty: FloatType::F64,
+                width: 32,
             },
             LaneOp::Convert {
                 from: DType::F32,

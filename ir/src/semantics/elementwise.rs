@@ -7,7 +7,7 @@
 
 use super::bits::{bit_unary, BitUnaryOp};
 use super::convert::{self, IntRounding, Rounding};
-use super::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+use super::float::{self, FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 use super::int::{self, IntBinaryOp, IntPredicate};
 use super::libdevice;
 use crate::attributes::{AttrList, Attribute};
@@ -96,6 +96,12 @@ pub enum ElementwiseOp {
     Float { op: FloatBinaryOp, ty: FloatType },
     /// `(a)` float op.
     FloatUnary { op: FloatUnaryOp, ty: FloatType },
+    /// `(a, n)`: a float and a `width`-bit integer (`ldexp`, `powi`).
+    FloatInt {
+        op: FloatIntOp,
+        ty: FloatType,
+        width: u32,
+    },
     /// `arith.cmpf` → i1.
     FloatCmp { pred: FloatPredicate, ty: FloatType },
     /// A float query (classification 0/1, `ilogb`) at `result_width`.
@@ -346,7 +352,11 @@ impl ElementwiseOp {
     pub fn arity(&self) -> usize {
         use ElementwiseOp as E;
         match self {
-            E::Int { .. } | E::IntCmp { .. } | E::Float { .. } | E::FloatCmp { .. } => 2,
+            E::Int { .. }
+            | E::IntCmp { .. }
+            | E::Float { .. }
+            | E::FloatCmp { .. }
+            | E::FloatInt { .. } => 2,
             E::AddPtr { .. } => 2,
             E::Fma { .. } | E::Clamp { .. } | E::Select => 3,
             E::IntAbs { .. }
@@ -378,6 +388,7 @@ impl ElementwiseOp {
             E::IntCmp { pred, width } => u64::from(int::cmp_int(pred, width, args[0], args[1])),
             E::Float { op, ty } => float::float_binary(op, ty, args[0], args[1]),
             E::FloatUnary { op, ty } => float::float_unary(op, ty, args[0]),
+            E::FloatInt { op, ty, width } => float::float_int(op, ty, args[0], args[1], width),
             E::FloatCmp { pred, ty } => u64::from(float::cmp_float(pred, ty, args[0], args[1])),
             E::FloatClass {
                 class,

@@ -32,6 +32,38 @@ use super::convert::{
 use super::directed::{self, DirectedOp, Direction};
 use crate::types::FloatType;
 
+/// `sin(πx)` (or `cos(πx)`): `x` reduced exactly to `r ∈ [−1/4, 1/4]`
+/// around the nearest multiple of ½, so the values at multiples of ½ are
+/// exact and the sign of a zero sine is `x`'s.
+fn sin_cos_pi(x: f64, cosine: bool) -> f64 {
+    if !x.is_finite() {
+        return f64::NAN;
+    }
+    // x = k/2 + r exactly (k integer, |r| ≤ 1/4): 2x is exact, its nearest
+    // integer too, and the difference is exact (Sterbenz).
+    let k2 = libm::rint(2.0 * x);
+    let r = x - 0.5 * k2;
+    // sin(π(k/2 + r)) / cos(...) by the quadrant k mod 4 (cos = sin shifted by 1).
+    let quadrant = ((k2 % 4.0 + 4.0) % 4.0) as u32 + u32::from(cosine);
+    let pr = std::f64::consts::PI * r;
+    let v = match quadrant % 4 {
+        0 => libm::sin(pr),
+        1 => libm::cos(pr),
+        2 => -libm::sin(pr),
+        _ => -libm::cos(pr),
+    };
+    if v == 0.0 {
+        // An exact zero: sinpi keeps x's sign, cospi is +0.
+        if cosine {
+            0.0
+        } else {
+            0.0f64.copysign(x)
+        }
+    } else {
+        v
+    }
+}
+
 /// C `logb` on an exactly decoded value.
 fn logb(x: f64) -> f64 {
     if x.is_nan() {
@@ -103,6 +135,10 @@ pub enum FloatUnaryOp {
     /// C `logb`: the unbiased exponent as a float (`−∞` for ±0, `+∞` for
     /// ±∞, NaN for NaN).
     Logb,
+    /// `sin(πx)`, exact at integers (±0) and half-integers (±1).
+    Sinpi,
+    /// `cos(πx)`, exact at integers (±1) and half-integers (+0).
+    Cospi,
     /// `√x` rounded in a direction (`fsqrt_rz/rd/ru`).
     SqrtDirected(Direction),
     /// `1 / x` rounded in a direction (`frcp_rz/rd/ru`).
@@ -137,9 +173,41 @@ pub enum FloatBinaryOp {
     Fdim,
     /// IEEE `remainder`: `a − n·b` with `n = a / b` rounded to nearest even.
     Remainder,
+    /// `1 / hypot(a, b)` (libdevice `rhypot`), in f64 rounded once.
+    Rhypot,
     /// `+ − × ÷` rounded in a direction (`fadd_rz`, `fdiv_ru`, …; see
     /// [`super::directed`]).
     Directed(DirectedOp, Direction),
+}
+
+/// Float ops with an integer second operand (libdevice `ldexp`, `scalbn`,
+/// `powi`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FloatIntOp {
+    /// `a · 2ⁿ`, rounded once (C `ldexp` / `scalbn`).
+    Ldexp,
+    /// `aⁿ` (libdevice `powi`): `pow(a, n)` in f64, rounded once.
+    Powi,
+}
+
+/// `op(a, n)`: `a` the bits of a `ty` value, `n` a `width`-bit integer
+/// (signed).
+pub fn float_int(op: FloatIntOp, ty: FloatType, a: u64, n: u64, width: u32) -> u64 {
+    let n = super::int::sign_extend(n, width);
+    let x = float_to_f64(a, ty);
+    // Beyond ±100000 every finite nonzero result over- or underflows alike.
+    let e = n.clamp(-100_000, 100_000) as i32;
+    let r = match (op, ty) {
+        (FloatIntOp::Ldexp, FloatType::F32) => {
+            return u64::from(canonical_f32(libm::ldexpf(x as f32, e)).to_bits())
+        }
+        (FloatIntOp::Ldexp, FloatType::F64) => return canonical_f64(libm::ldexp(x, e)).to_bits(),
+        // Narrow formats: exact in f64 unless it underflows f64, far below
+        // every narrow format's range.
+        (FloatIntOp::Ldexp, _) => libm::ldexp(x, e),
+        (FloatIntOp::Powi, _) => libm::pow(x, n as f64),
+    };
+    f64_to_float_bits(canonical_f64(r), ty)
 }
 
 /// The sign bit of a float type.
@@ -249,6 +317,8 @@ fn unary_f32(op: FloatUnaryOp, x: f32) -> f32 {
             }
         }
         Logb => logb(f64::from(x)) as f32,
+        Sinpi => sin_cos_pi(f64::from(x), false) as f32,
+        Cospi => sin_cos_pi(f64::from(x), true) as f32,
         SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
@@ -304,6 +374,8 @@ fn unary_f64(op: FloatUnaryOp, x: f64) -> f64 {
             }
         }
         Logb => logb(x),
+        Sinpi => sin_cos_pi(x, false),
+        Cospi => sin_cos_pi(x, true),
         SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
@@ -494,6 +566,7 @@ fn binary_f32(op: FloatBinaryOp, x: f32, y: f32) -> f32 {
         CopySign => libm::copysignf(x, y),
         Fdim => libm::fdimf(x, y),
         Remainder => libm::remainderf(x, y),
+        Rhypot => (1.0 / libm::hypot(f64::from(x), f64::from(y))) as f32,
         Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
@@ -516,6 +589,7 @@ fn binary_f64(op: FloatBinaryOp, x: f64, y: f64) -> f64 {
         CopySign => libm::copysign(x, y),
         Fdim => libm::fdim(x, y),
         Remainder => libm::remainder(x, y),
+        Rhypot => 1.0 / libm::hypot(x, y),
         Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
@@ -686,6 +760,24 @@ pub fn cmp_float(pred: FloatPredicate, ty: FloatType, a: u64, b: u64) -> bool {
 mod tests {
     use super::FloatBinaryOp::*;
     use super::*;
+
+    #[test]
+    fn sinpi_cospi_are_exact_at_multiples_of_a_half() {
+        let f = |op, x: f32| {
+            f32::from_bits(float_unary(op, FloatType::F32, u64::from(x.to_bits())) as u32)
+        };
+        use FloatUnaryOp::{Cospi, Sinpi};
+        assert_eq!(f(Sinpi, 0.5), 1.0);
+        assert_eq!(f(Sinpi, -1.5), 1.0);
+        assert_eq!(f(Sinpi, 3.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Sinpi, -2.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(f(Cospi, 1.0), -1.0);
+        assert_eq!(f(Cospi, 2.5).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Cospi, -7.5).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Sinpi, 0.25), (std::f64::consts::FRAC_1_SQRT_2) as f32);
+        assert!((f(Sinpi, 1e6 + 0.25) - f(Sinpi, 0.25)).abs() <= f32::EPSILON);
+        assert!(f(Cospi, f32::INFINITY).is_nan());
+    }
 
     const F32: FloatType = FloatType::F32;
 

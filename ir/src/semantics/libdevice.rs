@@ -14,7 +14,7 @@ use super::bits::BitUnaryOp;
 use super::convert::{IntRounding, Rounding};
 use super::directed::{DirectedOp, Direction};
 use super::elementwise::{ElementwiseOp, FloatClass, ScalarKind};
-use super::float::{FloatBinaryOp, FloatUnaryOp};
+use super::float::{FloatBinaryOp, FloatIntOp, FloatUnaryOp};
 use super::int::IntBinaryOp;
 use crate::types::FloatType;
 
@@ -23,6 +23,8 @@ use crate::types::FloatType;
 enum Builtin {
     Unary(FloatUnaryOp),
     Binary(FloatBinaryOp),
+    /// A float and an `int` operand.
+    FloatInt(FloatIntOp),
     Fma,
     Class(FloatClass),
     Int(IntBinaryOp),
@@ -92,6 +94,11 @@ fn builtin(base: &str) -> Option<Builtin> {
         "frsqrt_rn" => Unary(U::Rsqrt),
         "saturatef" => Unary(U::Saturate),
         "logb" => Unary(U::Logb),
+        "sinpi" => Unary(U::Sinpi),
+        "cospi" => Unary(U::Cospi),
+        "rhypot" => Binary(B::Rhypot),
+        "ldexp" | "scalbn" => FloatInt(FloatIntOp::Ldexp),
+        "powi" => FloatInt(FloatIntOp::Powi),
         "fsqrt_rz" | "dsqrt_rz" => Unary(U::SqrtDirected(Direction::TowardZero)),
         "fsqrt_rd" | "dsqrt_rd" => Unary(U::SqrtDirected(Direction::Down)),
         "fsqrt_ru" | "dsqrt_ru" => Unary(U::SqrtDirected(Direction::Up)),
@@ -258,6 +265,18 @@ pub fn resolve(
             ElementwiseOp::Float { op, ty }
         }
         Builtin::Fma => ElementwiseOp::Fma { ty: float()? },
+        Builtin::FloatInt(op) => ElementwiseOp::FloatInt {
+            op,
+            ty: float()?,
+            width: match kinds.get(1) {
+                Some(ScalarKind::Int(w)) => *w,
+                other => {
+                    return Err(format!(
+                        "`{symbol}` takes an integer second operand, got {other:?}"
+                    ))
+                }
+            },
+        },
         Builtin::Class(class) => ElementwiseOp::FloatClass {
             class,
             ty: float()?,
@@ -356,6 +375,7 @@ mod tests {
             ),
             ("__nv_fdimf", FloatBinaryOp::Fdim),
             ("__nv_remainderf", FloatBinaryOp::Remainder),
+            ("__nv_rhypotf", FloatBinaryOp::Rhypot),
         ] {
             assert!(
                 matches!(resolve(symbol, &[F32, F32], F32), Ok(ElementwiseOp::Float { op: got, .. }) if got == op),
@@ -371,12 +391,31 @@ mod tests {
                 FloatUnaryOp::RecipDirected(Direction::TowardZero),
             ),
             ("__nv_frsqrt_rn", FloatUnaryOp::Rsqrt),
+            ("__nv_sinpif", FloatUnaryOp::Sinpi),
+            ("__nv_cospi", FloatUnaryOp::Cospi),
         ] {
             assert!(
                 matches!(resolve(symbol, &[F32], F32), Ok(ElementwiseOp::FloatUnary { op: got, .. }) if got == op),
                 "{symbol}"
             );
         }
+        let i32k = ScalarKind::Int(32);
+        for (symbol, op) in [
+            ("__nv_ldexpf", FloatIntOp::Ldexp),
+            ("__nv_scalbnf", FloatIntOp::Ldexp),
+            ("__nv_powif", FloatIntOp::Powi),
+        ] {
+            assert_eq!(
+                resolve(symbol, &[F32, i32k], F32),
+                Ok(ElementwiseOp::FloatInt {
+                    op,
+                    ty: FloatType::F32,
+                    width: 32
+                }),
+                "{symbol}"
+            );
+        }
+        assert!(resolve("__nv_ldexpf", &[F32, F32], F32).is_err());
         // directed arithmetic exists in f32 and f64 only
         let f16 = ScalarKind::Float(FloatType::F16);
         assert!(resolve("__nv_fadd_rz", &[f16, f16], f16).is_err());

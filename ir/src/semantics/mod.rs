@@ -34,5 +34,5 @@ pub mod mx;
 
 pub use convert::Rounding;
 pub use elementwise::{float_class, ElementwiseOp, FloatClass, ScalarKind};
-pub use float::{FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+pub use float::{FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 pub use int::{IntBinaryOp, IntPredicate};

@@ -11,6 +11,7 @@ use maiac_backend::asm::{assemble, disassemble};
 use maiac_backend::binary::{decode, encode, format::CHECKSUM_OFFSET};
 use maiac_backend::isa::lane::{
     FLOAT_BINARY_OPS, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES,
+    INT_ROUNDINGS,
 };
 use maiac_backend::isa::*;
 use maiac_backend::machine::hash::fnv1a;
@@ -237,6 +238,7 @@ impl Gen {
                 from: fty,
                 width,
                 signed: self.rng.chance(50),
+                rounding: self.rng.pick(&INT_ROUNDINGS),
             },
             8 => LaneOp::Convert {
                 from: DType::float(fty),

@@ -15,10 +15,11 @@ use super::format::{
 use super::wire::Reader;
 use super::DecodeError;
 use crate::isa::lane::{
-    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS, INT_BINARY_OPS,
-    INT_PREDICATES, ROUNDINGS,
+    BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_INT_OPS, FLOAT_PREDICATES, FLOAT_UNARY_OPS,
+    INT_BINARY_OPS, INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
 };
 use crate::isa::*;
+use maiac_ir::semantics::convert::IntRounding;
 
 type R<T> = Result<T, DecodeError>;
 
@@ -962,6 +963,11 @@ fn lane_op(r: &mut Reader) -> R<LaneOp> {
             result_width: width(r)?,
         },
         lane_kind::FMA => LaneOp::Fma { ty: float_type(r)? },
+        lane_kind::FLOAT_INT => LaneOp::FloatInt {
+            op: table(r, &FLOAT_INT_OPS, "float-int op")?,
+            ty: float_type(r)?,
+            width: width(r)?,
+        },
         lane_kind::CLAMP => LaneOp::Clamp {
             ty: float_type(r)?,
             propagate_nan: flag(r, "NaN flag")?,
@@ -988,6 +994,13 @@ fn lane_op(r: &mut Reader) -> R<LaneOp> {
             from: float_type(r)?,
             width: width(r)?,
             signed: flag(r, "signed flag")?,
+            rounding: IntRounding::TowardZero,
+        },
+        lane_kind::FLOAT_TO_INT_ROUNDED => LaneOp::FloatToInt {
+            from: float_type(r)?,
+            width: width(r)?,
+            signed: flag(r, "signed flag")?,
+            rounding: table(r, &INT_ROUNDINGS, "float-to-int rounding")?,
         },
         lane_kind::CONVERT => LaneOp::Convert {
             from: dtype(r)?,

@@ -9,11 +9,12 @@ use super::format::{
 };
 use super::wire::Writer;
 use crate::isa::lane::{
-    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_PREDICATES, FLOAT_UNARY_OPS,
-    INT_BINARY_OPS, INT_PREDICATES, ROUNDINGS,
+    code_of, BIT_OPS, FLOAT_BINARY_OPS, FLOAT_CLASSES, FLOAT_INT_OPS, FLOAT_PREDICATES,
+    FLOAT_UNARY_OPS, INT_BINARY_OPS, INT_PREDICATES, INT_ROUNDINGS, ROUNDINGS,
 };
 use crate::isa::*;
 use crate::machine::hash::fnv1a;
+use maiac_ir::semantics::convert::IntRounding;
 
 /// Interning state shared by all sections.
 #[derive(Default)]
@@ -746,6 +747,12 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             w.u8(lane_kind::FMA);
             w.u8(fty(ty));
         }
+        LaneOp::FloatInt { op, ty, width } => {
+            w.u8(lane_kind::FLOAT_INT);
+            w.u8(code_of(&FLOAT_INT_OPS, &op));
+            w.u8(fty(ty));
+            w.u8(width as u8);
+        }
         LaneOp::Clamp { ty, propagate_nan } => {
             w.u8(lane_kind::CLAMP);
             w.u8(fty(ty));
@@ -780,11 +787,22 @@ fn lane_op(w: &mut Writer, op: &LaneOp) {
             from,
             width,
             signed,
+            rounding,
         } => {
-            w.u8(lane_kind::FLOAT_TO_INT);
+            // Truncation keeps the 1.1 encoding, so older binaries decode
+            // unchanged.
+            let rounded = rounding != IntRounding::TowardZero;
+            w.u8(if rounded {
+                lane_kind::FLOAT_TO_INT_ROUNDED
+            } else {
+                lane_kind::FLOAT_TO_INT
+            });
             w.u8(fty(from));
             w.u8(width as u8);
             w.bool(signed);
+            if rounded {
+                w.u8(code_of(&INT_ROUNDINGS, &rounding));
+            }
         }
         LaneOp::Convert { from, to, rounding } => {
             w.u8(lane_kind::CONVERT);

@@ -8,7 +8,10 @@ pub const MAGIC: [u8; 8] = *b"MAIACBIN";
 /// minor version up to its own.
 pub const VERSION_MAJOR: u16 = 1;
 /// 1.1: engine no-ops (`ENGINE_NOP`), DMA dimension `start` bounds.
-pub const VERSION_MINOR: u16 = 1;
+/// 1.2: `FLOAT_TO_INT_ROUNDED` and `FLOAT_INT` lane ops; float ops `saturate`, `logb`,
+/// `fdimf`, `remainderf` and the directed-rounding `_rz`/`_rd`/`_ru` forms
+/// (new codes after the 1.1 ones).
+pub const VERSION_MINOR: u16 = 2;
 
 /// Header: magic (8), major (2), minor (2), section count (4), machine
 /// hash (8), checksum (8).
@@ -146,4 +149,9 @@ pub mod lane_kind {
     pub const CONVERT: u8 = 17;
     pub const ADD_PTR: u8 = 18;
     pub const BITCAST: u8 = 19;
+    /// `FLOAT_TO_INT` with a rounding other than toward zero (one more
+    /// byte: the rounding's code).
+    pub const FLOAT_TO_INT_ROUNDED: u8 = 20;
+    /// A float and an integer operand (`ldexpf`, `powif`): op, type, width.
+    pub const FLOAT_INT: u8 = 21;
 }

@@ -32,9 +32,10 @@ use std::fmt;
 
 use maiac_ir::semantics::bits::{bit_unary, BitUnaryOp};
 use maiac_ir::semantics::convert::{
-    self, convert_float, f64_to_float_bits, f64_to_float_bits_rounded, Rounding,
+    self, convert_float, f64_to_float_bits, f64_to_float_bits_rounded, IntRounding, Rounding,
 };
-use maiac_ir::semantics::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+use maiac_ir::semantics::directed::{DirectedOp, Direction};
+use maiac_ir::semantics::float::{self, FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 use maiac_ir::semantics::int::{self, IntBinaryOp, IntPredicate};
 use maiac_ir::semantics::{ElementwiseOp, FloatClass};
 use maiac_ir::FloatType;
@@ -61,6 +62,13 @@ pub enum LaneOp {
     Float { op: FloatBinaryOp, ty: FloatType },
     /// `a → op(a)` on floats (neg, abs, exp, log, sqrt, rsqrt, recip, tanh, erf, floor, ...).
     FloatUnary { op: FloatUnaryOp, ty: FloatType },
+    /// `(a, n) → op(a, n)`: a float and a `width`-bit integer (`ldexpf`,
+    /// `powif`).
+    FloatInt {
+        op: FloatIntOp,
+        ty: FloatType,
+        width: u32,
+    },
     /// `1 / (1 + exp(−a))`, each step rounded in `ty`.
     Sigmoid { ty: FloatType },
     /// Float compare (all 16 predicates) → `i1`.
@@ -89,11 +97,13 @@ pub enum LaneOp {
         signed: bool,
         to: FloatType,
     },
-    /// `fptosi` / `fptoui` (toward zero, saturating, NaN → 0).
+    /// `fptosi` / `fptoui` (toward zero, saturating, NaN → 0), or with the
+    /// integer picked by another `rounding` (libdevice `float2int_rn`, …).
     FloatToInt {
         from: FloatType,
         width: u32,
         signed: bool,
+        rounding: IntRounding,
     },
     /// Float format conversion, including to and from FP6/FP4/E8M0.
     Convert {
@@ -135,6 +145,7 @@ impl LaneOp {
             E::IntCmp { pred, width } => LaneOp::IntCmp { pred, width },
             E::Float { op, ty } => LaneOp::Float { op, ty },
             E::FloatUnary { op, ty } => LaneOp::FloatUnary { op, ty },
+            E::FloatInt { op, ty, width } => LaneOp::FloatInt { op, ty, width },
             E::FloatCmp { pred, ty } => LaneOp::FloatCmp { pred, ty },
             E::FloatClass {
                 class,
@@ -162,10 +173,12 @@ impl LaneOp {
                 from,
                 width,
                 signed,
+                rounding,
             } => LaneOp::FloatToInt {
                 from,
                 width,
                 signed,
+                rounding,
             },
             E::FloatConvert { from, to, rounding } => LaneOp::Convert {
                 from: DType::float(from),
@@ -213,6 +226,7 @@ impl LaneOp {
                     from: ff,
                     width,
                     signed: true,
+                    rounding: IntRounding::TowardZero,
                 },
                 _ => LaneOp::Convert {
                     from,
@@ -230,6 +244,7 @@ impl LaneOp {
             | LaneOp::IntCmp { .. }
             | LaneOp::Float { .. }
             | LaneOp::FloatCmp { .. }
+            | LaneOp::FloatInt { .. }
             | LaneOp::AddPtr { .. } => 2,
             LaneOp::Fma { .. } | LaneOp::Clamp { .. } | LaneOp::Select { .. } => 3,
             _ => 1,
@@ -244,6 +259,7 @@ impl LaneOp {
             LaneOp::Int { width, .. } | LaneOp::IntCmp { width, .. } => vec![i(width), i(width)],
             LaneOp::IntAbs { width } | LaneOp::Bit { width, .. } => vec![i(width)],
             LaneOp::Float { ty, .. } | LaneOp::FloatCmp { ty, .. } => vec![f(ty), f(ty)],
+            LaneOp::FloatInt { ty, width, .. } => vec![f(ty), i(width)],
             LaneOp::FloatUnary { ty, .. }
             | LaneOp::Sigmoid { ty }
             | LaneOp::FloatClass { ty, .. } => vec![f(ty)],
@@ -271,6 +287,7 @@ impl LaneOp {
             LaneOp::IntCmp { .. } | LaneOp::FloatCmp { .. } => Some(DType::I1),
             LaneOp::Float { ty, .. }
             | LaneOp::FloatUnary { ty, .. }
+            | LaneOp::FloatInt { ty, .. }
             | LaneOp::Sigmoid { ty }
             | LaneOp::Fma { ty }
             | LaneOp::Clamp { ty, .. } => Some(DType::float(ty)),
@@ -315,15 +332,19 @@ impl LaneOp {
     pub fn is_transcendental(&self) -> bool {
         use FloatUnaryOp::*;
         match self {
-            LaneOp::FloatUnary { op, .. } => {
-                !matches!(op, Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven)
-            }
+            LaneOp::FloatUnary { op, .. } => !matches!(
+                op,
+                Neg | Abs | Floor | Ceil | Trunc | Round | RoundEven | Saturate | Logb
+            ),
             LaneOp::Sigmoid { .. } => true,
             LaneOp::Float { op, .. } => {
                 matches!(
                     op,
                     FloatBinaryOp::Div
                         | FloatBinaryOp::Rem
+                        | FloatBinaryOp::Remainder
+                        | FloatBinaryOp::Rhypot
+                        | FloatBinaryOp::Directed(DirectedOp::Div, _)
                         | FloatBinaryOp::Pow
                         | FloatBinaryOp::Atan2
                         | FloatBinaryOp::Hypot
@@ -368,6 +389,9 @@ impl LaneOp {
             )),
             LaneOp::Float { op, ty } => float::float_binary(op, ty, a & fmask(ty), b & fmask(ty)),
             LaneOp::FloatUnary { op, ty } => float::float_unary(op, ty, a & fmask(ty)),
+            LaneOp::FloatInt { op, ty, width } => {
+                float::float_int(op, ty, a & fmask(ty), b & int::mask(width), width)
+            }
             LaneOp::Sigmoid { ty } => sigmoid(ty, a & fmask(ty)),
             LaneOp::FloatCmp { pred, ty } => {
                 u64::from(float::cmp_float(pred, ty, a & fmask(ty), b & fmask(ty)))
@@ -403,7 +427,8 @@ impl LaneOp {
                 from,
                 width,
                 signed,
-            } => convert::float_to_int(a & fmask(from), from, width, signed),
+                rounding,
+            } => convert::float_to_int_rounded(a & fmask(from), from, width, signed, rounding),
             LaneOp::Convert { from, to, rounding } => {
                 convert_any(a & from.value_mask(), from, to, rounding)
             }
@@ -509,13 +534,60 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
 }
 
 /// Every unary float op, in binary-code order.
-pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 40] = {
+pub const FLOAT_UNARY_OPS: [FloatUnaryOp; 50] = {
+    use Direction::*;
     use FloatUnaryOp::*;
     [
-        Neg, Abs, Exp, Exp2, Exp10, Expm1, Log, Log2, Log10, Log1p, Sqrt, Rsqrt, Cbrt, Sin, Cos,
-        Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Erfc, Floor, Ceil,
-        Trunc, Round, RoundEven, Recip, Lgamma, Tgamma, Erfinv, Erfcinv, Normcdf, Normcdfinv,
+        Neg,
+        Abs,
+        Exp,
+        Exp2,
+        Exp10,
+        Expm1,
+        Log,
+        Log2,
+        Log10,
+        Log1p,
+        Sqrt,
+        Rsqrt,
+        Cbrt,
+        Sin,
+        Cos,
+        Tan,
+        Asin,
+        Acos,
+        Atan,
+        Sinh,
+        Cosh,
+        Tanh,
+        Asinh,
+        Acosh,
+        Atanh,
+        Erf,
+        Erfc,
+        Floor,
+        Ceil,
+        Trunc,
+        Round,
+        RoundEven,
+        Recip,
+        Lgamma,
+        Tgamma,
+        Erfinv,
+        Erfcinv,
+        Normcdf,
+        Normcdfinv,
         Rcbrt,
+        Saturate,
+        Logb,
+        SqrtDirected(TowardZero),
+        SqrtDirected(Down),
+        SqrtDirected(Up),
+        RecipDirected(TowardZero),
+        RecipDirected(Down),
+        RecipDirected(Up),
+        Sinpi,
+        Cospi,
     ]
 };
 
@@ -562,15 +634,54 @@ pub fn float_unary_name(op: FloatUnaryOp) -> &'static str {
         Normcdf => "normcdf",
         Normcdfinv => "normcdfinv",
         Rcbrt => "rcbrt",
+        Saturate => "saturate",
+        Logb => "logb",
+        Sinpi => "sinpi",
+        Cospi => "cospi",
+        SqrtDirected(Direction::TowardZero) => "sqrt_rz",
+        SqrtDirected(Direction::Down) => "sqrt_rd",
+        SqrtDirected(Direction::Up) => "sqrt_ru",
+        RecipDirected(Direction::TowardZero) => "recip_rz",
+        RecipDirected(Direction::Down) => "recip_rd",
+        RecipDirected(Direction::Up) => "recip_ru",
     }
 }
 
 /// Every binary float op, in binary-code order.
-pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 14] = {
+pub const FLOAT_BINARY_OPS: [FloatBinaryOp; 29] = {
+    use DirectedOp as D;
+    use Direction::*;
     use FloatBinaryOp::*;
     [
-        Add, Sub, Mul, Div, Rem, Maximum, Minimum, MaxNum, MinNum, Pow, Atan2, Hypot, CopySign,
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Rem,
+        Maximum,
+        Minimum,
+        MaxNum,
+        MinNum,
+        Pow,
+        Atan2,
+        Hypot,
+        CopySign,
         NextAfter,
+        Fdim,
+        Remainder,
+        Directed(D::Add, TowardZero),
+        Directed(D::Add, Down),
+        Directed(D::Add, Up),
+        Directed(D::Sub, TowardZero),
+        Directed(D::Sub, Down),
+        Directed(D::Sub, Up),
+        Directed(D::Mul, TowardZero),
+        Directed(D::Mul, Down),
+        Directed(D::Mul, Up),
+        Directed(D::Div, TowardZero),
+        Directed(D::Div, Down),
+        Directed(D::Div, Up),
+        Rhypot,
     ]
 };
 
@@ -591,6 +702,53 @@ pub fn float_binary_name(op: FloatBinaryOp) -> &'static str {
         Hypot => "hypotf",
         CopySign => "copysignf",
         NextAfter => "nextafterf",
+        Fdim => "fdimf",
+        Remainder => "remainderf",
+        Rhypot => "rhypotf",
+        Directed(op, dir) => match (op, dir) {
+            (DirectedOp::Add, Direction::TowardZero) => "addf_rz",
+            (DirectedOp::Add, Direction::Down) => "addf_rd",
+            (DirectedOp::Add, Direction::Up) => "addf_ru",
+            (DirectedOp::Sub, Direction::TowardZero) => "subf_rz",
+            (DirectedOp::Sub, Direction::Down) => "subf_rd",
+            (DirectedOp::Sub, Direction::Up) => "subf_ru",
+            (DirectedOp::Mul, Direction::TowardZero) => "mulf_rz",
+            (DirectedOp::Mul, Direction::Down) => "mulf_rd",
+            (DirectedOp::Mul, Direction::Up) => "mulf_ru",
+            (DirectedOp::Div, Direction::TowardZero) => "divf_rz",
+            (DirectedOp::Div, Direction::Down) => "divf_rd",
+            (DirectedOp::Div, Direction::Up) => "divf_ru",
+        },
+    }
+}
+
+/// Every float-and-int op, in binary-code order.
+pub const FLOAT_INT_OPS: [FloatIntOp; 2] = [FloatIntOp::Ldexp, FloatIntOp::Powi];
+
+pub fn float_int_name(op: FloatIntOp) -> &'static str {
+    match op {
+        FloatIntOp::Ldexp => "ldexpf",
+        FloatIntOp::Powi => "powif",
+    }
+}
+
+/// Every float → int rounding, in binary-code order (toward zero first:
+/// it is `fptosi`'s and encodes as 0).
+pub const INT_ROUNDINGS: [IntRounding; 5] = [
+    IntRounding::TowardZero,
+    IntRounding::NearestEven,
+    IntRounding::NearestAway,
+    IntRounding::Down,
+    IntRounding::Up,
+];
+
+pub fn int_rounding_name(rounding: IntRounding) -> &'static str {
+    match rounding {
+        IntRounding::TowardZero => "rz",
+        IntRounding::NearestEven => "rn",
+        IntRounding::NearestAway => "rna",
+        IntRounding::Down => "rd",
+        IntRounding::Up => "ru",
     }
 }
 
@@ -752,6 +910,13 @@ impl fmt::Display for LaneOp {
                 )
             }
             LaneOp::Fma { ty } => write!(f, "fma.{}", ty_name(ty)),
+            LaneOp::FloatInt { op, ty, width } => write!(
+                f,
+                "{}.{}.{}",
+                float_int_name(op),
+                ty_name(ty),
+                int_name(width)
+            ),
             LaneOp::Clamp { ty, propagate_nan } => {
                 write!(
                     f,
@@ -781,14 +946,13 @@ impl fmt::Display for LaneOp {
                 from,
                 width,
                 signed,
+                rounding,
             } => {
-                write!(
-                    f,
-                    "{}.{}.{}",
-                    if signed { "fptosi" } else { "fptoui" },
-                    ty_name(from),
-                    int_name(width)
-                )
+                write!(f, "{}", if signed { "fptosi" } else { "fptoui" })?;
+                if rounding != IntRounding::TowardZero {
+                    write!(f, ".{}", int_rounding_name(rounding))?;
+                }
+                write!(f, ".{}.{}", ty_name(from), int_name(width))
             }
             LaneOp::Convert { from, to, rounding } => {
                 write!(f, "cvt.{from}.{to}.{}", rounding_name(rounding))
@@ -864,6 +1028,13 @@ impl LaneOp {
                 from: float_ty(a)?,
                 width: width(b)?,
                 signed: *s == "fptosi",
+                rounding: IntRounding::TowardZero,
+            },
+            [s @ ("fptosi" | "fptoui"), r, a, b] => LaneOp::FloatToInt {
+                from: float_ty(a)?,
+                width: width(b)?,
+                signed: *s == "fptosi",
+                rounding: by_name(&INT_ROUNDINGS, int_rounding_name, r).ok_or_else(bad)?,
             },
             ["cvt", a, b, r] => LaneOp::Convert {
                 from: dtype(a)?,
@@ -887,6 +1058,12 @@ impl LaneOp {
                         op,
                         width: width(a)?,
                         result_width: width(b)?,
+                    }
+                } else if let Some(op) = by_name(&FLOAT_INT_OPS, float_int_name, name) {
+                    LaneOp::FloatInt {
+                        op,
+                        ty: float_ty(a)?,
+                        width: width(b)?,
                     }
                 } else if let Some(class) = by_name(&FLOAT_CLASSES, float_class_name, name) {
                     LaneOp::FloatClass {
@@ -969,6 +1146,7 @@ mod tests {
             from: FloatType::F32,
             width: 32,
             signed: true,
+            rounding: IntRounding::TowardZero,
         };
         assert_eq!(fptosi.eval(&[f32b(f32::NAN)]), 0);
         assert_eq!(fptosi.eval(&[f32b(1e20)]), 0x7FFF_FFFF);
@@ -1060,6 +1238,23 @@ mod tests {
                 from: FloatType::BF16,
                 width: 8,
                 signed: true,
+                rounding: IntRounding::TowardZero,
+            },
+            LaneOp::FloatToInt {
+                from: FloatType::F32,
+                width: 64,
+                signed: false,
+                rounding: IntRounding::NearestAway,
+            },
+            LaneOp::FloatInt {
+                op: FloatIntOp::Ldexp,
+                ty: FloatType::F32,
+                width: 32,
+            },
+            LaneOp::FloatInt {
+                op: FloatIntOp::Powi,
+                ty: FloatType::F64,
+                width: 32,
             },
             LaneOp::Convert {
                 from: DType::F32,

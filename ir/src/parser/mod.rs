@@ -3,8 +3,9 @@
 //! inline locations) into a [`Module`], normalizing every op to the
 //! canonical form described in docs/ttir.md.
 //!
-//! Errors are [`Diagnostic`]s located at TTIR `line:col`; no input makes the
-//! parser panic or recurse without bound.
+//! Errors are [`Diagnostic`]s located at TTIR `line:col` (with the Python
+//! source line of the op they point into, when its `loc` has one); no input
+//! makes the parser panic or recurse without bound.
 
 mod cursor;
 mod enums;
@@ -15,7 +16,7 @@ mod syntax;
 use std::collections::HashMap;
 
 use crate::diagnostic::Diagnostic;
-use crate::location::LocData;
+use crate::location::{LocData, PySource};
 use crate::module::Module;
 
 pub use enums::{enum_code, is_predicate};
@@ -40,7 +41,8 @@ pub fn parse_module(text: &str, source_name: &str) -> Result<Module, Diagnostic>
     }
     p.parse_alias_defs()?;
     p.module.locs.aliases_before_module = p.module.locs.alias_defs.len();
-    p.parse_module_op()?;
+    p.parse_module_op()
+        .map_err(|d| with_python_of_line(d, text, source_name))?;
     p.parse_alias_defs()?;
     if !p.cur.at_end() {
         let found = p.cur.describe_next();
@@ -58,6 +60,43 @@ pub fn parse_module(text: &str, source_name: &str) -> Result<Module, Diagnostic>
         }
     }
     Ok(p.module)
+}
+
+/// Adds to a parse error inside the module the Python source line of the
+/// op it points into. The module did not parse, so the `#loc` aliases after
+/// it were never read: they and the error line's trailing `loc(...)` are
+/// parsed on their own, best effort (no Python line when they do not parse).
+fn with_python_of_line(d: Diagnostic, text: &str, source_name: &str) -> Diagnostic {
+    if d.python.is_some() {
+        return d;
+    }
+    let python = d
+        .pos
+        .and_then(|pos| python_of_line(text, source_name, pos.line));
+    d.with_python(python)
+}
+
+fn python_of_line(text: &str, source_name: &str, line: u32) -> Option<PySource> {
+    let src = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let loc_text = &src[src.rfind("loc(")?..];
+    let aliases = text
+        .lines()
+        .filter(|l| l.starts_with('#') && l.contains("= loc("))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut p = Parser {
+        cur: Cursor::new(&aliases, source_name),
+        module: Module::new(source_name),
+        scopes: Vec::new(),
+        labels: Vec::new(),
+        aliases: HashMap::new(),
+        alias_uses: Vec::new(),
+        depth: 0,
+    };
+    p.parse_alias_defs().ok()?;
+    p.cur = Cursor::new(loc_text, source_name);
+    let loc = p.parse_opt_loc().ok()??;
+    p.module.locs.python_source(loc)
 }
 
 impl Parser<'_> {

@@ -191,3 +191,28 @@ fn says_why_descriptor_inc_is_rejected() {
     assert!(err.message.contains("`inc`"), "{}", err.message);
     assert_eq!(err.pos.unwrap().line, 3);
 }
+
+#[test]
+fn parse_errors_name_the_python_line_of_their_op() {
+    // The aliases are defined after the module, which never finished
+    // parsing: the error still carries the op's Python line.
+    let text = r#"#loc = loc("k.py":1:1)
+module {
+  tt.func public @k(%x: tensor<4xi32> loc("x"(#loc))) attributes {noinline = false} {
+    %y = tt.elementwise_inline_asm "mov.b32 $0, $1;" {constraints = "=r,r", packed_element = 1 : i32, pure = true} %x : tensor<4xi32> -> tensor<4xi32> loc(#loc3)
+    tt.return loc(#loc1)
+  } loc(#loc1)
+} loc(#loc)
+#loc1 = loc("k.py":5:2)
+#loc2 = loc("k.py":7:9)
+#loc3 = loc("y"(#loc2))
+"#;
+    let err = parse_module(text, "k.ttir").unwrap_err();
+    let rendered = err.render(Some(text));
+    assert!(rendered.contains("k.ttir:4:"), "{rendered}");
+    assert!(rendered.contains("python: k.py:7:9"), "{rendered}");
+    // A line without a loc, or aliases that do not parse: no Python line.
+    let bare = text.replace(" loc(#loc3)", "");
+    let err = parse_module(&bare, "k.ttir").unwrap_err();
+    assert!(err.python.is_none());
+}

@@ -153,14 +153,54 @@ fn round_to_odd_f64(m: u64) -> f64 {
     kept as f64 * (1u64 << shift) as f64
 }
 
+/// How a float → int conversion picks the integer: `fptosi`/`fptoui`
+/// truncate; libdevice's `float2int_rn`/`_rd`/`_ru`, `llrint` and `llround`
+/// round first (CUDA's `cvt.rni`/`rmi`/`rpi`, `llround`'s half away from
+/// zero). Saturation and NaN → 0 are the same for all.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum IntRounding {
+    TowardZero,
+    NearestEven,
+    /// Half away from zero (C `round`).
+    NearestAway,
+    Down,
+    Up,
+}
+
+impl IntRounding {
+    /// `x` rounded to an integer value (exact: every f64 rounding to an
+    /// integer is representable).
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            IntRounding::TowardZero => x.trunc(),
+            IntRounding::NearestEven => libm::rint(x),
+            IntRounding::NearestAway => libm::round(x),
+            IntRounding::Down => x.floor(),
+            IntRounding::Up => x.ceil(),
+        }
+    }
+}
+
 /// `fptosi` / `fptoui`: truncates toward zero and saturates to the
 /// `width`-bit signed or unsigned range; NaN gives 0.
 pub fn float_to_int(bits: u64, from: FloatType, width: u32, signed: bool) -> u64 {
+    float_to_int_rounded(bits, from, width, signed, IntRounding::TowardZero)
+}
+
+/// [`float_to_int`] with the integer picked by `rounding` instead of
+/// truncation.
+pub fn float_to_int_rounded(
+    bits: u64,
+    from: FloatType,
+    width: u32,
+    signed: bool,
+    rounding: IntRounding,
+) -> u64 {
     let x = float_to_f64(bits, from);
     if x.is_nan() {
         return 0;
     }
-    let t = x.trunc();
+    let t = rounding.apply(x);
     if signed {
         let min = -(2f64.powi(width as i32 - 1));
         let max_plus_one = 2f64.powi(width as i32 - 1);
@@ -231,6 +271,31 @@ mod tests {
         assert_eq!(
             int_to_float((1u64 << 62) + (1 << 54), 64, false, FloatType::BF16),
             0x5E80
+        );
+    }
+
+    #[test]
+    fn float_to_int_rounds_as_asked() {
+        let f = |x: f32| u64::from(x.to_bits());
+        let r = |x: f32, rounding| float_to_int_rounded(f(x), FloatType::F32, 32, true, rounding);
+        use IntRounding::*;
+        assert_eq!(r(2.5, NearestEven), 2);
+        assert_eq!(r(3.5, NearestEven), 4);
+        assert_eq!(r(-2.5, NearestEven), (-2i32) as u32 as u64);
+        assert_eq!(r(2.5, NearestAway), 3);
+        assert_eq!(r(-2.5, NearestAway), (-3i32) as u32 as u64);
+        assert_eq!(r(-2.1, Down), (-3i32) as u32 as u64);
+        assert_eq!(r(2.1, Up), 3);
+        assert_eq!(r(-0.5, Up), 0);
+        assert_eq!(r(3e9, NearestEven), 0x7FFF_FFFF);
+        assert_eq!(r(f32::NAN, Up), 0);
+        assert_eq!(
+            float_to_int_rounded(f(-0.7), FloatType::F32, 32, false, Down),
+            0
+        );
+        assert_eq!(
+            float_to_int_rounded(f(4294967040.0), FloatType::F32, 32, false, Up),
+            4294967040
         );
     }
 

@@ -6,8 +6,8 @@
 //! gives the emulator's vector unit the exact same function to delegate to.
 
 use super::bits::{bit_unary, BitUnaryOp};
-use super::convert::{self, Rounding};
-use super::float::{self, FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+use super::convert::{self, IntRounding, Rounding};
+use super::float::{self, FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 use super::int::{self, IntBinaryOp, IntPredicate};
 use super::libdevice;
 use crate::attributes::{AttrList, Attribute};
@@ -96,6 +96,12 @@ pub enum ElementwiseOp {
     Float { op: FloatBinaryOp, ty: FloatType },
     /// `(a)` float op.
     FloatUnary { op: FloatUnaryOp, ty: FloatType },
+    /// `(a, n)`: a float and a `width`-bit integer (`ldexp`, `powi`).
+    FloatInt {
+        op: FloatIntOp,
+        ty: FloatType,
+        width: u32,
+    },
     /// `arith.cmpf` → i1.
     FloatCmp { pred: FloatPredicate, ty: FloatType },
     /// A float query (classification 0/1, `ilogb`) at `result_width`.
@@ -122,11 +128,14 @@ pub enum ElementwiseOp {
         signed: bool,
         to: FloatType,
     },
-    /// `arith.fptosi` / `arith.fptoui` (toward zero, saturating, NaN → 0).
+    /// `arith.fptosi` / `arith.fptoui` (toward zero, saturating, NaN → 0);
+    /// libdevice's rounding forms (`float2int_rn`, `llrint`, …) pick the
+    /// integer by `rounding` instead.
     FloatToInt {
         from: FloatType,
         width: u32,
         signed: bool,
+        rounding: IntRounding,
     },
     /// `arith.extf`, `arith.truncf`, `tt.fp_to_fp`.
     FloatConvert {
@@ -282,6 +291,7 @@ impl ElementwiseOp {
                 from: float_ty(first)?,
                 width: int_width(out)?,
                 signed: opcode == FPToSI,
+                rounding: IntRounding::TowardZero,
             },
             ExtF | TruncF | FpToFp => {
                 let rounding = rounding_attr(attrs)?;
@@ -342,7 +352,11 @@ impl ElementwiseOp {
     pub fn arity(&self) -> usize {
         use ElementwiseOp as E;
         match self {
-            E::Int { .. } | E::IntCmp { .. } | E::Float { .. } | E::FloatCmp { .. } => 2,
+            E::Int { .. }
+            | E::IntCmp { .. }
+            | E::Float { .. }
+            | E::FloatCmp { .. }
+            | E::FloatInt { .. } => 2,
             E::AddPtr { .. } => 2,
             E::Fma { .. } | E::Clamp { .. } | E::Select => 3,
             E::IntAbs { .. }
@@ -374,6 +388,7 @@ impl ElementwiseOp {
             E::IntCmp { pred, width } => u64::from(int::cmp_int(pred, width, args[0], args[1])),
             E::Float { op, ty } => float::float_binary(op, ty, args[0], args[1]),
             E::FloatUnary { op, ty } => float::float_unary(op, ty, args[0]),
+            E::FloatInt { op, ty, width } => float::float_int(op, ty, args[0], args[1], width),
             E::FloatCmp { pred, ty } => u64::from(float::cmp_float(pred, ty, args[0], args[1])),
             E::FloatClass {
                 class,
@@ -401,7 +416,8 @@ impl ElementwiseOp {
                 from,
                 width,
                 signed,
-            } => convert::float_to_int(args[0], from, width, signed),
+                rounding,
+            } => convert::float_to_int_rounded(args[0], from, width, signed, rounding),
             E::FloatConvert { from, to, rounding } => {
                 convert::convert_float(args[0], from, to, rounding)
             }

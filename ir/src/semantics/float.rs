@@ -29,7 +29,53 @@ use super::convert::{
     canonical_f32, canonical_f64, canonical_nan, f32_to_float_bits, f64_to_float_bits,
     float_to_f32, float_to_f64,
 };
+use super::directed::{self, DirectedOp, Direction};
 use crate::types::FloatType;
+
+/// `sin(πx)` (or `cos(πx)`): `x` reduced exactly to `r ∈ [−1/4, 1/4]`
+/// around the nearest multiple of ½, so the values at multiples of ½ are
+/// exact and the sign of a zero sine is `x`'s.
+fn sin_cos_pi(x: f64, cosine: bool) -> f64 {
+    if !x.is_finite() {
+        return f64::NAN;
+    }
+    // x = k/2 + r exactly (k integer, |r| ≤ 1/4): 2x is exact, its nearest
+    // integer too, and the difference is exact (Sterbenz).
+    let k2 = libm::rint(2.0 * x);
+    let r = x - 0.5 * k2;
+    // sin(π(k/2 + r)) / cos(...) by the quadrant k mod 4 (cos = sin shifted by 1).
+    let quadrant = ((k2 % 4.0 + 4.0) % 4.0) as u32 + u32::from(cosine);
+    let pr = std::f64::consts::PI * r;
+    let v = match quadrant % 4 {
+        0 => libm::sin(pr),
+        1 => libm::cos(pr),
+        2 => -libm::sin(pr),
+        _ => -libm::cos(pr),
+    };
+    if v == 0.0 {
+        // An exact zero: sinpi keeps x's sign, cospi is +0.
+        if cosine {
+            0.0
+        } else {
+            0.0f64.copysign(x)
+        }
+    } else {
+        v
+    }
+}
+
+/// C `logb` on an exactly decoded value.
+fn logb(x: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x.is_infinite() {
+        f64::INFINITY
+    } else {
+        f64::from(libm::ilogb(x))
+    }
+}
 
 /// Unary float ops.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,6 +130,19 @@ pub enum FloatUnaryOp {
     Normcdfinv,
     /// `1 / cbrt(x)`.
     Rcbrt,
+    /// libdevice `saturatef`: clamped to `[+0, 1]`, NaN (and −0) → +0.
+    Saturate,
+    /// C `logb`: the unbiased exponent as a float (`−∞` for ±0, `+∞` for
+    /// ±∞, NaN for NaN).
+    Logb,
+    /// `sin(πx)`, exact at integers (±0) and half-integers (±1).
+    Sinpi,
+    /// `cos(πx)`, exact at integers (±1) and half-integers (+0).
+    Cospi,
+    /// `√x` rounded in a direction (`fsqrt_rz/rd/ru`).
+    SqrtDirected(Direction),
+    /// `1 / x` rounded in a direction (`frcp_rz/rd/ru`).
+    RecipDirected(Direction),
 }
 
 /// Binary float ops.
@@ -110,6 +169,45 @@ pub enum FloatBinaryOp {
     /// C `nextafter`: the next representable value after `a` toward `b`,
     /// stepped in the operand type itself.
     NextAfter,
+    /// C `fdim`: `a − b` when `a > b`, else `+0` (NaN if either is NaN).
+    Fdim,
+    /// IEEE `remainder`: `a − n·b` with `n = a / b` rounded to nearest even.
+    Remainder,
+    /// `1 / hypot(a, b)` (libdevice `rhypot`), in f64 rounded once.
+    Rhypot,
+    /// `+ − × ÷` rounded in a direction (`fadd_rz`, `fdiv_ru`, …; see
+    /// [`super::directed`]).
+    Directed(DirectedOp, Direction),
+}
+
+/// Float ops with an integer second operand (libdevice `ldexp`, `scalbn`,
+/// `powi`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FloatIntOp {
+    /// `a · 2ⁿ`, rounded once (C `ldexp` / `scalbn`).
+    Ldexp,
+    /// `aⁿ` (libdevice `powi`): `pow(a, n)` in f64, rounded once.
+    Powi,
+}
+
+/// `op(a, n)`: `a` the bits of a `ty` value, `n` a `width`-bit integer
+/// (signed).
+pub fn float_int(op: FloatIntOp, ty: FloatType, a: u64, n: u64, width: u32) -> u64 {
+    let n = super::int::sign_extend(n, width);
+    let x = float_to_f64(a, ty);
+    // Beyond ±100000 every finite nonzero result over- or underflows alike.
+    let e = n.clamp(-100_000, 100_000) as i32;
+    let r = match (op, ty) {
+        (FloatIntOp::Ldexp, FloatType::F32) => {
+            return u64::from(canonical_f32(libm::ldexpf(x as f32, e)).to_bits())
+        }
+        (FloatIntOp::Ldexp, FloatType::F64) => return canonical_f64(libm::ldexp(x, e)).to_bits(),
+        // Narrow formats: exact in f64 unless it underflows f64, far below
+        // every narrow format's range.
+        (FloatIntOp::Ldexp, _) => libm::ldexp(x, e),
+        (FloatIntOp::Powi, _) => libm::pow(x, n as f64),
+    };
+    f64_to_float_bits(canonical_f64(r), ty)
 }
 
 /// The sign bit of a float type.
@@ -153,6 +251,8 @@ pub fn float_unary(op: FloatUnaryOp, ty: FloatType, a: u64) -> u64 {
             let r = 1.0 / float_to_f64(a, ty).sqrt();
             f64_to_float_bits(canonical_f64(r), ty)
         }
+        FloatUnaryOp::SqrtDirected(dir) => directed::directed_sqrt(dir, ty, a),
+        FloatUnaryOp::RecipDirected(dir) => directed::directed_recip(dir, ty, a),
         _ => match ty {
             FloatType::F64 => canonical_f64(unary_f64(op, f64::from_bits(a))).to_bits(),
             FloatType::F32 => {
@@ -209,6 +309,17 @@ fn unary_f32(op: FloatUnaryOp, x: f32) -> f32 {
         Normcdf => normcdf(f64::from(x)) as f32,
         Normcdfinv => normcdfinv(f64::from(x)) as f32,
         Rcbrt => (1.0 / libm::cbrt(f64::from(x))) as f32,
+        Saturate => {
+            if x > 0.0 {
+                x.min(1.0)
+            } else {
+                0.0
+            }
+        }
+        Logb => logb(f64::from(x)) as f32,
+        Sinpi => sin_cos_pi(f64::from(x), false) as f32,
+        Cospi => sin_cos_pi(f64::from(x), true) as f32,
+        SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
 
@@ -255,6 +366,17 @@ fn unary_f64(op: FloatUnaryOp, x: f64) -> f64 {
         Normcdf => normcdf(x),
         Normcdfinv => normcdfinv(x),
         Rcbrt => 1.0 / libm::cbrt(x),
+        Saturate => {
+            if x > 0.0 {
+                x.min(1.0)
+            } else {
+                0.0
+            }
+        }
+        Logb => logb(x),
+        Sinpi => sin_cos_pi(x, false),
+        Cospi => sin_cos_pi(x, true),
+        SqrtDirected(_) | RecipDirected(_) => unreachable!("directed ops round in float_unary"),
     }
 }
 
@@ -379,7 +501,7 @@ fn erfinv_core(a: f64, tail: f64) -> f64 {
 }
 
 /// `nextafter` on the bits of a sign-magnitude IEEE-style format.
-fn next_after(ty: FloatType, a: u64, b: u64) -> u64 {
+pub(super) fn next_after(ty: FloatType, a: u64, b: u64) -> u64 {
     let (x, y) = (float_to_f64(a, ty), float_to_f64(b, ty));
     if x.is_nan() || y.is_nan() {
         return canonical_nan(ty);
@@ -407,6 +529,7 @@ pub fn float_binary(op: FloatBinaryOp, ty: FloatType, a: u64, b: u64) -> u64 {
         Maximum | Minimum | MaxNum | MinNum => return min_max(op, ty, a, b),
         CopySign => return absolute(ty, a) | (b & sign_bit(ty)),
         NextAfter => return next_after(ty, a, b),
+        Directed(op, dir) => return directed::directed_binary(op, dir, ty, a, b),
         _ => {}
     }
     match ty {
@@ -441,6 +564,10 @@ fn binary_f32(op: FloatBinaryOp, x: f32, y: f32) -> f32 {
         Hypot => libm::hypotf(x, y),
         NextAfter => libm::nextafterf(x, y),
         CopySign => libm::copysignf(x, y),
+        Fdim => libm::fdimf(x, y),
+        Remainder => libm::remainderf(x, y),
+        Rhypot => (1.0 / libm::hypot(f64::from(x), f64::from(y))) as f32,
+        Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
         }
@@ -460,6 +587,10 @@ fn binary_f64(op: FloatBinaryOp, x: f64, y: f64) -> f64 {
         Hypot => libm::hypot(x, y),
         NextAfter => libm::nextafter(x, y),
         CopySign => libm::copysign(x, y),
+        Fdim => libm::fdim(x, y),
+        Remainder => libm::remainder(x, y),
+        Rhypot => 1.0 / libm::hypot(x, y),
+        Directed(..) => unreachable!("directed ops round in float_binary"),
         Maximum | Minimum | MaxNum | MinNum => {
             unreachable!("min/max are evaluated on bits by min_max")
         }
@@ -629,6 +760,24 @@ pub fn cmp_float(pred: FloatPredicate, ty: FloatType, a: u64, b: u64) -> bool {
 mod tests {
     use super::FloatBinaryOp::*;
     use super::*;
+
+    #[test]
+    fn sinpi_cospi_are_exact_at_multiples_of_a_half() {
+        let f = |op, x: f32| {
+            f32::from_bits(float_unary(op, FloatType::F32, u64::from(x.to_bits())) as u32)
+        };
+        use FloatUnaryOp::{Cospi, Sinpi};
+        assert_eq!(f(Sinpi, 0.5), 1.0);
+        assert_eq!(f(Sinpi, -1.5), 1.0);
+        assert_eq!(f(Sinpi, 3.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Sinpi, -2.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(f(Cospi, 1.0), -1.0);
+        assert_eq!(f(Cospi, 2.5).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Cospi, -7.5).to_bits(), 0.0f32.to_bits());
+        assert_eq!(f(Sinpi, 0.25), (std::f64::consts::FRAC_1_SQRT_2) as f32);
+        assert!((f(Sinpi, 1e6 + 0.25) - f(Sinpi, 0.25)).abs() <= f32::EPSILON);
+        assert!(f(Cospi, f32::INFINITY).is_nan());
+    }
 
     const F32: FloatType = FloatType::F32;
 

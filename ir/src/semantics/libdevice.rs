@@ -11,16 +11,20 @@
 //! An unknown symbol is an error naming it.
 
 use super::bits::BitUnaryOp;
-use super::convert::Rounding;
+use super::convert::{IntRounding, Rounding};
+use super::directed::{DirectedOp, Direction};
 use super::elementwise::{ElementwiseOp, FloatClass, ScalarKind};
-use super::float::{FloatBinaryOp, FloatUnaryOp};
+use super::float::{FloatBinaryOp, FloatIntOp, FloatUnaryOp};
 use super::int::IntBinaryOp;
+use crate::types::FloatType;
 
 /// What a libdevice base name computes.
 #[derive(Copy, Clone, Debug)]
 enum Builtin {
     Unary(FloatUnaryOp),
     Binary(FloatBinaryOp),
+    /// A float and an `int` operand.
+    FloatInt(FloatIntOp),
     Fma,
     Class(FloatClass),
     Int(IntBinaryOp),
@@ -29,9 +33,11 @@ enum Builtin {
     /// `float_as_int` & co.: the same bits reinterpreted.
     Bitcast,
     /// `float2int_rz` & co.: `fptosi`/`fptoui` (toward zero, saturating,
-    /// NaN → 0, like CUDA's `cvt.rzi`).
+    /// NaN → 0, like CUDA's `cvt.rzi`); `_rn`/`_rd`/`_ru`, `llrint` and
+    /// `llround` round first (`cvt.rni`/`rmi`/`rpi`), then saturate alike.
     FloatToInt {
         signed: bool,
+        rounding: IntRounding,
     },
     /// `int2float_rn` & co.: `sitofp`/`uitofp` (nearest even).
     IntToFloat {
@@ -85,6 +91,22 @@ fn builtin(base: &str) -> Option<Builtin> {
         "rint" | "nearbyint" => Unary(U::RoundEven),
         "fabs" => Unary(U::Abs),
         "frcp_rn" | "drcp_rn" => Unary(U::Recip),
+        "frsqrt_rn" => Unary(U::Rsqrt),
+        "saturatef" => Unary(U::Saturate),
+        "logb" => Unary(U::Logb),
+        "sinpi" => Unary(U::Sinpi),
+        "cospi" => Unary(U::Cospi),
+        "rhypot" => Binary(B::Rhypot),
+        "ldexp" | "scalbn" => FloatInt(FloatIntOp::Ldexp),
+        "powi" => FloatInt(FloatIntOp::Powi),
+        "fsqrt_rz" | "dsqrt_rz" => Unary(U::SqrtDirected(Direction::TowardZero)),
+        "fsqrt_rd" | "dsqrt_rd" => Unary(U::SqrtDirected(Direction::Down)),
+        "fsqrt_ru" | "dsqrt_ru" => Unary(U::SqrtDirected(Direction::Up)),
+        "frcp_rz" | "drcp_rz" => Unary(U::RecipDirected(Direction::TowardZero)),
+        "frcp_rd" | "drcp_rd" => Unary(U::RecipDirected(Direction::Down)),
+        "frcp_ru" | "drcp_ru" => Unary(U::RecipDirected(Direction::Up)),
+        "fdim" => Binary(B::Fdim),
+        "remainder" => Binary(B::Remainder),
         "pow" | "fast_pow" => Binary(B::Pow),
         "atan2" => Binary(B::Atan2),
         "hypot" => Binary(B::Hypot),
@@ -98,6 +120,10 @@ fn builtin(base: &str) -> Option<Builtin> {
         "fsub_rn" | "dsub_rn" => Binary(B::Sub),
         "fmul_rn" | "dmul_rn" => Binary(B::Mul),
         "fma" | "fma_rn" | "fmaf_rn" => Fma,
+        directed if directed_op(directed).is_some() => {
+            let (op, dir) = directed_op(directed)?;
+            Binary(B::Directed(op, dir))
+        }
         "isnan" | "isnand" => Class(FloatClass::IsNan),
         "isinf" | "isinfd" => Class(FloatClass::IsInf),
         "finite" | "isfinited" | "isfinite" => Class(FloatClass::IsFinite),
@@ -116,11 +142,17 @@ fn builtin(base: &str) -> Option<Builtin> {
         "brev" | "brevll" => Bits(BitUnaryOp::Reverse),
         "float_as_int" | "float_as_uint" | "int_as_float" | "uint_as_float"
         | "double_as_longlong" | "longlong_as_double" => Bitcast,
-        "float2int_rz" | "float2ll_rz" | "double2int_rz" | "double2ll_rz" => {
-            FloatToInt { signed: true }
-        }
-        "float2uint_rz" | "float2ull_rz" | "double2uint_rz" | "double2ull_rz" => {
-            FloatToInt { signed: false }
+        "llrint" => FloatToInt {
+            signed: true,
+            rounding: IntRounding::NearestEven,
+        },
+        "llround" => FloatToInt {
+            signed: true,
+            rounding: IntRounding::NearestAway,
+        },
+        conversion if float_to_int(conversion).is_some() => {
+            let (signed, rounding) = float_to_int(conversion)?;
+            FloatToInt { signed, rounding }
         }
         "int2float_rn" | "ll2float_rn" | "int2double_rn" | "ll2double_rn" => {
             IntToFloat { signed: true }
@@ -132,6 +164,46 @@ fn builtin(base: &str) -> Option<Builtin> {
         "double2float_rz" => Narrow(Rounding::TowardZero),
         _ => return None,
     })
+}
+
+/// `fadd_rz`, `dmul_ru`, `fdiv_rd`, …: the op and its direction.
+fn directed_op(base: &str) -> Option<(DirectedOp, Direction)> {
+    let (op, dir) = base.split_once('_')?;
+    let op = match op {
+        "fadd" | "dadd" => DirectedOp::Add,
+        "fsub" | "dsub" => DirectedOp::Sub,
+        "fmul" | "dmul" => DirectedOp::Mul,
+        "fdiv" | "ddiv" => DirectedOp::Div,
+        _ => return None,
+    };
+    Some((op, direction(dir)?))
+}
+
+fn direction(suffix: &str) -> Option<Direction> {
+    Some(match suffix {
+        "rz" => Direction::TowardZero,
+        "rd" => Direction::Down,
+        "ru" => Direction::Up,
+        _ => return None,
+    })
+}
+
+/// `float2int_rn`, `double2ull_ru`, …: signedness and rounding.
+fn float_to_int(base: &str) -> Option<(bool, IntRounding)> {
+    let (conversion, mode) = base.split_once('_')?;
+    let signed = match conversion {
+        "float2int" | "float2ll" | "double2int" | "double2ll" => true,
+        "float2uint" | "float2ull" | "double2uint" | "double2ull" => false,
+        _ => return None,
+    };
+    let rounding = match mode {
+        "rz" => IntRounding::TowardZero,
+        "rn" => IntRounding::NearestEven,
+        "rd" => IntRounding::Down,
+        "ru" => IntRounding::Up,
+        _ => return None,
+    };
+    Some((signed, rounding))
 }
 
 /// Finds the builtin for a full symbol name.
@@ -184,8 +256,27 @@ pub fn resolve(
     };
     Ok(match builtin {
         Builtin::Unary(op) => ElementwiseOp::FloatUnary { op, ty: float()? },
-        Builtin::Binary(op) => ElementwiseOp::Float { op, ty: float()? },
+        Builtin::Binary(op) => {
+            let ty = float()?;
+            let directed = matches!(op, FloatBinaryOp::Directed(..));
+            if directed && !matches!(ty, FloatType::F32 | FloatType::F64) {
+                return Err(format!("`{symbol}` takes f32 or f64 operands, got {ty:?}"));
+            }
+            ElementwiseOp::Float { op, ty }
+        }
         Builtin::Fma => ElementwiseOp::Fma { ty: float()? },
+        Builtin::FloatInt(op) => ElementwiseOp::FloatInt {
+            op,
+            ty: float()?,
+            width: match kinds.get(1) {
+                Some(ScalarKind::Int(w)) => *w,
+                other => {
+                    return Err(format!(
+                        "`{symbol}` takes an integer second operand, got {other:?}"
+                    ))
+                }
+            },
+        },
         Builtin::Class(class) => ElementwiseOp::FloatClass {
             class,
             ty: float()?,
@@ -211,10 +302,11 @@ pub fn resolve(
             }
             ElementwiseOp::Identity
         }
-        Builtin::FloatToInt { signed } => ElementwiseOp::FloatToInt {
+        Builtin::FloatToInt { signed, rounding } => ElementwiseOp::FloatToInt {
             from: float()?,
             width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
             signed,
+            rounding,
         },
         Builtin::IntToFloat { signed } => ElementwiseOp::IntToFloat {
             width: int()?,
@@ -235,6 +327,100 @@ mod tests {
     use crate::types::FloatType;
 
     const F32: ScalarKind = ScalarKind::Float(FloatType::F32);
+
+    #[test]
+    fn maps_rounding_conversions_and_directed_arithmetic() {
+        let f64k = ScalarKind::Float(FloatType::F64);
+        for (symbol, from, width, signed, rounding) in [
+            ("__nv_float2int_rn", F32, 32, true, IntRounding::NearestEven),
+            ("__nv_float2int_rd", F32, 32, true, IntRounding::Down),
+            ("__nv_float2uint_ru", F32, 32, false, IntRounding::Up),
+            ("__nv_float2ll_rz", F32, 64, true, IntRounding::TowardZero),
+            (
+                "__nv_double2ull_rn",
+                f64k,
+                64,
+                false,
+                IntRounding::NearestEven,
+            ),
+            ("__nv_llrintf", F32, 64, true, IntRounding::NearestEven),
+            ("__nv_llround", f64k, 64, true, IntRounding::NearestAway),
+        ] {
+            let ScalarKind::Float(ty) = from else {
+                unreachable!()
+            };
+            assert_eq!(
+                resolve(symbol, &[from], ScalarKind::Int(width)),
+                Ok(ElementwiseOp::FloatToInt {
+                    from: ty,
+                    width,
+                    signed,
+                    rounding
+                }),
+                "{symbol}"
+            );
+        }
+        for (symbol, op) in [
+            (
+                "__nv_fadd_rz",
+                FloatBinaryOp::Directed(DirectedOp::Add, Direction::TowardZero),
+            ),
+            (
+                "__nv_dmul_ru",
+                FloatBinaryOp::Directed(DirectedOp::Mul, Direction::Up),
+            ),
+            (
+                "__nv_fdiv_rd",
+                FloatBinaryOp::Directed(DirectedOp::Div, Direction::Down),
+            ),
+            ("__nv_fdimf", FloatBinaryOp::Fdim),
+            ("__nv_remainderf", FloatBinaryOp::Remainder),
+            ("__nv_rhypotf", FloatBinaryOp::Rhypot),
+        ] {
+            assert!(
+                matches!(resolve(symbol, &[F32, F32], F32), Ok(ElementwiseOp::Float { op: got, .. }) if got == op),
+                "{symbol}"
+            );
+        }
+        for (symbol, op) in [
+            ("__nv_saturatef", FloatUnaryOp::Saturate),
+            ("__nv_logbf", FloatUnaryOp::Logb),
+            ("__nv_fsqrt_ru", FloatUnaryOp::SqrtDirected(Direction::Up)),
+            (
+                "__nv_frcp_rz",
+                FloatUnaryOp::RecipDirected(Direction::TowardZero),
+            ),
+            ("__nv_frsqrt_rn", FloatUnaryOp::Rsqrt),
+            ("__nv_sinpif", FloatUnaryOp::Sinpi),
+            ("__nv_cospi", FloatUnaryOp::Cospi),
+        ] {
+            assert!(
+                matches!(resolve(symbol, &[F32], F32), Ok(ElementwiseOp::FloatUnary { op: got, .. }) if got == op),
+                "{symbol}"
+            );
+        }
+        let i32k = ScalarKind::Int(32);
+        for (symbol, op) in [
+            ("__nv_ldexpf", FloatIntOp::Ldexp),
+            ("__nv_scalbnf", FloatIntOp::Ldexp),
+            ("__nv_powif", FloatIntOp::Powi),
+        ] {
+            assert_eq!(
+                resolve(symbol, &[F32, i32k], F32),
+                Ok(ElementwiseOp::FloatInt {
+                    op,
+                    ty: FloatType::F32,
+                    width: 32
+                }),
+                "{symbol}"
+            );
+        }
+        assert!(resolve("__nv_ldexpf", &[F32, F32], F32).is_err());
+        // directed arithmetic exists in f32 and f64 only
+        let f16 = ScalarKind::Float(FloatType::F16);
+        assert!(resolve("__nv_fadd_rz", &[f16, f16], f16).is_err());
+        assert!(resolve("__nv_float2int_rx", &[F32], ScalarKind::Int(32)).is_err());
+    }
 
     #[test]
     fn maps_common_triton_symbols() {

@@ -15,6 +15,8 @@
 //! - [`convert`]: float ↔ float (nearest even or toward zero, through
 //!   [`crate::numerics`]), int ↔ float (nearest even; saturating toward
 //!   zero, NaN → 0).
+//! - [`directed`]: `+ − × ÷ √ 1/x` rounded toward zero, −∞ or +∞ (the
+//!   libdevice `_rz`/`_rd`/`_ru` functions), exact via error-free transforms.
 //! - [`mx`]: OCP MX element (FP4/FP6/FP8) and E8M0 scale decoding.
 //! - [`bits`]: popcount, clz, ffs, bit reverse (for libdevice).
 //! - [`elementwise`]: [`ElementwiseOp`], an op resolved against its types,
@@ -23,6 +25,7 @@
 
 pub mod bits;
 pub mod convert;
+pub mod directed;
 pub mod elementwise;
 pub mod float;
 pub mod int;
@@ -31,5 +34,5 @@ pub mod mx;
 
 pub use convert::Rounding;
 pub use elementwise::{float_class, ElementwiseOp, FloatClass, ScalarKind};
-pub use float::{FloatBinaryOp, FloatPredicate, FloatUnaryOp};
+pub use float::{FloatBinaryOp, FloatIntOp, FloatPredicate, FloatUnaryOp};
 pub use int::{IntBinaryOp, IntPredicate};

@@ -15,7 +15,14 @@
 //! except two plain writes of HBM by different program instances (tiles or
 //! cluster programs): which of two programs' stores lands last is the
 //! kernel's own business, as on a GPU (e.g. every program storing the same
-//! flag), and the emulator applies them in its deterministic order.
+//! flag), and the emulator applies them in its deterministic order; and a
+//! plain read of HBM against another program's atomic on the same bytes:
+//! on a GPU such a load returns some value the atomics left (aligned words
+//! are single-copy atomic), which is what compare-and-swap loops rely on
+//! (`old = load(p); while atomic_cas(p, old, f(old)) != old: …`, the CUDA
+//! guide's float `atomicMax`), and the emulator returns the value of its
+//! deterministic order. Within one program every such pair is still a
+//! race (the compiler must order its engines).
 //!
 //! A record is dropped when a later access of the same agent covers its
 //! bytes with at least its strength: anything unordered with the old
@@ -152,13 +159,15 @@ impl RaceDetector {
             for rec in log.iter() {
                 let other_program = rec.instr.unit != instr.unit
                     || rec.instr.cluster_program != instr.cluster_program;
+                let hbm = matches!(access.region, Region::Hbm(_));
+                // A plain read against an atomic (either order).
+                let read_vs_atomic = (rec.atomic && !access.atomic && !access.write)
+                    || (access.atomic && !rec.atomic && !rec.write);
                 if rec.agent == agent
                     || !(rec.write || access.write)
                     || (rec.atomic && access.atomic)
-                    || (rec.write
-                        && access.write
-                        && other_program
-                        && matches!(access.region, Region::Hbm(_)))
+                    || (rec.write && access.write && other_program && hbm)
+                    || (read_vs_atomic && other_program && hbm)
                 {
                     continue;
                 }
@@ -303,6 +312,35 @@ mod tests {
             .is_ok());
         assert!(d
             .access(1, &mut vec![0, 1], &hbm(true, false, 0, 4), B)
+            .is_err());
+    }
+
+    #[test]
+    fn plain_reads_of_other_programs_atomics_are_not_races() {
+        // Program 1 reads a word program 0 updates atomically (a CAS loop's
+        // first read), in both orders: not a race.
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, true, 0, 4), A)
+            .is_ok());
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(false, false, 0, 4), TILE1)
+            .is_ok());
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(false, false, 0, 4), TILE1)
+            .is_ok());
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, true, 0, 4), A)
+            .is_ok());
+        // So does a plain read against an atomic of the same program's
+        // other engine (the compiler must order those).
+        let mut d = RaceDetector::default();
+        assert!(d
+            .access(0, &mut vec![1, 0], &hbm(true, true, 0, 4), A)
+            .is_ok());
+        assert!(d
+            .access(1, &mut vec![0, 1], &hbm(false, false, 0, 4), B)
             .is_err());
     }
 

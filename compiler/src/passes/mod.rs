@@ -1,6 +1,7 @@
-//! TTIR cleanup passes: [`LowerMapElementwise`], [`ConstantFold`], [`Cse`],
-//! [`Licm`] and [`Dce`], each a [`Pass<Module>`](crate::pass::Pass), and
-//! [`cleanup_passes`], the list the pipeline runs.
+//! TTIR cleanup passes: [`LowerMapElementwise`], [`LiftCombinerAsserts`],
+//! [`ConstantFold`], [`Cse`], [`Licm`] and [`Dce`], each a
+//! [`Pass<Module>`](crate::pass::Pass), and [`cleanup_passes`], the list the
+//! pipeline runs.
 //!
 //! Every pass preserves the kernel's results bit for bit: folding evaluates
 //! with [`maiac_ir::semantics`] (the interpreter's own scalar semantics),
@@ -8,6 +9,7 @@
 //! removes an op with side effects. The tests check this by running the
 //! reference interpreter on fixture kernels before and after.
 
+pub mod combiner_asserts;
 pub mod constant_fold;
 pub mod cse;
 pub mod dce;
@@ -21,6 +23,7 @@ mod tests;
 
 use maiac_ir::Module;
 
+pub use combiner_asserts::LiftCombinerAsserts;
 pub use constant_fold::ConstantFold;
 pub use cse::Cse;
 pub use dce::Dce;
@@ -30,12 +33,14 @@ pub use map_elementwise::LowerMapElementwise;
 use crate::pass::{IrLevel, PassList};
 
 /// The TTIR cleanup pipeline: rewrite `tt.map_elementwise` into tensor ops
-/// (so the other passes see through it), fold constants, hoist loop
-/// invariants, merge common subexpressions (including what hoisting made
-/// equal), then delete what became dead.
+/// (so the other passes see through it), move `tt.assert`s out of
+/// reduction/scan combiners, fold constants, hoist loop invariants, merge
+/// common subexpressions (including what hoisting made equal), then delete
+/// what became dead.
 pub fn cleanup_passes() -> PassList<Module> {
     let mut list = PassList::new();
     list.add(LowerMapElementwise)
+        .add(LiftCombinerAsserts)
         .add(ConstantFold)
         .add(Licm)
         .add(Cse)

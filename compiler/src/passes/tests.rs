@@ -3,6 +3,7 @@
 //! results bit for bit unchanged. Fixture kernels are covered in
 //! [`fixtures`].
 
+mod combiner_asserts;
 mod fixtures;
 mod map_elementwise;
 

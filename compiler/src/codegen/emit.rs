@@ -32,7 +32,7 @@ use maiac_ir::Diagnostic;
 use super::sync::{Range, Scoreboard};
 use crate::sched::regalloc::{temp, COUNTERS, NUM_TEMPS};
 use crate::sched::{located, RegLoc, Scheduled};
-use crate::tile::{BView, SOp, SReg, TInput, TMat, TOp, TOpKind};
+use crate::tile::{BView, SOp, SReg, StagedSlot, TInput, TMat, TOp, TOpKind};
 
 type Loc = Option<isa::DebugLocId>;
 
@@ -476,20 +476,17 @@ impl<'a> Emitter<'a> {
                 let end = self.pc();
                 self.patch(exit, end);
             }
-            LoadStaged {
-                stage,
-                dst,
-                iteration,
-            } => {
+            LoadStaged { stage, dst, slot } => {
                 // The cluster program signals `c<stage>` once per copy it
-                // has landed in CSRAM (see `cluster.rs`): one copy, or one
-                // per loop iteration, in order.
-                let (offset, signals) = match iteration {
-                    None => (
+                // has landed in CSRAM (see `cluster.rs`): one copy, one per
+                // loop iteration, or one per group of a row-shared stage,
+                // in order.
+                let (offset, signals) = match slot {
+                    StagedSlot::Once => (
                         Operand::imm(self.s.kernel.stages[*stage].csram_offset as i64),
                         Operand::imm(1),
                     ),
-                    Some(i) => {
+                    StagedSlot::Iteration(i) | StagedSlot::Wave(i) => {
                         let data = &self.s.kernel.stages[*stage];
                         let slot = crate::sched::sram::aligned(data.bytes()) as i64;
                         let base = data.csram_offset as i64;

@@ -37,7 +37,7 @@ pub fn emit(s: &Scheduled, machine: &Machine) -> Result<Module, Diagnostic> {
     e.body(&s.kernel.body)?;
     e.finish();
     let mut module = e.module;
-    module.cluster_program = cluster::cluster_program(&s.kernel)?;
+    module.cluster_program = cluster::cluster_program(&s.kernel, machine)?;
     let internal = |what: &str, msg: String| {
         Diagnostic::new(format!(
             "internal compiler error: the emitted {what}: {msg}"

@@ -49,12 +49,25 @@ use maiac_backend::isa::{AluOp, ArgKind, Dispatch, Special};
 use maiac_backend::machine::Machine;
 use maiac_ir::Diagnostic;
 
+use crate::fuse::walk::for_each_op;
 use crate::pass::{Pass, PassContext};
 use crate::sched::{dispatch, sram};
-use crate::tile::{SOp, SReg, Stage, StageGuard, StagedLoad, StagedLoop, TOp, TOpKind, TileKernel};
+use crate::tile::{
+    Buf, SOp, SReg, Stage, StageGuard, StagedLoad, StagedLoop, StagedSlot, StagedWave, TOp, TOpKind,
+    TileKernel,
+};
 
 /// The longest prologue (scalar ops) a stage may need.
-pub const MAX_PROLOGUE: usize = 32;
+pub const MAX_PROLOGUE: usize = 96;
+
+/// Row sharing trades latency (the cluster's copy, then a CSRAM hop) for
+/// HBM bandwidth, so it is used only when more instances than this run at
+/// once — `P > ⌊hbm.bytes_per_cycle / dma.tile_bytes_per_cycle⌋`, enough
+/// tile DMAs to saturate HBM (45 on `maia200-like`). On small grids the
+/// direct loads were faster (a 2 × 2 GEMM +13 %, measured).
+pub fn contended_programs(machine: &Machine) -> i64 {
+    i64::from(machine.hbm.bytes_per_cycle / machine.dma.tile_bytes_per_cycle.max(1))
+}
 
 /// CSRAM reserved for one per-iteration stage (its trips × box bytes).
 pub const MAX_LOOP_REGION: u64 = 1 << 20;
@@ -147,6 +160,19 @@ struct Slice {
     ops: BTreeSet<usize>,
     pointer_args: BTreeSet<u32>,
     uses_iv: bool,
+    /// Whether `pid.y` and `pid.z` may be read (a row-shared stage).
+    pids_allowed: bool,
+    /// Whether they are.
+    uses_pid: bool,
+}
+
+impl Slice {
+    fn allowing_pids() -> Slice {
+        Slice {
+            pids_allowed: true,
+            ..Slice::default()
+        }
+    }
 }
 
 /// Adds the computation of `s` to `slice`; `false` if it is not a
@@ -177,7 +203,15 @@ fn slice_of(kernel: &TileKernel, walk: &Walk, iv: Option<SReg>, s: SOp, slice: &
             }
             true
         }
-        TOpKind::ReadSpecial { which, .. } => matches!(which, Special::NumPrograms(_)),
+        TOpKind::ReadSpecial { which, .. } => match which {
+            Special::NumPrograms(_) => true,
+            // Never `pid.x`: the instances sharing a box differ in it.
+            Special::ProgramId(1 | 2) if slice.pids_allowed => {
+                slice.uses_pid = true;
+                true
+            }
+            _ => false,
+        },
         TOpKind::Mov { .. } | TOpKind::Alu { .. } | TOpKind::Select { .. } => kind
             .scalar_uses()
             .into_iter()
@@ -252,6 +286,20 @@ struct Chosen {
     /// For a per-iteration stage: the loop's `(iv, lb, step)` and the
     /// register that says whether the stage is used.
     per_iteration: Option<(SReg, SOp, SOp, SReg)>,
+    per_wave: Option<WaveRegs>,
+}
+
+/// The tile's registers for a row-shared stage, computed before its loop.
+#[derive(Clone, Copy)]
+struct WaveRegs {
+    /// The instance's slot in the loop's first iteration,
+    /// `w · trips · R + r`; iteration `j` adds `j · R`.
+    first_slot: SReg,
+    /// `R`, the rows a wave of a cluster spans at most.
+    rows: SReg,
+    /// Whether this instance reads the stage: it is staged and its wave's
+    /// slots fit, `(w + 1) · trips · R ≤ max_slots`.
+    used: SReg,
 }
 
 /// A per-iteration stage whose `fits`/`staged` ops are still to be built.
@@ -272,6 +320,13 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
     }
     let max_stages = (machine.cluster.semaphores as usize).min(16);
     let budget = machine.cluster.csram_bytes / 4;
+    // Row-shared stages follow round robin's placement over every tile,
+    // and pay only where HBM can be contended at all.
+    let row_shares = matches!(
+        dispatch::policy(kernel, machine),
+        Dispatch::RoundRobin { tiles: 0 }
+    ) && machine.tiles_per_cluster >= 2
+        && i64::from(machine.clusters * machine.tiles_per_cluster) > contended_programs(machine);
     let walk = Walk::of(&kernel.body);
 
     // Candidates in program order, keyed by what they load.
@@ -313,18 +368,32 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             else {
                 continue;
             };
-            slice = Slice::default();
+            // The box may depend on `pid.y`/`pid.z` too (a panel one grid
+            // row shares) under round robin over every tile; the loop's
+            // bounds may not, so that every instance runs the same trips.
+            slice = if row_shares {
+                Slice::allowing_pids()
+            } else {
+                Slice::default()
+            };
+            let mut bounds = Slice::default();
             let fine = uses
                 .iter()
                 .all(|&u| slice_of(kernel, &walk, Some(*iv), u, &mut slice))
                 && [*lb, *ub, *step]
                     .iter()
-                    .all(|&u| slice_of(kernel, &walk, None, u, &mut slice));
+                    .all(|&u| slice_of(kernel, &walk, None, u, &mut bounds));
             if !fine || !slice.uses_iv {
+                continue;
+            }
+            slice.ops.extend(bounds.ops);
+            slice.pointer_args.extend(bounds.pointer_args);
+            if slice.ops.len() > MAX_PROLOGUE {
                 continue;
             }
             per_iteration = Some((at, *iv, *lb, *ub, *step));
         }
+        let per_wave = slice.uses_pid;
         // When the tile reaches the load: the cluster program must not copy
         // a box the kernel never reads (a row `n − 1` under `if n > 0`, an
         // offset guarded by a loop that runs no trip), so every condition
@@ -337,7 +406,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         };
         // The address must come from a pointer argument, and no pointer
         // argument the prologue reads may be written by the launch.
-        let mut address = Slice::default();
+        let mut address = Slice::allowing_pids();
         slice_of(
             kernel,
             &walk,
@@ -362,11 +431,18 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         }
         // Split the prologue: ops that read the loop variable (directly or
         // through another such op) run once per iteration.
+        // A row-shared stage's program-id reads are bound per row.
         let mut varying: BTreeSet<SReg> = per_iteration.iter().map(|p| p.1).collect();
         let (mut once, mut each) = (Vec::new(), Vec::new());
         for &at in &slice.ops {
             let op = walk.ops[at];
-            let reads_varying = op
+            let reads_varying = matches!(
+                op.kind,
+                TOpKind::ReadSpecial {
+                    which: Special::ProgramId(_),
+                    ..
+                }
+            ) || op
                 .kind
                 .scalar_uses()
                 .into_iter()
@@ -386,6 +462,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             fill: *fill,
             when: None,
             per_iteration: None,
+            per_wave: None,
             csram_offset: used,
             loc: op.loc,
         };
@@ -403,10 +480,24 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
             Some((at, iv, lb, ub, step)) => {
                 let region = (budget - used).min(MAX_LOOP_REGION);
                 let max_trips = region / slot;
-                if max_trips == 0 || static_fits(lb, ub, step, max_trips) == Some(false) {
+                // A row-shared stage needs room for a group of `R ≤ n` slots.
+                let least = if per_wave {
+                    u64::from(machine.tiles_per_cluster)
+                } else {
+                    1
+                };
+                if max_trips < least || static_fits(lb, ub, step, max_trips) == Some(false) {
                     continue;
                 }
                 used += max_trips * slot;
+                if per_wave {
+                    data.per_wave = Some(StagedWave {
+                        trips_ops: Vec::new(),
+                        // Replaced when the trips ops are built below.
+                        trips: iv,
+                        max_slots: max_trips,
+                    });
+                }
                 data.per_iteration = Some(StagedLoop {
                     iv,
                     lb,
@@ -429,11 +520,16 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         return;
     }
     drop(walk);
-    for (data, (conds, iteration_conds)) in stages.iter_mut().zip(when) {
+    for (data, (mut conds, mut iteration_conds)) in stages.iter_mut().zip(when) {
         let mut g = GuardBuilder {
             kernel,
             ops: Vec::new(),
         };
+        if data.per_wave.is_some() {
+            // They may read the row's program ids: evaluated per row.
+            conds.append(&mut iteration_conds);
+            std::mem::swap(&mut conds, &mut iteration_conds);
+        }
         data.when = g.all(&conds);
         data.prologue.append(&mut g.ops);
         if let Some(l) = &mut data.per_iteration {
@@ -454,10 +550,14 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
                 Chosen {
                     stage,
                     per_iteration: None,
+                    per_wave: None,
                 },
             )
         })
         .collect();
+    // Loops with row-shared stages: whether the instance runs the copy
+    // that reads them (all of them, in every iteration).
+    let mut versions: BTreeMap<usize, SReg> = BTreeMap::new();
     for p in pending {
         let data = &mut stages[p.stage.as_u32() as usize];
         let l = data.per_iteration.as_mut().expect("per-iteration stage");
@@ -469,18 +569,76 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         l.fits_ops = g.ops.clone();
         l.fits = fits;
         let staged = g.alu("staged_loop", AluOp::And, guard.cond, fits.into());
+        let mut per_wave = None;
+        if let Some(w) = &mut data.per_wave {
+            let at = g.ops.len();
+            w.trips = g.trips(l.lb, l.ub, l.step);
+            w.trips_ops = g.ops[at..].to_vec();
+            let regs = g.wave_regs(machine, staged, w.trips, w.max_slots as i64);
+            // Only a launch that can contend for HBM computes them: on
+            // small grids the tile pays a few ops for the test alone.
+            let mut inner = std::mem::take(&mut g.ops);
+            let busy = g.contended(machine);
+            let none = |g: &mut GuardBuilder, name: &str| {
+                g.def(name, |dst| TOpKind::Mov {
+                    dst,
+                    src: SOp::Imm(0),
+                })
+            };
+            let outer = WaveRegs {
+                first_slot: none(&mut g, "first_slot_used"),
+                rows: none(&mut g, "rows_used"),
+                used: none(&mut g, "rows_staged"),
+            };
+            for (dst, src) in [
+                (outer.first_slot, regs.first_slot),
+                (outer.rows, regs.rows),
+                (outer.used, regs.used),
+            ] {
+                inner.push(TOp {
+                    kind: TOpKind::Mov {
+                        dst,
+                        src: src.into(),
+                    },
+                    loc: None,
+                });
+            }
+            g.ops.push(TOp {
+                kind: TOpKind::If {
+                    cond: busy.into(),
+                    then_body: inner,
+                    else_body: Vec::new(),
+                },
+                loc: None,
+            });
+            let all = match versions.get(&p.at) {
+                Some(&c) => g.alu("rows_staged_all", AluOp::And, c, outer.used.into()),
+                None => outer.used,
+            };
+            versions.insert(p.at, all);
+            per_wave = Some(outer);
+        }
         before.entry(p.at).or_default().extend(g.ops);
         indexed.insert(
             p.load,
             Chosen {
                 stage: p.stage,
                 per_iteration: Some((l.iv, l.lb, l.step, staged)),
+                per_wave,
             },
         );
     }
     let mut index = 0usize;
+    let local = loop_local_bufs(kernel, &versions);
     let mut body = std::mem::take(&mut kernel.body);
-    rewrite(kernel, &mut body, &indexed, &before, guard.cond, &mut index);
+    let plan = Rewrite {
+        chosen: &indexed,
+        before: &before,
+        versions: &versions,
+        local: &local,
+        staged: guard.cond,
+    };
+    plan.body(kernel, &mut body, &mut index, false);
     body.splice(0..0, guard.ops.iter().cloned());
     kernel.body = body;
     kernel.stage_guard = Some(guard);
@@ -621,6 +779,91 @@ impl GuardBuilder<'_> {
     }
 }
 
+impl GuardBuilder<'_> {
+    /// `ceil(max(ub − lb, 0) / step)` for a loop whose `fits` holds
+    /// (positive step, exact span).
+    fn trips(&mut self, lb: SOp, ub: SOp, step: SOp) -> SReg {
+        let span = self.alu("trips_span", AluOp::Sub, ub, lb);
+        let last = self.alu("trips_last", AluOp::Sub, span, SOp::Imm(1));
+        let quotient = self.alu("trips_quotient", AluOp::DivS, last, step);
+        let trips = self.alu("trips_some", AluOp::Add, quotient, SOp::Imm(1));
+        let any = self.alu("trips_any", AluOp::GtS, span, SOp::Imm(0));
+        self.def("trips", |dst| TOpKind::Select {
+            dst,
+            cond: any.into(),
+            a: trips.into(),
+            b: SOp::Imm(0),
+        })
+    }
+
+    /// The tile's [`WaveRegs`] under round robin over all `T` tiles:
+    /// instance `p = x + X·(y + Y·z)` is in wave `w` (`%instance`), whose
+    /// first instance on this cluster is `p − %local_tile`. Row sharing is
+    /// used when `staged` holds and `X ≥ 2` (the cluster program tests the
+    /// same); these ops run only where HBM is contended
+    /// ([`GuardBuilder::contended`]).
+    fn wave_regs(&mut self, machine: &Machine, staged: SReg, trips: SReg, max_slots: i64) -> WaveRegs {
+        let x = self.special("nprog.x", Special::NumPrograms(0));
+        let y = self.special("nprog.y", Special::NumPrograms(1));
+        let shares = self.alu("rows_share", AluOp::GeS, x, SOp::Imm(2));
+        let staged = self.alu("staged_rows", AluOp::And, staged, shares.into());
+        let px = self.special("pid.x", Special::ProgramId(0));
+        let py = self.special("pid.y", Special::ProgramId(1));
+        let pz = self.special("pid.z", Special::ProgramId(2));
+        let yz = self.alu("pid.yz", AluOp::Mul, pz, y.into());
+        let row = self.alu("pid.row", AluOp::Add, yz, py.into());
+        let rx = self.alu("pid.row_x", AluOp::Mul, row, x.into());
+        let p = self.alu("pid.linear", AluOp::Add, rx, px.into());
+        let t = self.special("local_tile", Special::LocalTileId);
+        let base = self.alu("wave_base", AluOp::Sub, p, t.into());
+        let x1 = self.alu("nprog.x_pos", AluOp::MaxS, x, SOp::Imm(1));
+        let first_row = self.alu("row_of_wave", AluOp::DivU, base, x1.into());
+        let r = self.alu("wave_row", AluOp::Sub, row, first_row.into());
+        let rows = self.rows_per_wave(machine, x1);
+        let w = self.special("wave", Special::Instance);
+        let first_group = self.alu("wave_group", AluOp::Mul, w, trips.into());
+        let slots = self.alu("wave_slots_before", AluOp::Mul, first_group, rows.into());
+        let first_slot = self.alu("wave_first_slot", AluOp::Add, slots, r.into());
+        let wave_groups = self.alu("wave_groups_end", AluOp::Add, first_group, trips.into());
+        let wave_end = self.alu("wave_slots_end", AluOp::Mul, wave_groups, rows.into());
+        let fits = self.alu("wave_fits", AluOp::LeS, wave_end, SOp::Imm(max_slots));
+        let used = self.alu("wave_staged", AluOp::And, staged, fits.into());
+        WaveRegs {
+            first_slot,
+            rows,
+            used,
+        }
+    }
+
+    /// Whether the launch runs more than [`contended_programs`] instances.
+    fn contended(&mut self, machine: &Machine) -> SReg {
+        let x = self.special("nprog.x", Special::NumPrograms(0));
+        let y = self.special("nprog.y", Special::NumPrograms(1));
+        let z = self.special("nprog.z", Special::NumPrograms(2));
+        let xy = self.alu("nprog.xy", AluOp::Mul, x, y.into());
+        let programs = self.alu("programs", AluOp::Mul, xy, z.into());
+        self.alu(
+            "hbm_contended",
+            AluOp::GtU,
+            programs,
+            SOp::Imm(contended_programs(machine)),
+        )
+    }
+
+    /// `R = min(n, (n − 1) / X + 2)`: the rows of `X ≥ 1` instances that
+    /// `n` consecutive instances touch at most.
+    fn rows_per_wave(&mut self, machine: &Machine, x: SReg) -> SReg {
+        let n = i64::from(machine.tiles_per_cluster);
+        let n1 = self.def("tiles_less_one", |dst| TOpKind::Mov {
+            dst,
+            src: SOp::Imm(n - 1),
+        });
+        let q = self.alu("rows_q", AluOp::DivU, n1, x.into());
+        let q2 = self.alu("rows_q2", AluOp::Add, q, SOp::Imm(2));
+        self.alu("rows_per_wave", AluOp::MinU, q2, SOp::Imm(n))
+    }
+}
+
 /// [`GuardBuilder::fits`] for constant bounds.
 fn static_fits(lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> Option<bool> {
     let (SOp::Imm(lb), SOp::Imm(ub), SOp::Imm(step)) = (lb, ub, step) else {
@@ -638,64 +881,187 @@ fn static_fits(lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> Option<bool> {
     Some(trips <= i128::from(max_trips))
 }
 
-/// Replaces each chosen load (by pre-order index) with
-/// `if staged { LoadStaged } else { the load }`, and puts the ops of
-/// `before` in front of the ops they are keyed by.
-fn rewrite(
-    kernel: &mut TileKernel,
-    body: &mut Vec<TOp>,
-    chosen: &BTreeMap<usize, Chosen>,
-    before: &BTreeMap<usize, Vec<TOp>>,
-    staged: SReg,
-    index: &mut usize,
-) {
-    let mut out = Vec::with_capacity(body.len());
-    for mut op in std::mem::take(body) {
-        let i = *index;
-        *index += 1;
-        if let Some(ops) = before.get(&i) {
-            out.extend(ops.iter().cloned());
+/// Per loop of `loops` (pre-order index), the buffers referenced in it
+/// and nowhere else in the kernel.
+fn loop_local_bufs(
+    kernel: &TileKernel,
+    loops: &BTreeMap<usize, SReg>,
+) -> BTreeMap<usize, BTreeSet<Buf>> {
+    let count = |body: &[TOp]| {
+        let mut n: BTreeMap<Buf, usize> = BTreeMap::new();
+        for_each_op(body, &mut |op| {
+            for v in op.kind.reads().into_iter().chain(op.kind.writes()) {
+                *n.entry(v.buf).or_default() += 1;
+            }
+        });
+        n
+    };
+    let total = count(&kernel.body);
+    let walk = Walk::of(&kernel.body);
+    loops
+        .keys()
+        .map(|&at| {
+            let inside = count(std::slice::from_ref(walk.ops[at]));
+            let local = inside
+                .into_iter()
+                .filter(|(b, n)| total.get(b) == Some(n))
+                .map(|(b, _)| b)
+                .collect();
+            (at, local)
+        })
+        .collect()
+}
+
+/// Renames the buffers of `op` (and its bodies) by `fresh`.
+fn rename_bufs(op: &mut TOp, fresh: &BTreeMap<Buf, Buf>) {
+    for v in op.kind.views_mut() {
+        if let Some(&b) = fresh.get(&v.buf) {
+            v.buf = b;
         }
-        if let (Some(c), TOpKind::DmaLoad { dst, .. }) = (chosen.get(&i), &op.kind) {
-            let (cond, mut then_body, iteration) = match c.per_iteration {
-                None => (staged, Vec::new(), None),
-                Some((iv, lb, step, staged_loop)) => {
-                    let mut g = GuardBuilder {
-                        kernel,
-                        ops: Vec::new(),
-                    };
-                    let offset = g.alu("iteration_offset", AluOp::Sub, iv, lb);
-                    let index = g.alu("iteration", AluOp::DivS, offset, step);
-                    (staged_loop, g.ops, Some(SOp::Reg(index)))
-                }
-            };
-            then_body.push(TOp {
-                kind: TOpKind::LoadStaged {
-                    stage: c.stage,
-                    dst: dst.clone(),
-                    iteration,
-                },
-                loc: op.loc,
-            });
-            let load = op.clone();
-            op.kind = TOpKind::If {
-                cond: cond.into(),
-                then_body,
-                else_body: vec![load],
-            };
-            out.push(op);
-            continue;
-        }
-        for inner in op.kind.bodies_mut() {
-            rewrite(kernel, inner, chosen, before, staged, index);
-        }
-        out.push(op);
     }
-    *body = out;
+    for inner in op.kind.bodies_mut() {
+        for op in inner {
+            rename_bufs(op, fresh);
+        }
+    }
+}
+
+/// How [`Rewrite::body`] rewrites the kernel.
+struct Rewrite<'a> {
+    /// The chosen loads, by pre-order index.
+    chosen: &'a BTreeMap<usize, Chosen>,
+    /// Ops put in front of the op of each pre-order index.
+    before: &'a BTreeMap<usize, Vec<TOp>>,
+    /// Loops with row-shared stages, by pre-order index, and the register
+    /// that says whether the instance reads them.
+    versions: &'a BTreeMap<usize, SReg>,
+    /// The buffers only such a loop references: its copy gets its own
+    /// (double buffering splits only buffers local to one loop).
+    local: &'a BTreeMap<usize, BTreeSet<Buf>>,
+    /// The kernel's stage guard.
+    staged: SReg,
+}
+
+impl Rewrite<'_> {
+    /// Replaces each chosen load with `if staged { LoadStaged } else { the
+    /// load }`, and each loop with row-shared stages with
+    /// `if used { the loop reading them from CSRAM } else { the loop }`:
+    /// a per-iteration branch around those loads would cost the many
+    /// instances that load directly (small grids) on every iteration.
+    /// `rows` says whether this is the first copy of such a loop.
+    fn body(&self, kernel: &mut TileKernel, body: &mut Vec<TOp>, index: &mut usize, rows: bool) {
+        let mut out = Vec::with_capacity(body.len());
+        for mut op in std::mem::take(body) {
+            let i = *index;
+            *index += 1;
+            if let Some(ops) = self.before.get(&i) {
+                out.extend(ops.iter().cloned());
+            }
+            if let Some(&used) = self.versions.get(&i) {
+                let mut staged = op.clone();
+                for inner in staged.kind.bodies_mut() {
+                    self.body(kernel, inner, index, true);
+                }
+                let mut fresh = BTreeMap::new();
+                for &b in self.local.get(&i).into_iter().flatten() {
+                    fresh.insert(b, kernel.bufs.push(kernel.bufs[b].clone()));
+                }
+                rename_bufs(&mut staged, &fresh);
+                *index = i + 1;
+                for inner in op.kind.bodies_mut() {
+                    self.body(kernel, inner, index, false);
+                }
+                let loc = op.loc;
+                out.push(TOp {
+                    kind: TOpKind::If {
+                        cond: used.into(),
+                        then_body: vec![staged],
+                        else_body: vec![op],
+                    },
+                    loc,
+                });
+                continue;
+            }
+            if let (Some(c), TOpKind::DmaLoad { dst, .. }) = (self.chosen.get(&i), &op.kind) {
+                let dst = dst.clone();
+                match (c.per_iteration, c.per_wave) {
+                    (None, _) => {
+                        let load = TOpKind::LoadStaged {
+                            stage: c.stage,
+                            dst,
+                            slot: StagedSlot::Once,
+                        };
+                        out.push(self.either(&op, self.staged, Vec::new(), load));
+                    }
+                    (Some((iv, lb, step, staged_loop)), wave) => {
+                        if wave.is_some() && !rows {
+                            out.push(op);
+                            continue;
+                        }
+                        let mut g = GuardBuilder {
+                            kernel,
+                            ops: Vec::new(),
+                        };
+                        let offset = g.alu("iteration_offset", AluOp::Sub, iv, lb);
+                        let j = g.alu("iteration", AluOp::DivS, offset, step);
+                        match wave {
+                            None => {
+                                let load = TOpKind::LoadStaged {
+                                    stage: c.stage,
+                                    dst,
+                                    slot: StagedSlot::Iteration(j.into()),
+                                };
+                                let ops = g.ops;
+                                out.push(self.either(&op, staged_loop, ops, load));
+                            }
+                            Some(w) => {
+                                // Slot `g·R + r` of group `g = w·trips + j`.
+                                let rows = g.alu("iteration_rows", AluOp::Mul, j, w.rows.into());
+                                let slot =
+                                    g.alu("row_slot", AluOp::Add, w.first_slot, rows.into());
+                                out.extend(g.ops);
+                                out.push(TOp {
+                                    kind: TOpKind::LoadStaged {
+                                        stage: c.stage,
+                                        dst,
+                                        slot: StagedSlot::Wave(slot.into()),
+                                    },
+                                    loc: op.loc,
+                                });
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            for inner in op.kind.bodies_mut() {
+                self.body(kernel, inner, index, rows);
+            }
+            out.push(op);
+        }
+        *body = out;
+    }
+
+    /// `if cond { ops; staged } else { load }` in place of `load`.
+    fn either(&self, load: &TOp, cond: SReg, mut ops: Vec<TOp>, staged: TOpKind) -> TOp {
+        ops.push(TOp {
+            kind: staged,
+            loc: load.loc,
+        });
+        TOp {
+            kind: TOpKind::If {
+                cond: cond.into(),
+                then_body: ops,
+                else_body: vec![load.clone()],
+            },
+            loc: load.loc,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::path::PathBuf;
 
     use maiac_backend::isa::Module as IsaModule;
@@ -859,6 +1225,106 @@ mod tests {
             } else {
                 assert_eq!(sa.hbm_bytes, sb.hbm_bytes, "{trips} trips: not staged");
             }
+        }
+    }
+
+    /// `matmul_bias_relu_f16` (64×64 blocks, BK = 32, `pid_m`/`pid_n`
+    /// from a 2-D grid) on a `gx × gy` grid with `trips` K steps:
+    /// (c bytes, stats).
+    fn run_gemm(module: &IsaModule, m: &Machine, gx: u32, gy: u32, trips: u32) -> (Vec<u8>, Stats) {
+        let (rows, cols, k) = (64 * gx as usize, 64 * gy as usize, 32 * trips as usize);
+        let f16 = |n: usize, seed: u32| -> Vec<u8> {
+            (0..n)
+                .flat_map(|i| {
+                    let v = ((i as u32 * 13 + seed * 7) % 17) as f32 * 0.25 - 2.0;
+                    half::f16::from_f32(v).to_le_bytes()
+                })
+                .collect()
+        };
+        let buffers = vec![
+            f16(rows * k, 1),
+            f16(k * cols, 2),
+            f16(cols, 3),
+            vec![0; rows * cols * 2],
+        ];
+        let mut args: Vec<u64> = (0..4).map(buffer_base).collect();
+        args.extend([rows as u64, cols as u64, k as u64]);
+        let out = run_raw(module, m, [gx, gy, 1], &args, buffers, &RunOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        (out.buffers[3].clone(), out.stats)
+    }
+
+    /// The HBM bytes row sharing saves under the documented policy: per
+    /// cluster with two instances or more, staged wave and iteration, every
+    /// instance of a grid row after the row's first reads its B panel
+    /// (32 × 64 f16) from CSRAM.
+    fn row_sharing_saving(m: &Machine, gx: u32, gy: u32, trips: u32, max_slots: u64) -> u64 {
+        let (n, tiles) = (m.tiles_per_cluster, m.clusters * m.tiles_per_cluster);
+        let programs = gx * gy;
+        if gx < 2 {
+            return 0;
+        }
+        let rows_per_wave = u64::from(n.min((n - 1) / gx + 2));
+        let mut saved = 0;
+        for c in 0..m.clusters {
+            let mine: Vec<u32> = (0..programs).filter(|p| (p % tiles) / n == c).collect();
+            if mine.len() < 2 {
+                continue;
+            }
+            for w in 0..programs.div_ceil(tiles) {
+                let wave: Vec<u32> = mine.iter().copied().filter(|p| p / tiles == w).collect();
+                let rows: BTreeSet<u32> = wave.iter().map(|p| p / gx).collect();
+                let shared = (wave.len() - rows.len()) as u64;
+                // A wave is staged when all its groups' slots fit.
+                if u64::from((w + 1) * trips) * rows_per_wave <= max_slots {
+                    saved += shared * u64::from(trips) * 32 * 64 * 2;
+                }
+            }
+        }
+        saved
+    }
+
+    #[test]
+    fn gemm_b_panels_are_shared_by_the_instances_of_a_grid_row() {
+        let mut m = resolve("maia200-like").expect("machine");
+        let (tile, staged) = compile("matmul_bias_relu_f16", &m, true);
+        let (_, plain) = compile("matmul_bias_relu_f16", &m, false);
+        // B (32 × 64, moving with k and pid_n) is row-shared; A depends
+        // on pid_m, the bias row is outside the loop.
+        let rows: Vec<_> = tile.stages.values().filter(|s| s.per_wave.is_some()).collect();
+        assert_eq!(rows.len(), 1, "{}", crate::tile::render(&tile));
+        assert_eq!(rows[0].shape(), vec![32, 64]);
+        let max_slots = rows[0].per_wave.as_ref().map(|w| w.max_slots).unwrap_or(0);
+        // Whole rows per cluster, rows split across tiles, a single row,
+        // two waves, a column grid (nothing to share).
+        for (gx, gy, trips) in [(16, 2, 3), (3, 5, 2), (8, 1, 1), (5, 40, 2), (1, 9, 2), (2, 2, 4)] {
+            let (a, sa) = run_gemm(&staged, &m, gx, gy, trips);
+            let (b, sb) = run_gemm(&plain, &m, gx, gy, trips);
+            assert_eq!(a, b, "{gx}x{gy}, {trips} trips");
+            let saved = row_sharing_saving(&m, gx, gy, trips, max_slots);
+            assert_eq!(sb.hbm_bytes - sa.hbm_bytes, saved, "{gx}x{gy}, {trips} trips");
+            if gx >= 8 {
+                assert!(sa.cycles < sb.cycles, "{gx}x{gy}: {sa:?} vs {sb:?}");
+            }
+        }
+        // A small CSRAM: the region holds a few groups; later ones load
+        // directly.
+        m.cluster.csram_bytes = 256 * 1024;
+        let (tile, staged) = compile("matmul_bias_relu_f16", &m, true);
+        let (_, plain) = compile("matmul_bias_relu_f16", &m, false);
+        let max_slots = tile
+            .stages
+            .values()
+            .find_map(|s| s.per_wave.as_ref().map(|w| w.max_slots))
+            .expect("a row-shared stage");
+        assert!(max_slots < 20, "{max_slots}");
+        for (gx, gy, trips) in [(16, 2, 3), (16, 12, 2)] {
+            let (a, sa) = run_gemm(&staged, &m, gx, gy, trips);
+            let (b, sb) = run_gemm(&plain, &m, gx, gy, trips);
+            assert_eq!(a, b, "{gx}x{gy}, {trips} trips");
+            let saved = row_sharing_saving(&m, gx, gy, trips, max_slots);
+            assert!(saved > 0);
+            assert_eq!(sb.hbm_bytes - sa.hbm_bytes, saved, "{gx}x{gy}, {trips} trips");
         }
     }
 

@@ -67,6 +67,9 @@ pub struct StagedLoad {
     pub when: Option<SReg>,
     /// Set when the load's box moves with a loop's induction variable.
     pub per_iteration: Option<StagedLoop>,
+    /// Set when the box also depends on the program ids (not on
+    /// `pid.x`): a panel the instances of one grid row share.
+    pub per_wave: Option<StagedWave>,
     /// Byte offset of the dense, row-major copy in every cluster's CSRAM.
     pub csram_offset: u64,
     /// The load it replaced.
@@ -98,6 +101,65 @@ pub struct StagedLoop {
     /// bytes (every dimension's valid extent 0) but still signals, so the
     /// signal count keeps matching the iteration index.
     pub when: Option<SReg>,
+}
+
+/// Which copy of a stage a [`TOpKind::LoadStaged`] reads.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum StagedSlot {
+    /// The stage's only copy, landed after one signal.
+    Once,
+    /// Box `index` of a per-iteration stage ([`StagedLoop`]; `index` is
+    /// `(iv − lb) / step`), landed after `index + 1` signals.
+    Iteration(SOp),
+    /// Slot `index` of a row-shared stage ([`StagedWave`]), landed once
+    /// the stage's semaphore counts `index + 1`.
+    Wave(SOp),
+}
+
+impl StagedSlot {
+    fn uses(&self) -> Vec<SOp> {
+        match *self {
+            StagedSlot::Once => Vec::new(),
+            StagedSlot::Iteration(i) | StagedSlot::Wave(i) => vec![i],
+        }
+    }
+
+    fn uses_mut(&mut self) -> Vec<&mut SOp> {
+        match self {
+            StagedSlot::Once => Vec::new(),
+            StagedSlot::Iteration(i) | StagedSlot::Wave(i) => vec![i],
+        }
+    }
+}
+
+/// A per-iteration stage ([`StagedLoop`]) whose box also depends on
+/// `pid.y`/`pid.z` — never on `pid.x`, the instance's own index within a
+/// grid row, nor on anything else a program instance owns: every
+/// instance of a grid row (`p / nprog.x`) loads the same box in the same
+/// iteration, like the B panel of a GEMM over a 2-D grid.
+///
+/// Under round robin over all `T` tiles, cluster `c` runs in its *wave*
+/// `w` the instances `w·T + c·n + t` (`t < n`, the tiles of a cluster);
+/// they span `R = min(n, (n − 1) / nprog.x + 2)` rows at most, and the
+/// instance of row `r` (counted from the wave's first) in iteration `j`
+/// reads *group* `g = w · trips + j`, slot `(g − 1) · R + r` of the
+/// stage's region (group 0 — the first iteration of the first wave — is
+/// loaded directly: nothing is in CSRAM that early, and a copy waiting
+/// for it would hold up the tile's DMA queue). The cluster program walks the same waves, iterations and rows,
+/// copying each row's box once (with the row's ids bound to the
+/// iteration ops' `pid.y`/`pid.z` reads) and signalling after each (a
+/// group of fewer rows pads with empty copies, so slot `s` has landed
+/// once the semaphore counts `s + 1`); a group whose slots do not fit the
+/// region is not staged, and both
+/// programs know it from `g`.
+#[derive(Clone, PartialEq, Debug)]
+pub struct StagedWave {
+    /// Ops over the prologue's registers computing `trips`, the loop's
+    /// trip count (positive step and exact span: `fits` of the loop).
+    pub trips_ops: Vec<TOp>,
+    pub trips: SReg,
+    /// Slots of the region (`StagedLoop::max_trips` is unused).
+    pub max_slots: u64,
 }
 
 impl StagedLoad {
@@ -307,14 +369,12 @@ pub enum TOpKind {
         fill: Option<u64>,
     },
     /// CSRAM → TSRAM copy of a staged operand (`dst` has the stage's
-    /// shape): waits until the cluster program has staged it. For a stage
-    /// copied per loop iteration ([`StagedLoop`]), `iteration` is the
-    /// iteration's index (`(iv − lb) / step`): the copy reads box
-    /// `iteration` and waits for `iteration + 1` signals.
+    /// shape): waits until the cluster program has staged it, in the copy
+    /// `slot` says.
     LoadStaged {
         stage: Stage,
         dst: BView,
-        iteration: Option<SOp>,
+        slot: StagedSlot,
     },
     /// TSRAM → HBM strided copy (masked-off elements are not written).
     DmaStore {
@@ -644,7 +704,7 @@ impl TOpKind {
             Alu { a, b, .. } => vec![*a, *b],
             Select { cond, a, b, .. } => vec![*cond, *a, *b],
             StoreScalar { src, .. } => vec![*src],
-            LoadStaged { iteration, .. } => iteration.iter().copied().collect(),
+            LoadStaged { slot, .. } => slot.uses(),
             DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
                 let mut v = vec![*hbm];
                 for d in dims {
@@ -769,7 +829,7 @@ impl TOpKind {
             Alu { a, b, .. } => vec![a, b],
             Select { cond, a, b, .. } => vec![cond, a, b],
             StoreScalar { src, .. } => vec![src],
-            LoadStaged { iteration, .. } => iteration.iter_mut().collect(),
+            LoadStaged { slot, .. } => slot.uses_mut(),
             DmaLoad { hbm, dims, .. } | DmaStore { hbm, dims, .. } => {
                 let mut v = vec![hbm];
                 for d in dims {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{BView, SOp, TInput, TOp, TOpKind, TileKernel};
+use super::{BView, SOp, StagedSlot, TInput, TOp, TOpKind, TileKernel};
 
 /// Renders a kernel: its buffers, then its body.
 pub fn render(kernel: &TileKernel) -> String {
@@ -58,6 +58,14 @@ pub fn render_stages(kernel: &TileKernel) -> String {
             if let Some(when) = l.when {
                 let _ = writeln!(out, "      copied when {when}");
             }
+        }
+        if let Some(w) = &data.per_wave {
+            let _ = writeln!(
+                out,
+                "    per grid row and wave: {} slots, {} trips",
+                w.max_slots, w.trips
+            );
+            render_body(&mut out, &w.trips_ops, 3);
         }
     }
     out
@@ -168,13 +176,18 @@ fn render_body(out: &mut String, body: &[TOp], depth: usize) {
             LoadStaged {
                 stage,
                 dst,
-                iteration: None,
+                slot: StagedSlot::Once,
             } => format!("dma.load.staged {stage} -> {}", view(dst)),
             LoadStaged {
                 stage,
                 dst,
-                iteration: Some(i),
+                slot: StagedSlot::Iteration(i),
             } => format!("dma.load.staged {stage}[{}] -> {}", sop(i), view(dst)),
+            LoadStaged {
+                stage,
+                dst,
+                slot: StagedSlot::Wave(i),
+            } => format!("dma.load.staged {stage} slot {} -> {}", sop(i), view(dst)),
             DmaStore {
                 dtype,
                 src,

@@ -429,7 +429,8 @@ impl<'a> ScalarEmitter<'a> {
     /// cluster, the loop's iterations and the rows of each wave:
     ///
     /// ```text
-    /// if X ≥ 2, P > contended_programs and some stage fits:
+    /// if X ≥ min_shared_columns, trips ≥ MIN_SHARED_TRIPS,
+    ///    P > contended_programs and some stage fits:
     ///   w = 0; g = 0
     ///   wave: base = w·T + c·n; if base ≥ P: done
     ///         first = base / X; rows = (min(base + n, P) − 1) / X − first + 1
@@ -481,7 +482,17 @@ impl<'a> ScalarEmitter<'a> {
         let z = self.special(Special::NumPrograms(2))?;
         let p = self.alu(AluOp::Mul, x, Operand::reg(y))?;
         let p = self.alu(AluOp::Mul, p, Operand::reg(z))?;
-        let mut any = self.alu(AluOp::GeS, x, Operand::imm(2))?;
+        let mut any = self.alu(
+            AluOp::GeS,
+            x,
+            Operand::imm(crate::sched::cluster_stage::min_shared_columns(machine)),
+        )?;
+        let long = self.alu(
+            AluOp::GeS,
+            trips,
+            Operand::imm(crate::sched::cluster_stage::MIN_SHARED_TRIPS),
+        )?;
+        any = self.alu(AluOp::And, any, Operand::reg(long))?;
         let busy = self.alu(
             AluOp::GtU,
             p,

@@ -53,8 +53,8 @@ use crate::fuse::walk::for_each_op;
 use crate::pass::{Pass, PassContext};
 use crate::sched::{dispatch, sram};
 use crate::tile::{
-    Buf, SOp, SReg, Stage, StageGuard, StagedLoad, StagedLoop, StagedSlot, StagedWave, TOp, TOpKind,
-    TileKernel,
+    Buf, SOp, SReg, Stage, StageGuard, StagedLoad, StagedLoop, StagedSlot, StagedWave, TOp,
+    TOpKind, TileKernel,
 };
 
 /// The longest prologue (scalar ops) a stage may need.
@@ -68,6 +68,20 @@ pub const MAX_PROLOGUE: usize = 96;
 pub fn contended_programs(machine: &Machine) -> i64 {
     i64::from(machine.hbm.bytes_per_cycle / machine.dma.tile_bytes_per_cycle.max(1))
 }
+
+/// The fewest grid columns `X` for which a row is shared: half a cluster's
+/// tiles (at least two), so that a cluster's `n` consecutive instances span
+/// at most three rows and every copy into CSRAM serves several tiles. With
+/// two or three columns a cluster copies nearly a panel per tile and the
+/// extra hop made a 64×64×32 GEMM 12–15 % slower (measured).
+pub fn min_shared_columns(machine: &Machine) -> i64 {
+    i64::from(machine.tiles_per_cluster / 2).max(2)
+}
+
+/// The fewest loop trips for which a row is shared: the first trip waits
+/// for the cluster's copy, a latency only later trips' saved HBM bandwidth
+/// pays back (one or two K steps of a 64×64×32 GEMM were 6–8 % slower).
+pub const MIN_SHARED_TRIPS: i64 = 3;
 
 /// CSRAM reserved for one per-iteration stage (its trips × box bytes).
 pub const MAX_LOOP_REGION: u64 = 1 << 20;
@@ -629,7 +643,7 @@ pub fn stage_shared_loads(kernel: &mut TileKernel, machine: &Machine) {
         );
     }
     let mut index = 0usize;
-    let local = loop_local_bufs(kernel, &versions);
+    let local = loop_locals(kernel, &versions);
     let mut body = std::mem::take(&mut kernel.body);
     let plan = Rewrite {
         chosen: &indexed,
@@ -799,14 +813,27 @@ impl GuardBuilder<'_> {
     /// The tile's [`WaveRegs`] under round robin over all `T` tiles:
     /// instance `p = x + X·(y + Y·z)` is in wave `w` (`%instance`), whose
     /// first instance on this cluster is `p − %local_tile`. Row sharing is
-    /// used when `staged` holds and `X ≥ 2` (the cluster program tests the
-    /// same); these ops run only where HBM is contended
+    /// used when `staged` holds, `X ≥ min_shared_columns` and
+    /// `trips ≥ MIN_SHARED_TRIPS` (the cluster program tests the same); these ops run only where HBM is contended
     /// ([`GuardBuilder::contended`]).
-    fn wave_regs(&mut self, machine: &Machine, staged: SReg, trips: SReg, max_slots: i64) -> WaveRegs {
+    fn wave_regs(
+        &mut self,
+        machine: &Machine,
+        staged: SReg,
+        trips: SReg,
+        max_slots: i64,
+    ) -> WaveRegs {
         let x = self.special("nprog.x", Special::NumPrograms(0));
         let y = self.special("nprog.y", Special::NumPrograms(1));
-        let shares = self.alu("rows_share", AluOp::GeS, x, SOp::Imm(2));
+        let shares = self.alu(
+            "rows_share",
+            AluOp::GeS,
+            x,
+            SOp::Imm(min_shared_columns(machine)),
+        );
         let staged = self.alu("staged_rows", AluOp::And, staged, shares.into());
+        let long = self.alu("rows_trips", AluOp::GeS, trips, SOp::Imm(MIN_SHARED_TRIPS));
+        let staged = self.alu("staged_long", AluOp::And, staged, long.into());
         let px = self.special("pid.x", Special::ProgramId(0));
         let py = self.special("pid.y", Special::ProgramId(1));
         let pz = self.special("pid.z", Special::ProgramId(2));
@@ -881,49 +908,118 @@ fn static_fits(lb: SOp, ub: SOp, step: SOp, max_trips: u64) -> Option<bool> {
     Some(trips <= i128::from(max_trips))
 }
 
-/// Per loop of `loops` (pre-order index), the buffers referenced in it
-/// and nowhere else in the kernel.
-fn loop_local_bufs(
-    kernel: &TileKernel,
-    loops: &BTreeMap<usize, SReg>,
-) -> BTreeMap<usize, BTreeSet<Buf>> {
-    let count = |body: &[TOp]| {
-        let mut n: BTreeMap<Buf, usize> = BTreeMap::new();
-        for_each_op(body, &mut |op| {
-            for v in op.kind.reads().into_iter().chain(op.kind.writes()) {
-                *n.entry(v.buf).or_default() += 1;
-            }
+/// The buffers and registers one loop references and nothing outside it
+/// does: its versioned copy gets fresh ones, so the two copies' live
+/// ranges stay apart (with shared registers every temporary of the body
+/// would be live from the first copy through the second, and the extra
+/// pressure spilled the loop that small grids run).
+#[derive(Clone, Debug, Default)]
+struct LoopLocals {
+    bufs: BTreeSet<Buf>,
+    regs: BTreeSet<SReg>,
+}
+
+/// How often each buffer and register occurs in `body`.
+fn occurrences(body: &[TOp]) -> (BTreeMap<Buf, usize>, BTreeMap<SReg, usize>) {
+    let (mut bufs, mut regs) = (BTreeMap::new(), BTreeMap::new());
+    for_each_op(body, &mut |op| {
+        for v in op.kind.reads().into_iter().chain(op.kind.writes()) {
+            *bufs.entry(v.buf).or_insert(0usize) += 1;
+        }
+        let used = op.kind.scalar_uses().into_iter().filter_map(|s| match s {
+            SOp::Reg(r) => Some(r),
+            SOp::Imm(_) => None,
         });
-        n
-    };
-    let total = count(&kernel.body);
+        for r in used.chain(op.kind.scalar_def()) {
+            *regs.entry(r).or_insert(0usize) += 1;
+        }
+    });
+    (bufs, regs)
+}
+
+/// Per loop of `loops` (pre-order index), its [`LoopLocals`].
+fn loop_locals(kernel: &TileKernel, loops: &BTreeMap<usize, SReg>) -> BTreeMap<usize, LoopLocals> {
+    let (all_bufs, all_regs) = occurrences(&kernel.body);
     let walk = Walk::of(&kernel.body);
     loops
         .keys()
         .map(|&at| {
-            let inside = count(std::slice::from_ref(walk.ops[at]));
-            let local = inside
-                .into_iter()
-                .filter(|(b, n)| total.get(b) == Some(n))
-                .map(|(b, _)| b)
-                .collect();
-            (at, local)
+            let (bufs, regs) = occurrences(std::slice::from_ref(walk.ops[at]));
+            let locals = LoopLocals {
+                bufs: bufs
+                    .into_iter()
+                    .filter(|(b, n)| all_bufs.get(b) == Some(n))
+                    .map(|(b, _)| b)
+                    .collect(),
+                regs: regs
+                    .into_iter()
+                    .filter(|(r, n)| all_regs.get(r) == Some(n))
+                    .map(|(r, _)| r)
+                    .collect(),
+            };
+            (at, locals)
         })
         .collect()
 }
 
-/// Renames the buffers of `op` (and its bodies) by `fresh`.
-fn rename_bufs(op: &mut TOp, fresh: &BTreeMap<Buf, Buf>) {
+/// Renames the buffers and registers of `op` (and its bodies) by `bufs`
+/// and `regs`.
+fn rename_locals(op: &mut TOp, bufs: &BTreeMap<Buf, Buf>, regs: &BTreeMap<SReg, SReg>) {
     for v in op.kind.views_mut() {
-        if let Some(&b) = fresh.get(&v.buf) {
+        if let Some(&b) = bufs.get(&v.buf) {
             v.buf = b;
+        }
+    }
+    for s in op.kind.scalar_uses_mut() {
+        if let SOp::Reg(r) = s {
+            if let Some(&fresh) = regs.get(r) {
+                *r = fresh;
+            }
+        }
+    }
+    if let Some(d) = op.kind.scalar_def_mut() {
+        if let Some(&fresh) = regs.get(d) {
+            *d = fresh;
         }
     }
     for inner in op.kind.bodies_mut() {
         for op in inner {
-            rename_bufs(op, fresh);
+            rename_locals(op, bufs, regs);
         }
     }
+}
+
+/// Gives the row-shared copy of a loop `op` its own registers for the
+/// values it only reads from outside: returns `fresh = mov value` ops to
+/// put in front of it and renames its reads. With linear, unsplit
+/// intervals a value both copies read would otherwise stay live to the end
+/// of the second copy, end last, and be the first spilled — over the
+/// direct loop too. Values the copy writes keep their registers.
+fn private_inputs(kernel: &mut TileKernel, op: &mut TOp) -> Vec<TOp> {
+    let (mut read, mut written) = (BTreeSet::new(), BTreeSet::new());
+    for_each_op(std::slice::from_ref(op), &mut |o| {
+        for s in o.kind.scalar_uses() {
+            if let SOp::Reg(r) = s {
+                read.insert(r);
+            }
+        }
+        written.extend(o.kind.scalar_def());
+    });
+    let mut fresh = BTreeMap::new();
+    let mut copies = Vec::new();
+    for r in read.difference(&written).copied() {
+        let copy = kernel.sregs.push(kernel.sregs[r].clone());
+        fresh.insert(r, copy);
+        copies.push(TOp {
+            kind: TOpKind::Mov {
+                dst: copy,
+                src: r.into(),
+            },
+            loc: None,
+        });
+    }
+    rename_locals(op, &BTreeMap::new(), &fresh);
+    copies
 }
 
 /// How [`Rewrite::body`] rewrites the kernel.
@@ -935,9 +1031,10 @@ struct Rewrite<'a> {
     /// Loops with row-shared stages, by pre-order index, and the register
     /// that says whether the instance reads them.
     versions: &'a BTreeMap<usize, SReg>,
-    /// The buffers only such a loop references: its copy gets its own
-    /// (double buffering splits only buffers local to one loop).
-    local: &'a BTreeMap<usize, BTreeSet<Buf>>,
+    /// The buffers and registers only such a loop references: its copy
+    /// gets its own (double buffering splits only buffers local to one
+    /// loop; see [`LoopLocals`] for registers).
+    local: &'a BTreeMap<usize, LoopLocals>,
     /// The kernel's stage guard.
     staged: SReg,
 }
@@ -962,21 +1059,37 @@ impl Rewrite<'_> {
                 for inner in staged.kind.bodies_mut() {
                     self.body(kernel, inner, index, true);
                 }
-                let mut fresh = BTreeMap::new();
-                for &b in self.local.get(&i).into_iter().flatten() {
-                    fresh.insert(b, kernel.bufs.push(kernel.bufs[b].clone()));
+                let (mut bufs, mut regs) = (BTreeMap::new(), BTreeMap::new());
+                if let Some(locals) = self.local.get(&i) {
+                    for &b in &locals.bufs {
+                        bufs.insert(b, kernel.bufs.push(kernel.bufs[b].clone()));
+                    }
+                    for &r in &locals.regs {
+                        regs.insert(r, kernel.sregs.push(kernel.sregs[r].clone()));
+                    }
                 }
-                rename_bufs(&mut staged, &fresh);
+                rename_locals(&mut staged, &bufs, &regs);
+                let copies = private_inputs(kernel, &mut staged);
                 *index = i + 1;
                 for inner in op.kind.bodies_mut() {
                     self.body(kernel, inner, index, false);
                 }
+                // The direct loop comes first: the allocator's intervals
+                // are linear and unsplit, so a value both copies read is
+                // spilled (if at all) over both, and it is the copy small
+                // grids run whose pressure should decide.
+                let mut g = GuardBuilder {
+                    kernel,
+                    ops: Vec::new(),
+                };
+                let direct = g.alu("rows_unused", AluOp::Eq, used, SOp::Imm(0));
+                out.extend(g.ops);
                 let loc = op.loc;
                 out.push(TOp {
                     kind: TOpKind::If {
-                        cond: used.into(),
-                        then_body: vec![staged],
-                        else_body: vec![op],
+                        cond: direct.into(),
+                        then_body: vec![op],
+                        else_body: copies.into_iter().chain([staged]).collect(),
                     },
                     loc,
                 });
@@ -1017,8 +1130,7 @@ impl Rewrite<'_> {
                             Some(w) => {
                                 // Slot `g·R + r` of group `g = w·trips + j`.
                                 let rows = g.alu("iteration_rows", AluOp::Mul, j, w.rows.into());
-                                let slot =
-                                    g.alu("row_slot", AluOp::Add, w.first_slot, rows.into());
+                                let slot = g.alu("row_slot", AluOp::Add, w.first_slot, rows.into());
                                 out.extend(g.ops);
                                 out.push(TOp {
                                     kind: TOpKind::LoadStaged {
@@ -1249,19 +1361,30 @@ mod tests {
         ];
         let mut args: Vec<u64> = (0..4).map(buffer_base).collect();
         args.extend([rows as u64, cols as u64, k as u64]);
-        let out = run_raw(module, m, [gx, gy, 1], &args, buffers, &RunOptions::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let out = run_raw(
+            module,
+            m,
+            [gx, gy, 1],
+            &args,
+            buffers,
+            &RunOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         (out.buffers[3].clone(), out.stats)
     }
 
-    /// The HBM bytes row sharing saves under the documented policy: per
+    /// The HBM bytes row sharing saves under the documented policy: on a
+    /// grid large enough to contend for HBM with two columns or more, per
     /// cluster with two instances or more, staged wave and iteration, every
     /// instance of a grid row after the row's first reads its B panel
     /// (32 × 64 f16) from CSRAM.
     fn row_sharing_saving(m: &Machine, gx: u32, gy: u32, trips: u32, max_slots: u64) -> u64 {
         let (n, tiles) = (m.tiles_per_cluster, m.clusters * m.tiles_per_cluster);
         let programs = gx * gy;
-        if gx < 2 {
+        if i64::from(gx) < super::min_shared_columns(m)
+            || i64::from(trips) < super::MIN_SHARED_TRIPS
+            || i64::from(programs) <= super::contended_programs(m)
+        {
             return 0;
         }
         let rows_per_wave = u64::from(n.min((n - 1) / gx + 2));
@@ -1291,19 +1414,42 @@ mod tests {
         let (_, plain) = compile("matmul_bias_relu_f16", &m, false);
         // B (32 × 64, moving with k and pid_n) is row-shared; A depends
         // on pid_m, the bias row is outside the loop.
-        let rows: Vec<_> = tile.stages.values().filter(|s| s.per_wave.is_some()).collect();
+        let rows: Vec<_> = tile
+            .stages
+            .values()
+            .filter(|s| s.per_wave.is_some())
+            .collect();
         assert_eq!(rows.len(), 1, "{}", crate::tile::render(&tile));
         assert_eq!(rows[0].shape(), vec![32, 64]);
         let max_slots = rows[0].per_wave.as_ref().map(|w| w.max_slots).unwrap_or(0);
         // Whole rows per cluster, rows split across tiles, a single row,
-        // two waves, a column grid (nothing to share).
-        for (gx, gy, trips) in [(16, 2, 3), (3, 5, 2), (8, 1, 1), (5, 40, 2), (1, 9, 2), (2, 2, 4)] {
+        // several waves; and not staged: too few trips, a column grid
+        // (nothing to share), too few columns, grids too small to contend
+        // for HBM.
+        let grids = [
+            (16, 16, 4),
+            (4, 32, 4),
+            (5, 20, 4),
+            (64, 1, 3),
+            (8, 16, 3),
+            (16, 4, 3),
+            (5, 40, 2),
+            (1, 90, 3),
+            (2, 30, 4),
+            (16, 2, 3),
+            (2, 2, 4),
+        ];
+        for (gx, gy, trips) in grids {
             let (a, sa) = run_gemm(&staged, &m, gx, gy, trips);
             let (b, sb) = run_gemm(&plain, &m, gx, gy, trips);
             assert_eq!(a, b, "{gx}x{gy}, {trips} trips");
             let saved = row_sharing_saving(&m, gx, gy, trips, max_slots);
-            assert_eq!(sb.hbm_bytes - sa.hbm_bytes, saved, "{gx}x{gy}, {trips} trips");
-            if gx >= 8 {
+            assert_eq!(
+                sb.hbm_bytes - sa.hbm_bytes,
+                saved,
+                "{gx}x{gy}, {trips} trips"
+            );
+            if saved > 0 && trips >= 4 {
                 assert!(sa.cycles < sb.cycles, "{gx}x{gy}: {sa:?} vs {sb:?}");
             }
         }
@@ -1318,13 +1464,17 @@ mod tests {
             .find_map(|s| s.per_wave.as_ref().map(|w| w.max_slots))
             .expect("a row-shared stage");
         assert!(max_slots < 20, "{max_slots}");
-        for (gx, gy, trips) in [(16, 2, 3), (16, 12, 2)] {
+        for (gx, gy, trips) in [(16, 4, 3), (16, 12, 4)] {
             let (a, sa) = run_gemm(&staged, &m, gx, gy, trips);
             let (b, sb) = run_gemm(&plain, &m, gx, gy, trips);
             assert_eq!(a, b, "{gx}x{gy}, {trips} trips");
             let saved = row_sharing_saving(&m, gx, gy, trips, max_slots);
             assert!(saved > 0);
-            assert_eq!(sb.hbm_bytes - sa.hbm_bytes, saved, "{gx}x{gy}, {trips} trips");
+            assert_eq!(
+                sb.hbm_bytes - sa.hbm_bytes,
+                saved,
+                "{gx}x{gy}, {trips} trips"
+            );
         }
     }
 

@@ -497,11 +497,12 @@ fn convert_any(bits: u64, from: DType, to: DType, rounding: Rounding) -> u64 {
 // Names: the assembly mnemonics and binary codes of the semantic enums.
 
 /// Every integer binary op, in binary-code order.
-pub const INT_BINARY_OPS: [IntBinaryOp; 22] = {
+pub const INT_BINARY_OPS: [IntBinaryOp; 28] = {
     use IntBinaryOp::*;
     [
         Add, Sub, Mul, DivS, DivU, CeilDivS, CeilDivU, FloorDivS, RemS, RemU, And, Or, Xor, Shl,
-        ShrS, ShrU, MaxS, MaxU, MinS, MinU, MulHiU, MulHiS,
+        ShrS, ShrU, MaxS, MaxU, MinS, MinU, MulHiU, MulHiS, HAddS, HAddU, RHAddS, RHAddU, Mul24S,
+        Mul24U,
     ]
 };
 
@@ -530,6 +531,12 @@ pub fn int_binary_name(op: IntBinaryOp) -> &'static str {
         MinU => "minu",
         MulHiU => "mulhiu",
         MulHiS => "mulhis",
+        HAddS => "hadds",
+        HAddU => "haddu",
+        RHAddS => "rhadds",
+        RHAddU => "rhaddu",
+        Mul24S => "mul24s",
+        Mul24U => "mul24u",
     }
 }
 

@@ -689,6 +689,12 @@ fn function_name(op: IntBinaryOp) -> &'static str {
         FloorDivS => "floordivs",
         MulHiU => "mulhiu",
         MulHiS => "mulhis",
+        HAddS => "hadds",
+        HAddU => "haddu",
+        RHAddS => "rhadds",
+        RHAddU => "rhaddu",
+        Mul24S => "mul24s",
+        Mul24U => "mul24u",
         _ => "op",
     }
 }

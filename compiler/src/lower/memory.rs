@@ -1300,6 +1300,41 @@ impl Lowerer<'_> {
                 let zb = if op == ShrU { b } else { zb };
                 self.alu(alu, za, zb)
             }
+            // libdevice's averages and 24-bit products exist at i32 only
+            // (`libdevice::resolve` refuses other widths), so the 64-bit
+            // registers hold their sums and products exactly.
+            HAddS | RHAddS => {
+                let sum = self.alu(AluOp::Add, a, b);
+                let sum = if op == RHAddS {
+                    self.alu(AluOp::Add, sum, SOp::Imm(1))
+                } else {
+                    sum
+                };
+                self.alu(AluOp::AShr, sum, SOp::Imm(1))
+            }
+            HAddU | RHAddU => {
+                let (za, zb) = (zext(self, a), zext(self, b));
+                let sum = self.alu(AluOp::Add, za, zb);
+                let sum = if op == RHAddU {
+                    self.alu(AluOp::Add, sum, SOp::Imm(1))
+                } else {
+                    sum
+                };
+                self.alu(AluOp::LShr, sum, SOp::Imm(1))
+            }
+            Mul24S => {
+                let low24 = |cx: &mut Self, x: SOp| {
+                    let up = cx.alu(AluOp::Shl, x, SOp::Imm(40));
+                    cx.alu(AluOp::AShr, up, SOp::Imm(40))
+                };
+                let (la, lb) = (low24(self, a), low24(self, b));
+                self.alu(AluOp::Mul, la, lb)
+            }
+            Mul24U => {
+                let la = self.alu(AluOp::And, a, SOp::Imm(0xFF_FFFF));
+                let lb = self.alu(AluOp::And, b, SOp::Imm(0xFF_FFFF));
+                self.alu(AluOp::Mul, la, lb)
+            }
             MulHiS if width >= 64 => self.alu(AluOp::MulHiS, a, b),
             MulHiU if width >= 64 => self.alu(AluOp::MulHiU, a, b),
             MulHiS => {

@@ -69,6 +69,20 @@ pub enum IntBinaryOp {
     MulHiU,
     /// High half of the signed double-width product.
     MulHiS,
+    /// `(a + b) >> 1` on signed values, without overflow (libdevice
+    /// `__nv_hadd`: the floor of the average).
+    HAddS,
+    /// `(a + b) >> 1` on unsigned values, without overflow (`__nv_uhadd`).
+    HAddU,
+    /// `(a + b + 1) >> 1` on signed values, without overflow (`__nv_rhadd`).
+    RHAddS,
+    /// `(a + b + 1) >> 1` on unsigned values, without overflow (`__nv_urhadd`).
+    RHAddU,
+    /// The low `width` bits of the product of the low 24 bits of `a` and
+    /// `b`, each sign-extended from bit 23 (`__nv_mul24`, PTX `mul24.lo.s32`).
+    Mul24S,
+    /// The same with the low 24 bits zero-extended (`__nv_umul24`).
+    Mul24U,
 }
 
 /// Evaluates a binary integer op at `width` bits.
@@ -128,6 +142,15 @@ pub fn int_binary(op: IntBinaryOp, width: u32, a: u64, b: u64) -> u64 {
         MinU => a.min(b),
         MulHiU => ((u128::from(a) * u128::from(b)) >> width) as u64,
         MulHiS => ((i128::from(sa) * i128::from(sb)) >> width) as u64,
+        // In i128 the sum cannot overflow; `>>` on i128 is the floor.
+        HAddS => ((i128::from(sa) + i128::from(sb)) >> 1) as u64,
+        HAddU => ((u128::from(a) + u128::from(b)) >> 1) as u64,
+        RHAddS => ((i128::from(sa) + i128::from(sb) + 1) >> 1) as u64,
+        RHAddU => ((u128::from(a) + u128::from(b) + 1) >> 1) as u64,
+        Mul24S => {
+            sign_extend(a & 0xFF_FFFF, 24).wrapping_mul(sign_extend(b & 0xFF_FFFF, 24)) as u64
+        }
+        Mul24U => (a & 0xFF_FFFF).wrapping_mul(b & 0xFF_FFFF),
     };
     r & m
 }

@@ -28,6 +28,8 @@ enum Builtin {
     Fma,
     Class(FloatClass),
     Int(IntBinaryOp),
+    /// An integer op libdevice defines on `i32` only (`hadd`, `mul24`, …).
+    Int32(IntBinaryOp),
     IntAbs,
     Bits(BitUnaryOp),
     /// `float_as_int` & co.: the same bits reinterpreted.
@@ -136,6 +138,12 @@ fn builtin(base: &str) -> Option<Builtin> {
         "umin" | "ullmin" => Int(IntBinaryOp::MinU),
         "mulhi" | "mul64hi" => Int(IntBinaryOp::MulHiS),
         "umulhi" | "umul64hi" => Int(IntBinaryOp::MulHiU),
+        "hadd" => Int32(IntBinaryOp::HAddS),
+        "uhadd" => Int32(IntBinaryOp::HAddU),
+        "rhadd" => Int32(IntBinaryOp::RHAddS),
+        "urhadd" => Int32(IntBinaryOp::RHAddU),
+        "mul24" => Int32(IntBinaryOp::Mul24S),
+        "umul24" => Int32(IntBinaryOp::Mul24U),
         "popc" | "popcll" => Bits(BitUnaryOp::PopCount),
         "clz" | "clzll" => Bits(BitUnaryOp::LeadingZeros),
         "ffs" | "ffsll" => Bits(BitUnaryOp::FindFirstSet),
@@ -283,6 +291,10 @@ pub fn resolve(
             result_width: result_width.ok_or_else(|| format!("`{symbol}` returns an integer"))?,
         },
         Builtin::Int(op) => ElementwiseOp::Int { op, width: int()? },
+        Builtin::Int32(op) => match int()? {
+            32 => ElementwiseOp::Int { op, width: 32 },
+            w => return Err(format!("`{symbol}` takes i32 operands, got i{w}")),
+        },
         Builtin::IntAbs => ElementwiseOp::IntAbs { width: int()? },
         Builtin::Bits(op) => ElementwiseOp::Bit {
             op,
@@ -469,6 +481,29 @@ mod tests {
                 width: 32
             })
         );
+    }
+
+    #[test]
+    fn maps_i32_averages_and_24_bit_products() {
+        let i32k = ScalarKind::Int(32);
+        let eval = |symbol: &str, a: i32, b: i32| {
+            let op = resolve(symbol, &[i32k, i32k], i32k).unwrap();
+            op.eval(&[u64::from(a as u32), u64::from(b as u32)]) as u32 as i32
+        };
+        assert_eq!(eval("__nv_hadd", i32::MAX, i32::MAX), i32::MAX);
+        assert_eq!(eval("__nv_hadd", -3, 0), -2); // floor
+        assert_eq!(eval("__nv_rhadd", -3, 0), -1);
+        assert_eq!(eval("__nv_rhadd", i32::MIN, i32::MIN), i32::MIN);
+        assert_eq!(eval("__nv_uhadd", -1, -1), -1); // 0xFFFFFFFF
+        assert_eq!(eval("__nv_urhadd", -1, 0), i32::MIN); // 0x80000000
+        assert_eq!(eval("__nv_mul24", 0x00FF_FFFF, 3), -3); // bit 23 is the sign
+        assert_eq!(eval("__nv_mul24", 0x7F00_0002, 5), 10); // bits above 23 ignored
+        assert_eq!(
+            eval("__nv_umul24", 0x00FF_FFFF, 0x00FF_FFFF),
+            0xFE00_0001u32 as i32
+        );
+        let i64k = ScalarKind::Int(64);
+        assert!(resolve("__nv_hadd", &[i64k, i64k], i64k).is_err());
     }
 
     #[test]

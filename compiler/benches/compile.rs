@@ -1,5 +1,5 @@
 //! Compile time of the corpus kernels (the copies under
-//! tests/fixtures/kernels): read, parse, verify, every TTIR and tile pass
+//! tests/fixtures/corpus): read, parse, verify, every TTIR and tile pass
 //! (egg runners included), scheduling, codegen and binary encoding for
 //! `maia200-like` — what `maiac compile KERNEL.ttir` does minus process
 //! start-up. The target (well under 100 ms per kernel as a whole process)
@@ -29,7 +29,7 @@ const CORPUS: &[&str] = &[
 
 fn kernel_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/kernels")
+        .join("../tests/fixtures/corpus")
         .join(name)
         .join("kernel.ttir")
 }

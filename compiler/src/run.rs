@@ -58,11 +58,12 @@ pub fn binary_params(module: &isa::Module) -> Vec<KernelParam> {
 /// Renders statistics as text.
 pub fn stats_text(stats: &Stats) -> String {
     let mut out = format!(
-        "cycles            {}\ntime              {:.3} us\nflops             {}\nhbm bytes         {}\nroofline cycles   {:.0}\nroofline fraction {:.3}\n",
+        "cycles            {}\ntime              {:.3} us\nflops             {}\nhbm bytes         {}\nhbm unique bytes  {}\nroofline cycles   {:.0}\nroofline fraction {:.3}\n",
         stats.cycles,
         stats.seconds * 1e6,
         stats.total_flops,
         stats.hbm_bytes,
+        stats.hbm_unique_bytes,
         stats.roofline_cycles,
         stats.roofline_fraction
     );

@@ -1,5 +1,6 @@
 //! Property: over random valid programs the modelled time is never below
-//! the roofline bound, and the achieved fraction is at most 1.
+//! the roofline bound, the achieved fraction is at most 1, and the bound's
+//! bytes are the distinct HBM bytes the program touches.
 
 mod common;
 
@@ -74,5 +75,12 @@ proptest! {
         prop_assert!(r.stats.cycles as f64 >= r.stats.roofline_cycles, "{:?}", r.stats);
         prop_assert!(r.stats.roofline_fraction <= 1.0);
         prop_assert!(r.stats.roofline_cycles > 0.0);
+        // Every program reads the same first `max(loads)` elements of `x`
+        // and writes its own rows of `y` (and `z`), 64 KiB apart.
+        let read = 4 * u64::from(*loads.iter().max().unwrap());
+        let per_program = 4 * u64::from(loads[0]) + mm.map_or(0, |(m, n, _)| 4 * u64::from(m * n));
+        let unique = read + u64::from(grid) * per_program;
+        prop_assert_eq!(r.stats.hbm_unique_bytes, unique);
+        prop_assert!(r.stats.hbm_unique_bytes <= r.stats.hbm_bytes);
     }
 }

@@ -35,9 +35,27 @@ pub struct Effects {
     pub accesses: Vec<Access>,
     /// Bytes moved to or from HBM.
     pub hbm_bytes: u64,
+    /// What of HBM the instruction touched, exactly (the race detector's
+    /// `accesses` may summarise a strided set by its span), for the
+    /// launch's distinct-byte count (`emu::footprint`).
+    pub hbm_touched: Vec<HbmTouch>,
     /// TTU multiply-accumulates and their precision class.
     pub macs: u64,
     pub precision: Option<TtuPrecision>,
+}
+
+/// HBM bytes one instruction read or wrote.
+#[derive(Clone, Debug)]
+pub enum HbmTouch {
+    /// Every byte of a strided set (its region is the HBM buffer).
+    Set { set: Strided, write: bool },
+    /// Bytes `[lo, hi)` of HBM buffer `buffer`.
+    Range {
+        buffer: usize,
+        lo: u64,
+        hi: u64,
+        write: bool,
+    },
 }
 
 impl Effects {
@@ -55,6 +73,10 @@ impl Effects {
         }
         if let Region::Hbm(_) = s.region {
             self.hbm_bytes += (s.len() as u64 * u64::from(s.bits)).div_ceil(8);
+            self.hbm_touched.push(HbmTouch::Set {
+                set: s.clone(),
+                write,
+            });
         }
         self.accesses.push(Access {
             region: s.region,
@@ -93,6 +115,16 @@ impl Effects {
                 }
                 i += 1;
             }
+            if let Region::Hbm(buffer) = region {
+                // The element ranges are exact here (merged, not spanned).
+                self.hbm_touched
+                    .extend(ranges.iter().map(|&(lo, hi)| HbmTouch::Range {
+                        buffer,
+                        lo,
+                        hi,
+                        write,
+                    }));
+            }
             self.accesses.push(Access {
                 region,
                 write,
@@ -104,8 +136,14 @@ impl Effects {
 
     /// Records a single byte range (scalar accesses).
     pub fn range(&mut self, region: Region, lo: usize, hi: usize, write: bool) {
-        if let Region::Hbm(_) = region {
+        if let Region::Hbm(buffer) = region {
             self.hbm_bytes += (hi - lo) as u64;
+            self.hbm_touched.push(HbmTouch::Range {
+                buffer,
+                lo: lo as u64,
+                hi: hi as u64,
+                write,
+            });
         }
         self.accesses.push(Access {
             region,

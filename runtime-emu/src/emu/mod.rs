@@ -11,6 +11,7 @@ pub mod context;
 pub mod decode;
 pub mod dma;
 pub mod error;
+pub mod footprint;
 pub mod gemm;
 pub mod memory;
 pub mod race;

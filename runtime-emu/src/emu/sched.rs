@@ -18,8 +18,9 @@ use maiac_backend::isa::{
 use maiac_backend::machine::Machine;
 
 use super::agenda::Agenda;
-use super::context::{Effects, ExecCtx};
+use super::context::{Effects, ExecCtx, HbmTouch};
 use super::error::{EmuError, ExecResult, Fault};
+use super::footprint::Footprint;
 use super::memory::{read_bits, write_bits, Memory, Region};
 use super::race::{join, Clock, InstrRef, RaceDetector};
 use super::ready::ReadySet;
@@ -172,6 +173,8 @@ pub struct Sim<'a> {
     cluster_cores: Vec<Vec<usize>>,
     now: u64,
     hbm_free: u64,
+    /// The distinct HBM bytes read and written so far.
+    footprint: Footprint,
     /// Per cluster: when its NoC link (traffic entering or leaving the
     /// cluster) and its CSRAM ports are next free.
     link_free: Vec<u64>,
@@ -306,6 +309,7 @@ impl<'a> Sim<'a> {
             cluster_cores,
             now: 0,
             hbm_free: 0,
+            footprint: Footprint::default(),
             link_free: vec![0; machine.clusters as usize],
             csram_free: vec![0; machine.clusters as usize],
             n_agents,
@@ -467,6 +471,7 @@ impl<'a> Sim<'a> {
             }
         }
         let macs = std::mem::take(&mut self.macs);
+        self.stats.hbm_unique_bytes = self.footprint.unique_bytes();
         self.stats.finish(self.machine, &macs);
         Ok(())
     }
@@ -742,6 +747,21 @@ impl<'a> Sim<'a> {
         fx: &Effects,
     ) -> Result<(), EmuError> {
         self.stats.hbm_bytes += fx.hbm_bytes;
+        for touch in &fx.hbm_touched {
+            match touch {
+                HbmTouch::Set { set, write } => {
+                    if let Region::Hbm(buffer) = set.region {
+                        set.for_each_byte_run(|lo, hi| self.footprint.mark(buffer, lo, hi, *write));
+                    }
+                }
+                &HbmTouch::Range {
+                    buffer,
+                    lo,
+                    hi,
+                    write,
+                } => self.footprint.mark(buffer, lo, hi, write),
+            }
+        }
         if let Some(p) = fx.precision {
             *self.macs.entry(p).or_default() += fx.macs;
         }

@@ -18,9 +18,14 @@ pub struct Stats {
     /// FLOPs (2 per TTU MAC) per precision class (`fp4`, `fp8`, `bf16`, ...).
     pub flops: BTreeMap<String, u64>,
     pub total_flops: u64,
-    /// Bytes read from and written to HBM.
+    /// Bytes read from and written to HBM (every transfer's bytes).
     pub hbm_bytes: u64,
-    /// `max(Σ_p flops_p / chip peak_p, hbm_bytes / HBM bytes per cycle)`.
+    /// Distinct HBM bytes read plus distinct HBM bytes written: the
+    /// launch's compulsory traffic (`emu::footprint`), ≤ `hbm_bytes`.
+    pub hbm_unique_bytes: u64,
+    /// `max(Σ_p flops_p / chip peak_p, hbm_unique_bytes / HBM bytes per
+    /// cycle)`: a bound no schedule of this launch can beat, so redundant
+    /// traffic the compiler removes raises `roofline_fraction`.
     pub roofline_cycles: f64,
     /// `roofline_cycles / cycles` (≤ 1).
     pub roofline_fraction: f64,
@@ -49,7 +54,7 @@ impl Stats {
             compute += m as f64 / (f64::from(machine.macs_per_cycle(p).max(1)) * tiles);
         }
         self.total_flops = self.flops.values().sum();
-        let memory = self.hbm_bytes as f64 / f64::from(machine.hbm.bytes_per_cycle.max(1));
+        let memory = self.hbm_unique_bytes as f64 / f64::from(machine.hbm.bytes_per_cycle.max(1));
         self.roofline_cycles = compute.max(memory);
         self.roofline_fraction = if self.cycles == 0 {
             if self.roofline_cycles == 0.0 {

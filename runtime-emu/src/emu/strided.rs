@@ -344,27 +344,13 @@ impl Strided {
             return Vec::new();
         };
         let span = vec![(lo.div_euclid(8) as u64, (hi + 7).div_euclid(8) as u64)];
-        let canon = self.normalised();
-        let row = canon.shape[3];
-        let (run_elements, starts) = if canon.strides[3] == 1 || row == 1 {
-            let outer = Strided {
-                shape: [canon.shape[0], canon.shape[1], canon.shape[2], 1],
-                ..canon.clone()
-            };
-            (row, outer)
-        } else {
-            (1, canon)
-        };
+        let (run_elements, starts) = self.run_starts();
         let count = starts.len();
         if count <= 1 || count > MAX_RUNS {
             return span;
         }
-        let run_bits = i128::from(run_elements) * i128::from(self.bits);
         let mut runs = Vec::with_capacity(count);
-        starts.for_each_bit(|bit| {
-            let b = i128::from(bit);
-            runs.push(((b / 8) as u64, ((b + run_bits + 7) / 8) as u64));
-        });
+        Self::each_run(&starts, run_elements, self.bits, |a, b| runs.push((a, b)));
         runs.sort_unstable();
         let mut merged: Ranges = Vec::with_capacity(runs.len());
         for (a, b) in runs {
@@ -374,6 +360,42 @@ impl Strided {
             }
         }
         merged
+    }
+
+    /// Calls `f(lo, hi)` for the byte range of every run of the set —
+    /// exactly, however many runs there are (unlike [`Strided::ranges`]),
+    /// unsorted, and overlapping where the set's elements do. Used for the
+    /// distinct HBM bytes a launch touches (`emu::footprint`).
+    pub fn for_each_byte_run(&self, f: impl FnMut(u64, u64)) {
+        if self.is_empty() {
+            return;
+        }
+        let (run_elements, starts) = self.run_starts();
+        Self::each_run(&starts, run_elements, self.bits, f);
+    }
+
+    /// The set as runs: elements per run (the whole innermost row when its
+    /// stride is 1, else 1) and the set of the runs' first elements.
+    fn run_starts(&self) -> (u32, Strided) {
+        let canon = self.normalised();
+        let row = canon.shape[3];
+        if canon.strides[3] == 1 || row == 1 {
+            let outer = Strided {
+                shape: [canon.shape[0], canon.shape[1], canon.shape[2], 1],
+                ..canon
+            };
+            (row, outer)
+        } else {
+            (1, canon)
+        }
+    }
+
+    fn each_run(starts: &Strided, run_elements: u32, bits: u32, mut f: impl FnMut(u64, u64)) {
+        let run_bits = i128::from(run_elements) * i128::from(bits);
+        starts.for_each_bit(|bit| {
+            let b = i128::from(bit);
+            f((b / 8) as u64, ((b + run_bits + 7) / 8) as u64);
+        });
     }
 
     /// The same set of elements with non-negative strides and the
